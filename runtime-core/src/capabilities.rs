@@ -1,0 +1,134 @@
+//! What each runtime can do on this host. Backends compute a [`Capabilities`] from
+//! [`crate::HostFacts`] with a pure function; [`crate::prepare`] enforces it.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::host::OciRuntime;
+use crate::size::ByteSize;
+
+/// A berth runtime backend.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RuntimeKind {
+    /// Docker with runc.
+    Docker,
+    /// Docker with gVisor (runsc).
+    Gvisor,
+    /// Apple `container`.
+    Apple,
+}
+
+impl RuntimeKind {
+    /// Every backend, in `doctor` order.
+    pub const ALL: [Self; 3] = [Self::Docker, Self::Gvisor, Self::Apple];
+
+    /// The lowercase name used on the command line and in labels.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Docker => "docker",
+            Self::Gvisor => "gvisor",
+            Self::Apple => "apple",
+        }
+    }
+}
+
+impl fmt::Display for RuntimeKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Whether a runtime can be used at all on this host.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "kebab-case")]
+pub enum Availability {
+    /// Ready.
+    Available,
+    /// Not usable, with why and what to do.
+    Unavailable {
+        /// Why, lowercase.
+        reason: String,
+        /// What to do about it.
+        fix: String,
+    },
+}
+
+impl Availability {
+    /// Whether the runtime can be used.
+    pub fn is_available(&self) -> bool {
+        matches!(self, Self::Available)
+    }
+}
+
+/// Whether the host engine socket can be mounted into a sandbox.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "kebab-case")]
+pub enum SocketMount {
+    /// Yes.
+    Supported,
+    /// gVisor without `--host-uds=open|all`: the sandbox cannot connect to host sockets.
+    NeedsHostUds {
+        /// The OCI runtime's name in the engine.
+        oci_runtime: String,
+        /// Its current runtimeArgs.
+        runtime_args: Vec<String>,
+    },
+    /// Never on this runtime.
+    Unsupported {
+        /// Why, lowercase.
+        reason: String,
+    },
+}
+
+/// Whether a sandbox can run privileged (needed by docker-in-docker).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "kebab-case")]
+pub enum Privileged {
+    /// Yes.
+    Supported,
+    /// Never on this runtime.
+    Unsupported {
+        /// Why, lowercase.
+        reason: String,
+        /// What to do instead.
+        fix: String,
+    },
+}
+
+/// Which resource limits a runtime enforces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LimitSupport {
+    /// CPU quota.
+    pub cpus: bool,
+    /// Memory limit.
+    pub memory: bool,
+    /// Process-count limit.
+    pub pids: bool,
+}
+
+/// What one runtime can do on this host.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Capabilities {
+    /// The runtime described.
+    pub runtime: RuntimeKind,
+    /// Whether it can be used at all.
+    pub availability: Availability,
+    /// The engine OCI runtime containers are created with (`runsc` for gVisor).
+    pub oci_runtime: Option<OciRuntime>,
+    /// Mounting the host engine socket (docker `host` mode).
+    pub socket_mount: SocketMount,
+    /// Running privileged (docker `dind` mode).
+    pub privileged: Privileged,
+    /// Whether container names resolve on user-defined networks.
+    pub user_network_dns: bool,
+    /// Whether `network = "none"` is possible.
+    pub network_none: bool,
+    /// Enforced limits.
+    pub limits: LimitSupport,
+    /// Memory given when the config is silent and the runtime's own default is low.
+    pub default_memory: Option<ByteSize>,
+    /// Notes that hold for every plan on this runtime (shown as warnings).
+    pub notes: Vec<String>,
+}

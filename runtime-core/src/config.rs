@@ -1,0 +1,363 @@
+//! The `berth.toml` schema and its loader.
+//!
+//! Every table rejects unknown keys; every error names `file:line:column`, the key,
+//! and, for a misspelt key or value, the closest valid one (see [`crate::diagnostic`]).
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use toml::Spanned;
+
+use crate::diagnostic::{ConfigDiagnostic, SourceFile};
+use crate::error::Error;
+use crate::size::ByteSize;
+
+/// The name berth looks for when no `-f` is given.
+pub const DEFAULT_FILE_NAME: &str = "berth.toml";
+
+/// A loaded `berth.toml`, with where it came from.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The parsed tables.
+    pub file: ConfigFile,
+    /// The file's path as the user named it (used in messages), or `<defaults>`.
+    pub path: PathBuf,
+    /// The directory relative paths in the file are resolved against (absolute).
+    pub base_dir: PathBuf,
+}
+
+/// The tables of `berth.toml`.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigFile {
+    /// `[sandbox]`: what runs.
+    #[serde(default)]
+    pub sandbox: SandboxConfig,
+    /// `[workspace]`: the host directory the agent works in.
+    #[serde(default)]
+    pub workspace: Option<WorkspaceConfig>,
+    /// `[env]`: literal environment values.
+    #[serde(default)]
+    pub env: BTreeMap<Spanned<String>, String>,
+    /// `[secrets]`: names whose values come from the host environment at launch.
+    #[serde(default)]
+    pub secrets: SecretsConfig,
+    /// `[network]`: egress policy.
+    #[serde(default)]
+    pub network: NetworkConfig,
+    /// `[resources]`: limits.
+    #[serde(default)]
+    pub resources: ResourcesConfig,
+    /// `[docker]`: whether the agent needs Docker itself.
+    #[serde(default)]
+    pub docker: DockerConfig,
+    /// `[security]`: overrides of the hardened defaults.
+    #[serde(default)]
+    pub security: SecurityConfig,
+}
+
+/// `[sandbox]`.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct SandboxConfig {
+    /// Base name for runs of this sandbox (default: the config directory's name).
+    pub name: Option<Spanned<String>>,
+    /// Image reference to run (exclusive with `build`).
+    pub image: Option<Spanned<String>>,
+    /// Build the image from a Dockerfile instead (exclusive with `image`).
+    pub build: Option<Spanned<BuildConfig>>,
+    /// Command and arguments; the image's default when absent.
+    pub command: Option<Spanned<Vec<String>>>,
+    /// Working directory inside the sandbox (absolute).
+    pub workdir: Option<Spanned<String>>,
+    /// User inside the sandbox: `name`, `uid` or `uid:gid`.
+    pub user: Option<Spanned<String>>,
+    /// Preferred runtime; `--runtime` overrides it.
+    pub runtime: Option<Spanned<RuntimeChoice>>,
+}
+
+/// `[sandbox.build]`.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct BuildConfig {
+    /// Path of the Dockerfile, relative to the config file (default `Dockerfile` in the context).
+    pub dockerfile: Option<PathBuf>,
+    /// Build context directory, relative to the config file (default `.`).
+    pub context: Option<PathBuf>,
+    /// Tag to give the built image (default `berth-local/<name>:latest`).
+    pub tag: Option<String>,
+    /// Build arguments.
+    #[serde(default)]
+    pub args: BTreeMap<String, String>,
+}
+
+/// `[workspace]`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct WorkspaceConfig {
+    /// Host directory, relative to the config file (default `.`).
+    #[serde(default = "default_workspace_path")]
+    pub path: Spanned<PathBuf>,
+    /// Where it appears inside the sandbox (default `/workspace`).
+    #[serde(default = "default_mount")]
+    pub mount: Spanned<String>,
+    /// Mount it read-only.
+    #[serde(default)]
+    pub read_only: bool,
+}
+
+fn default_workspace_path() -> Spanned<PathBuf> {
+    Spanned::new(0..0, PathBuf::from("."))
+}
+
+fn default_mount() -> Spanned<String> {
+    Spanned::new(0..0, "/workspace".to_owned())
+}
+
+/// `[secrets]`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct SecretsConfig {
+    /// Environment variable names passed from the host at launch; values are never
+    /// printed, logged, snapshotted or put in a label.
+    #[serde(default)]
+    pub names: Vec<Spanned<String>>,
+    /// Whether launch fails when one is unset on the host (default true).
+    #[serde(default = "yes")]
+    pub required: bool,
+}
+
+/// A default value with an empty span (it appears nowhere in the file).
+fn unspanned<T: Default>() -> Spanned<T> {
+    Spanned::new(0..0, T::default())
+}
+
+impl Default for NetworkConfig {
+    fn default() -> Self {
+        Self {
+            policy: unspanned(),
+            allow: Vec::new(),
+        }
+    }
+}
+
+impl Default for DockerConfig {
+    fn default() -> Self {
+        Self { mode: unspanned() }
+    }
+}
+
+impl Default for SecretsConfig {
+    fn default() -> Self {
+        Self {
+            names: Vec::new(),
+            required: true,
+        }
+    }
+}
+
+impl Default for SecurityConfig {
+    fn default() -> Self {
+        Self {
+            cap_add: Vec::new(),
+            no_new_privileges: true,
+            read_only_rootfs: false,
+        }
+    }
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// `[network]`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct NetworkConfig {
+    /// Egress policy.
+    #[serde(default = "unspanned")]
+    pub policy: Spanned<NetworkPolicy>,
+    /// `host[:port]` entries, for `policy = "allowlist"`.
+    #[serde(default)]
+    pub allow: Vec<Spanned<String>>,
+}
+
+/// Egress policy.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NetworkPolicy {
+    /// The engine's default bridge: full egress.
+    #[default]
+    Open,
+    /// No network at all.
+    None,
+    /// Egress only to the listed hosts (through an egress proxy).
+    Allowlist,
+}
+
+impl fmt::Display for NetworkPolicy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Open => "open",
+            Self::None => "none",
+            Self::Allowlist => "allowlist",
+        })
+    }
+}
+
+/// `[resources]`.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResourcesConfig {
+    /// CPUs (fractional allowed).
+    pub cpus: Option<Spanned<f64>>,
+    /// Memory, such as `"4GiB"` or `"512MiB"`.
+    pub memory: Option<Spanned<ByteSize>>,
+    /// Maximum number of processes (default 1024 where the runtime supports it).
+    pub pids: Option<Spanned<i64>>,
+}
+
+/// `[docker]`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct DockerConfig {
+    /// Whether and how the agent gets Docker.
+    #[serde(default = "unspanned")]
+    pub mode: Spanned<DockerMode>,
+}
+
+/// How the agent gets Docker.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DockerMode {
+    /// No Docker inside.
+    #[default]
+    None,
+    /// The host engine's socket, with its group id.
+    Host,
+    /// A private engine inside the sandbox (privileged).
+    Dind,
+}
+
+impl fmt::Display for DockerMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::None => "none",
+            Self::Host => "host",
+            Self::Dind => "dind",
+        })
+    }
+}
+
+/// `[security]`: loosen the hardened defaults, one deliberate key at a time.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct SecurityConfig {
+    /// Capabilities to keep (all others are dropped), such as `"CHOWN"`.
+    #[serde(default)]
+    pub cap_add: Vec<Spanned<String>>,
+    /// Set `no-new-privileges` (default true).
+    #[serde(default = "yes")]
+    pub no_new_privileges: bool,
+    /// Mount the image's root filesystem read-only.
+    #[serde(default)]
+    pub read_only_rootfs: bool,
+}
+
+/// A runtime the user can ask for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RuntimeChoice {
+    /// Docker with runc.
+    Docker,
+    /// Docker with gVisor (runsc).
+    Gvisor,
+    /// Apple `container`.
+    Apple,
+    /// Pick the most isolated available runtime.
+    Auto,
+}
+
+impl fmt::Display for RuntimeChoice {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Docker => "docker",
+            Self::Gvisor => "gvisor",
+            Self::Apple => "apple",
+            Self::Auto => "auto",
+        })
+    }
+}
+
+impl std::str::FromStr for RuntimeChoice {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "docker" => Ok(Self::Docker),
+            "gvisor" => Ok(Self::Gvisor),
+            "apple" => Ok(Self::Apple),
+            "auto" => Ok(Self::Auto),
+            other => Err(format!(
+                "unknown runtime `{other}`: expected docker, gvisor, apple or auto"
+            )),
+        }
+    }
+}
+
+impl Config {
+    /// A config with every default, for `berth run IMAGE` without a file.
+    pub fn defaults(base_dir: PathBuf) -> Self {
+        Self {
+            file: ConfigFile::default(),
+            path: PathBuf::from("<defaults>"),
+            base_dir,
+        }
+    }
+
+    /// Parses `text` as the contents of `path`; `base_dir` anchors relative paths.
+    pub fn parse(path: &Path, text: &str, base_dir: PathBuf) -> Result<Self, Error> {
+        let source = SourceFile::new(path, text);
+        let file: ConfigFile = toml::from_str(text)
+            .map_err(|e| Error::Config(Box::new(ConfigDiagnostic::from_toml(&source, &e))))?;
+        crate::validate::check(&file, &source)?;
+        Ok(Self {
+            file,
+            path: path.to_owned(),
+            base_dir,
+        })
+    }
+
+    /// Reads and parses the file at `path`.
+    pub fn load(path: &Path) -> Result<Self, Error> {
+        let text = std::fs::read_to_string(path).map_err(|source| Error::ReadConfig {
+            path: path.to_owned(),
+            source,
+        })?;
+        let base_dir = std::path::absolute(path)
+            .ok()
+            .and_then(|p| p.parent().map(Path::to_path_buf))
+            .unwrap_or_else(|| PathBuf::from("."));
+        Self::parse(path, &text, base_dir)
+    }
+
+    /// The sandbox's base name: `[sandbox] name`, else the config directory's name.
+    pub fn sandbox_name(&self) -> String {
+        if let Some(name) = &self.file.sandbox.name {
+            return name.get_ref().clone();
+        }
+        let raw = self
+            .base_dir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let cleaned = crate::labels::sanitize_name(&raw);
+        if cleaned.is_empty() {
+            "sandbox".to_owned()
+        } else {
+            cleaned
+        }
+    }
+}

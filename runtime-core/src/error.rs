@@ -1,0 +1,337 @@
+//! The one error type of berth's core: config errors, refusals from resolution, and
+//! what backends report through the [`crate::Runtime`] trait. Every variant carries
+//! the context a person needs to act, and maps to an exit code.
+
+use std::path::PathBuf;
+
+use crate::capabilities::RuntimeKind;
+use crate::diagnostic::ConfigDiagnostic;
+
+/// A boxed error from a backend's engine or tool, kept as the source.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// Exit codes, derived from the error type (see the README's table).
+pub mod exit {
+    /// Usage or config error.
+    pub const USAGE: u8 = 2;
+    /// The runtime cannot do what was asked.
+    pub const REFUSED: u8 = 3;
+    /// The runtime is unavailable (engine not running, not installed).
+    pub const UNAVAILABLE: u8 = 4;
+    /// Permission denied on the engine socket.
+    pub const PERMISSION: u8 = 5;
+    /// The image is missing.
+    pub const IMAGE_MISSING: u8 = 6;
+    /// A name is already taken.
+    pub const CONFLICT: u8 = 7;
+    /// No such run.
+    pub const NOT_FOUND: u8 = 8;
+    /// Any other failure of berth or the engine, as `docker run` uses 125.
+    pub const FAILED: u8 = 125;
+    /// Interrupted by SIGINT (128 + 2).
+    pub const INTERRUPTED: u8 = 130;
+}
+
+/// Everything that can go wrong in berth's core and backends.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The config file could not be read.
+    #[error("failed to read {}", path.display())]
+    ReadConfig {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// The config file is invalid.
+    #[error("{0}")]
+    Config(Box<ConfigDiagnostic>),
+
+    /// A command-line or environment value is invalid.
+    #[error("{message}")]
+    Usage {
+        /// What is wrong.
+        message: String,
+    },
+
+    /// docker `host` mode on a runtime that cannot mount a host socket.
+    #[error("{runtime} cannot give the sandbox the host docker engine (docker mode \"host\"): {reason}\n  = fix: {fix}")]
+    DockerHostUnsupported {
+        /// The runtime.
+        runtime: RuntimeKind,
+        /// Why.
+        reason: String,
+        /// What to do.
+        fix: String,
+    },
+
+    /// docker `host` mode under gVisor without `--host-uds`.
+    #[error("gvisor cannot connect the sandbox to the host docker socket (docker mode \"host\"): the OCI runtime `{oci_runtime}` runs with runtimeArgs {runtime_args:?}, which do not allow host unix sockets\n  = fix: {fix}")]
+    DockerHostNeedsHostUds {
+        /// The OCI runtime's name.
+        oci_runtime: String,
+        /// Its current runtimeArgs.
+        runtime_args: Vec<String>,
+        /// What to do.
+        fix: String,
+    },
+
+    /// docker `dind` mode on a runtime that cannot run privileged.
+    #[error("{runtime} cannot run a private docker engine inside the sandbox (docker mode \"dind\"): {reason}\n  = fix: {fix}")]
+    DindUnsupported {
+        /// The runtime.
+        runtime: RuntimeKind,
+        /// Why.
+        reason: String,
+        /// What to do.
+        fix: String,
+    },
+
+    /// No engine socket to mount for docker `host` mode.
+    #[error("docker mode \"host\" needs the engine socket, but {} ({source_name}) is missing: {reason}\n  = fix: {fix}", path.display())]
+    SocketMissing {
+        /// The path looked at.
+        path: PathBuf,
+        /// Where the path came from.
+        source_name: String,
+        /// What stat said.
+        reason: String,
+        /// What to do.
+        fix: String,
+    },
+
+    /// `DOCKER_HOST` names a remote engine.
+    #[error("docker mode \"host\" needs a local engine socket, but DOCKER_HOST={docker_host} is a remote engine\n  = fix: {fix}")]
+    SocketRemote {
+        /// The value.
+        docker_host: String,
+        /// What to do.
+        fix: String,
+    },
+
+    /// The socket is owned by group 0 and the sandbox user is not root.
+    #[error("the engine socket {} is owned by group 0 (root); adding that group would give the sandbox root's group, and user {user} could not use the socket otherwise\n  = fix: {fix}", path.display())]
+    SocketRootGroup {
+        /// Socket path.
+        path: PathBuf,
+        /// The sandbox user.
+        user: String,
+        /// What to do.
+        fix: String,
+    },
+
+    /// The socket's group cannot read and write it.
+    #[error("the engine socket {} has mode {mode:04o}: its group {gid} cannot read and write it, so a non-root sandbox user could not use it\n  = fix: {fix}", path.display())]
+    SocketNoGroupAccess {
+        /// Socket path.
+        path: PathBuf,
+        /// Group id.
+        gid: u32,
+        /// Permission bits.
+        mode: u32,
+        /// What to do.
+        fix: String,
+    },
+
+    /// `policy = "allowlist"` before the egress proxy exists.
+    #[error("network policy \"allowlist\" is not supported yet on {runtime}: berth has no egress proxy to enforce it\n  = fix: {fix}")]
+    AllowlistUnsupported {
+        /// The runtime.
+        runtime: RuntimeKind,
+        /// What to do.
+        fix: String,
+    },
+
+    /// A configured limit the runtime cannot enforce.
+    #[error("{runtime} cannot enforce resources.{limit}\n  = fix: {fix}")]
+    LimitUnsupported {
+        /// The runtime.
+        runtime: RuntimeKind,
+        /// The limit's key.
+        limit: &'static str,
+        /// What to do.
+        fix: String,
+    },
+
+    /// A required secret is not set on the host.
+    #[error("secret {name} is not set in the host environment\n  = fix: {fix}")]
+    SecretMissing {
+        /// The variable's name.
+        name: String,
+        /// What to do.
+        fix: String,
+    },
+
+    /// The runtime cannot be used here.
+    #[error("{runtime} is unavailable: {reason}\n  = fix: {fix}")]
+    Unavailable {
+        /// The runtime.
+        runtime: RuntimeKind,
+        /// Why.
+        reason: String,
+        /// What to do.
+        fix: String,
+    },
+
+    /// An operation this backend does not have.
+    #[error("{runtime} does not support {operation}: {reason}")]
+    Unsupported {
+        /// The runtime.
+        runtime: RuntimeKind,
+        /// The operation.
+        operation: &'static str,
+        /// Why.
+        reason: String,
+    },
+
+    /// Permission denied talking to the engine.
+    #[error("permission denied on the engine socket {}\n  = fix: {fix}", path.display())]
+    PermissionDenied {
+        /// Socket path.
+        path: PathBuf,
+        /// What to do (names the group to join).
+        fix: String,
+    },
+
+    /// The image is not present.
+    #[error("image {reference} is not present on {runtime}\n  = fix: {fix}")]
+    ImageMissing {
+        /// The runtime.
+        runtime: RuntimeKind,
+        /// The reference.
+        reference: String,
+        /// What to do.
+        fix: String,
+    },
+
+    /// A name is already taken.
+    #[error("the name {name} is already taken by another {what}\n  = fix: choose another name with --name, or remove the other one")]
+    Conflict {
+        /// What kind of resource.
+        what: &'static str,
+        /// The name.
+        name: String,
+    },
+
+    /// No such resource.
+    #[error("no {what} named {name}")]
+    NotFound {
+        /// What kind of resource.
+        what: &'static str,
+        /// The name or id looked for.
+        name: String,
+    },
+
+    /// The engine or tool failed.
+    #[error("{runtime}: failed to {operation}")]
+    Engine {
+        /// The runtime.
+        runtime: RuntimeKind,
+        /// What berth was doing, such as "create container berth-x".
+        operation: String,
+        /// The engine's error.
+        #[source]
+        source: BoxError,
+    },
+
+    /// A local file operation failed.
+    #[error("failed to {operation} {}", path.display())]
+    Io {
+        /// What berth was doing.
+        operation: &'static str,
+        /// The path.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// The user interrupted berth.
+    #[error("interrupted by {signal}; everything created so far was removed")]
+    Interrupted {
+        /// The signal's name.
+        signal: &'static str,
+    },
+}
+
+impl Error {
+    /// The process exit code for this error.
+    pub fn exit_code(&self) -> u8 {
+        use exit::*;
+        match self {
+            Self::ReadConfig { .. } | Self::Config(_) | Self::Usage { .. } | Self::SecretMissing { .. } => USAGE,
+            Self::DockerHostUnsupported { .. }
+            | Self::DockerHostNeedsHostUds { .. }
+            | Self::DindUnsupported { .. }
+            | Self::SocketMissing { .. }
+            | Self::SocketRemote { .. }
+            | Self::SocketRootGroup { .. }
+            | Self::SocketNoGroupAccess { .. }
+            | Self::AllowlistUnsupported { .. }
+            | Self::LimitUnsupported { .. }
+            | Self::Unsupported { .. } => REFUSED,
+            Self::Unavailable { .. } => UNAVAILABLE,
+            Self::PermissionDenied { .. } => PERMISSION,
+            Self::ImageMissing { .. } => IMAGE_MISSING,
+            Self::Conflict { .. } => CONFLICT,
+            Self::NotFound { .. } => NOT_FOUND,
+            Self::Engine { .. } | Self::Io { .. } => FAILED,
+            Self::Interrupted { .. } => INTERRUPTED,
+        }
+    }
+
+    /// A short machine-readable name for `--format json`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::ReadConfig { .. } => "read-config",
+            Self::Config(_) => "config",
+            Self::Usage { .. } => "usage",
+            Self::DockerHostUnsupported { .. } => "docker-host-unsupported",
+            Self::DockerHostNeedsHostUds { .. } => "docker-host-needs-host-uds",
+            Self::DindUnsupported { .. } => "dind-unsupported",
+            Self::SocketMissing { .. } => "socket-missing",
+            Self::SocketRemote { .. } => "socket-remote",
+            Self::SocketRootGroup { .. } => "socket-root-group",
+            Self::SocketNoGroupAccess { .. } => "socket-no-group-access",
+            Self::AllowlistUnsupported { .. } => "allowlist-unsupported",
+            Self::LimitUnsupported { .. } => "limit-unsupported",
+            Self::SecretMissing { .. } => "secret-missing",
+            Self::Unavailable { .. } => "unavailable",
+            Self::Unsupported { .. } => "unsupported",
+            Self::PermissionDenied { .. } => "permission-denied",
+            Self::ImageMissing { .. } => "image-missing",
+            Self::Conflict { .. } => "conflict",
+            Self::NotFound { .. } => "not-found",
+            Self::Engine { .. } => "engine",
+            Self::Io { .. } => "io",
+            Self::Interrupted { .. } => "interrupted",
+        }
+    }
+
+    /// Wraps a backend error as [`Error::Engine`].
+    pub fn engine(
+        runtime: RuntimeKind,
+        operation: impl Into<String>,
+        source: impl Into<BoxError>,
+    ) -> Self {
+        Self::Engine {
+            runtime,
+            operation: operation.into(),
+            source: source.into(),
+        }
+    }
+
+    /// The message with its chain of causes, one per line.
+    pub fn report(&self) -> String {
+        let mut out = self.to_string();
+        let mut cause = std::error::Error::source(self);
+        while let Some(err) = cause {
+            out.push_str(&format!("\n  caused by: {err}"));
+            cause = err.source();
+        }
+        out
+    }
+}

@@ -1,0 +1,368 @@
+//! Facts about the host that resolution depends on, gathered through an injected
+//! [`HostEnv`] so that tests never touch the real environment or filesystem.
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// The operating system berth runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Os {
+    /// Linux.
+    Linux,
+    /// macOS.
+    Macos,
+    /// Anything else.
+    Other,
+}
+
+impl Os {
+    /// The OS this binary was built for.
+    pub fn current() -> Self {
+        if cfg!(target_os = "linux") {
+            Self::Linux
+        } else if cfg!(target_os = "macos") {
+            Self::Macos
+        } else {
+            Self::Other
+        }
+    }
+}
+
+impl fmt::Display for Os {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Linux => "linux",
+            Self::Macos => "macos",
+            Self::Other => "other",
+        })
+    }
+}
+
+/// What `stat` (following symlinks) says about a path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FileStat {
+    /// Owning user id.
+    pub uid: u32,
+    /// Owning group id.
+    pub gid: u32,
+    /// Permission bits and file type, as `st_mode`.
+    pub mode: u32,
+    /// Whether it is a unix socket.
+    pub is_socket: bool,
+}
+
+/// The host as resolution sees it: environment variables and file metadata.
+pub trait HostEnv {
+    /// An environment variable, if set and valid UTF-8.
+    fn var(&self, name: &str) -> Option<String>;
+    /// `stat(2)` of `path`, following symlinks.
+    fn stat(&self, path: &Path) -> std::io::Result<FileStat>;
+    /// The capability bounding set of this process (`CapBnd` in /proc/self/status).
+    fn cap_bounding_set(&self) -> Option<u64>;
+    /// The operating system.
+    fn os(&self) -> Os;
+}
+
+/// The real host.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RealHost;
+
+impl HostEnv for RealHost {
+    fn var(&self, name: &str) -> Option<String> {
+        std::env::var(name).ok()
+    }
+
+    fn stat(&self, path: &Path) -> std::io::Result<FileStat> {
+        use nix::sys::stat::SFlag;
+        let st = nix::sys::stat::stat(path).map_err(std::io::Error::from)?;
+        let kind = SFlag::from_bits_truncate(st.st_mode as nix::libc::mode_t & SFlag::S_IFMT.bits());
+        Ok(FileStat {
+            uid: st.st_uid,
+            gid: st.st_gid,
+            mode: st.st_mode as u32,
+            is_socket: kind == SFlag::S_IFSOCK,
+        })
+    }
+
+    fn cap_bounding_set(&self) -> Option<u64> {
+        let status = std::fs::read_to_string("/proc/self/status").ok()?;
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("CapBnd:"))
+            .and_then(|hex| u64::from_str_radix(hex.trim(), 16).ok())
+    }
+
+    fn os(&self) -> Os {
+        Os::current()
+    }
+}
+
+/// Where the engine socket path came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SocketSource {
+    /// The `DOCKER_HOST` variable.
+    DockerHost,
+    /// The rootless socket under `XDG_RUNTIME_DIR`.
+    Rootless,
+    /// `/var/run/docker.sock`.
+    Default,
+}
+
+impl fmt::Display for SocketSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::DockerHost => "DOCKER_HOST",
+            Self::Rootless => "rootless socket under XDG_RUNTIME_DIR",
+            Self::Default => "default path",
+        })
+    }
+}
+
+/// The engine socket as found on the host: each outcome is distinct because each
+/// has a different fix.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "kebab-case")]
+pub enum SocketFacts {
+    /// A socket whose group can read and write it: mountable with its gid.
+    Usable {
+        /// Socket path (as found; the engine follows symlinks when mounting).
+        path: PathBuf,
+        /// Where the path came from.
+        source: SocketSource,
+        /// Owning group id.
+        gid: u32,
+        /// Permission bits, such as 0o660.
+        mode: u32,
+    },
+    /// Owned by group 0: adding that group would hand the sandbox root's group.
+    RootGroup {
+        /// Socket path.
+        path: PathBuf,
+        /// Where the path came from.
+        source: SocketSource,
+        /// Permission bits.
+        mode: u32,
+    },
+    /// The group cannot read and write it (for example mode 0600).
+    NoGroupAccess {
+        /// Socket path.
+        path: PathBuf,
+        /// Where the path came from.
+        source: SocketSource,
+        /// Owning group id.
+        gid: u32,
+        /// Permission bits.
+        mode: u32,
+    },
+    /// Nothing at the path, or not a socket.
+    Missing {
+        /// The path looked at.
+        path: PathBuf,
+        /// Where the path came from.
+        source: SocketSource,
+        /// What stat said.
+        reason: String,
+    },
+    /// `DOCKER_HOST` names a TCP or SSH engine: there is no socket to mount.
+    Remote {
+        /// The `DOCKER_HOST` value.
+        docker_host: String,
+    },
+}
+
+impl SocketFacts {
+    /// Finds and stats the engine socket: `DOCKER_HOST` (unix:// only), then the
+    /// rootless socket under `XDG_RUNTIME_DIR`, then `/var/run/docker.sock`.
+    pub fn probe(host: &dyn HostEnv) -> Self {
+        let (path, source) = match host.var("DOCKER_HOST").filter(|v| !v.is_empty()) {
+            Some(value) => match value.strip_prefix("unix://") {
+                Some(path) => (PathBuf::from(path), SocketSource::DockerHost),
+                None if value.starts_with('/') => (PathBuf::from(value), SocketSource::DockerHost),
+                None => return Self::Remote { docker_host: value },
+            },
+            None => {
+                let rootless = host
+                    .var("XDG_RUNTIME_DIR")
+                    .filter(|d| !d.is_empty())
+                    .map(|d| Path::new(&d).join("docker.sock"))
+                    .filter(|p| host.stat(p).is_ok_and(|s| s.is_socket));
+                match rootless {
+                    Some(path) => (path, SocketSource::Rootless),
+                    None => (PathBuf::from("/var/run/docker.sock"), SocketSource::Default),
+                }
+            }
+        };
+        match host.stat(&path) {
+            Err(err) => Self::Missing {
+                path,
+                source,
+                reason: err.to_string(),
+            },
+            Ok(st) if !st.is_socket => Self::Missing {
+                path,
+                source,
+                reason: "not a unix socket".to_owned(),
+            },
+            Ok(st) => {
+                let mode = st.mode & 0o7777;
+                if st.gid == 0 {
+                    Self::RootGroup { path, source, mode }
+                } else if mode & 0o060 != 0o060 {
+                    Self::NoGroupAccess {
+                        path,
+                        source,
+                        gid: st.gid,
+                        mode,
+                    }
+                } else {
+                    Self::Usable {
+                        path,
+                        source,
+                        gid: st.gid,
+                        mode,
+                    }
+                }
+            }
+        }
+    }
+
+    /// One line for `doctor` and `plan`.
+    pub fn describe(&self) -> String {
+        match self {
+            Self::Usable { path, source, gid, mode } => {
+                format!("{} ({source}): group {gid}, mode {mode:04o}", path.display())
+            }
+            Self::RootGroup { path, source, mode } => format!(
+                "{} ({source}): owned by group 0 (root), mode {mode:04o}",
+                path.display()
+            ),
+            Self::NoGroupAccess { path, source, gid, mode } => format!(
+                "{} ({source}): group {gid} cannot read and write it (mode {mode:04o})",
+                path.display()
+            ),
+            Self::Missing { path, source, reason } => {
+                format!("{} ({source}): missing ({reason})", path.display())
+            }
+            Self::Remote { docker_host } => format!("DOCKER_HOST={docker_host}: remote engine, no socket"),
+        }
+    }
+}
+
+/// An OCI runtime registered with the engine (`docker info` → `Runtimes`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OciRuntime {
+    /// The name containers ask for (`runc`, `runsc`, `runsc-kvm`, ...).
+    pub name: String,
+    /// The binary's path, when the engine reports one.
+    pub path: Option<String>,
+    /// Arguments the engine passes to it.
+    #[serde(default)]
+    pub args: Vec<String>,
+}
+
+/// What the container engine reported about itself.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EngineFacts {
+    /// Engine version, such as `20.10.24`.
+    pub version: String,
+    /// Negotiated API version, such as `1.41`.
+    pub api_version: String,
+    /// The runtime containers get when they name none.
+    pub default_runtime: Option<String>,
+    /// Registered OCI runtimes, sorted by name.
+    pub runtimes: Vec<OciRuntime>,
+}
+
+/// Everything resolution knows about the host.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HostFacts {
+    /// The operating system.
+    pub os: Os,
+    /// The Docker engine socket.
+    pub socket: SocketFacts,
+    /// The engine, when it answered.
+    pub engine: Option<EngineFacts>,
+    /// This process's capability bounding set; `None` when unknown.
+    pub cap_bounding_set: Option<u64>,
+    /// Names of the host environment variables that are set (never their values);
+    /// used to check `[secrets]` before anything is created.
+    #[serde(default)]
+    pub env_names: BTreeSet<String>,
+}
+
+impl HostFacts {
+    /// Gathers the local facts; `engine` comes from a backend's probe.
+    pub fn gather(host: &dyn HostEnv, secret_names: &[String], engine: Option<EngineFacts>) -> Self {
+        Self {
+            os: host.os(),
+            socket: SocketFacts::probe(host),
+            engine,
+            cap_bounding_set: host.cap_bounding_set(),
+            env_names: secret_names
+                .iter()
+                .filter(|n| host.var(n).is_some())
+                .cloned()
+                .collect(),
+        }
+    }
+}
+
+/// Linux capability names by number, for the privileged-equivalent of dind.
+pub const CAPABILITY_NAMES: &[&str] = &[
+    "CHOWN",
+    "DAC_OVERRIDE",
+    "DAC_READ_SEARCH",
+    "FOWNER",
+    "FSETID",
+    "KILL",
+    "SETGID",
+    "SETUID",
+    "SETPCAP",
+    "LINUX_IMMUTABLE",
+    "NET_BIND_SERVICE",
+    "NET_BROADCAST",
+    "NET_ADMIN",
+    "NET_RAW",
+    "IPC_LOCK",
+    "IPC_OWNER",
+    "SYS_MODULE",
+    "SYS_RAWIO",
+    "SYS_CHROOT",
+    "SYS_PTRACE",
+    "SYS_PACCT",
+    "SYS_ADMIN",
+    "SYS_BOOT",
+    "SYS_NICE",
+    "SYS_RESOURCE",
+    "SYS_TIME",
+    "SYS_TTY_CONFIG",
+    "MKNOD",
+    "LEASE",
+    "AUDIT_WRITE",
+    "AUDIT_CONTROL",
+    "SETFCAP",
+    "MAC_OVERRIDE",
+    "MAC_ADMIN",
+    "SYSLOG",
+    "WAKE_ALARM",
+    "BLOCK_SUSPEND",
+    "AUDIT_READ",
+    "PERFMON",
+    "BPF",
+    "CHECKPOINT_RESTORE",
+];
+
+/// The capabilities named in [`CAPABILITY_NAMES`] that are missing from `set`.
+pub fn missing_capabilities(set: u64) -> Vec<&'static str> {
+    CAPABILITY_NAMES
+        .iter()
+        .enumerate()
+        .filter(|(bit, _)| set & (1u64 << bit) == 0)
+        .map(|(_, name)| *name)
+        .collect()
+}

@@ -1,0 +1,40 @@
+//! berth's core: the `berth.toml` model, host facts, runtime capabilities, the pure
+//! [`prepare`] resolution to a [`Plan`], and the object-safe [`Runtime`] trait that
+//! every backend implements.
+//!
+//! The design decision behind this crate: everything that decides *what* to create is
+//! a pure function of injected inputs ([`Config`], [`Capabilities`], [`HostFacts`]),
+//! so every resolved plan and every refusal can be snapshot-tested without a daemon,
+//! and a refusal happens before anything exists. Nothing here performs daemon I/O or
+//! exposes a backend's types.
+//!
+//! ```
+//! use runtime_core::{Config, prepare};
+//! # fn caps() -> runtime_core::Capabilities { unimplemented!() }
+//! let text = "[sandbox]\nimage = \"debian:bookworm-slim\"\ncommand = [\"bash\"]\n";
+//! let config = Config::parse("berth.toml".as_ref(), text, "/work".into()).unwrap();
+//! assert_eq!(config.sandbox_name(), "work");
+//! ```
+
+pub mod capabilities;
+pub mod config;
+pub mod diagnostic;
+pub mod error;
+pub mod host;
+pub mod labels;
+pub mod plan;
+pub mod resolve;
+pub mod runtime;
+pub mod select;
+pub mod size;
+mod validate;
+
+pub use capabilities::{Availability, Capabilities, LimitSupport, Privileged, RuntimeKind, SocketMount};
+pub use config::{Config, ConfigFile, DockerMode, NetworkPolicy, RuntimeChoice};
+pub use error::Error;
+pub use host::{EngineFacts, HostEnv, HostFacts, OciRuntime, Os, RealHost, SocketFacts};
+pub use plan::Plan;
+pub use resolve::prepare;
+pub use runtime::{CreateSpec, ExecSpec, LogOptions, Output, ProbeReport, Removed, Runtime, SandboxInfo, SandboxState, Session};
+pub use select::{select, Selection, SelectionSource};
+pub use validate::is_env_name;

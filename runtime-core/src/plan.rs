@@ -1,0 +1,451 @@
+//! The fully resolved [`Plan`]: what a backend creates, and what `berth plan` shows a
+//! person before anything exists. It holds env *names* for secrets, never values.
+
+use std::collections::BTreeMap;
+use std::fmt::{self, Write as _};
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use crate::capabilities::RuntimeKind;
+use crate::config::{DockerMode, NetworkPolicy};
+use crate::size::ByteSize;
+
+/// Where the image comes from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum ImageSource {
+    /// An image reference that must be present locally (or pullable).
+    Reference {
+        /// The reference, such as `debian:bookworm-slim`.
+        reference: String,
+    },
+    /// Built from a Dockerfile before the run.
+    Build {
+        /// The Dockerfile (absolute).
+        dockerfile: PathBuf,
+        /// The build context (absolute).
+        context: PathBuf,
+        /// The tag given to the result.
+        tag: String,
+        /// Build arguments.
+        args: BTreeMap<String, String>,
+    },
+}
+
+impl ImageSource {
+    /// The reference the container is created from.
+    pub fn reference(&self) -> &str {
+        match self {
+            Self::Reference { reference } => reference,
+            Self::Build { tag, .. } => tag,
+        }
+    }
+}
+
+/// What a mount is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum MountPurpose {
+    /// The agent's workspace.
+    Workspace,
+    /// The host engine socket (docker `host`).
+    DockerSocket,
+    /// The private engine's storage (docker `dind`).
+    DindStorage,
+    /// The host cgroup tree, writable, for a private engine without `--privileged`.
+    Cgroup,
+}
+
+/// One mount.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "kebab-case")]
+pub enum Mount {
+    /// A host path.
+    Bind {
+        /// Host path (absolute).
+        source: PathBuf,
+        /// Path inside.
+        target: String,
+        /// Read-only.
+        read_only: bool,
+        /// Why it is there.
+        purpose: MountPurpose,
+    },
+    /// An anonymous volume owned by the run and removed with it.
+    Volume {
+        /// Path inside.
+        target: String,
+        /// Why it is there.
+        purpose: MountPurpose,
+    },
+}
+
+/// Where an environment value comes from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "from", rename_all = "kebab-case")]
+pub enum EnvValue {
+    /// A literal from `[env]`.
+    Literal {
+        /// The value.
+        value: String,
+    },
+    /// A host variable of the same name, read at launch; never stored.
+    HostSecret,
+}
+
+/// One environment variable.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnvVar {
+    /// Its name.
+    pub name: String,
+    /// Where its value comes from.
+    #[serde(flatten)]
+    pub value: EnvValue,
+}
+
+/// Network topology.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NetworkPlan {
+    /// The configured policy.
+    pub policy: NetworkPolicy,
+    /// The engine network mode the sandbox joins (`bridge`, `none`).
+    pub mode: String,
+    /// User-defined networks created for (and removed with) the run.
+    pub create: Vec<String>,
+}
+
+/// How the agent reaches Docker.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "mode", rename_all = "kebab-case")]
+pub enum DockerAccess {
+    /// No Docker.
+    None,
+    /// The host engine socket, with its group.
+    Host {
+        /// Host socket path.
+        socket: PathBuf,
+        /// Where it is mounted inside.
+        target: String,
+        /// Supplementary group id added to the sandbox user.
+        gid: u32,
+    },
+    /// A private engine inside the sandbox.
+    Dind {
+        /// How privilege is granted.
+        privilege: DindPrivilege,
+    },
+}
+
+impl DockerAccess {
+    /// The configured mode this access came from.
+    pub fn mode(&self) -> DockerMode {
+        match self {
+            Self::None => DockerMode::None,
+            Self::Host { .. } => DockerMode::Host,
+            Self::Dind { .. } => DockerMode::Dind,
+        }
+    }
+}
+
+/// How a dind sandbox gets its privilege.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum DindPrivilege {
+    /// `--privileged`: the host's bounding set holds every capability.
+    Privileged,
+    /// The equivalent spelled out, because the bounding set lacks some capabilities
+    /// and `--privileged` would fail with "unable to apply caps".
+    Equivalent {
+        /// Capabilities missing from the host's bounding set.
+        missing: Vec<String>,
+    },
+}
+
+/// Security settings of the sandbox container.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Security {
+    /// Run `--privileged`.
+    pub privileged: bool,
+    /// Capabilities dropped.
+    pub cap_drop: Vec<String>,
+    /// Capabilities added back.
+    pub cap_add: Vec<String>,
+    /// `no-new-privileges`.
+    pub no_new_privileges: bool,
+    /// Extra `--security-opt` values (such as `seccomp=unconfined`).
+    pub security_opt: Vec<String>,
+    /// Device cgroup rules (such as `a *:* rwm`).
+    pub device_cgroup_rules: Vec<String>,
+    /// Use the host cgroup namespace.
+    pub cgroupns_host: bool,
+    /// Read-only root filesystem.
+    pub read_only_rootfs: bool,
+}
+
+/// Resource limits to apply.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Limits {
+    /// CPUs.
+    pub cpus: Option<f64>,
+    /// Memory in bytes.
+    pub memory: Option<ByteSize>,
+    /// Process count.
+    pub pids: Option<i64>,
+}
+
+/// The resolved sandbox.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Plan {
+    /// The sandbox's base name.
+    pub name: String,
+    /// The backend.
+    pub runtime: RuntimeKind,
+    /// The engine OCI runtime (`runc`, `runsc`, ...), when the backend has one.
+    pub oci_runtime: Option<String>,
+    /// The image.
+    pub image: ImageSource,
+    /// Command; the image's default when `None`.
+    pub command: Option<Vec<String>>,
+    /// Working directory inside.
+    pub workdir: Option<String>,
+    /// User inside; the image's default when `None`.
+    pub user: Option<String>,
+    /// Supplementary groups for the user.
+    pub group_add: Vec<u32>,
+    /// Mounts.
+    pub mounts: Vec<Mount>,
+    /// Environment (secret values excluded).
+    pub env: Vec<EnvVar>,
+    /// Network.
+    pub network: NetworkPlan,
+    /// Docker access.
+    pub docker: DockerAccess,
+    /// Security.
+    pub security: Security,
+    /// Limits.
+    pub limits: Limits,
+    /// Labels (without `berth.run-id`, which a launch assigns).
+    pub labels: BTreeMap<String, String>,
+    /// Things a person should know before launching.
+    pub warnings: Vec<String>,
+}
+
+impl Plan {
+    /// The labels of one run: [`Plan::labels`] plus `berth.run-id`.
+    pub fn labels_for_run(&self, run_id: &str) -> BTreeMap<String, String> {
+        let mut labels = self.labels.clone();
+        labels.insert(crate::labels::RUN_ID.to_owned(), run_id.to_owned());
+        labels
+    }
+
+    /// Names of the host variables passed as secrets.
+    pub fn secret_names(&self) -> impl Iterator<Item = &str> {
+        self.env
+            .iter()
+            .filter(|e| e.value == EnvValue::HostSecret)
+            .map(|e| e.name.as_str())
+    }
+
+    /// The preflight summary a person reads before anything is created.
+    pub fn summary(&self) -> String {
+        let mut out = String::new();
+        let oci = self
+            .oci_runtime
+            .as_deref()
+            .map(|r| format!(" (OCI runtime {r})"))
+            .unwrap_or_default();
+        let _ = writeln!(out, "sandbox   {}", self.name);
+        let _ = writeln!(out, "runtime   {}{oci}", self.runtime);
+        match &self.image {
+            ImageSource::Reference { reference } => {
+                let _ = writeln!(out, "image     {reference}");
+            }
+            ImageSource::Build {
+                dockerfile,
+                context,
+                tag,
+                ..
+            } => {
+                let _ = writeln!(
+                    out,
+                    "image     {tag}, built from {} (context {})",
+                    dockerfile.display(),
+                    context.display()
+                );
+            }
+        }
+        let command = self
+            .command
+            .as_ref()
+            .map_or_else(|| "(image default)".to_owned(), |c| shell_words(c));
+        let _ = writeln!(out, "command   {command}");
+        let _ = writeln!(
+            out,
+            "user      {}{}",
+            self.user.as_deref().unwrap_or("(image default)"),
+            if self.group_add.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    ", extra groups {}",
+                    self.group_add
+                        .iter()
+                        .map(u32::to_string)
+                        .collect::<Vec<_>>()
+                        .join(",")
+                )
+            }
+        );
+        let _ = writeln!(
+            out,
+            "workdir   {}",
+            self.workdir.as_deref().unwrap_or("(image default)")
+        );
+        if self.mounts.is_empty() {
+            let _ = writeln!(out, "mounts    none");
+        }
+        for (i, mount) in self.mounts.iter().enumerate() {
+            let head = if i == 0 { "mounts   " } else { "         " };
+            let _ = writeln!(out, "{head} {mount}");
+        }
+        if self.env.is_empty() {
+            let _ = writeln!(out, "env       none");
+        }
+        for (i, var) in self.env.iter().enumerate() {
+            let head = if i == 0 { "env      " } else { "         " };
+            let from = match &var.value {
+                EnvValue::Literal { .. } => "set in config",
+                EnvValue::HostSecret => "secret, from the host environment at launch",
+            };
+            let _ = writeln!(out, "{head} {} ({from})", var.name);
+        }
+        let created = if self.network.create.is_empty() {
+            String::new()
+        } else {
+            format!(", creates {}", self.network.create.join(", "))
+        };
+        let _ = writeln!(
+            out,
+            "network   {} (engine network {}{created})",
+            self.network.policy, self.network.mode
+        );
+        let docker = match &self.docker {
+            DockerAccess::None => "none".to_owned(),
+            DockerAccess::Host { socket, target, gid } => format!(
+                "host engine: {} mounted at {target}, group {gid} added",
+                socket.display()
+            ),
+            DockerAccess::Dind { privilege: DindPrivilege::Privileged } => {
+                "private engine inside (privileged)".to_owned()
+            }
+            DockerAccess::Dind {
+                privilege: DindPrivilege::Equivalent { missing },
+            } => format!(
+                "private engine inside (privileged spelled out; host lacks {})",
+                missing.join(", ")
+            ),
+        };
+        let _ = writeln!(out, "docker    {docker}");
+        let _ = writeln!(out, "security  {}", self.security);
+        let _ = writeln!(out, "limits    {}", self.limits);
+        let labels = self
+            .labels
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join(" ");
+        let _ = writeln!(out, "labels    {labels} berth.run-id=<assigned at launch>");
+        for warning in &self.warnings {
+            let _ = writeln!(out, "warning:  {warning}");
+        }
+        out
+    }
+}
+
+impl fmt::Display for Mount {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Bind {
+                source,
+                target,
+                read_only,
+                purpose,
+            } => write!(
+                f,
+                "{} -> {target} ({}, {purpose})",
+                source.display(),
+                if *read_only { "read-only" } else { "read-write" }
+            ),
+            Self::Volume { target, purpose } => {
+                write!(f, "anonymous volume -> {target} ({purpose})")
+            }
+        }
+    }
+}
+
+impl fmt::Display for MountPurpose {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Workspace => "workspace",
+            Self::DockerSocket => "host docker socket",
+            Self::DindStorage => "private engine storage",
+            Self::Cgroup => "cgroup tree for the private engine",
+        })
+    }
+}
+
+impl fmt::Display for Security {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut parts = Vec::new();
+        if self.privileged {
+            parts.push("privileged".to_owned());
+        }
+        if !self.cap_drop.is_empty() {
+            parts.push(format!("drop {}", self.cap_drop.join(",")));
+        }
+        if !self.cap_add.is_empty() {
+            parts.push(format!("add {}", self.cap_add.join(",")));
+        }
+        if self.no_new_privileges {
+            parts.push("no-new-privileges".to_owned());
+        }
+        parts.extend(self.security_opt.iter().cloned());
+        parts.extend(self.device_cgroup_rules.iter().map(|r| format!("device rule '{r}'")));
+        if self.cgroupns_host {
+            parts.push("host cgroupns".to_owned());
+        }
+        if self.read_only_rootfs {
+            parts.push("read-only rootfs".to_owned());
+        }
+        f.write_str(&parts.join("; "))
+    }
+}
+
+impl fmt::Display for Limits {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let cpus = self.cpus.map_or("cpus unlimited".to_owned(), |c| format!("cpus {c}"));
+        let memory = self
+            .memory
+            .map_or("memory unlimited".to_owned(), |m| format!("memory {m}"));
+        let pids = self.pids.map_or("pids unlimited".to_owned(), |p| format!("pids {p}"));
+        write!(f, "{cpus}, {memory}, {pids}")
+    }
+}
+
+/// Joins argv for display, quoting words that need it.
+pub fn shell_words(argv: &[String]) -> String {
+    argv.iter()
+        .map(|w| {
+            if !w.is_empty()
+                && w.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_./=:,@%+".contains(c))
+            {
+                w.clone()
+            } else {
+                format!("'{}'", w.replace('\'', r"'\''"))
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}

@@ -1,0 +1,423 @@
+//! [`prepare`]: the pure function from config, capabilities and host facts to a
+//! [`Plan`], refusing early, with a fix, whatever the runtime cannot do.
+
+use std::collections::BTreeMap;
+use std::path::{Component, Path, PathBuf};
+
+use crate::capabilities::{Availability, Capabilities, Privileged, RuntimeKind, SocketMount};
+use crate::config::{Config, DockerMode, NetworkPolicy};
+use crate::error::Error;
+use crate::host::{missing_capabilities, HostFacts, SocketFacts, CAPABILITY_NAMES};
+use crate::labels;
+use crate::plan::{
+    DindPrivilege, DockerAccess, EnvVar, EnvValue, ImageSource, Limits, Mount, MountPurpose,
+    NetworkPlan, Plan, Security,
+};
+
+/// The pids limit applied when the config sets none and the runtime supports one.
+pub const DEFAULT_PIDS: i64 = 1024;
+
+/// Where the host socket appears inside a sandbox in docker `host` mode.
+pub const SOCKET_TARGET: &str = "/var/run/docker.sock";
+
+/// Resolves `config` for the runtime that `caps` describes on the host that `host`
+/// describes. Pure: it reads nothing else and creates nothing.
+pub fn prepare(config: &Config, caps: &Capabilities, host: &HostFacts) -> Result<Plan, Error> {
+    let file = &config.file;
+    let runtime = caps.runtime;
+    let name = config.sandbox_name();
+    let mut warnings = Vec::new();
+
+    if let Availability::Unavailable { reason, fix } = &caps.availability {
+        warnings.push(format!("{runtime} is unavailable here ({reason}); to launch: {fix}"));
+    }
+    warnings.extend(caps.notes.iter().cloned());
+
+    let image = resolve_image(config, &name)?;
+    let user = file.sandbox.user.as_ref().map(|u| u.get_ref().clone());
+
+    let mut mounts = Vec::new();
+    if let Some(ws) = &file.workspace {
+        mounts.push(Mount::Bind {
+            source: anchor(&config.base_dir, ws.path.get_ref()),
+            target: ws.mount.get_ref().clone(),
+            read_only: ws.read_only,
+            purpose: MountPurpose::Workspace,
+        });
+    }
+
+    let mut security = Security {
+        privileged: false,
+        cap_drop: vec!["ALL".to_owned()],
+        cap_add: file
+            .security
+            .cap_add
+            .iter()
+            .map(|c| c.get_ref().trim_start_matches("CAP_").to_owned())
+            .collect(),
+        no_new_privileges: file.security.no_new_privileges,
+        security_opt: Vec::new(),
+        device_cgroup_rules: Vec::new(),
+        cgroupns_host: false,
+        read_only_rootfs: file.security.read_only_rootfs,
+    };
+    if !security.no_new_privileges {
+        warnings.push("no-new-privileges is off ([security] no_new_privileges = false)".to_owned());
+    }
+
+    let mut group_add = Vec::new();
+    let docker = match *file.docker.mode.get_ref() {
+        DockerMode::None => DockerAccess::None,
+        DockerMode::Host => {
+            let (socket, gid) = resolve_host_socket(caps, host, user.as_deref(), &mut warnings)?;
+            if let Some(gid) = gid {
+                group_add.push(gid);
+            }
+            mounts.push(Mount::Bind {
+                source: socket.clone(),
+                target: SOCKET_TARGET.to_owned(),
+                read_only: false,
+                purpose: MountPurpose::DockerSocket,
+            });
+            warnings.push(
+                "docker mode \"host\" gives the sandbox full control of the host engine, and through it of the host"
+                    .to_owned(),
+            );
+            DockerAccess::Host {
+                socket,
+                target: SOCKET_TARGET.to_owned(),
+                gid: gid.unwrap_or(0),
+            }
+        }
+        DockerMode::Dind => {
+            if let Privileged::Unsupported { reason, fix } = &caps.privileged {
+                return Err(Error::DindUnsupported {
+                    runtime,
+                    reason: reason.clone(),
+                    fix: fix.clone(),
+                });
+            }
+            let privilege = dind_privilege(host);
+            apply_dind(&privilege, &mut security, &mut mounts, &mut warnings);
+            DockerAccess::Dind { privilege }
+        }
+    };
+
+    let env = resolve_env(config, host)?;
+    let network = resolve_network(config, caps)?;
+    let limits = resolve_limits(config, caps, &mut warnings)?;
+
+    let mut label_map = BTreeMap::new();
+    label_map.insert(labels::MANAGED_BY.to_owned(), labels::MANAGED_BY_VALUE.to_owned());
+    label_map.insert(labels::ROLE.to_owned(), "agent".to_owned());
+    label_map.insert(labels::RUNTIME.to_owned(), runtime.to_string());
+    label_map.insert(labels::SANDBOX.to_owned(), name.clone());
+    label_map.insert(labels::DOCKER_MODE.to_owned(), docker.mode().to_string());
+    if let Some(oci) = &caps.oci_runtime {
+        label_map.insert(labels::OCI_RUNTIME.to_owned(), oci.name.clone());
+    }
+
+    Ok(Plan {
+        name,
+        runtime,
+        oci_runtime: caps.oci_runtime.as_ref().map(|r| r.name.clone()),
+        image,
+        command: file.sandbox.command.as_ref().map(|c| c.get_ref().clone()),
+        workdir: file.sandbox.workdir.as_ref().map(|w| w.get_ref().clone()),
+        user,
+        group_add,
+        mounts,
+        env,
+        network,
+        docker,
+        security,
+        limits,
+        labels: label_map,
+        warnings,
+    })
+}
+
+/// Joins a config-relative path to the config's directory, lexically.
+fn anchor(base: &Path, path: &Path) -> PathBuf {
+    let joined = if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        base.join(path)
+    };
+    let mut out = PathBuf::new();
+    for part in joined.components() {
+        match part {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+fn resolve_image(config: &Config, name: &str) -> Result<ImageSource, Error> {
+    let sandbox = &config.file.sandbox;
+    if let Some(image) = &sandbox.image {
+        return Ok(ImageSource::Reference {
+            reference: image.get_ref().clone(),
+        });
+    }
+    if let Some(build) = &sandbox.build {
+        let build = build.get_ref();
+        let context = anchor(&config.base_dir, build.context.as_deref().unwrap_or(Path::new(".")));
+        let dockerfile = match &build.dockerfile {
+            Some(f) => anchor(&config.base_dir, f),
+            None => context.join("Dockerfile"),
+        };
+        return Ok(ImageSource::Build {
+            dockerfile,
+            context,
+            tag: build
+                .tag
+                .clone()
+                .unwrap_or_else(|| format!("berth-local/{name}:latest")),
+            args: build.args.clone(),
+        });
+    }
+    Err(Error::Usage {
+        message: format!(
+            "{}: no image to run: set `image` or `[sandbox.build]` in [sandbox], or pass an image to `berth run`",
+            config.path.display()
+        ),
+    })
+}
+
+fn is_root(user: &str) -> bool {
+    matches!(user.split(':').next(), Some("root" | "0"))
+}
+
+fn resolve_host_socket(
+    caps: &Capabilities,
+    host: &HostFacts,
+    user: Option<&str>,
+    warnings: &mut Vec<String>,
+) -> Result<(PathBuf, Option<u32>), Error> {
+    match &caps.socket_mount {
+        SocketMount::Supported => {}
+        SocketMount::NeedsHostUds {
+            oci_runtime,
+            runtime_args,
+        } => {
+            let mut wanted: Vec<String> = runtime_args
+                .iter()
+                .filter(|a| !a.starts_with("--host-uds"))
+                .cloned()
+                .collect();
+            wanted.push("--host-uds=open".to_owned());
+            return Err(Error::DockerHostNeedsHostUds {
+                oci_runtime: oci_runtime.clone(),
+                runtime_args: runtime_args.clone(),
+                fix: format!(
+                    "set \"runtimeArgs\": {} for \"{oci_runtime}\" under \"runtimes\" in /etc/docker/daemon.json, then reload dockerd (kill -HUP $(pidof dockerd)); or use --runtime docker",
+                    json_list(&wanted)
+                ),
+            });
+        }
+        SocketMount::Unsupported { reason } => {
+            return Err(Error::DockerHostUnsupported {
+                runtime: caps.runtime,
+                reason: reason.clone(),
+                fix: "use --runtime docker on a host with a Docker engine, or set [docker] mode = \"none\"".to_owned(),
+            });
+        }
+    }
+    match &host.socket {
+        SocketFacts::Usable { path, gid, .. } => Ok((path.clone(), Some(*gid))),
+        SocketFacts::Missing { path, source, reason } => Err(Error::SocketMissing {
+            path: path.clone(),
+            source_name: source.to_string(),
+            reason: reason.clone(),
+            fix: "start the Docker engine, or point DOCKER_HOST at its socket (unix:///path/to/docker.sock)".to_owned(),
+        }),
+        SocketFacts::Remote { docker_host } => Err(Error::SocketRemote {
+            docker_host: docker_host.clone(),
+            fix: "run berth on the engine's host, or use docker mode \"dind\" for a private engine".to_owned(),
+        }),
+        SocketFacts::RootGroup { path, .. } => match user {
+            Some(u) if is_root(u) => Ok((path.clone(), None)),
+            None => {
+                warnings.push(format!(
+                    "the engine socket {} is owned by group 0: only a root sandbox user can use it, and no user is set",
+                    path.display()
+                ));
+                Ok((path.clone(), None))
+            }
+            Some(u) => Err(Error::SocketRootGroup {
+                path: path.clone(),
+                user: u.to_owned(),
+                fix: format!(
+                    "give the socket its own group (groupadd docker; chgrp docker {p}; chmod 660 {p}), or set [sandbox] user = \"root\"",
+                    p = path.display()
+                ),
+            }),
+        },
+        SocketFacts::NoGroupAccess { path, gid, mode, .. } => match user {
+            Some(u) if is_root(u) => Ok((path.clone(), None)),
+            _ => Err(Error::SocketNoGroupAccess {
+                path: path.clone(),
+                gid: *gid,
+                mode: *mode,
+                fix: format!("chmod g+rw {}, or set [sandbox] user = \"root\"", path.display()),
+            }),
+        },
+    }
+}
+
+fn json_list(items: &[String]) -> String {
+    let quoted: Vec<String> = items.iter().map(|a| format!("\"{a}\"")).collect();
+    format!("[{}]", quoted.join(", "))
+}
+
+/// `--privileged` when the host's bounding set is complete, else its equivalent.
+fn dind_privilege(host: &HostFacts) -> DindPrivilege {
+    match host.cap_bounding_set.map(missing_capabilities) {
+        Some(missing) if !missing.is_empty() => DindPrivilege::Equivalent {
+            missing: missing.into_iter().map(str::to_owned).collect(),
+        },
+        _ => DindPrivilege::Privileged,
+    }
+}
+
+fn apply_dind(
+    privilege: &DindPrivilege,
+    security: &mut Security,
+    mounts: &mut Vec<Mount>,
+    warnings: &mut Vec<String>,
+) {
+    security.no_new_privileges = false;
+    security.cap_drop.clear();
+    mounts.push(Mount::Volume {
+        target: "/var/lib/docker".to_owned(),
+        purpose: MountPurpose::DindStorage,
+    });
+    match privilege {
+        DindPrivilege::Privileged => {
+            security.privileged = true;
+            security.cap_add.clear();
+        }
+        DindPrivilege::Equivalent { missing } => {
+            security.cap_add = CAPABILITY_NAMES
+                .iter()
+                .filter(|c| !missing.iter().any(|m| m == *c))
+                .map(|c| (*c).to_owned())
+                .collect();
+            security.security_opt = vec![
+                "seccomp=unconfined".to_owned(),
+                "apparmor=unconfined".to_owned(),
+                "systempaths=unconfined".to_owned(),
+            ];
+            security.device_cgroup_rules = vec!["a *:* rwm".to_owned()];
+            security.cgroupns_host = true;
+            mounts.push(Mount::Bind {
+                source: PathBuf::from("/sys/fs/cgroup"),
+                target: "/sys/fs/cgroup".to_owned(),
+                read_only: false,
+                purpose: MountPurpose::Cgroup,
+            });
+            warnings.push(format!(
+                "--privileged would fail on this host ({} missing from the capability bounding set); the private engine gets the equivalent spelled out: every other capability, seccomp, apparmor and system paths unconfined, all devices, the host cgroup namespace",
+                missing.join(", ")
+            ));
+        }
+    }
+    warnings.push(
+        "docker mode \"dind\" runs the sandbox with (nearly) full privileges over the host kernel".to_owned(),
+    );
+}
+
+fn resolve_env(config: &Config, host: &HostFacts) -> Result<Vec<EnvVar>, Error> {
+    let mut env: Vec<EnvVar> = config
+        .file
+        .env
+        .iter()
+        .map(|(k, v)| EnvVar {
+            name: k.get_ref().clone(),
+            value: EnvValue::Literal { value: v.clone() },
+        })
+        .collect();
+    for name in &config.file.secrets.names {
+        let name = name.get_ref();
+        if config.file.secrets.required && !host.env_names.contains(name) {
+            return Err(Error::SecretMissing {
+                name: name.clone(),
+                fix: format!(
+                    "export {name} in the shell that runs berth, or set [secrets] required = false to launch without it"
+                ),
+            });
+        }
+        env.push(EnvVar {
+            name: name.clone(),
+            value: EnvValue::HostSecret,
+        });
+    }
+    Ok(env)
+}
+
+fn resolve_network(config: &Config, caps: &Capabilities) -> Result<NetworkPlan, Error> {
+    let policy = *config.file.network.policy.get_ref();
+    let mode = match policy {
+        NetworkPolicy::Open => match caps.runtime {
+            RuntimeKind::Apple => "default",
+            _ => "bridge",
+        },
+        NetworkPolicy::None => "none",
+        NetworkPolicy::Allowlist => {
+            return Err(Error::AllowlistUnsupported {
+                runtime: caps.runtime,
+                fix: "use policy = \"none\" for no network, or \"open\" for full egress, until the egress proxy lands".to_owned(),
+            });
+        }
+    };
+    Ok(NetworkPlan {
+        policy,
+        mode: mode.to_owned(),
+        create: Vec::new(),
+    })
+}
+
+fn resolve_limits(
+    config: &Config,
+    caps: &Capabilities,
+    warnings: &mut Vec<String>,
+) -> Result<Limits, Error> {
+    let r = &config.file.resources;
+    let runtime = caps.runtime;
+    let refuse = |limit: &'static str| Error::LimitUnsupported {
+        runtime,
+        limit,
+        fix: format!("remove resources.{limit}, or use --runtime docker"),
+    };
+    let cpus = r.cpus.as_ref().map(|c| *c.get_ref());
+    if cpus.is_some() && !caps.limits.cpus {
+        return Err(refuse("cpus"));
+    }
+    let mut memory = r.memory.as_ref().map(|m| *m.get_ref());
+    if memory.is_some() && !caps.limits.memory {
+        return Err(refuse("memory"));
+    }
+    if memory.is_none() {
+        if let Some(default) = caps.default_memory {
+            warnings.push(format!(
+                "no memory limit set: {runtime} would give the sandbox too little, so berth gives it {default}"
+            ));
+            memory = Some(default);
+        }
+    }
+    let pids = match &r.pids {
+        Some(p) if !caps.limits.pids => {
+            let _ = p;
+            return Err(refuse("pids"));
+        }
+        Some(p) => Some(*p.get_ref()),
+        None if caps.limits.pids => Some(DEFAULT_PIDS),
+        None => None,
+    };
+    Ok(Limits { cpus, memory, pids })
+}

@@ -1,0 +1,270 @@
+//! The [`Runtime`] trait every backend implements, and the types that cross it.
+//!
+//! The trait is object-safe (`Arc<dyn Runtime>`): the CLI picks a backend at run time.
+//! Streams are boxed; stdin is an [`AsyncWrite`] whose `shutdown()` closes the
+//! process's stdin, which is what lets `berth exec -i` carry MCP's stdio exactly.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use futures::Stream;
+use serde::Serialize;
+use tokio::io::AsyncWrite;
+
+use crate::capabilities::{Availability, Capabilities, RuntimeKind};
+use crate::error::Error;
+use crate::host::{EngineFacts, HostFacts};
+use crate::plan::{ImageSource, Plan};
+
+/// A chunk of a process's output.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Output {
+    /// Standard output (or the TTY).
+    Stdout(Bytes),
+    /// Standard error.
+    Stderr(Bytes),
+}
+
+/// A process's output, in order, until it ends.
+pub type OutputStream = Pin<Box<dyn Stream<Item = Result<Output, Error>> + Send>>;
+
+/// A process's stdin; `shutdown()` closes it (dropping it may not).
+pub type InputSink = Pin<Box<dyn AsyncWrite + Send>>;
+
+/// Resolves to an exit code once the output stream has ended.
+pub type ExitFuture = Pin<Box<dyn Future<Output = Result<i64, Error>> + Send>>;
+
+/// Receives progress lines during long waits (image builds).
+pub type Progress<'a> = &'a (dyn Fn(&str) + Send + Sync);
+
+/// What a backend's probe found.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ProbeReport {
+    /// Whether the runtime can be used, and if not why.
+    pub availability: Availability,
+    /// What the engine said about itself, when it answered.
+    pub engine: Option<EngineFacts>,
+}
+
+/// Everything needed to create one run's sandbox.
+#[derive(Debug, Clone)]
+pub struct CreateSpec<'a> {
+    /// The resolved plan.
+    pub plan: &'a Plan,
+    /// The run's id (the `berth.run-id` label on everything created).
+    pub run_id: String,
+    /// The container's name.
+    pub name: String,
+    /// The full environment, secrets included; never logged.
+    pub env: Vec<(String, String)>,
+    /// Keep stdin open for an attach.
+    pub stdin: bool,
+    /// Allocate a TTY.
+    pub tty: bool,
+    /// Command override (else the plan's, else the image's).
+    pub command: Option<Vec<String>>,
+}
+
+/// A command to run in a running sandbox.
+#[derive(Debug, Clone, Default)]
+pub struct ExecSpec {
+    /// Program and arguments.
+    pub cmd: Vec<String>,
+    /// Working directory inside.
+    pub workdir: Option<String>,
+    /// Extra environment; passed to the engine, never on a host command line.
+    pub env: Vec<(String, String)>,
+    /// User to run as (else the sandbox's).
+    pub user: Option<String>,
+    /// Connect stdin.
+    pub stdin: bool,
+    /// Allocate a TTY.
+    pub tty: bool,
+}
+
+/// A running exec or attach.
+pub struct Session {
+    /// Stdin, when requested.
+    pub input: Option<InputSink>,
+    /// Output until the process ends (or detaches).
+    pub output: OutputStream,
+    /// The exit code; await after `output` ends.
+    pub exit: ExitFuture,
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session")
+            .field("input", &self.input.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Options for [`Runtime::logs`].
+#[derive(Debug, Clone, Default)]
+pub struct LogOptions {
+    /// Keep streaming until the sandbox stops.
+    pub follow: bool,
+    /// Only the last N lines.
+    pub tail: Option<u64>,
+}
+
+/// The state of a sandbox as the engine reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SandboxState {
+    /// Created, never started.
+    Created,
+    /// Running.
+    Running,
+    /// Paused.
+    Paused,
+    /// Stopping or restarting.
+    Stopping,
+    /// Exited.
+    Exited,
+    /// Being removed, dead, or unknown to the engine.
+    Unknown,
+}
+
+impl std::fmt::Display for SandboxState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Created => "created",
+            Self::Running => "running",
+            Self::Paused => "paused",
+            Self::Stopping => "stopping",
+            Self::Exited => "exited",
+            Self::Unknown => "unknown",
+        })
+    }
+}
+
+/// One sandbox as listed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SandboxInfo {
+    /// The engine's id.
+    pub id: String,
+    /// The name (what users type).
+    pub name: String,
+    /// The run id label.
+    pub run_id: String,
+    /// The berth runtime.
+    pub runtime: RuntimeKind,
+    /// The OCI runtime it runs under, when known.
+    pub oci_runtime: Option<String>,
+    /// Image reference.
+    pub image: String,
+    /// State.
+    pub state: SandboxState,
+    /// The engine's human status, such as "Up 3 minutes".
+    pub status: String,
+    /// Creation time, seconds since the Unix epoch.
+    pub created: i64,
+    /// Exit code, once exited.
+    pub exit_code: Option<i64>,
+    /// All labels.
+    pub labels: BTreeMap<String, String>,
+}
+
+/// What [`Runtime::remove`] removed.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Removed {
+    /// Container names or ids.
+    pub containers: Vec<String>,
+    /// Network names.
+    pub networks: Vec<String>,
+    /// Volume names.
+    pub volumes: Vec<String>,
+}
+
+impl Removed {
+    /// Whether nothing was removed.
+    pub fn is_empty(&self) -> bool {
+        self.containers.is_empty() && self.networks.is_empty() && self.volumes.is_empty()
+    }
+}
+
+/// A container runtime backend. Every method that a backend cannot perform returns
+/// [`Error::Unsupported`]; none silently does nothing.
+#[async_trait]
+pub trait Runtime: Send + Sync {
+    /// Which backend this is.
+    fn kind(&self) -> RuntimeKind;
+
+    /// Asks the runtime whether it is usable and what it is. Never fails: an
+    /// unreachable engine is reported as [`Availability::Unavailable`] with a fix.
+    async fn probe(&self) -> ProbeReport;
+
+    /// What this runtime can do, from host facts and a probe. Pure.
+    fn capabilities(&self, host: &HostFacts, probe: &ProbeReport) -> Capabilities;
+
+    /// Makes the image present: checks a reference exists locally, or builds it,
+    /// reporting build output through `progress`. Docker: never pulls implicitly
+    /// when the image is missing, it says how to get it.
+    async fn ensure_image(&self, image: &ImageSource, progress: Progress<'_>) -> Result<(), Error>;
+
+    /// Creates the run's networks, volumes and container, all labelled with the run
+    /// id; returns the container's id. Nothing is started.
+    async fn create(&self, spec: &CreateSpec<'_>) -> Result<String, Error>;
+
+    /// Starts a created sandbox.
+    async fn start(&self, id: &str) -> Result<(), Error>;
+
+    /// Attaches to the sandbox's main process (stdin when `stdin`); call before
+    /// [`Runtime::start`] to see all output. The session's exit resolves to the
+    /// main process's exit code.
+    async fn attach(&self, id: &str, stdin: bool) -> Result<Session, Error>;
+
+    /// Waits for the main process to exit and returns its exit code.
+    async fn wait(&self, id: &str) -> Result<i64, Error>;
+
+    /// Runs a command inside a running sandbox. With `stdin` and no `tty`, bytes
+    /// pass through unchanged in both directions.
+    async fn exec(&self, id: &str, spec: &ExecSpec) -> Result<Session, Error>;
+
+    /// The main process's output.
+    async fn logs(&self, id: &str, options: &LogOptions) -> Result<OutputStream, Error>;
+
+    /// Stops the sandbox: SIGTERM, then SIGKILL after `grace`.
+    async fn stop(&self, id: &str, grace: Duration) -> Result<(), Error>;
+
+    /// Removes everything labelled with `run_id` (containers, forcibly; networks;
+    /// volumes). Missing resources are not an error. Safe to call twice.
+    async fn remove(&self, run_id: &str) -> Result<Removed, Error>;
+
+    /// berth's sandboxes on this runtime (`all`: stopped ones too).
+    async fn list(&self, all: bool) -> Result<Vec<SandboxInfo>, Error>;
+
+    /// Finds one sandbox by name, id, id prefix or run id.
+    async fn find(&self, name: &str) -> Result<SandboxInfo, Error> {
+        let all = self.list(true).await?;
+        let exact = all
+            .iter()
+            .find(|s| s.name == name || s.id == name || s.run_id == name);
+        if let Some(found) = exact {
+            return Ok(found.clone());
+        }
+        let mut prefixed = all.into_iter().filter(|s| name.len() >= 4 && s.id.starts_with(name));
+        match (prefixed.next(), prefixed.next()) {
+            (Some(one), None) => Ok(one),
+            _ => Err(Error::NotFound {
+                what: "sandbox",
+                name: name.to_owned(),
+            }),
+        }
+    }
+}
+
+/// Turns exit-code futures of a finished stream into a ready value (for tests and
+/// simple backends).
+pub fn ready_exit(code: i64) -> ExitFuture {
+    Box::pin(async move { Ok(code) })
+}
+
+/// The default grace period before SIGKILL.
+pub const DEFAULT_STOP_GRACE: Duration = Duration::from_secs(10);

@@ -1,0 +1,115 @@
+//! Which runtime a command uses: `--runtime`, then the config's `runtime`, then
+//! `BERTH_RUNTIME`, then auto. The source is kept so `plan` and `doctor` can say it.
+
+use std::fmt;
+
+use serde::Serialize;
+
+use crate::capabilities::{Capabilities, RuntimeKind};
+use crate::config::RuntimeChoice;
+use crate::error::Error;
+use crate::host::Os;
+
+/// The environment variable that picks a runtime.
+pub const ENV_VAR: &str = "BERTH_RUNTIME";
+
+/// What chose the runtime.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SelectionSource {
+    /// `--runtime`.
+    Flag,
+    /// `[sandbox] runtime` in the config.
+    Config,
+    /// The `BERTH_RUNTIME` variable.
+    Env,
+    /// Nothing asked: the default.
+    Default,
+}
+
+impl fmt::Display for SelectionSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Flag => "--runtime",
+            Self::Config => "runtime in the config",
+            Self::Env => "BERTH_RUNTIME",
+            Self::Default => "default",
+        })
+    }
+}
+
+/// The requested runtime and what requested it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Selection {
+    /// What was asked for (possibly `auto`).
+    pub requested: RuntimeChoice,
+    /// Who asked.
+    pub source: SelectionSource,
+}
+
+/// Applies the selection order.
+pub fn select(
+    flag: Option<RuntimeChoice>,
+    config: Option<RuntimeChoice>,
+    env: Option<&str>,
+) -> Result<Selection, Error> {
+    if let Some(requested) = flag {
+        return Ok(Selection { requested, source: SelectionSource::Flag });
+    }
+    if let Some(requested) = config {
+        return Ok(Selection { requested, source: SelectionSource::Config });
+    }
+    if let Some(value) = env.map(str::trim).filter(|v| !v.is_empty()) {
+        let requested = value.parse().map_err(|message: String| Error::Usage {
+            message: format!("{ENV_VAR}: {message}"),
+        })?;
+        return Ok(Selection { requested, source: SelectionSource::Env });
+    }
+    Ok(Selection {
+        requested: RuntimeChoice::Auto,
+        source: SelectionSource::Default,
+    })
+}
+
+/// The runtime a choice means, given each runtime's capabilities on this host:
+/// auto picks gVisor when available, else Docker, else Apple on macOS.
+pub fn resolve_choice(
+    choice: RuntimeChoice,
+    os: Os,
+    capabilities: &[Capabilities],
+) -> Result<RuntimeKind, Error> {
+    let available = |kind: RuntimeKind| {
+        capabilities
+            .iter()
+            .any(|c| c.runtime == kind && c.availability.is_available())
+    };
+    match choice {
+        RuntimeChoice::Docker => Ok(RuntimeKind::Docker),
+        RuntimeChoice::Gvisor => Ok(RuntimeKind::Gvisor),
+        RuntimeChoice::Apple => Ok(RuntimeKind::Apple),
+        RuntimeChoice::Auto => {
+            if available(RuntimeKind::Gvisor) {
+                Ok(RuntimeKind::Gvisor)
+            } else if available(RuntimeKind::Docker) {
+                Ok(RuntimeKind::Docker)
+            } else if os == Os::Macos && available(RuntimeKind::Apple) {
+                Ok(RuntimeKind::Apple)
+            } else {
+                let reasons: Vec<String> = capabilities
+                    .iter()
+                    .filter_map(|c| match &c.availability {
+                        crate::Availability::Unavailable { reason, .. } => {
+                            Some(format!("{}: {reason}", c.runtime))
+                        }
+                        crate::Availability::Available => None,
+                    })
+                    .collect();
+                Err(Error::Unavailable {
+                    runtime: RuntimeKind::Docker,
+                    reason: format!("no runtime is available ({})", reasons.join("; ")),
+                    fix: "run `berth doctor` to see what each runtime needs".to_owned(),
+                })
+            }
+        }
+    }
+}
