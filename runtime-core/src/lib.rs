@@ -22,6 +22,7 @@ pub mod diagnostic;
 pub mod error;
 pub mod host;
 pub mod labels;
+pub mod launch;
 pub mod plan;
 pub mod resolve;
 pub mod runtime;

@@ -12,7 +12,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use bytes::Bytes;
 use futures::Stream;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tokio::io::AsyncWrite;
 
 use crate::capabilities::{Availability, Capabilities, RuntimeKind};
@@ -42,7 +42,7 @@ pub type ExitFuture = Pin<Box<dyn Future<Output = Result<i64, Error>> + Send>>;
 pub type Progress<'a> = &'a (dyn Fn(&str) + Send + Sync);
 
 /// What a backend's probe found.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProbeReport {
     /// Whether the runtime can be used, and if not why.
     pub availability: Availability,

@@ -1,0 +1,35 @@
+//! What Apple `container` can do: no host socket, no privileged, cpus and memory only.
+
+use runtime_core::size::ByteSize;
+use runtime_core::{
+    Capabilities, HostFacts, LimitSupport, Privileged, ProbeReport, RuntimeKind, SocketMount,
+};
+
+/// Memory berth gives a sandbox when the config is silent: Apple's default of 1 GiB
+/// is too little for most agents.
+pub const DEFAULT_MEMORY: ByteSize = ByteSize(4 << 30);
+
+/// Apple `container` capabilities. Pure.
+pub fn capabilities(_host: &HostFacts, probe: &ProbeReport) -> Capabilities {
+    Capabilities {
+        runtime: RuntimeKind::Apple,
+        availability: probe.availability.clone(),
+        oci_runtime: None,
+        socket_mount: SocketMount::Unsupported {
+            reason: "each Apple container is its own virtual machine, and there is no host Docker engine socket to mount into it".to_owned(),
+        },
+        privileged: Privileged::Unsupported {
+            reason: "Apple `container` has no --privileged".to_owned(),
+            fix: "use --runtime docker on a host with a Docker engine".to_owned(),
+        },
+        user_network_dns: true,
+        network_none: true,
+        limits: LimitSupport {
+            cpus: true,
+            memory: true,
+            pids: false,
+        },
+        default_memory: Some(DEFAULT_MEMORY),
+        notes: Vec::new(),
+    }
+}

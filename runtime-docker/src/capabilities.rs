@@ -1,0 +1,47 @@
+//! What Docker with runc can do: everything the capability matrix asks of it.
+
+use runtime_core::{
+    Availability, Capabilities, HostFacts, LimitSupport, OciRuntime, Privileged, ProbeReport,
+    RuntimeKind, SocketMount,
+};
+
+/// The OCI runtime `--runtime docker` always uses.
+pub const RUNC: &str = "runc";
+
+/// Docker (runc) capabilities on this host. Pure.
+pub fn capabilities(_host: &HostFacts, probe: &ProbeReport) -> Capabilities {
+    let runc = probe
+        .engine
+        .as_ref()
+        .and_then(|e| e.runtimes.iter().find(|r| r.name == RUNC))
+        .cloned()
+        .unwrap_or_else(|| OciRuntime {
+            name: RUNC.to_owned(),
+            path: None,
+            args: Vec::new(),
+        });
+    Capabilities {
+        runtime: RuntimeKind::Docker,
+        availability: probe.availability.clone(),
+        oci_runtime: Some(runc),
+        socket_mount: SocketMount::Supported,
+        privileged: Privileged::Supported,
+        user_network_dns: true,
+        network_none: true,
+        limits: LimitSupport {
+            cpus: true,
+            memory: true,
+            pids: true,
+        },
+        default_memory: None,
+        notes: Vec::new(),
+    }
+}
+
+/// The availability of an engine that did not answer, with the fix.
+pub fn unreachable(reason: String) -> Availability {
+    Availability::Unavailable {
+        reason,
+        fix: "start the Docker engine (sudo systemctl start docker, or `sudo dockerd &`), or set DOCKER_HOST to its socket".to_owned(),
+    }
+}
