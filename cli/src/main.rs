@@ -1,2 +1,5 @@
-//! berth. 
-fn main() {}
+//! The `berth` binary; everything lives in the library so it can be tested.
+
+fn main() -> std::process::ExitCode {
+    berth::main()
+}

@@ -6,5 +6,7 @@
 //! JSON parsed into structs in both the 0.x and 1.x shapes.
 
 pub mod capabilities;
+pub mod runtime;
 
 pub use capabilities::capabilities;
+pub use runtime::AppleRuntime;

@@ -156,7 +156,9 @@ fn reword(raw: &str) -> (String, Option<String>) {
         let valid: Vec<&str> = names.iter().skip(1).copied().collect();
         let help = suggest(bad, &valid)
             .map(|s| format!("did you mean `{s}`?"))
-            .or_else(|| (!valid.is_empty()).then(|| format!("valid keys here: {}", valid.join(", "))))
+            .or_else(|| {
+                (!valid.is_empty()).then(|| format!("valid keys here: {}", valid.join(", ")))
+            })
             .or_else(|| Some("this table takes no keys".to_owned()));
         return (format!("unknown key `{bad}`"), help);
     }
@@ -175,7 +177,10 @@ fn reword(raw: &str) -> (String, Option<String>) {
         return (format!("wrong type: found {rest}"), None);
     }
     if let Some(rest) = raw.strip_prefix("duplicate key") {
-        return (format!("duplicate key{rest}"), Some("each key may appear once per table".to_owned()));
+        return (
+            format!("duplicate key{rest}"),
+            Some("each key may appear once per table".to_owned()),
+        );
     }
     (raw.to_owned(), None)
 }
@@ -190,7 +195,12 @@ pub fn suggest<'a>(bad: &str, valid: &[&'a str]) -> Option<&'a str> {
     let bad_lower = bad.to_ascii_lowercase();
     valid
         .iter()
-        .map(|v| (*v, strsim::jaro_winkler(&bad_lower, &v.to_ascii_lowercase())))
+        .map(|v| {
+            (
+                *v,
+                strsim::jaro_winkler(&bad_lower, &v.to_ascii_lowercase()),
+            )
+        })
         .filter(|(_, score)| *score >= 0.8)
         .max_by(|a, b| a.1.total_cmp(&b.1))
         .map(|(v, _)| v)

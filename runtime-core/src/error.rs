@@ -58,7 +58,9 @@ pub enum Error {
     },
 
     /// docker `host` mode on a runtime that cannot mount a host socket.
-    #[error("{runtime} cannot give the sandbox the host docker engine (docker mode \"host\"): {reason}\n  = fix: {fix}")]
+    #[error(
+        "{runtime} cannot give the sandbox the host docker engine (docker mode \"host\"): {reason}\n  = fix: {fix}"
+    )]
     DockerHostUnsupported {
         /// The runtime.
         runtime: RuntimeKind,
@@ -69,7 +71,9 @@ pub enum Error {
     },
 
     /// docker `host` mode under gVisor without `--host-uds`.
-    #[error("gvisor cannot connect the sandbox to the host docker socket (docker mode \"host\"): the OCI runtime `{oci_runtime}` runs with runtimeArgs {runtime_args:?}, which do not allow host unix sockets\n  = fix: {fix}")]
+    #[error(
+        "gvisor cannot connect the sandbox to the host docker socket (docker mode \"host\"): the OCI runtime `{oci_runtime}` runs with runtimeArgs {runtime_args:?}, which do not allow host unix sockets\n  = fix: {fix}"
+    )]
     DockerHostNeedsHostUds {
         /// The OCI runtime's name.
         oci_runtime: String,
@@ -80,7 +84,9 @@ pub enum Error {
     },
 
     /// docker `dind` mode on a runtime that cannot run privileged.
-    #[error("{runtime} cannot run a private docker engine inside the sandbox (docker mode \"dind\"): {reason}\n  = fix: {fix}")]
+    #[error(
+        "{runtime} cannot run a private docker engine inside the sandbox (docker mode \"dind\"): {reason}\n  = fix: {fix}"
+    )]
     DindUnsupported {
         /// The runtime.
         runtime: RuntimeKind,
@@ -104,7 +110,9 @@ pub enum Error {
     },
 
     /// `DOCKER_HOST` names a remote engine.
-    #[error("docker mode \"host\" needs a local engine socket, but DOCKER_HOST={docker_host} is a remote engine\n  = fix: {fix}")]
+    #[error(
+        "docker mode \"host\" needs a local engine socket, but DOCKER_HOST={docker_host} is a remote engine\n  = fix: {fix}"
+    )]
     SocketRemote {
         /// The value.
         docker_host: String,
@@ -137,7 +145,9 @@ pub enum Error {
     },
 
     /// `policy = "allowlist"` before the egress proxy exists.
-    #[error("network policy \"allowlist\" is not supported yet on {runtime}: berth has no egress proxy to enforce it\n  = fix: {fix}")]
+    #[error(
+        "network policy \"allowlist\" is not supported yet on {runtime}: berth has no egress proxy to enforce it\n  = fix: {fix}"
+    )]
     AllowlistUnsupported {
         /// The runtime.
         runtime: RuntimeKind,
@@ -208,7 +218,9 @@ pub enum Error {
     },
 
     /// A name is already taken.
-    #[error("the name {name} is already taken by another {what}\n  = fix: choose another name with --name, or remove the other one")]
+    #[error(
+        "the name {name} is already taken by another {what}\n  = fix: choose another name with --name, or remove the other one"
+    )]
     Conflict {
         /// What kind of resource.
         what: &'static str,
@@ -262,7 +274,10 @@ impl Error {
     pub fn exit_code(&self) -> u8 {
         use exit::*;
         match self {
-            Self::ReadConfig { .. } | Self::Config(_) | Self::Usage { .. } | Self::SecretMissing { .. } => USAGE,
+            Self::ReadConfig { .. }
+            | Self::Config(_)
+            | Self::Usage { .. }
+            | Self::SecretMissing { .. } => USAGE,
             Self::DockerHostUnsupported { .. }
             | Self::DockerHostNeedsHostUds { .. }
             | Self::DindUnsupported { .. }

@@ -79,7 +79,8 @@ impl HostEnv for RealHost {
     fn stat(&self, path: &Path) -> std::io::Result<FileStat> {
         use nix::sys::stat::SFlag;
         let st = nix::sys::stat::stat(path).map_err(std::io::Error::from)?;
-        let kind = SFlag::from_bits_truncate(st.st_mode as nix::libc::mode_t & SFlag::S_IFMT.bits());
+        let kind =
+            SFlag::from_bits_truncate(st.st_mode as nix::libc::mode_t & SFlag::S_IFMT.bits());
         Ok(FileStat {
             uid: st.st_uid,
             gid: st.st_gid,
@@ -234,21 +235,40 @@ impl SocketFacts {
     /// One line for `doctor` and `plan`.
     pub fn describe(&self) -> String {
         match self {
-            Self::Usable { path, source, gid, mode } => {
-                format!("{} ({source}): group {gid}, mode {mode:04o}", path.display())
+            Self::Usable {
+                path,
+                source,
+                gid,
+                mode,
+            } => {
+                format!(
+                    "{} ({source}): group {gid}, mode {mode:04o}",
+                    path.display()
+                )
             }
             Self::RootGroup { path, source, mode } => format!(
                 "{} ({source}): owned by group 0 (root), mode {mode:04o}",
                 path.display()
             ),
-            Self::NoGroupAccess { path, source, gid, mode } => format!(
+            Self::NoGroupAccess {
+                path,
+                source,
+                gid,
+                mode,
+            } => format!(
                 "{} ({source}): group {gid} cannot read and write it (mode {mode:04o})",
                 path.display()
             ),
-            Self::Missing { path, source, reason } => {
+            Self::Missing {
+                path,
+                source,
+                reason,
+            } => {
                 format!("{} ({source}): missing ({reason})", path.display())
             }
-            Self::Remote { docker_host } => format!("DOCKER_HOST={docker_host}: remote engine, no socket"),
+            Self::Remote { docker_host } => {
+                format!("DOCKER_HOST={docker_host}: remote engine, no socket")
+            }
         }
     }
 }
@@ -297,7 +317,11 @@ pub struct HostFacts {
 
 impl HostFacts {
     /// Gathers the local facts; `engine` comes from a backend's probe.
-    pub fn gather(host: &dyn HostEnv, secret_names: &[String], engine: Option<EngineFacts>) -> Self {
+    pub fn gather(
+        host: &dyn HostEnv,
+        secret_names: &[String],
+        engine: Option<EngineFacts>,
+    ) -> Self {
         Self {
             os: host.os(),
             socket: SocketFacts::probe(host),

@@ -1,23 +1,41 @@
 //! Launching a plan in order (image, then create, then start) behind a guard that
-//! removes everything the run created if any step fails. Cancellation (Ctrl-C) is the
-//! caller's: it drops the launch future and calls [`Runtime::remove`] with the run id,
-//! which finds everything by label, including what a half-finished step created.
+//! removes everything the run created if any step fails or the launch is cancelled.
+//!
+//! Cancellation is cooperative: a request in flight to the engine is allowed to
+//! finish (dropping it could let the engine create a container after the cleanup
+//! looked for it), then the launch stops at the next step and tears down by label.
+//! Only an image build, which creates nothing that belongs to the run, is abandoned
+//! mid-way.
+
+use tokio_util::sync::CancellationToken;
 
 use crate::error::Error;
 use crate::runtime::{CreateSpec, Progress, Runtime};
 
-/// Makes the image present, creates the sandbox and, unless `start` is false, starts
-/// it. On failure the run's resources are removed before the error is returned.
-/// Returns the container id.
+/// Makes the image present, creates the sandbox and, when `start`, starts it.
+/// On failure or cancellation the run's resources are removed before the error is
+/// returned (cancellation returns [`Error::Interrupted`]). Returns the container id.
 pub async fn launch(
     runtime: &dyn Runtime,
     spec: &CreateSpec<'_>,
     start: bool,
     progress: Progress<'_>,
+    cancel: &CancellationToken,
 ) -> Result<String, Error> {
+    let interrupted = || Error::Interrupted { signal: "a signal" };
     let result = async {
-        runtime.ensure_image(&spec.plan.image, progress).await?;
+        tokio::select! {
+            biased;
+            () = cancel.cancelled() => return Err(interrupted()),
+            built = runtime.ensure_image(&spec.plan.image, progress) => built?,
+        }
+        if cancel.is_cancelled() {
+            return Err(interrupted());
+        }
         let id = runtime.create(spec).await?;
+        if cancel.is_cancelled() {
+            return Err(interrupted());
+        }
         if start {
             runtime.start(&id).await?;
         }

@@ -30,12 +30,17 @@ pub mod select;
 pub mod size;
 mod validate;
 
-pub use capabilities::{Availability, Capabilities, LimitSupport, Privileged, RuntimeKind, SocketMount};
+pub use capabilities::{
+    Availability, Capabilities, LimitSupport, Privileged, RuntimeKind, SocketMount,
+};
 pub use config::{Config, ConfigFile, DockerMode, NetworkPolicy, RuntimeChoice};
 pub use error::Error;
 pub use host::{EngineFacts, HostEnv, HostFacts, OciRuntime, Os, RealHost, SocketFacts};
 pub use plan::Plan;
 pub use resolve::prepare;
-pub use runtime::{CreateSpec, ExecSpec, LogOptions, Output, ProbeReport, Removed, Runtime, SandboxInfo, SandboxState, Session};
-pub use select::{select, Selection, SelectionSource};
+pub use runtime::{
+    CreateSpec, ExecSpec, LogOptions, Output, ProbeReport, Removed, Runtime, SandboxInfo,
+    SandboxState, Session,
+};
+pub use select::{Selection, SelectionSource, select};
 pub use validate::is_env_name;

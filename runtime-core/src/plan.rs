@@ -332,13 +332,17 @@ impl Plan {
         );
         let docker = match &self.docker {
             DockerAccess::None => "none".to_owned(),
-            DockerAccess::Host { socket, target, gid } => format!(
+            DockerAccess::Host {
+                socket,
+                target,
+                gid,
+            } => format!(
                 "host engine: {} mounted at {target}, group {gid} added",
                 socket.display()
             ),
-            DockerAccess::Dind { privilege: DindPrivilege::Privileged } => {
-                "private engine inside (privileged)".to_owned()
-            }
+            DockerAccess::Dind {
+                privilege: DindPrivilege::Privileged,
+            } => "private engine inside (privileged)".to_owned(),
             DockerAccess::Dind {
                 privilege: DindPrivilege::Equivalent { missing },
             } => format!(
@@ -375,7 +379,11 @@ impl fmt::Display for Mount {
                 f,
                 "{} -> {target} ({}, {purpose})",
                 source.display(),
-                if *read_only { "read-only" } else { "read-write" }
+                if *read_only {
+                    "read-only"
+                } else {
+                    "read-write"
+                }
             ),
             Self::Volume { target, purpose } => {
                 write!(f, "anonymous volume -> {target} ({purpose})")
@@ -411,7 +419,11 @@ impl fmt::Display for Security {
             parts.push("no-new-privileges".to_owned());
         }
         parts.extend(self.security_opt.iter().cloned());
-        parts.extend(self.device_cgroup_rules.iter().map(|r| format!("device rule '{r}'")));
+        parts.extend(
+            self.device_cgroup_rules
+                .iter()
+                .map(|r| format!("device rule '{r}'")),
+        );
         if self.cgroupns_host {
             parts.push("host cgroupns".to_owned());
         }
@@ -424,11 +436,15 @@ impl fmt::Display for Security {
 
 impl fmt::Display for Limits {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let cpus = self.cpus.map_or("cpus unlimited".to_owned(), |c| format!("cpus {c}"));
+        let cpus = self
+            .cpus
+            .map_or("cpus unlimited".to_owned(), |c| format!("cpus {c}"));
         let memory = self
             .memory
             .map_or("memory unlimited".to_owned(), |m| format!("memory {m}"));
-        let pids = self.pids.map_or("pids unlimited".to_owned(), |p| format!("pids {p}"));
+        let pids = self
+            .pids
+            .map_or("pids unlimited".to_owned(), |p| format!("pids {p}"));
         write!(f, "{cpus}, {memory}, {pids}")
     }
 }

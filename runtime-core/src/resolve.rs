@@ -7,10 +7,10 @@ use std::path::{Component, Path, PathBuf};
 use crate::capabilities::{Availability, Capabilities, Privileged, RuntimeKind, SocketMount};
 use crate::config::{Config, DockerMode, NetworkPolicy};
 use crate::error::Error;
-use crate::host::{missing_capabilities, HostFacts, SocketFacts, CAPABILITY_NAMES};
+use crate::host::{CAPABILITY_NAMES, HostFacts, SocketFacts, missing_capabilities};
 use crate::labels;
 use crate::plan::{
-    DindPrivilege, DockerAccess, EnvVar, EnvValue, ImageSource, Limits, Mount, MountPurpose,
+    DindPrivilege, DockerAccess, EnvValue, EnvVar, ImageSource, Limits, Mount, MountPurpose,
     NetworkPlan, Plan, Security,
 };
 
@@ -29,7 +29,9 @@ pub fn prepare(config: &Config, caps: &Capabilities, host: &HostFacts) -> Result
     let mut warnings = Vec::new();
 
     if let Availability::Unavailable { reason, fix } = &caps.availability {
-        warnings.push(format!("{runtime} is unavailable here ({reason}); to launch: {fix}"));
+        warnings.push(format!(
+            "{runtime} is unavailable here ({reason}); to launch: {fix}"
+        ));
     }
     warnings.extend(caps.notes.iter().cloned());
 
@@ -105,10 +107,18 @@ pub fn prepare(config: &Config, caps: &Capabilities, host: &HostFacts) -> Result
 
     let env = resolve_env(config, host)?;
     let network = resolve_network(config, caps)?;
+    if !network.create.is_empty() && !caps.user_network_dns {
+        warnings.push(format!(
+            "{runtime} cannot resolve container names on user-defined networks (Docker's embedded DNS is unreachable from gVisor): reach sidecars by IP address"
+        ));
+    }
     let limits = resolve_limits(config, caps, &mut warnings)?;
 
     let mut label_map = BTreeMap::new();
-    label_map.insert(labels::MANAGED_BY.to_owned(), labels::MANAGED_BY_VALUE.to_owned());
+    label_map.insert(
+        labels::MANAGED_BY.to_owned(),
+        labels::MANAGED_BY_VALUE.to_owned(),
+    );
     label_map.insert(labels::ROLE.to_owned(), "agent".to_owned());
     label_map.insert(labels::RUNTIME.to_owned(), runtime.to_string());
     label_map.insert(labels::SANDBOX.to_owned(), name.clone());
@@ -166,7 +176,10 @@ fn resolve_image(config: &Config, name: &str) -> Result<ImageSource, Error> {
     }
     if let Some(build) = &sandbox.build {
         let build = build.get_ref();
-        let context = anchor(&config.base_dir, build.context.as_deref().unwrap_or(Path::new(".")));
+        let context = anchor(
+            &config.base_dir,
+            build.context.as_deref().unwrap_or(Path::new(".")),
+        );
         let dockerfile = match &build.dockerfile {
             Some(f) => anchor(&config.base_dir, f),
             None => context.join("Dockerfile"),
@@ -328,7 +341,8 @@ fn apply_dind(
         }
     }
     warnings.push(
-        "docker mode \"dind\" runs the sandbox with (nearly) full privileges over the host kernel".to_owned(),
+        "docker mode \"dind\" runs the sandbox with (nearly) full privileges over the host kernel"
+            .to_owned(),
     );
 }
 
@@ -402,19 +416,14 @@ fn resolve_limits(
     if memory.is_some() && !caps.limits.memory {
         return Err(refuse("memory"));
     }
-    if memory.is_none() {
-        if let Some(default) = caps.default_memory {
-            warnings.push(format!(
-                "no memory limit set: {runtime} would give the sandbox too little, so berth gives it {default}"
-            ));
-            memory = Some(default);
-        }
+    if let (None, Some(default)) = (memory, caps.default_memory) {
+        warnings.push(format!(
+            "no memory limit set: {runtime} would give the sandbox too little, so berth gives it {default}"
+        ));
+        memory = Some(default);
     }
     let pids = match &r.pids {
-        Some(p) if !caps.limits.pids => {
-            let _ = p;
-            return Err(refuse("pids"));
-        }
+        Some(_) if !caps.limits.pids => return Err(refuse("pids")),
         Some(p) => Some(*p.get_ref()),
         None if caps.limits.pids => Some(DEFAULT_PIDS),
         None => None,

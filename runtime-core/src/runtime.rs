@@ -249,7 +249,9 @@ pub trait Runtime: Send + Sync {
         if let Some(found) = exact {
             return Ok(found.clone());
         }
-        let mut prefixed = all.into_iter().filter(|s| name.len() >= 4 && s.id.starts_with(name));
+        let mut prefixed = all
+            .into_iter()
+            .filter(|s| name.len() >= 4 && s.id.starts_with(name));
         match (prefixed.next(), prefixed.next()) {
             (Some(one), None) => Ok(one),
             _ => Err(Error::NotFound {

@@ -54,16 +54,25 @@ pub fn select(
     env: Option<&str>,
 ) -> Result<Selection, Error> {
     if let Some(requested) = flag {
-        return Ok(Selection { requested, source: SelectionSource::Flag });
+        return Ok(Selection {
+            requested,
+            source: SelectionSource::Flag,
+        });
     }
     if let Some(requested) = config {
-        return Ok(Selection { requested, source: SelectionSource::Config });
+        return Ok(Selection {
+            requested,
+            source: SelectionSource::Config,
+        });
     }
     if let Some(value) = env.map(str::trim).filter(|v| !v.is_empty()) {
         let requested = value.parse().map_err(|message: String| Error::Usage {
             message: format!("{ENV_VAR}: {message}"),
         })?;
-        return Ok(Selection { requested, source: SelectionSource::Env });
+        return Ok(Selection {
+            requested,
+            source: SelectionSource::Env,
+        });
     }
     Ok(Selection {
         requested: RuntimeChoice::Auto,

@@ -36,7 +36,9 @@ impl std::str::FromStr for ByteSize {
         let (number, unit) = s.split_at(split);
         let unit = unit.trim().to_ascii_lowercase();
         let bad = || {
-            format!("invalid size `{raw}`: write a number and a unit, such as \"512MiB\" or \"4GiB\" (units: B, KiB, MiB, GiB, TiB, or KB, MB, GB, TB)")
+            format!(
+                "invalid size `{raw}`: write a number and a unit, such as \"512MiB\" or \"4GiB\" (units: B, KiB, MiB, GiB, TiB, or KB, MB, GB, TB)"
+            )
         };
         let value: f64 = number.parse().map_err(|_| bad())?;
         let multiplier = if unit.is_empty() {
@@ -59,8 +61,13 @@ impl std::str::FromStr for ByteSize {
 impl fmt::Display for ByteSize {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let b = self.0;
-        for (unit, m) in [("TiB", 1u64 << 40), ("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)] {
-            if b >= m && b % m == 0 {
+        for (unit, m) in [
+            ("TiB", 1u64 << 40),
+            ("GiB", 1 << 30),
+            ("MiB", 1 << 20),
+            ("KiB", 1 << 10),
+        ] {
+            if b >= m && b.is_multiple_of(m) {
                 return write!(f, "{}{unit}", b / m);
             }
         }

@@ -9,7 +9,12 @@ use crate::config::{ConfigFile, NetworkPolicy};
 use crate::diagnostic::{ConfigDiagnostic, SourceFile};
 use crate::error::Error;
 
-fn fail<T>(source: &SourceFile<'_>, span: Range<usize>, message: String, help: Option<&str>) -> Result<T, Error> {
+fn fail<T>(
+    source: &SourceFile<'_>,
+    span: Range<usize>,
+    message: String,
+    help: Option<&str>,
+) -> Result<T, Error> {
     let span = (span != (0..0)).then_some(span);
     Err(Error::Config(Box::new(ConfigDiagnostic::at(
         source,
@@ -33,7 +38,10 @@ fn check_abs(source: &SourceFile<'_>, value: &Spanned<String>, what: &str) -> Re
         return fail(
             source,
             value.span(),
-            format!("{what} must be an absolute path inside the sandbox, got `{}`", value.get_ref()),
+            format!(
+                "{what} must be an absolute path inside the sandbox, got `{}`",
+                value.get_ref()
+            ),
             Some("start it with /, such as \"/workspace\""),
         );
     }
@@ -53,35 +61,52 @@ pub fn check(file: &ConfigFile, source: &SourceFile<'_>) -> Result<(), Error> {
             );
         }
         (Some(image), None) if image.get_ref().trim().is_empty() => {
-            return fail(source, image.span(), "image is empty".to_owned(), Some("name an image, such as \"debian:bookworm-slim\""));
+            return fail(
+                source,
+                image.span(),
+                "image is empty".to_owned(),
+                Some("name an image, such as \"debian:bookworm-slim\""),
+            );
         }
         (Some(image), None) if image.get_ref().chars().any(char::is_whitespace) => {
             return fail(
                 source,
                 image.span(),
-                format!("`{}` is not an image reference: it contains whitespace", image.get_ref()),
+                format!(
+                    "`{}` is not an image reference: it contains whitespace",
+                    image.get_ref()
+                ),
                 Some("put the command in `command = [...]`, not in `image`"),
             );
         }
         _ => {}
     }
-    if let Some(name) = &sandbox.name {
-        if crate::labels::sanitize_name(name.get_ref()) != *name.get_ref() || name.get_ref().is_empty() {
+    if let Some(name) = &sandbox.name
+        && (crate::labels::sanitize_name(name.get_ref()) != *name.get_ref()
+            || name.get_ref().is_empty())
+    {
+        {
             return fail(
                 source,
                 name.span(),
                 format!("`{}` is not a valid sandbox name", name.get_ref()),
-                Some("use lowercase letters, digits, '-', '_' and '.', starting with a letter or digit, at most 40 characters"),
+                Some(
+                    "use lowercase letters, digits, '-', '_' and '.', starting with a letter or digit, at most 40 characters",
+                ),
             );
         }
     }
-    if let Some(command) = &sandbox.command {
-        if command.get_ref().is_empty() {
+    if let Some(command) = &sandbox.command
+        && command.get_ref().is_empty()
+    {
+        {
             return fail(
                 source,
                 command.span(),
                 "command is empty".to_owned(),
-                Some("remove `command` to use the image's default, or give at least the program, such as [\"sh\"]"),
+                Some(
+                    "remove `command` to use the image's default, or give at least the program, such as [\"sh\"]",
+                ),
             );
         }
     }
@@ -110,12 +135,15 @@ pub fn check(file: &ConfigFile, source: &SourceFile<'_>) -> Result<(), Error> {
             );
         }
     }
-    for (name, _) in &file.env {
+    for name in file.env.keys() {
         if !is_env_name(name.get_ref()) {
             return fail(
                 source,
                 name.span(),
-                format!("`{}` is not a valid environment variable name", name.get_ref()),
+                format!(
+                    "`{}` is not a valid environment variable name",
+                    name.get_ref()
+                ),
                 Some("use letters, digits and '_', not starting with a digit"),
             );
         }
@@ -126,12 +154,20 @@ pub fn check(file: &ConfigFile, source: &SourceFile<'_>) -> Result<(), Error> {
             return fail(
                 source,
                 name.span(),
-                format!("`{}` is not a valid environment variable name", name.get_ref()),
+                format!(
+                    "`{}` is not a valid environment variable name",
+                    name.get_ref()
+                ),
                 Some("use letters, digits and '_', not starting with a digit"),
             );
         }
         if !seen.insert(name.get_ref()) {
-            return fail(source, name.span(), format!("secret {} is listed twice", name.get_ref()), None);
+            return fail(
+                source,
+                name.span(),
+                format!("secret {} is listed twice", name.get_ref()),
+                None,
+            );
         }
         if file.env.keys().any(|k| k.get_ref() == name.get_ref()) {
             return fail(
@@ -149,7 +185,9 @@ pub fn check(file: &ConfigFile, source: &SourceFile<'_>) -> Result<(), Error> {
                 source,
                 network.policy.span(),
                 "policy \"allowlist\" with an empty `allow` list".to_owned(),
-                Some("list the hosts to allow, such as allow = [\"api.example.com:443\"], or use policy = \"none\""),
+                Some(
+                    "list the hosts to allow, such as allow = [\"api.example.com:443\"], or use policy = \"none\"",
+                ),
             );
         }
         NetworkPolicy::Open | NetworkPolicy::None if !network.allow.is_empty() => {
@@ -160,7 +198,9 @@ pub fn check(file: &ConfigFile, source: &SourceFile<'_>) -> Result<(), Error> {
                     "`allow` has no effect with policy \"{}\"",
                     network.policy.get_ref()
                 ),
-                Some("set policy = \"allowlist\" to restrict egress to these hosts, or remove `allow`"),
+                Some(
+                    "set policy = \"allowlist\" to restrict egress to these hosts, or remove `allow`",
+                ),
             );
         }
         _ => {}
@@ -171,7 +211,9 @@ pub fn check(file: &ConfigFile, source: &SourceFile<'_>) -> Result<(), Error> {
                 source,
                 entry.span(),
                 format!("`{}` is not host[:port]: {why}", entry.get_ref()),
-                Some("write a host name or IP, optionally with a port, such as \"api.example.com:443\""),
+                Some(
+                    "write a host name or IP, optionally with a port, such as \"api.example.com:443\"",
+                ),
             );
         }
     }
@@ -198,8 +240,10 @@ pub fn check(file: &ConfigFile, source: &SourceFile<'_>) -> Result<(), Error> {
             );
         }
     }
-    if let Some(pids) = &resources.pids {
-        if *pids.get_ref() < 1 {
+    if let Some(pids) = &resources.pids
+        && *pids.get_ref() < 1
+    {
+        {
             return fail(
                 source,
                 pids.span(),
@@ -211,9 +255,16 @@ pub fn check(file: &ConfigFile, source: &SourceFile<'_>) -> Result<(), Error> {
     for cap in &file.security.cap_add {
         let name = cap.get_ref().trim_start_matches("CAP_");
         if !crate::host::CAPABILITY_NAMES.contains(&name) {
-            let help = crate::diagnostic::suggest(name, crate::host::CAPABILITY_NAMES)
-                .map_or_else(|| "use a Linux capability name such as \"CHOWN\"".to_owned(), |s| format!("did you mean `{s}`?"));
-            return fail(source, cap.span(), format!("unknown capability `{}`", cap.get_ref()), Some(&help));
+            let help = crate::diagnostic::suggest(name, crate::host::CAPABILITY_NAMES).map_or_else(
+                || "use a Linux capability name such as \"CHOWN\"".to_owned(),
+                |s| format!("did you mean `{s}`?"),
+            );
+            return fail(
+                source,
+                cap.span(),
+                format!("unknown capability `{}`", cap.get_ref()),
+                Some(&help),
+            );
         }
     }
     Ok(())

@@ -38,10 +38,13 @@ pub fn capabilities(_host: &HostFacts, probe: &ProbeReport) -> Capabilities {
     }
 }
 
+/// What to do when the engine does not answer.
+pub const START_ENGINE_FIX: &str = "start the Docker engine (sudo systemctl start docker, or scripts/setup-engine.sh), or set DOCKER_HOST to its socket";
+
 /// The availability of an engine that did not answer, with the fix.
 pub fn unreachable(reason: String) -> Availability {
     Availability::Unavailable {
         reason,
-        fix: "start the Docker engine (sudo systemctl start docker, or `sudo dockerd &`), or set DOCKER_HOST to its socket".to_owned(),
+        fix: START_ENGINE_FIX.to_owned(),
     }
 }

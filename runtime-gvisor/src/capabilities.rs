@@ -5,7 +5,7 @@ use runtime_core::{
     SocketMount,
 };
 
-use crate::flags::{find_runsc, RunscFlags};
+use crate::flags::{RunscFlags, find_runsc};
 
 /// The daemon.json entry that registers runsc the way berth's setup does.
 pub const REGISTER_HINT: &str = "install runsc and register it in /etc/docker/daemon.json: {\"runtimes\": {\"runsc\": {\"path\": \"/usr/bin/runsc\", \"runtimeArgs\": [\"--network=host\"]}}}, then reload dockerd (kill -HUP $(pidof dockerd))";

@@ -157,14 +157,25 @@ mod tests {
 
     #[test]
     fn parses_flags() {
-        let f = RunscFlags::parse(&args(&["--network=host", "--host-uds", "open", "--net-raw", "--platform=kvm", "--debug"]));
+        let f = RunscFlags::parse(&args(&[
+            "--network=host",
+            "--host-uds",
+            "open",
+            "--net-raw",
+            "--platform=kvm",
+            "--debug",
+        ]));
         assert_eq!(f.host_uds, HostUds::Open);
         assert!(f.net_raw);
         assert!(!f.allow_packet_socket_write);
         assert_eq!(f.network.as_deref(), Some("host"));
         assert_eq!(f.platform.as_deref(), Some("kvm"));
         assert_eq!(f.other, args(&["--debug"]));
-        let f = RunscFlags::parse(&args(&["--host-uds=all", "--net-raw=false", "--allow-packet-socket-write"]));
+        let f = RunscFlags::parse(&args(&[
+            "--host-uds=all",
+            "--net-raw=false",
+            "--allow-packet-socket-write",
+        ]));
         assert_eq!(f.host_uds, HostUds::All);
         assert!(!f.net_raw);
         assert!(f.allow_packet_socket_write);

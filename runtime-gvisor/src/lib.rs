@@ -8,6 +8,8 @@
 
 pub mod capabilities;
 pub mod flags;
+pub mod runtime;
 
 pub use capabilities::capabilities;
-pub use flags::{find_runsc, is_runsc, HostUds, RunscFlags};
+pub use flags::{HostUds, RunscFlags, find_runsc, is_runsc};
+pub use runtime::GvisorRuntime;

@@ -1,0 +1,177 @@
+//! Building backends, probing them, and choosing one for a command.
+
+use std::sync::Arc;
+
+use runtime_apple::AppleRuntime;
+use runtime_core::{
+    Capabilities, Config, Error, HostFacts, ProbeReport, RealHost, Runtime, RuntimeChoice,
+    RuntimeKind, Selection, select,
+};
+use runtime_docker::DockerRuntime;
+use runtime_gvisor::GvisorRuntime;
+
+/// A backend with what its probe found.
+pub struct Probed {
+    /// The backend.
+    pub runtime: Arc<dyn Runtime>,
+    /// Its probe.
+    pub probe: ProbeReport,
+    /// Its capabilities on this host.
+    pub caps: Capabilities,
+}
+
+/// The backend a command uses, and why.
+pub struct Chosen {
+    /// The backend and its probe.
+    pub probed: Probed,
+    /// What chose it.
+    pub selection: Selection,
+    /// The host facts resolution used.
+    pub host: HostFacts,
+}
+
+/// A fresh backend of `kind`.
+pub fn runtime_for(kind: RuntimeKind) -> Arc<dyn Runtime> {
+    match kind {
+        RuntimeKind::Docker => Arc::new(DockerRuntime::new()),
+        RuntimeKind::Gvisor => Arc::new(GvisorRuntime::new()),
+        RuntimeKind::Apple => Arc::new(AppleRuntime::new()),
+    }
+}
+
+/// Gathers host facts; `engine` comes from the Docker probe when there is one.
+pub fn host_facts(config: Option<&Config>, docker: Option<&ProbeReport>) -> HostFacts {
+    let secrets: Vec<String> = config
+        .map(|c| {
+            c.file
+                .secrets
+                .names
+                .iter()
+                .map(|n| n.get_ref().clone())
+                .collect()
+        })
+        .unwrap_or_default();
+    HostFacts::gather(&RealHost, &secrets, docker.and_then(|p| p.engine.clone()))
+}
+
+/// Probes the given kinds (the Docker engine once for docker and gvisor).
+pub async fn probe(kinds: &[RuntimeKind], config: Option<&Config>) -> (Vec<Probed>, HostFacts) {
+    let wants_engine = kinds
+        .iter()
+        .any(|k| matches!(k, RuntimeKind::Docker | RuntimeKind::Gvisor));
+    let docker = runtime_for(RuntimeKind::Docker);
+    let engine_probe = if wants_engine {
+        Some(docker.probe().await)
+    } else {
+        None
+    };
+    let host = host_facts(config, engine_probe.as_ref());
+    let mut out = Vec::new();
+    for &kind in kinds {
+        let runtime = if kind == RuntimeKind::Docker {
+            docker.clone()
+        } else {
+            runtime_for(kind)
+        };
+        let probe = match (&engine_probe, kind) {
+            (Some(p), RuntimeKind::Docker | RuntimeKind::Gvisor) => p.clone(),
+            _ => runtime.probe().await,
+        };
+        let caps = runtime.capabilities(&host, &probe);
+        out.push(Probed {
+            runtime,
+            probe,
+            caps,
+        });
+    }
+    (out, host)
+}
+
+/// Chooses the backend for a command that reads a config.
+pub async fn choose(config: &Config, flag: Option<RuntimeChoice>) -> Result<Chosen, Error> {
+    let env = std::env::var(select::ENV_VAR).ok();
+    let configured = config.file.sandbox.runtime.as_ref().map(|r| *r.get_ref());
+    let selection = select::select(flag, configured, env.as_deref())?;
+    let kinds: Vec<RuntimeKind> = match selection.requested {
+        RuntimeChoice::Docker => vec![RuntimeKind::Docker],
+        RuntimeChoice::Gvisor => vec![RuntimeKind::Gvisor],
+        RuntimeChoice::Apple => vec![RuntimeKind::Apple],
+        RuntimeChoice::Auto => RuntimeKind::ALL.to_vec(),
+    };
+    let (probed, host) = probe(&kinds, Some(config)).await;
+    let caps: Vec<Capabilities> = probed.iter().map(|p| p.caps.clone()).collect();
+    let kind = select::resolve_choice(selection.requested, host.os, &caps)?;
+    let probed = probed
+        .into_iter()
+        .find(|p| p.caps.runtime == kind)
+        .ok_or_else(|| Error::Usage {
+            message: format!("runtime {kind} was not probed"),
+        })?;
+    Ok(Chosen {
+        probed,
+        selection,
+        host,
+    })
+}
+
+/// Backends to search for an existing run: the one asked for, else every available
+/// engine (docker and gvisor share one engine, so it is searched once).
+pub async fn search_order(flag: Option<RuntimeChoice>) -> Result<Vec<Arc<dyn Runtime>>, Error> {
+    let env = std::env::var(select::ENV_VAR).ok();
+    let selection = select::select(flag, None, env.as_deref())?;
+    let kinds = match selection.requested {
+        RuntimeChoice::Docker | RuntimeChoice::Gvisor => vec![RuntimeKind::Docker],
+        RuntimeChoice::Apple => vec![RuntimeKind::Apple],
+        RuntimeChoice::Auto => vec![RuntimeKind::Docker, RuntimeKind::Apple],
+    };
+    let explicit = selection.requested != RuntimeChoice::Auto;
+    let (probed, _) = probe(&kinds, None).await;
+    let mut out = Vec::new();
+    let mut reasons = Vec::new();
+    for p in probed {
+        match &p.probe.availability {
+            runtime_core::Availability::Available => out.push(p.runtime),
+            runtime_core::Availability::Unavailable { reason, fix } => {
+                if explicit {
+                    return Err(Error::Unavailable {
+                        runtime: p.caps.runtime,
+                        reason: reason.clone(),
+                        fix: fix.clone(),
+                    });
+                }
+                reasons.push((p.caps.runtime, reason.clone(), fix.clone()));
+            }
+        }
+    }
+    if out.is_empty() {
+        let (runtime, reason, fix) = reasons.into_iter().next().unwrap_or((
+            RuntimeKind::Docker,
+            "no runtime".to_owned(),
+            "run `berth doctor`".to_owned(),
+        ));
+        return Err(Error::Unavailable {
+            runtime,
+            reason,
+            fix,
+        });
+    }
+    Ok(out)
+}
+
+/// Finds a run by name, run id or id in the searched backends.
+pub async fn locate(
+    flag: Option<RuntimeChoice>,
+    name: &str,
+) -> Result<(Arc<dyn Runtime>, runtime_core::SandboxInfo), Error> {
+    for runtime in search_order(flag).await? {
+        match runtime.find(name).await {
+            Ok(info) => return Ok((runtime, info)),
+            Err(Error::NotFound { .. }) => continue,
+            Err(other) => return Err(other),
+        }
+    }
+    Err(Error::NotFound {
+        what: "sandbox",
+        name: name.to_owned(),
+    })
+}

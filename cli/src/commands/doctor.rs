@@ -1,0 +1,202 @@
+//! `berth doctor`: probe every runtime and say what each can do, and why not.
+
+use std::path::PathBuf;
+
+use runtime_core::{
+    Availability, Config, DockerMode, Error, HostFacts, RuntimeKind, SocketFacts, prepare, select,
+};
+use serde::Serialize;
+
+use crate::backends::{self, Probed};
+use crate::render;
+use crate::{DoctorArgs, Format};
+
+#[derive(Serialize)]
+struct ModeReport {
+    mode: DockerMode,
+    ok: bool,
+    detail: String,
+}
+
+#[derive(Serialize)]
+struct RuntimeReport {
+    runtime: RuntimeKind,
+    available: bool,
+    reason: Option<String>,
+    fix: Option<String>,
+    oci_runtime: Option<runtime_core::OciRuntime>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    runsc_flags: Option<runtime_gvisor::RunscFlags>,
+    implications: Vec<String>,
+    docker_modes: Vec<ModeReport>,
+}
+
+#[derive(Serialize)]
+struct Report {
+    host: HostFacts,
+    /// The runtime `--runtime auto` would pick now, if any.
+    auto: Option<RuntimeKind>,
+    runtimes: Vec<RuntimeReport>,
+}
+
+pub async fn execute(args: DoctorArgs) -> Result<u8, Error> {
+    let (probed, host) = backends::probe(&RuntimeKind::ALL, None).await;
+    let caps: Vec<_> = probed.iter().map(|p| p.caps.clone()).collect();
+    let auto = select::resolve_choice(runtime_core::RuntimeChoice::Auto, host.os, &caps).ok();
+    let runtimes: Vec<RuntimeReport> = probed.iter().map(|p| report(p, &host)).collect();
+    let any = runtimes.iter().any(|r| r.available);
+    let report = Report {
+        host,
+        auto,
+        runtimes,
+    };
+    match args.format {
+        Format::Json => render::json(&report),
+        Format::Human => print!("{}", human(&report)),
+    }
+    Ok(if any {
+        0
+    } else {
+        runtime_core::error::exit::UNAVAILABLE
+    })
+}
+
+fn report(p: &Probed, host: &HostFacts) -> RuntimeReport {
+    let (available, reason, fix) = match &p.caps.availability {
+        Availability::Available => (true, None, None),
+        Availability::Unavailable { reason, fix } => {
+            (false, Some(reason.clone()), Some(fix.clone()))
+        }
+    };
+    let runsc_flags = (p.caps.runtime == RuntimeKind::Gvisor)
+        .then(|| p.caps.oci_runtime.as_ref())
+        .flatten()
+        .map(|r| runtime_gvisor::RunscFlags::parse(&r.args));
+    let implications = runsc_flags
+        .as_ref()
+        .map(runtime_gvisor::RunscFlags::implications)
+        .unwrap_or_default();
+    let docker_modes = [DockerMode::None, DockerMode::Host, DockerMode::Dind]
+        .into_iter()
+        .map(|mode| mode_report(p, host, mode))
+        .collect();
+    RuntimeReport {
+        runtime: p.caps.runtime,
+        available,
+        reason,
+        fix,
+        oci_runtime: p.caps.oci_runtime.clone(),
+        runsc_flags,
+        implications,
+        docker_modes,
+    }
+}
+
+/// Resolves a minimal config in `mode` with the real resolver, so doctor and plan
+/// can never disagree.
+fn mode_report(p: &Probed, host: &HostFacts, mode: DockerMode) -> ModeReport {
+    let text = format!("[sandbox]\nimage = \"doctor\"\n\n[docker]\nmode = \"{mode}\"\n");
+    let config = Config::parse("<doctor>".as_ref(), &text, PathBuf::from("/doctor"));
+    let result = config.and_then(|c| prepare(&c, &p.caps, host));
+    match result {
+        Ok(plan) => ModeReport {
+            mode,
+            ok: true,
+            detail: match &plan.docker {
+                runtime_core::plan::DockerAccess::None => "no docker inside".to_owned(),
+                runtime_core::plan::DockerAccess::Host { socket, gid, .. } => {
+                    format!("host socket {} with group {gid}", socket.display())
+                }
+                runtime_core::plan::DockerAccess::Dind { privilege } => match privilege {
+                    runtime_core::plan::DindPrivilege::Privileged => {
+                        "private engine, --privileged".to_owned()
+                    }
+                    runtime_core::plan::DindPrivilege::Equivalent { missing } => format!(
+                        "private engine, privileged spelled out (--privileged would fail: host lacks {})",
+                        missing.join(", ")
+                    ),
+                },
+            },
+        },
+        Err(err) => ModeReport {
+            mode,
+            ok: false,
+            detail: err.to_string(),
+        },
+    }
+}
+
+fn human(report: &Report) -> String {
+    let mut out = String::new();
+    let host = &report.host;
+    out.push_str(&format!("host      {}\n", host.os));
+    out.push_str(&format!("socket    {}\n", host.socket.describe()));
+    if let SocketFacts::Usable { gid, .. } | SocketFacts::NoGroupAccess { gid, .. } = &host.socket {
+        if let Ok(Some(group)) = nix::unistd::Group::from_gid((*gid).into()) {
+            out.push_str(&format!("          group {gid} is `{}`\n", group.name));
+        }
+    }
+    match &host.engine {
+        Some(e) => {
+            let names: Vec<&str> = e.runtimes.iter().map(|r| r.name.as_str()).collect();
+            out.push_str(&format!(
+                "engine    Docker {} (API {}), OCI runtimes: {} (default {})\n",
+                e.version,
+                e.api_version,
+                names.join(", "),
+                e.default_runtime.as_deref().unwrap_or("?")
+            ));
+        }
+        None => out.push_str("engine    not reachable\n"),
+    }
+    out.push_str(&format!(
+        "auto      {}\n",
+        report
+            .auto
+            .map_or("no runtime is available".to_owned(), |k| format!(
+                "--runtime auto picks {k}"
+            ))
+    ));
+    for r in &report.runtimes {
+        out.push('\n');
+        if r.available {
+            let oci = r
+                .oci_runtime
+                .as_ref()
+                .map(|o| {
+                    let path = o
+                        .path
+                        .as_deref()
+                        .map(|p| format!(" at {p}"))
+                        .unwrap_or_default();
+                    let args = if o.args.is_empty() {
+                        String::new()
+                    } else {
+                        format!(", args {}", o.args.join(" "))
+                    };
+                    format!(" (OCI runtime {}{path}{args})", o.name)
+                })
+                .unwrap_or_default();
+            out.push_str(&format!("{:<9} available{oci}\n", r.runtime.as_str()));
+        } else {
+            out.push_str(&format!(
+                "{:<9} unavailable: {}\n          fix: {}\n",
+                r.runtime.as_str(),
+                r.reason.as_deref().unwrap_or(""),
+                r.fix.as_deref().unwrap_or("")
+            ));
+        }
+        for line in &r.implications {
+            out.push_str(&format!("          {line}\n"));
+        }
+        for m in &r.docker_modes {
+            let mark = if m.ok { "yes" } else { "no " };
+            let detail = m.detail.replace('\n', "\n                         ");
+            out.push_str(&format!(
+                "  docker mode {:<5} {mark} {detail}\n",
+                m.mode.to_string()
+            ));
+        }
+    }
+    out
+}

@@ -1,0 +1,54 @@
+//! One module per subcommand, each with an `execute`.
+
+use std::path::{Path, PathBuf};
+
+use runtime_core::{Config, Error, config::DEFAULT_FILE_NAME};
+
+use crate::Command;
+
+mod doctor;
+mod exec;
+mod logs;
+mod plan;
+mod ps;
+mod rm;
+mod run;
+mod stop;
+
+/// Runs a subcommand and returns its exit code.
+pub async fn execute(command: Command) -> Result<u8, Error> {
+    match command {
+        Command::Plan(args) => plan::execute(args).await,
+        Command::Doctor(args) => doctor::execute(args).await,
+        Command::Run(args) => run::execute(args).await,
+        Command::Exec(args) => exec::execute(args).await,
+        Command::Ps(args) => ps::execute(args).await,
+        Command::Logs(args) => logs::execute(args).await,
+        Command::Stop(args) => stop::execute(args).await,
+        Command::Rm(args) => rm::execute(args).await,
+    }
+}
+
+/// Loads `-f FILE`, else `./berth.toml`; without either, the defaults when
+/// `required` is false.
+pub fn load_config(file: Option<&Path>, required: bool) -> Result<Config, Error> {
+    if let Some(path) = file {
+        return Config::load(path);
+    }
+    let local = PathBuf::from(DEFAULT_FILE_NAME);
+    if local.exists() {
+        return Config::load(&local);
+    }
+    let cwd = std::env::current_dir().map_err(|source| Error::Io {
+        operation: "read the current directory",
+        path: PathBuf::from("."),
+        source,
+    })?;
+    if required {
+        return Err(crate::usage(format!(
+            "no {DEFAULT_FILE_NAME} in {}: pass -f FILE, or create one (see the README's berth.toml reference)",
+            cwd.display()
+        )));
+    }
+    Ok(Config::defaults(cwd))
+}

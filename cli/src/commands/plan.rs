@@ -1,0 +1,54 @@
+//! `berth plan`: resolve and print, create nothing.
+
+use runtime_core::{Error, prepare};
+use serde::Serialize;
+
+use crate::backends;
+use crate::render;
+use crate::{Format, PlanArgs};
+
+pub async fn execute(args: PlanArgs) -> Result<u8, Error> {
+    let config = super::load_config(args.config.file.as_deref(), true)?;
+    let chosen = backends::choose(&config, args.config.runtime.map(Into::into)).await?;
+    let plan = prepare(&config, &chosen.probed.caps, &chosen.host)?;
+    match args.format {
+        Format::Human => {
+            println!(
+                "plan for {} (runtime {}, chosen by {}; nothing is created)\n",
+                config.path.display(),
+                plan.runtime,
+                describe_selection(&chosen.selection)
+            );
+            print!("{}", plan.summary());
+        }
+        Format::Json => {
+            #[derive(Serialize)]
+            struct Out<'a> {
+                config: String,
+                selection: &'a runtime_core::Selection,
+                plan: &'a runtime_core::Plan,
+                capabilities: &'a runtime_core::Capabilities,
+            }
+            render::json(&Out {
+                config: config.path.display().to_string(),
+                selection: &chosen.selection,
+                plan: &plan,
+                capabilities: &chosen.probed.caps,
+            });
+        }
+    }
+    Ok(0)
+}
+
+/// "--runtime", "BERTH_RUNTIME=gvisor", "auto: the most isolated available runtime".
+pub fn describe_selection(selection: &runtime_core::Selection) -> String {
+    use runtime_core::SelectionSource::*;
+    match selection.source {
+        Flag => format!("--runtime {}", selection.requested),
+        Config => format!("runtime = \"{}\" in the config", selection.requested),
+        Env => format!("BERTH_RUNTIME={}", selection.requested),
+        Default => {
+            "default (auto: gvisor if registered, else docker, else apple on macOS)".to_owned()
+        }
+    }
+}

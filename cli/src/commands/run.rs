@@ -1,0 +1,174 @@
+//! `berth run`: prepare, launch behind a guard, then attach (or detach).
+
+use std::time::Duration;
+
+use runtime_core::launch::{launch, teardown};
+use runtime_core::plan::{EnvValue, Mount, MountPurpose};
+use runtime_core::{Availability, CreateSpec, Error, Plan, prepare};
+use tokio_util::sync::CancellationToken;
+use toml::Spanned;
+
+use crate::signals::{self, Interrupts};
+use crate::{RunArgs, backends, stdio};
+
+/// How long an interrupted launch may take to finish its in-flight request.
+const CANCEL_BOUND: Duration = Duration::from_secs(60);
+
+pub async fn execute(args: RunArgs) -> Result<u8, Error> {
+    // Listen before anything is created, so no signal can slip between steps.
+    let mut interrupts = Interrupts::new();
+    let mut config = super::load_config(args.config.file.as_deref(), false)?;
+    if let Some(image) = args.image {
+        config.file.sandbox.image = Some(Spanned::new(0..0, image));
+        config.file.sandbox.build = None;
+    }
+    if !args.command.is_empty() {
+        config.file.sandbox.command = Some(Spanned::new(0..0, args.command));
+    }
+    let chosen = backends::choose(&config, args.config.runtime.map(Into::into)).await?;
+    let plan = prepare(&config, &chosen.probed.caps, &chosen.host)?;
+    if let Availability::Unavailable { reason, fix } = &chosen.probed.caps.availability {
+        return Err(Error::Unavailable {
+            runtime: plan.runtime,
+            reason: reason.clone(),
+            fix: fix.clone(),
+        });
+    }
+    check_mount_sources(&plan)?;
+    let env = environment(&plan);
+    let runtime = chosen.probed.runtime;
+    let run_id = new_run_id();
+    let name = args
+        .name
+        .clone()
+        .unwrap_or_else(|| format!("{}-{}", plan.name, &run_id[..8]));
+    let spec = CreateSpec {
+        plan: &plan,
+        run_id: run_id.clone(),
+        name,
+        env,
+        stdin: args.interactive,
+        tty: args.tty,
+        command: None,
+    };
+    let progress = |line: &str| eprintln!("berth: {line}");
+    let cancel = CancellationToken::new();
+    let launched = {
+        let fut = launch(&*runtime, &spec, args.detach, &progress, &cancel);
+        tokio::pin!(fut);
+        tokio::select! {
+            result = &mut fut => result,
+            signal = interrupts.recv() => {
+                eprintln!("berth: {signal}: stopping the launch and removing what it created");
+                cancel.cancel();
+                let _ = tokio::time::timeout(CANCEL_BOUND, &mut fut).await;
+                teardown(&*runtime, &run_id).await;
+                return Err(Error::Interrupted { signal });
+            }
+        }
+    };
+    let id = match launched {
+        Err(Error::Conflict { what, name }) if args.name.is_none() => {
+            // A generated name collided: extremely rare; say so rather than retry blindly.
+            return Err(Error::Conflict { what, name });
+        }
+        other => other?,
+    };
+    if args.detach {
+        println!("{}", spec.name);
+        return Ok(0);
+    }
+
+    let attached = async {
+        let session = runtime.attach(&id, args.interactive).await?;
+        runtime.start(&id).await?;
+        Ok::<_, Error>(session)
+    }
+    .await;
+    let session = match attached {
+        Ok(s) => s,
+        Err(err) => {
+            teardown(&*runtime, &run_id).await;
+            return Err(err);
+        }
+    };
+    let raw = args.tty.then(stdio::RawTerminal::enter);
+    let outcome = tokio::select! {
+        code = stdio::pump(session, args.interactive) => Ok(code),
+        signal = interrupts.recv() => Err(signal),
+    };
+    drop(raw);
+    match outcome {
+        Ok(code) => {
+            if args.rm {
+                teardown(&*runtime, &run_id).await;
+            }
+            let code = code?;
+            Ok(exit_code(code))
+        }
+        Err(signal) => {
+            if args.rm {
+                eprintln!("berth: {signal}: removing {}", spec.name);
+                teardown(&*runtime, &run_id).await;
+            } else {
+                eprintln!("berth: {signal}: stopping {}", spec.name);
+                let _ = runtime.stop(&id, Duration::from_secs(10)).await;
+            }
+            Ok(signals::exit_code(signal))
+        }
+    }
+}
+
+/// The container's exit code as a process exit code.
+fn exit_code(code: i64) -> u8 {
+    u8::try_from(code.rem_euclid(256)).unwrap_or(runtime_core::error::exit::FAILED)
+}
+
+/// Fails before anything is created when a bind-mount source does not exist.
+fn check_mount_sources(plan: &Plan) -> Result<(), Error> {
+    for mount in &plan.mounts {
+        if let Mount::Bind {
+            source,
+            purpose: MountPurpose::Workspace,
+            ..
+        } = mount
+        {
+            if !source.is_dir() {
+                return Err(crate::usage(format!(
+                    "the workspace {} does not exist or is not a directory: create it, or fix [workspace] path",
+                    source.display()
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Literal values from the plan and secret values from berth's environment.
+fn environment(plan: &Plan) -> Vec<(String, String)> {
+    plan.env
+        .iter()
+        .filter_map(|var| match &var.value {
+            EnvValue::Literal { value } => Some((var.name.clone(), value.clone())),
+            EnvValue::HostSecret => std::env::var(&var.name).ok().map(|v| (var.name.clone(), v)),
+        })
+        .collect()
+}
+
+/// 12 random hex digits.
+fn new_run_id() -> String {
+    use std::io::Read;
+    let mut bytes = [0u8; 6];
+    let filled = std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut bytes))
+        .is_ok();
+    if !filled {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or_default();
+        let mixed = nanos ^ (u128::from(std::process::id()) << 64);
+        bytes.copy_from_slice(&mixed.to_le_bytes()[..6]);
+    }
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}

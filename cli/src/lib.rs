@@ -1,0 +1,307 @@
+//! The `berth` command: parse the command line, pick a backend, render the result,
+//! and turn errors into exit codes.
+//!
+//! The design decision: this crate holds no policy. What to create comes from
+//! `runtime_core::prepare`, how to create it from a backend's `Runtime`
+//! implementation; each subcommand is one module with an `execute` that wires the
+//! two together and renders for people (`human`) or scripts (`json`).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use runtime_core::{Error, RuntimeChoice};
+
+mod backends;
+mod commands;
+mod render;
+mod signals;
+mod stdio;
+
+/// Run AI coding agents and their tools in isolated sandboxes.
+///
+/// berth reads a berth.toml, resolves it against what the chosen runtime (Docker,
+/// Docker with gVisor, or Apple `container`) can really do, refuses early with a fix
+/// when it can't, and runs, execs into and tears down sandboxes without leaving
+/// anything behind.
+#[derive(Debug, Parser)]
+#[command(name = "berth", version, propagate_version = true)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Resolve berth.toml for a runtime and print the plan; creates nothing.
+    Plan(PlanArgs),
+    /// Probe every runtime on this host and say what each can do.
+    Doctor(DoctorArgs),
+    /// Create and start a sandbox, then attach to it (or print its name with -d).
+    Run(RunArgs),
+    /// Run a command in a running sandbox. With -i, stdio is byte-exact: usable as
+    /// an MCP client's stdio server command.
+    Exec(ExecArgs),
+    /// List berth's sandboxes.
+    Ps(PsArgs),
+    /// Print a sandbox's output.
+    Logs(LogsArgs),
+    /// Stop a sandbox (SIGTERM, then SIGKILL after the grace period).
+    Stop(StopArgs),
+    /// Remove sandboxes with their networks and anonymous volumes.
+    Rm(RmArgs),
+}
+
+/// Output format of listing and inspecting commands.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// For people.
+    #[default]
+    Human,
+    /// For scripts: one JSON document on stdout (errors too).
+    Json,
+}
+
+/// Options shared by commands that read berth.toml.
+#[derive(Debug, Clone, Args)]
+pub struct ConfigArgs {
+    /// The config file [default: ./berth.toml].
+    #[arg(short = 'f', long = "file", value_name = "FILE")]
+    pub file: Option<PathBuf>,
+    /// The runtime: docker (runc), gvisor (runsc), apple, or auto. Overrides the
+    /// config's `runtime` and BERTH_RUNTIME.
+    #[arg(long, value_enum)]
+    pub runtime: Option<RuntimeArg>,
+}
+
+/// `--runtime` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RuntimeArg {
+    /// Docker with runc.
+    Docker,
+    /// Docker with gVisor (runsc).
+    Gvisor,
+    /// Apple `container` (macOS).
+    Apple,
+    /// gVisor if registered, else Docker, else Apple on macOS.
+    Auto,
+}
+
+impl From<RuntimeArg> for RuntimeChoice {
+    fn from(arg: RuntimeArg) -> Self {
+        match arg {
+            RuntimeArg::Docker => Self::Docker,
+            RuntimeArg::Gvisor => Self::Gvisor,
+            RuntimeArg::Apple => Self::Apple,
+            RuntimeArg::Auto => Self::Auto,
+        }
+    }
+}
+
+/// `berth plan`.
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    #[command(flatten)]
+    config: ConfigArgs,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t)]
+    format: Format,
+}
+
+/// `berth doctor`.
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// Output format.
+    #[arg(long, value_enum, default_value_t)]
+    format: Format,
+}
+
+/// `berth run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    config: ConfigArgs,
+    /// Name of the sandbox [default: <sandbox>-<random>]; a pinned name that is
+    /// taken is an error.
+    #[arg(long)]
+    name: Option<String>,
+    /// Run in the background and print the sandbox's name.
+    #[arg(short = 'd', long)]
+    detach: bool,
+    /// Keep stdin open and forward it.
+    #[arg(short = 'i', long)]
+    interactive: bool,
+    /// Allocate a TTY.
+    #[arg(short = 't', long)]
+    tty: bool,
+    /// Remove the sandbox and everything it created when it exits.
+    #[arg(long)]
+    rm: bool,
+    /// Image to run, overriding the config's image or build.
+    #[arg(value_name = "IMAGE")]
+    image: Option<String>,
+    /// Command and arguments, overriding the config's command.
+    #[arg(last = true, value_name = "CMD")]
+    command: Vec<String>,
+}
+
+/// `berth exec`.
+#[derive(Debug, Args)]
+pub struct ExecArgs {
+    /// Keep stdin open and forward it, byte for byte.
+    #[arg(short = 'i', long)]
+    interactive: bool,
+    /// Allocate a TTY.
+    #[arg(short = 't', long)]
+    tty: bool,
+    /// Working directory inside the sandbox.
+    #[arg(short = 'w', long = "workdir", value_name = "DIR")]
+    workdir: Option<String>,
+    /// Set an environment variable (K=V), or pass K from berth's environment.
+    /// Values go to the engine, never onto a host command line.
+    #[arg(short = 'e', long = "env", value_name = "K=V")]
+    env: Vec<String>,
+    /// Read environment variables from a file of K=V lines.
+    #[arg(long = "env-file", value_name = "FILE")]
+    env_file: Vec<PathBuf>,
+    /// User to run as.
+    #[arg(short = 'u', long)]
+    user: Option<String>,
+    /// The runtime to look in [default: every available one].
+    #[arg(long, value_enum)]
+    runtime: Option<RuntimeArg>,
+    /// The sandbox: name, run id or id.
+    #[arg(value_name = "RUN")]
+    run: String,
+    /// Command and arguments.
+    #[arg(last = true, required = true, value_name = "CMD")]
+    command: Vec<String>,
+}
+
+/// `berth ps`.
+#[derive(Debug, Args)]
+pub struct PsArgs {
+    /// Show stopped sandboxes too.
+    #[arg(short = 'a', long)]
+    all: bool,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t)]
+    format: Format,
+    /// Only this runtime's sandboxes.
+    #[arg(long, value_enum)]
+    runtime: Option<RuntimeArg>,
+}
+
+/// `berth logs`.
+#[derive(Debug, Args)]
+pub struct LogsArgs {
+    /// Keep printing until the sandbox stops.
+    #[arg(short = 'f', long)]
+    follow: bool,
+    /// Only the last N lines.
+    #[arg(long, value_name = "N")]
+    tail: Option<u64>,
+    /// The runtime to look in [default: every available one].
+    #[arg(long, value_enum)]
+    runtime: Option<RuntimeArg>,
+    /// The sandbox: name, run id or id.
+    #[arg(value_name = "RUN")]
+    run: String,
+}
+
+/// `berth stop`.
+#[derive(Debug, Args)]
+pub struct StopArgs {
+    /// Seconds to wait after SIGTERM before SIGKILL.
+    #[arg(short = 't', long = "time", default_value_t = 10, value_name = "SECS")]
+    time: u64,
+    /// The runtime to look in [default: every available one].
+    #[arg(long, value_enum)]
+    runtime: Option<RuntimeArg>,
+    /// The sandboxes: names, run ids or ids.
+    #[arg(value_name = "RUN", required = true)]
+    runs: Vec<String>,
+}
+
+/// `berth rm`.
+#[derive(Debug, Args)]
+pub struct RmArgs {
+    /// Remove running sandboxes too (they are killed).
+    #[arg(short = 'f', long)]
+    force: bool,
+    /// The runtime to look in [default: every available one].
+    #[arg(long, value_enum)]
+    runtime: Option<RuntimeArg>,
+    /// The sandboxes: names, run ids or ids.
+    #[arg(value_name = "RUN", required = true)]
+    runs: Vec<String>,
+}
+
+/// Parses the command line, runs the command, and returns the exit code.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(err) => {
+            eprintln!("berth: error: failed to start the async runtime: {err}");
+            return ExitCode::from(runtime_core::error::exit::FAILED);
+        }
+    };
+    let format = cli.command.format();
+    let code = runtime.block_on(async move {
+        match commands::execute(cli.command).await {
+            Ok(code) => code,
+            Err(err) => {
+                render::error(&err, format);
+                err.exit_code()
+            }
+        }
+    });
+    // Blocking stdin readers must not keep the process alive after the command ends.
+    runtime.shutdown_background();
+    ExitCode::from(code)
+}
+
+impl Command {
+    fn format(&self) -> Format {
+        match self {
+            Self::Plan(a) => a.format,
+            Self::Doctor(a) => a.format,
+            Self::Ps(a) => a.format,
+            _ => Format::Human,
+        }
+    }
+}
+
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("BERTH_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+/// Convenience for commands: a usage error.
+fn usage(message: impl Into<String>) -> Error {
+    Error::Usage {
+        message: message.into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_is_well_formed() {
+        super::Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,504 @@
+//! The conformance suite: one set of behaviours, written once in `cases`, and
+//! instantiated for every backend by `conformance!`. Each case drives the built
+//! `berth` binary as a user would, against the real engine, and checks from outside
+//! (with the engine's own CLI) that nothing is left behind.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use berth_tests::{LabelGuard, berth, leftovers, require_engine, run};
+
+/// The local busybox image built by scripts/build-test-images.sh.
+const IMAGE: &str = "berth-test/busybox:latest";
+
+/// One backend under test.
+pub struct Backend {
+    runtime: &'static str,
+    oci: &'static str,
+}
+
+/// A sandbox's scratch directory and unique name, removed (with everything labelled
+/// with its name) when dropped.
+pub struct Scratch {
+    pub dir: PathBuf,
+    pub name: String,
+    _guard: LabelGuard,
+}
+
+impl Scratch {
+    fn new(backend: &Backend, case: &str) -> Self {
+        let name = format!(
+            "conf-{}-{case}-{}",
+            backend.runtime,
+            std::process::id() % 100_000
+        )
+        .replace('_', "-");
+        let dir = std::env::temp_dir().join(format!("berth-{name}"));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("create scratch dir");
+        Self {
+            _guard: LabelGuard::new("berth.sandbox", &name),
+            dir,
+            name,
+        }
+    }
+
+    /// Writes berth.toml with `[sandbox] name` and `image` set, plus `extra`.
+    fn config(&self, extra: &str) -> PathBuf {
+        let path = self.dir.join("berth.toml");
+        let text = format!(
+            "[sandbox]\nname = \"{}\"\nimage = \"{IMAGE}\"\n{extra}",
+            self.name
+        );
+        std::fs::write(&path, text).expect("write berth.toml");
+        path
+    }
+
+    /// Nothing labelled with this sandbox's name remains on the engine.
+    fn assert_clean(&self) {
+        let (c, n, v) = leftovers(&format!("berth.sandbox={}", self.name));
+        assert!(
+            c.is_empty() && n.is_empty() && v.is_empty(),
+            "left behind for {}: containers {c:?}, networks {n:?}, volumes {v:?}",
+            self.name
+        );
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+impl Backend {
+    fn berth(&self) -> Command {
+        let mut cmd = berth();
+        cmd.env("BERTH_RUNTIME", self.runtime);
+        cmd
+    }
+
+    /// `berth run --rm -f CONFIG -- sh -c SCRIPT`, returning the output.
+    fn run_sh(&self, config: &Path, script: &str) -> std::process::Output {
+        run(self
+            .berth()
+            .args(["run", "--rm", "-f"])
+            .arg(config)
+            .args(["--", "sh", "-c", script]))
+    }
+
+    /// Starts a detached sandbox that sleeps, and returns its name.
+    fn detached(&self, scratch: &Scratch, extra: &str) -> String {
+        let config = scratch.config(extra);
+        let out = run(self
+            .berth()
+            .args(["run", "-d", "--name", &scratch.name, "-f"])
+            .arg(&config)
+            .args(["--", "sleep", "3600"]));
+        assert_ok(&out, "berth run -d");
+        let printed = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+        assert_eq!(printed, scratch.name, "run -d prints the sandbox's name");
+        printed
+    }
+}
+
+fn assert_ok(out: &std::process::Output, what: &str) {
+    assert!(
+        out.status.success(),
+        "{what} failed with {:?}\nstdout: {}\nstderr: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn stdout(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn inspect_labels(name: &str) -> serde_json::Value {
+    let out =
+        run(berth_tests::docker().args(["inspect", "--format", "{{json .Config.Labels}}", name]));
+    assert_ok(&out, "docker inspect");
+    serde_json::from_slice(&out.stdout).expect("labels JSON")
+}
+
+mod cases {
+    use super::*;
+
+    pub fn exit_code_passes_through(b: &Backend) {
+        let s = Scratch::new(b, "exit");
+        let config = s.config("");
+        let out = b.run_sh(&config, "echo out; echo err >&2; exit 7");
+        assert_eq!(
+            out.status.code(),
+            Some(7),
+            "stderr: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(stdout(&out), "out\n");
+        assert!(String::from_utf8_lossy(&out.stderr).contains("err\n"));
+        s.assert_clean();
+    }
+
+    pub fn env_and_secrets(b: &Backend) {
+        let s = Scratch::new(b, "env");
+        let config = s.config(
+            "\n[env]\nGREETING = \"hello world\"\n\n[secrets]\nnames = [\"CONF_SECRET_TOKEN\"]\n",
+        );
+        let out = run(b
+            .berth()
+            .env("CONF_SECRET_TOKEN", "s3cr3t-value")
+            .args(["run", "--rm", "-f"])
+            .arg(&config)
+            .args(["--", "sh", "-c", "echo \"$GREETING|$CONF_SECRET_TOKEN\""]));
+        assert_ok(&out, "run with env");
+        assert_eq!(stdout(&out), "hello world|s3cr3t-value\n");
+        // The plan names the secret, never its value.
+        let plan = run(b
+            .berth()
+            .env("CONF_SECRET_TOKEN", "s3cr3t-value")
+            .args(["plan", "--format", "json", "-f"])
+            .arg(&config));
+        assert_ok(&plan, "plan");
+        assert!(stdout(&plan).contains("CONF_SECRET_TOKEN"));
+        assert!(!stdout(&plan).contains("s3cr3t-value"));
+        // A required secret that is unset is refused before anything is created.
+        let refused = run(b
+            .berth()
+            .env_remove("CONF_SECRET_TOKEN")
+            .args(["run", "--rm", "-f"])
+            .arg(&config)
+            .args(["--", "true"]));
+        assert_eq!(refused.status.code(), Some(2));
+        assert!(String::from_utf8_lossy(&refused.stderr).contains("CONF_SECRET_TOKEN"));
+        s.assert_clean();
+    }
+
+    pub fn workdir_and_user(b: &Backend) {
+        let s = Scratch::new(b, "user");
+        let config = s.config("workdir = \"/tmp\"\nuser = \"1000:1000\"\n");
+        let out = b.run_sh(&config, "pwd; id -u; id -g");
+        assert_ok(&out, "run");
+        assert_eq!(stdout(&out), "/tmp\n1000\n1000\n");
+        s.assert_clean();
+    }
+
+    pub fn workspace_read_only_and_read_write(b: &Backend) {
+        let s = Scratch::new(b, "ws");
+        let ws = s.dir.join("ws");
+        std::fs::create_dir_all(&ws).expect("mkdir ws");
+        std::fs::write(ws.join("input.txt"), "from the host\n").expect("write");
+        let ro = s.config(&format!(
+            "\n[workspace]\npath = \"{}\"\nmount = \"/work\"\nread_only = true\n",
+            ws.display()
+        ));
+        let out = b.run_sh(
+            &ro,
+            "cat /work/input.txt; touch /work/new 2>/dev/null && echo wrote || echo refused",
+        );
+        assert_ok(&out, "read-only run");
+        assert_eq!(stdout(&out), "from the host\nrefused\n");
+        assert!(!ws.join("new").exists());
+
+        let rw = s.config(&format!(
+            "\n[workspace]\npath = \"{}\"\nmount = \"/work\"\n",
+            ws.display()
+        ));
+        let out = b.run_sh(&rw, "echo from the sandbox > /work/new && echo wrote");
+        assert_ok(&out, "read-write run");
+        assert_eq!(stdout(&out), "wrote\n");
+        assert_eq!(
+            std::fs::read_to_string(ws.join("new")).expect("file written inside"),
+            "from the sandbox\n"
+        );
+        s.assert_clean();
+    }
+
+    pub fn network_none_has_only_loopback(b: &Backend) {
+        let s = Scratch::new(b, "netnone");
+        let config = s.config("\n[network]\npolicy = \"none\"\n");
+        let out = b.run_sh(&config, "ls /sys/class/net | sort | tr '\\n' ' '");
+        assert_ok(&out, "run");
+        assert_eq!(stdout(&out).trim(), "lo");
+        s.assert_clean();
+    }
+
+    pub fn labels_and_listing(b: &Backend) {
+        let s = Scratch::new(b, "labels");
+        let name = b.detached(&s, "");
+        let labels = inspect_labels(&name);
+        assert_eq!(labels["berth.managed-by"], "berth");
+        assert_eq!(labels["berth.role"], "agent");
+        assert_eq!(labels["berth.runtime"], b.runtime);
+        assert_eq!(labels["berth.oci-runtime"], b.oci);
+        assert_eq!(labels["berth.sandbox"], s.name.as_str());
+        let run_id = labels["berth.run-id"]
+            .as_str()
+            .expect("run id label")
+            .to_owned();
+        assert_eq!(run_id.len(), 12);
+
+        let ps = run(b.berth().args(["ps", "--format", "json"]));
+        assert_ok(&ps, "ps");
+        let list: serde_json::Value = serde_json::from_slice(&ps.stdout).expect("ps JSON");
+        let entry = list
+            .as_array()
+            .expect("array")
+            .iter()
+            .find(|e| e["name"] == name.as_str())
+            .unwrap_or_else(|| panic!("{name} not in ps: {list}"))
+            .clone();
+        assert_eq!(entry["state"], "running");
+        assert_eq!(entry["run_id"], run_id.as_str());
+        assert_eq!(entry["runtime"], b.runtime);
+        assert_eq!(entry["oci_runtime"], b.oci);
+
+        let rm = run(b.berth().args(["rm", "-f", &name]));
+        assert_ok(&rm, "rm -f");
+        s.assert_clean();
+        let (c, n, v) = leftovers(&format!("berth.run-id={run_id}"));
+        assert!(c.is_empty() && n.is_empty() && v.is_empty());
+    }
+
+    pub fn exec_stdin_is_byte_exact(b: &Backend) {
+        let s = Scratch::new(b, "bytes");
+        let name = b.detached(&s, "");
+        // 1 MiB of pseudo-random bytes, every byte value included.
+        let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+        let data: Vec<u8> = (0..1 << 20)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                (state >> 24) as u8
+            })
+            .collect();
+        let mut child = b
+            .berth()
+            .args(["exec", "-i", &name, "--", "cat"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn berth exec");
+        let mut stdin = child.stdin.take().expect("stdin");
+        let writer = {
+            let data = data.clone();
+            std::thread::spawn(move || {
+                stdin.write_all(&data).expect("write stdin");
+                // Dropping stdin closes it: cat must see EOF and exit.
+            })
+        };
+        let out = child.wait_with_output().expect("wait");
+        writer.join().expect("writer");
+        assert_ok(&out, "exec -i cat");
+        assert_eq!(out.stdout.len(), data.len(), "length differs");
+        assert!(out.stdout == data, "bytes differ");
+        run(b.berth().args(["rm", "-f", &name]));
+        s.assert_clean();
+    }
+
+    pub fn exec_exit_codes_workdir_and_env(b: &Backend) {
+        let s = Scratch::new(b, "exec");
+        let name = b.detached(&s, "");
+        let out = run(b.berth().args(["exec", &name, "--", "sh", "-c", "exit 3"]));
+        assert_eq!(out.status.code(), Some(3));
+        let out = run(b.berth().args(["exec", &name, "--", "/no/such/binary"]));
+        let code = out.status.code();
+        assert!(
+            matches!(code, Some(126 | 127)),
+            "missing binary gave {code:?}"
+        );
+        let env_file = s.dir.join("env");
+        std::fs::write(&env_file, "# comment\nFROM_FILE=file value\n").expect("write env file");
+        let out = run(b
+            .berth()
+            .args(["exec", "-w", "/etc", "-e", "ONE=1", "--env-file"])
+            .arg(&env_file)
+            .args([&name, "--", "sh", "-c", "pwd; echo \"$ONE|$FROM_FILE\""]));
+        assert_ok(&out, "exec -w -e");
+        assert_eq!(stdout(&out), "/etc\n1|file value\n");
+        let out = run(b
+            .berth()
+            .args(["exec", "no-such-sandbox-anywhere", "--", "true"]));
+        assert_eq!(out.status.code(), Some(8));
+        run(b.berth().args(["rm", "-f", &name]));
+        s.assert_clean();
+    }
+
+    pub fn logs_stop_and_rm(b: &Backend) {
+        let s = Scratch::new(b, "logs");
+        let config = s.config("");
+        let out = run(b
+            .berth()
+            .args(["run", "-d", "--name", &s.name, "-f"])
+            .arg(&config)
+            .args([
+                "--",
+                "sh",
+                "-c",
+                "echo line1; echo line2 >&2; echo line3; exec sleep 3600",
+            ]));
+        assert_ok(&out, "run -d");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let logs = run(b.berth().args(["logs", &s.name]));
+            assert_ok(&logs, "logs");
+            if stdout(&logs) == "line1\nline3\n" {
+                assert_eq!(String::from_utf8_lossy(&logs.stderr), "line2\n");
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "logs never showed the lines: {}",
+                stdout(&logs)
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let tail = run(b.berth().args(["logs", "--tail", "1", &s.name]));
+        assert_eq!(stdout(&tail), "line3\n");
+        let rm = run(b.berth().args(["rm", &s.name]));
+        assert_eq!(
+            rm.status.code(),
+            Some(2),
+            "rm of a running sandbox without -f is refused"
+        );
+        let stop = run(b.berth().args(["stop", "-t", "1", &s.name]));
+        assert_ok(&stop, "stop");
+        let ps = run(b.berth().args(["ps", "--all", "--format", "json"]));
+        let list: serde_json::Value = serde_json::from_slice(&ps.stdout).expect("ps JSON");
+        let entry = list
+            .as_array()
+            .expect("array")
+            .iter()
+            .find(|e| e["name"] == s.name.as_str())
+            .expect("stopped sandbox listed with --all")
+            .clone();
+        assert_eq!(entry["state"], "exited");
+        let running = run(b.berth().args(["ps", "--format", "json"]));
+        assert!(
+            !stdout(&running).contains(&s.name),
+            "ps without --all lists running only"
+        );
+        let rm = run(b.berth().args(["rm", &s.name]));
+        assert_ok(&rm, "rm");
+        s.assert_clean();
+        let again = run(b.berth().args(["rm", &s.name]));
+        assert_eq!(
+            again.status.code(),
+            Some(8),
+            "a removed sandbox is not found"
+        );
+    }
+
+    pub fn image_missing_leaves_nothing(b: &Backend) {
+        let s = Scratch::new(b, "noimage");
+        let config = s.config("");
+        let out = run(b.berth().args(["run", "--rm", "-f"]).arg(&config).args([
+            "berth-test/does-not-exist:1",
+            "--",
+            "true",
+        ]));
+        assert_eq!(
+            out.status.code(),
+            Some(6),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(String::from_utf8_lossy(&out.stderr).contains("berth-test/does-not-exist:1"));
+        s.assert_clean();
+    }
+
+    pub fn pinned_name_conflict(b: &Backend) {
+        let s = Scratch::new(b, "conflict");
+        let name = b.detached(&s, "");
+        let config = s.config("");
+        let out = run(b
+            .berth()
+            .args(["run", "-d", "--name", &name, "-f"])
+            .arg(&config)
+            .args(["--", "true"]));
+        assert_eq!(
+            out.status.code(),
+            Some(7),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let (c, _, _) = leftovers(&format!("berth.sandbox={}", s.name));
+        assert_eq!(c.len(), 1, "the failed launch removed only what it created");
+        run(b.berth().args(["rm", "-f", &name]));
+        s.assert_clean();
+    }
+
+    /// SIGINT at several points of a foreground `--rm` launch leaves nothing.
+    pub fn interrupted_launch_leaves_nothing(b: &Backend) {
+        let s = Scratch::new(b, "sigint");
+        let config = s.config("");
+        for delay_ms in [0u64, 30, 80, 150, 250, 400, 700, 1200, 2500] {
+            let child = b
+                .berth()
+                .args(["run", "--rm", "-f"])
+                .arg(&config)
+                .args(["--", "sleep", "30"])
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("spawn");
+            std::thread::sleep(Duration::from_millis(delay_ms));
+            let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+            let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT);
+            let started = Instant::now();
+            let out = child.wait_with_output().expect("wait");
+            assert!(started.elapsed() < Duration::from_secs(60));
+            let code = out.status.code();
+            let by_signal = std::os::unix::process::ExitStatusExt::signal(&out.status);
+            assert!(
+                code == Some(130) || by_signal == Some(2),
+                "SIGINT after {delay_ms} ms: {:?}, stderr: {}",
+                out.status,
+                String::from_utf8_lossy(&out.stderr)
+            );
+            s.assert_clean();
+        }
+    }
+}
+
+macro_rules! conformance {
+    ($($backend:ident => ($runtime:literal, $oci:literal)),* $(,)?) => {$(
+        mod $backend {
+            use super::{cases, require_engine, Backend};
+
+            const BACKEND: Backend = Backend { runtime: $runtime, oci: $oci };
+
+            conformance!(@cases
+                exit_code_passes_through,
+                env_and_secrets,
+                workdir_and_user,
+                workspace_read_only_and_read_write,
+                network_none_has_only_loopback,
+                labels_and_listing,
+                exec_stdin_is_byte_exact,
+                exec_exit_codes_workdir_and_env,
+                logs_stop_and_rm,
+                image_missing_leaves_nothing,
+                pinned_name_conflict,
+                interrupted_launch_leaves_nothing,
+            );
+        }
+    )*};
+    (@cases $($case:ident),* $(,)?) => {$(
+        #[test]
+        fn $case() {
+            require_engine();
+            cases::$case(&BACKEND);
+        }
+    )*};
+}
+
+conformance! {
+    docker => ("docker", "runc"),
+    gvisor => ("gvisor", "runsc"),
+}

@@ -1,0 +1,79 @@
+//! A real MCP exchange through `berth exec -i`: the official Python SDK's stdio
+//! client on the host starts `berth exec -i RUN -- python3 /srv/server.py` as its
+//! server command, and talks to a FastMCP server inside the sandbox.
+
+use std::path::Path;
+
+use berth_tests::{LabelGuard, berth, leftovers, require_engine, run};
+
+const IMAGE: &str = "berth-test/mcp:latest";
+
+#[test]
+fn mcp_client_talks_to_a_server_inside_a_sandbox() {
+    require_engine();
+    let name = format!("mcp-e2e-{}", std::process::id());
+    let _guard = LabelGuard::new("berth.sandbox", &name);
+    let dir = std::env::temp_dir().join(&name);
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    let config = dir.join("berth.toml");
+    std::fs::write(
+        &config,
+        format!("[sandbox]\nname = \"{name}\"\nimage = \"{IMAGE}\"\nuser = \"1000:1000\"\n\n[network]\npolicy = \"none\"\n"),
+    )
+    .expect("write config");
+    let started = run(berth()
+        .args(["run", "-d", "--runtime", "docker", "--name", &name, "-f"])
+        .arg(&config)
+        .args(["--", "sleep", "3600"]));
+    assert!(
+        started.status.success(),
+        "{}",
+        String::from_utf8_lossy(&started.stderr)
+    );
+
+    let client = Path::new(env!("CARGO_MANIFEST_DIR")).join("mcp/client.py");
+    let out = run(std::process::Command::new("python3")
+        .arg(&client)
+        .arg(berth_tests::berth_bin())
+        .args([
+            "exec",
+            "-i",
+            "-w",
+            "/srv",
+            &name,
+            "--",
+            "python3",
+            "/srv/server.py",
+        ]));
+    assert!(
+        out.status.success(),
+        "client failed: {}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let summary: serde_json::Value =
+        serde_json::from_slice(&out.stdout).expect("client prints one JSON line");
+    let tools: Vec<&str> = summary["tools"]
+        .as_array()
+        .expect("tools")
+        .iter()
+        .filter_map(|t| t.as_str())
+        .collect();
+    assert!(
+        tools.contains(&"add") && tools.contains(&"echo"),
+        "{summary}"
+    );
+    assert_eq!(summary["add"][0], "42", "{summary}");
+    assert_eq!(summary["add_error"], false);
+    assert_eq!(
+        summary["echo"][0], "héllo\u{2603} \"quoted\"\n",
+        "{summary}"
+    );
+    assert!(summary["protocol"].as_str().is_some_and(|p| !p.is_empty()));
+
+    let rm = run(berth().args(["rm", "-f", &name]));
+    assert!(rm.status.success());
+    let (c, n, v) = leftovers(&format!("berth.sandbox={name}"));
+    assert!(c.is_empty() && n.is_empty() && v.is_empty());
+    let _ = std::fs::remove_dir_all(&dir);
+}
