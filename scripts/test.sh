@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 bash scripts/setup-engine.sh
 bash scripts/build-test-images.sh
 # The MCP end-to-end test's client is the official Python SDK, on the host.
-python3 -c 'import mcp' 2>/dev/null || python3 -m pip install --quiet mcp
+python3 -c 'import mcp.client.stdio' 2>/dev/null || python3 -m pip install --quiet 'mcp>=1.10,<2'
 command -v cargo-nextest >/dev/null 2>&1 || cargo install --locked cargo-nextest
 cargo build --workspace --bins
 profile=default

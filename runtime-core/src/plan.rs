@@ -179,6 +179,8 @@ pub struct Security {
     pub device_cgroup_rules: Vec<String>,
     /// Use the host cgroup namespace.
     pub cgroupns_host: bool,
+    /// No masked or read-only paths under /proc and /sys (`systempaths=unconfined`).
+    pub system_paths_unconfined: bool,
     /// Read-only root filesystem.
     pub read_only_rootfs: bool,
 }
@@ -424,6 +426,9 @@ impl fmt::Display for Security {
                 .iter()
                 .map(|r| format!("device rule '{r}'")),
         );
+        if self.system_paths_unconfined {
+            parts.push("systempaths=unconfined".to_owned());
+        }
         if self.cgroupns_host {
             parts.push("host cgroupns".to_owned());
         }

@@ -7,7 +7,7 @@ use std::path::{Component, Path, PathBuf};
 use crate::capabilities::{Availability, Capabilities, Privileged, RuntimeKind, SocketMount};
 use crate::config::{Config, DockerMode, NetworkPolicy};
 use crate::error::Error;
-use crate::host::{CAPABILITY_NAMES, HostFacts, SocketFacts, missing_capabilities};
+use crate::host::{HostFacts, SocketFacts, missing_capabilities};
 use crate::labels;
 use crate::plan::{
     DindPrivilege, DockerAccess, EnvValue, EnvVar, ImageSource, Limits, Mount, MountPurpose,
@@ -61,6 +61,7 @@ pub fn prepare(config: &Config, caps: &Capabilities, host: &HostFacts) -> Result
         security_opt: Vec::new(),
         device_cgroup_rules: Vec::new(),
         cgroupns_host: false,
+        system_paths_unconfined: false,
         read_only_rootfs: file.security.read_only_rootfs,
     };
     if !security.no_new_privileges {
@@ -316,16 +317,15 @@ fn apply_dind(
             security.cap_add.clear();
         }
         DindPrivilege::Equivalent { missing } => {
-            security.cap_add = CAPABILITY_NAMES
-                .iter()
-                .filter(|c| !missing.iter().any(|m| m == *c))
-                .map(|c| (*c).to_owned())
-                .collect();
+            // "ALL" rather than a list: engines reject capability names they do not
+            // know (Docker 20.10 has no PERFMON, BPF or CHECKPOINT_RESTORE).
+            security.cap_add = vec!["ALL".to_owned()];
+            security.cap_drop = missing.clone();
             security.security_opt = vec![
                 "seccomp=unconfined".to_owned(),
                 "apparmor=unconfined".to_owned(),
-                "systempaths=unconfined".to_owned(),
             ];
+            security.system_paths_unconfined = true;
             security.device_cgroup_rules = vec!["a *:* rwm".to_owned()];
             security.cgroupns_host = true;
             mounts.push(Mount::Bind {

@@ -79,6 +79,9 @@ pub fn container_body(spec: &CreateSpec<'_>) -> ContainerCreateBody {
             .cgroupns_host
             .then_some(HostConfigCgroupnsModeEnum::HOST),
         readonly_rootfs: Some(security.read_only_rootfs),
+        // What the docker CLI sends for `--security-opt systempaths=unconfined`.
+        masked_paths: security.system_paths_unconfined.then(Vec::new),
+        readonly_paths: security.system_paths_unconfined.then(Vec::new),
         group_add: (!plan.group_add.is_empty())
             .then(|| plan.group_add.iter().map(u32::to_string).collect()),
         mounts: (!mounts.is_empty()).then_some(mounts),
