@@ -91,7 +91,7 @@ impl Drop for RawTerminal {
     fn drop(&mut self) {
         if let Some(saved) = &self.saved {
             let _ = nix::sys::termios::tcsetattr(
-                &std::io::stdin(),
+                std::io::stdin(),
                 nix::sys::termios::SetArg::TCSANOW,
                 saved,
             );

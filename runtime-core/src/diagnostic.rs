@@ -174,7 +174,7 @@ fn reword(raw: &str) -> (String, Option<String>) {
         return (format!("missing key {field}"), None);
     }
     if let Some(rest) = raw.strip_prefix("invalid type: ") {
-        return (format!("wrong type: found {rest}"), None);
+        return (format!("wrong type: found {}", plain_types(rest)), None);
     }
     if let Some(rest) = raw.strip_prefix("duplicate key") {
         return (
@@ -183,6 +183,20 @@ fn reword(raw: &str) -> (String, Option<String>) {
         );
     }
     (raw.to_owned(), None)
+}
+
+/// Serde's Rust-flavoured type names in the words of TOML.
+fn plain_types(message: &str) -> String {
+    let mut out = message
+        .replace("a sequence", "an array")
+        .replace("expected f64", "expected a number")
+        .replace("expected i64", "expected an integer")
+        .replace("expected u64", "expected an integer");
+    if let Some(i) = out.find("expected struct ") {
+        out.truncate(i);
+        out.push_str("expected a table");
+    }
+    out
 }
 
 /// The `quoted` names in a serde message, in order.

@@ -271,15 +271,15 @@ pub fn check(file: &ConfigFile, source: &SourceFile<'_>) -> Result<(), Error> {
 }
 
 fn check_host_port(entry: &str) -> Result<(), &'static str> {
+    if entry.contains('/') {
+        return Err("write a host, not a URL");
+    }
     let (host, port) = match entry.rsplit_once(':') {
         Some((h, p)) if !h.contains(':') || h.starts_with('[') => (h, Some(p)),
         _ => (entry, None),
     };
     if host.is_empty() {
         return Err("the host is empty");
-    }
-    if host.contains('/') {
-        return Err("write a host, not a URL");
     }
     let host = host.trim_start_matches('[').trim_end_matches(']');
     if !host

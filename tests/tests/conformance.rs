@@ -22,7 +22,9 @@ pub struct Backend {
 /// A sandbox's scratch directory and unique name, removed (with everything labelled
 /// with its name) when dropped.
 pub struct Scratch {
+    /// The directory holding berth.toml and any workspace.
     pub dir: PathBuf,
+    /// The sandbox's name (also its `berth.sandbox` label).
     pub name: String,
     _guard: LabelGuard,
 }

@@ -69,7 +69,7 @@ fn report(p: &Probed, host: &HostFacts) -> RuntimeReport {
         }
     };
     let runsc_flags = (p.caps.runtime == RuntimeKind::Gvisor)
-        .then(|| p.caps.oci_runtime.as_ref())
+        .then_some(p.caps.oci_runtime.as_ref())
         .flatten()
         .map(|r| runtime_gvisor::RunscFlags::parse(&r.args));
     let implications = runsc_flags
@@ -131,10 +131,10 @@ fn human(report: &Report) -> String {
     let host = &report.host;
     out.push_str(&format!("host      {}\n", host.os));
     out.push_str(&format!("socket    {}\n", host.socket.describe()));
-    if let SocketFacts::Usable { gid, .. } | SocketFacts::NoGroupAccess { gid, .. } = &host.socket {
-        if let Ok(Some(group)) = nix::unistd::Group::from_gid((*gid).into()) {
-            out.push_str(&format!("          group {gid} is `{}`\n", group.name));
-        }
+    if let SocketFacts::Usable { gid, .. } | SocketFacts::NoGroupAccess { gid, .. } = &host.socket
+        && let Ok(Some(group)) = nix::unistd::Group::from_gid((*gid).into())
+    {
+        out.push_str(&format!("          group {gid} is `{}`\n", group.name));
     }
     match &host.engine {
         Some(e) => {

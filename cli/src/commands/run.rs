@@ -132,13 +132,12 @@ fn check_mount_sources(plan: &Plan) -> Result<(), Error> {
             purpose: MountPurpose::Workspace,
             ..
         } = mount
+            && !source.is_dir()
         {
-            if !source.is_dir() {
-                return Err(crate::usage(format!(
-                    "the workspace {} does not exist or is not a directory: create it, or fix [workspace] path",
-                    source.display()
-                )));
-            }
+            return Err(crate::usage(format!(
+                "the workspace {} does not exist or is not a directory: create it, or fix [workspace] path",
+                source.display()
+            )));
         }
     }
     Ok(())
