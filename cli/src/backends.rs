@@ -129,31 +129,22 @@ pub async fn search_order(flag: Option<RuntimeChoice>) -> Result<Vec<Arc<dyn Run
     let mut out = Vec::new();
     let mut reasons = Vec::new();
     for p in probed {
-        match &p.probe.availability {
-            runtime_core::Availability::Available => out.push(p.runtime),
-            runtime_core::Availability::Unavailable { reason, fix } => {
-                if explicit {
-                    return Err(Error::Unavailable {
-                        runtime: p.caps.runtime,
-                        reason: reason.clone(),
-                        fix: fix.clone(),
-                    });
-                }
-                reasons.push((p.caps.runtime, reason.clone(), fix.clone()));
-            }
+        match p.probe.availability.to_error(p.caps.runtime) {
+            None => out.push(p.runtime),
+            Some(err) if explicit => return Err(err),
+            Some(err) => reasons.push(err),
         }
     }
     if out.is_empty() {
-        let (runtime, reason, fix) = reasons.into_iter().next().unwrap_or((
-            RuntimeKind::Docker,
-            "no runtime".to_owned(),
-            "run `berth doctor`".to_owned(),
-        ));
-        return Err(Error::Unavailable {
-            runtime,
-            reason,
-            fix,
-        });
+        // The first backend's reason: the engine's, which matters most here.
+        return Err(reasons
+            .into_iter()
+            .next()
+            .unwrap_or_else(|| Error::Unavailable {
+                runtime: RuntimeKind::Docker,
+                reason: "no runtime is available".to_owned(),
+                fix: "run `berth doctor`".to_owned(),
+            }));
     }
     Ok(out)
 }

@@ -53,12 +53,47 @@ pub enum Availability {
         /// What to do about it.
         fix: String,
     },
+    /// Running, but berth may not talk to it: permission denied on its socket.
+    Denied {
+        /// The socket.
+        path: std::path::PathBuf,
+        /// What to do (names the group to join).
+        fix: String,
+    },
 }
 
 impl Availability {
     /// Whether the runtime can be used.
     pub fn is_available(&self) -> bool {
         matches!(self, Self::Available)
+    }
+
+    /// Why not and what to do, when the runtime cannot be used.
+    pub fn problem(&self) -> Option<(String, String)> {
+        match self {
+            Self::Available => None,
+            Self::Unavailable { reason, fix } => Some((reason.clone(), fix.clone())),
+            Self::Denied { path, fix } => Some((
+                format!("permission denied on the engine socket {}", path.display()),
+                fix.clone(),
+            )),
+        }
+    }
+
+    /// The error a command that needs `runtime` fails with, when it cannot be used.
+    pub fn to_error(&self, runtime: RuntimeKind) -> Option<crate::Error> {
+        match self {
+            Self::Available => None,
+            Self::Unavailable { reason, fix } => Some(crate::Error::Unavailable {
+                runtime,
+                reason: reason.clone(),
+                fix: fix.clone(),
+            }),
+            Self::Denied { path, fix } => Some(crate::Error::PermissionDenied {
+                path: path.clone(),
+                fix: fix.clone(),
+            }),
+        }
     }
 }
 

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::{Component, Path, PathBuf};
 
-use crate::capabilities::{Availability, Capabilities, Privileged, RuntimeKind, SocketMount};
+use crate::capabilities::{Capabilities, Privileged, RuntimeKind, SocketMount};
 use crate::config::{Config, DockerMode, NetworkPolicy};
 use crate::error::Error;
 use crate::host::{HostFacts, SocketFacts, missing_capabilities};
@@ -28,7 +28,7 @@ pub fn prepare(config: &Config, caps: &Capabilities, host: &HostFacts) -> Result
     let name = config.sandbox_name();
     let mut warnings = Vec::new();
 
-    if let Availability::Unavailable { reason, fix } = &caps.availability {
+    if let Some((reason, fix)) = caps.availability.problem() {
         warnings.push(format!(
             "{runtime} is unavailable here ({reason}); to launch: {fix}"
         ));

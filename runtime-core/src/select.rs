@@ -106,11 +106,10 @@ pub fn resolve_choice(
             } else {
                 let reasons: Vec<String> = capabilities
                     .iter()
-                    .filter_map(|c| match &c.availability {
-                        crate::Availability::Unavailable { reason, .. } => {
-                            Some(format!("{}: {reason}", c.runtime))
-                        }
-                        crate::Availability::Available => None,
+                    .filter_map(|c| {
+                        c.availability
+                            .problem()
+                            .map(|(reason, _)| format!("{}: {reason}", c.runtime))
                     })
                     .collect();
                 Err(Error::Unavailable {
@@ -120,5 +119,104 @@ pub fn resolve_choice(
                 })
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::capabilities::{Availability, LimitSupport, Privileged, SocketMount};
+
+    fn caps(runtime: RuntimeKind, available: bool) -> Capabilities {
+        Capabilities {
+            runtime,
+            availability: if available {
+                Availability::Available
+            } else {
+                Availability::Unavailable {
+                    reason: "not here".to_owned(),
+                    fix: "install it".to_owned(),
+                }
+            },
+            oci_runtime: None,
+            socket_mount: SocketMount::Supported,
+            privileged: Privileged::Supported,
+            user_network_dns: true,
+            network_none: true,
+            limits: LimitSupport {
+                cpus: true,
+                memory: true,
+                pids: true,
+            },
+            default_memory: None,
+            notes: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn flag_beats_config_beats_env_beats_default() {
+        let s = select(
+            Some(RuntimeChoice::Docker),
+            Some(RuntimeChoice::Apple),
+            Some("gvisor"),
+        )
+        .unwrap();
+        assert_eq!(
+            (s.requested, s.source),
+            (RuntimeChoice::Docker, SelectionSource::Flag)
+        );
+        let s = select(None, Some(RuntimeChoice::Apple), Some("gvisor")).unwrap();
+        assert_eq!(
+            (s.requested, s.source),
+            (RuntimeChoice::Apple, SelectionSource::Config)
+        );
+        let s = select(None, None, Some("gvisor")).unwrap();
+        assert_eq!(
+            (s.requested, s.source),
+            (RuntimeChoice::Gvisor, SelectionSource::Env)
+        );
+        let s = select(None, None, Some("")).unwrap();
+        assert_eq!(
+            (s.requested, s.source),
+            (RuntimeChoice::Auto, SelectionSource::Default)
+        );
+        let err = select(None, None, Some("podman")).unwrap_err();
+        assert_eq!(err.exit_code(), 2);
+        assert!(err.to_string().contains("BERTH_RUNTIME"), "{err}");
+    }
+
+    #[test]
+    fn auto_prefers_gvisor_then_docker_then_apple_on_macos() {
+        let all = |g, d, a| {
+            vec![
+                caps(RuntimeKind::Docker, d),
+                caps(RuntimeKind::Gvisor, g),
+                caps(RuntimeKind::Apple, a),
+            ]
+        };
+        let auto = |os, c: &[Capabilities]| resolve_choice(RuntimeChoice::Auto, os, c);
+        assert_eq!(
+            auto(Os::Linux, &all(true, true, false)).unwrap(),
+            RuntimeKind::Gvisor
+        );
+        assert_eq!(
+            auto(Os::Linux, &all(false, true, false)).unwrap(),
+            RuntimeKind::Docker
+        );
+        assert_eq!(
+            auto(Os::Macos, &all(false, false, true)).unwrap(),
+            RuntimeKind::Apple
+        );
+        assert_eq!(
+            auto(Os::Linux, &all(false, false, true))
+                .unwrap_err()
+                .exit_code(),
+            4
+        );
+        // An explicit choice is honoured even when unavailable (launch says why).
+        assert_eq!(
+            resolve_choice(RuntimeChoice::Docker, Os::Linux, &all(true, false, false)).unwrap(),
+            RuntimeKind::Docker
+        );
     }
 }

@@ -254,3 +254,72 @@ impl Engine {
             .await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn server(status_code: u16, message: &str, what: &'static str) -> DockerError {
+        DockerError::api(
+            "create container x",
+            what,
+            "x",
+            BollardError::DockerResponseServerError {
+                status_code,
+                message: message.to_owned(),
+            },
+        )
+    }
+
+    #[test]
+    fn engine_errors_become_typed_core_errors() {
+        let broken = server(
+            500,
+            "OCI runtime create failed: cannot run with network enabled in root network namespace: unknown",
+            "container",
+        );
+        match broken.into_core(RuntimeKind::Gvisor) {
+            Error::Unavailable { fix, .. } => assert!(fix.contains("--network=host"), "{fix}"),
+            other => panic!("{other:?}"),
+        }
+        match server(400, "Unknown runtime specified runsc", "container")
+            .into_core(RuntimeKind::Gvisor)
+        {
+            Error::Unavailable { fix, .. } => assert!(fix.contains("daemon.json"), "{fix}"),
+            other => panic!("{other:?}"),
+        }
+        let conflict = server(
+            409,
+            "Conflict. The container name \"/x\" is already in use",
+            "container",
+        );
+        assert!(matches!(
+            conflict.into_core(RuntimeKind::Docker),
+            Error::Conflict { .. }
+        ));
+        assert!(matches!(
+            server(404, "No such image: x", "image").into_core(RuntimeKind::Docker),
+            Error::ImageMissing { .. }
+        ));
+        assert!(matches!(
+            server(404, "No such container: x", "sandbox").into_core(RuntimeKind::Docker),
+            Error::NotFound { .. }
+        ));
+        assert!(matches!(
+            server(500, "something else", "container").into_core(RuntimeKind::Docker),
+            Error::Engine { .. }
+        ));
+    }
+
+    #[test]
+    fn a_missing_socket_means_the_engine_is_unavailable() {
+        let err = DockerError::Connect {
+            socket: PathBuf::from("/nope.sock"),
+            source: BollardError::SocketNotFoundError("/nope.sock".to_owned()),
+        };
+        assert!(matches!(
+            err.into_core(RuntimeKind::Docker),
+            Error::Unavailable { .. }
+        ));
+    }
+}

@@ -120,13 +120,9 @@ impl Runtime for DockerRuntime {
             Ok(Err(Error::Unavailable { reason, fix, .. })) => {
                 (Availability::Unavailable { reason, fix }, None)
             }
-            Ok(Err(Error::PermissionDenied { path, fix })) => (
-                Availability::Unavailable {
-                    reason: format!("permission denied on the engine socket {}", path.display()),
-                    fix,
-                },
-                None,
-            ),
+            Ok(Err(Error::PermissionDenied { path, fix })) => {
+                (Availability::Denied { path, fix }, None)
+            }
             Ok(Err(other)) => (capabilities::unreachable(other.report()), None),
             Err(_) => (
                 capabilities::unreachable(format!(

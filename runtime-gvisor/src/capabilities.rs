@@ -18,6 +18,7 @@ pub fn capabilities(_host: &HostFacts, probe: &ProbeReport) -> Capabilities {
             reason: format!("the Docker engine is unavailable: {reason}"),
             fix: fix.clone(),
         },
+        (denied @ Availability::Denied { .. }, _) => denied.clone(),
         (Availability::Available, None) => Availability::Unavailable {
             reason: "no runsc runtime is registered with the Docker engine".to_owned(),
             fix: REGISTER_HINT.to_owned(),

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use runtime_core::{
-    Availability, Config, DockerMode, Error, HostFacts, RuntimeKind, SocketFacts, prepare, select,
+    Config, DockerMode, Error, HostFacts, RuntimeKind, SocketFacts, prepare, select,
 };
 use serde::Serialize;
 
@@ -62,11 +62,9 @@ pub async fn execute(args: DoctorArgs) -> Result<u8, Error> {
 }
 
 fn report(p: &Probed, host: &HostFacts) -> RuntimeReport {
-    let (available, reason, fix) = match &p.caps.availability {
-        Availability::Available => (true, None, None),
-        Availability::Unavailable { reason, fix } => {
-            (false, Some(reason.clone()), Some(fix.clone()))
-        }
+    let (available, reason, fix) = match p.caps.availability.problem() {
+        None => (true, None, None),
+        Some((reason, fix)) => (false, Some(reason), Some(fix)),
     };
     let runsc_flags = (p.caps.runtime == RuntimeKind::Gvisor)
         .then_some(p.caps.oci_runtime.as_ref())

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use runtime_core::launch::{launch, teardown};
 use runtime_core::plan::{EnvValue, Mount, MountPurpose};
-use runtime_core::{Availability, CreateSpec, Error, Plan, prepare};
+use runtime_core::{CreateSpec, Error, Plan, prepare};
 use tokio_util::sync::CancellationToken;
 use toml::Spanned;
 
@@ -27,12 +27,8 @@ pub async fn execute(args: RunArgs) -> Result<u8, Error> {
     }
     let chosen = backends::choose(&config, args.config.runtime.map(Into::into)).await?;
     let plan = prepare(&config, &chosen.probed.caps, &chosen.host)?;
-    if let Availability::Unavailable { reason, fix } = &chosen.probed.caps.availability {
-        return Err(Error::Unavailable {
-            runtime: plan.runtime,
-            reason: reason.clone(),
-            fix: fix.clone(),
-        });
+    if let Some(err) = chosen.probed.caps.availability.to_error(plan.runtime) {
+        return Err(err);
     }
     check_mount_sources(&plan)?;
     let env = environment(&plan);
