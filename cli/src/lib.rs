@@ -123,7 +123,7 @@ pub struct DoctorArgs {
 pub struct RunArgs {
     #[command(flatten)]
     config: ConfigArgs,
-    /// Name of the sandbox [default: <sandbox>-<random>]; a pinned name that is
+    /// Name of the sandbox [default: the sandbox name and 8 random hex digits]; a pinned name that is
     /// taken is an error.
     #[arg(long)]
     name: Option<String>,
