@@ -14,8 +14,6 @@ use runtime_gvisor::GvisorRuntime;
 pub struct Probed {
     /// The backend.
     pub runtime: Arc<dyn Runtime>,
-    /// Its probe.
-    pub probe: ProbeReport,
     /// Its capabilities on this host.
     pub caps: Capabilities,
 }
@@ -78,11 +76,7 @@ pub async fn probe(kinds: &[RuntimeKind], config: Option<&Config>) -> (Vec<Probe
             _ => runtime.probe().await,
         };
         let caps = runtime.capabilities(&host, &probe);
-        out.push(Probed {
-            runtime,
-            probe,
-            caps,
-        });
+        out.push(Probed { runtime, caps });
     }
     (out, host)
 }
@@ -114,39 +108,53 @@ pub async fn choose(config: &Config, flag: Option<RuntimeChoice>) -> Result<Chos
     })
 }
 
-/// Backends to search for an existing run: the one asked for, else every available
-/// engine (docker and gvisor share one engine, so it is searched once).
-pub async fn search_order(flag: Option<RuntimeChoice>) -> Result<Vec<Arc<dyn Runtime>>, Error> {
+/// Backends to search for existing runs: the one asked for, else every engine
+/// (docker and gvisor share one engine, so it is searched once). No probe: the
+/// first request says whether an engine is there, which keeps exec fast.
+fn search_kinds(flag: Option<RuntimeChoice>) -> Result<(Vec<RuntimeKind>, bool), Error> {
     let env = std::env::var(select::ENV_VAR).ok();
     let selection = select::select(flag, None, env.as_deref())?;
-    let kinds = match selection.requested {
-        RuntimeChoice::Docker | RuntimeChoice::Gvisor => vec![RuntimeKind::Docker],
-        RuntimeChoice::Apple => vec![RuntimeKind::Apple],
-        RuntimeChoice::Auto => vec![RuntimeKind::Docker, RuntimeKind::Apple],
-    };
-    let explicit = selection.requested != RuntimeChoice::Auto;
-    let (probed, _) = probe(&kinds, None).await;
+    Ok(match selection.requested {
+        RuntimeChoice::Docker | RuntimeChoice::Gvisor => (vec![RuntimeKind::Docker], true),
+        RuntimeChoice::Apple => (vec![RuntimeKind::Apple], true),
+        RuntimeChoice::Auto => (vec![RuntimeKind::Docker, RuntimeKind::Apple], false),
+    })
+}
+
+/// Whether an error only says that a backend is not there to ask.
+fn absent(err: &Error) -> bool {
+    matches!(
+        err,
+        Error::Unavailable { .. } | Error::PermissionDenied { .. } | Error::Unsupported { .. }
+    )
+}
+
+/// Lists sandboxes on every searched backend. Fails only when none could be asked
+/// (with the first backend's reason) or when one failed for another reason.
+pub async fn list_all(
+    flag: Option<RuntimeChoice>,
+    all: bool,
+) -> Result<Vec<runtime_core::SandboxInfo>, Error> {
+    let (kinds, explicit) = search_kinds(flag)?;
     let mut out = Vec::new();
-    let mut reasons = Vec::new();
-    for p in probed {
-        match p.probe.availability.to_error(p.caps.runtime) {
-            None => out.push(p.runtime),
-            Some(err) if explicit => return Err(err),
-            Some(err) => reasons.push(err),
+    let mut reached = false;
+    let mut first_absent = None;
+    for kind in kinds {
+        match runtime_for(kind).list(all).await {
+            Ok(found) => {
+                reached = true;
+                out.extend(found);
+            }
+            Err(err) if !explicit && absent(&err) => {
+                first_absent.get_or_insert(err);
+            }
+            Err(err) => return Err(err),
         }
     }
-    if out.is_empty() {
-        // The first backend's reason: the engine's, which matters most here.
-        return Err(reasons
-            .into_iter()
-            .next()
-            .unwrap_or_else(|| Error::Unavailable {
-                runtime: RuntimeKind::Docker,
-                reason: "no runtime is available".to_owned(),
-                fix: "run `berth doctor`".to_owned(),
-            }));
+    match (reached, first_absent) {
+        (false, Some(err)) => Err(err),
+        _ => Ok(out),
     }
-    Ok(out)
 }
 
 /// Finds a run by name, run id or id in the searched backends.
@@ -154,15 +162,25 @@ pub async fn locate(
     flag: Option<RuntimeChoice>,
     name: &str,
 ) -> Result<(Arc<dyn Runtime>, runtime_core::SandboxInfo), Error> {
-    for runtime in search_order(flag).await? {
+    let (kinds, explicit) = search_kinds(flag)?;
+    let mut reached = false;
+    let mut first_absent = None;
+    for kind in kinds {
+        let runtime = runtime_for(kind);
         match runtime.find(name).await {
             Ok(info) => return Ok((runtime, info)),
-            Err(Error::NotFound { .. }) => continue,
-            Err(other) => return Err(other),
+            Err(Error::NotFound { .. }) => reached = true,
+            Err(err) if !explicit && absent(&err) => {
+                first_absent.get_or_insert(err);
+            }
+            Err(err) => return Err(err),
         }
     }
-    Err(Error::NotFound {
-        what: "sandbox",
-        name: name.to_owned(),
-    })
+    match (reached, first_absent) {
+        (false, Some(err)) => Err(err),
+        _ => Err(Error::NotFound {
+            what: "sandbox",
+            name: name.to_owned(),
+        }),
+    }
 }

@@ -364,7 +364,10 @@ mod cases {
         // line3 is last in its log is not fixed: --tail 1 gives exactly one of them.
         let tail = run(b.berth().args(["logs", "--tail", "1", &s.name]));
         let both = format!("{}{}", stdout(&tail), String::from_utf8_lossy(&tail.stderr));
-        assert!(both == "line3\n" || both == "line2\n", "--tail 1 gave {both:?}");
+        assert!(
+            both == "line3\n" || both == "line2\n",
+            "--tail 1 gave {both:?}"
+        );
         let rm = run(b.berth().args(["rm", &s.name]));
         assert_eq!(
             rm.status.code(),

@@ -6,10 +6,8 @@ use crate::render;
 use crate::{Format, PsArgs, backends};
 
 pub async fn execute(args: PsArgs) -> Result<u8, Error> {
-    let mut all: Vec<SandboxInfo> = Vec::new();
-    for runtime in backends::search_order(args.runtime.map(Into::into)).await? {
-        all.extend(runtime.list(args.all).await?);
-    }
+    let mut all: Vec<SandboxInfo> =
+        backends::list_all(args.runtime.map(Into::into), args.all).await?;
     if let Some(flag) = args.runtime {
         let want = match flag {
             crate::RuntimeArg::Docker => Some(runtime_core::RuntimeKind::Docker),

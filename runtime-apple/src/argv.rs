@@ -1,0 +1,482 @@
+//! Pure translation of plans and specs into `container` command lines (without the
+//! program name). Everything the backend runs is built here, so every command line
+//! can be snapshot-tested without a Mac.
+//!
+//! Environment values never appear here: they go to a 0600 env file whose path is
+//! passed with `--env-file` (see [`env_file_contents`]).
+
+use std::path::Path;
+use std::time::Duration;
+
+use runtime_core::plan::{DockerAccess, ImageSource, Mount, MountPurpose, Plan};
+use runtime_core::{CreateSpec, ExecSpec, LogOptions};
+
+use crate::error::AppleError;
+
+const GIB: u64 = 1 << 30;
+const MIB: u64 = 1 << 20;
+
+/// The name of the `index`th anonymous volume of a run (created explicitly, since
+/// Apple does not remove anonymous volumes with their container).
+pub fn volume_name(run_id: &str, index: usize) -> String {
+    format!("berth-{run_id}-{index}")
+}
+
+/// Refuses, defensively, what resolution should already have refused on Apple:
+/// privilege, the host engine socket, a private engine, pids limits and extra
+/// groups, none of which `container` can express.
+pub fn check_plan(plan: &Plan) -> Result<(), AppleError> {
+    let refuse = |reason: String| {
+        Err(AppleError::Refused {
+            operation: "create",
+            reason,
+        })
+    };
+    if plan.security.privileged {
+        return refuse("Apple `container` has no --privileged".to_owned());
+    }
+    match &plan.docker {
+        DockerAccess::None => {}
+        DockerAccess::Host { .. } => {
+            return refuse(
+                "there is no host Docker engine socket to mount into an Apple container".to_owned(),
+            );
+        }
+        DockerAccess::Dind { .. } => {
+            return refuse(
+                "a private docker engine needs privileges Apple `container` cannot grant"
+                    .to_owned(),
+            );
+        }
+    }
+    for mount in &plan.mounts {
+        let purpose = match mount {
+            Mount::Bind { purpose, .. } | Mount::Volume { purpose, .. } => *purpose,
+        };
+        if matches!(purpose, MountPurpose::DockerSocket | MountPurpose::Cgroup) {
+            return refuse(format!(
+                "the plan mounts the {purpose}, which Apple `container` cannot provide"
+            ));
+        }
+    }
+    let security = &plan.security;
+    if !security.security_opt.is_empty()
+        || !security.device_cgroup_rules.is_empty()
+        || security.cgroupns_host
+        || security.system_paths_unconfined
+    {
+        return refuse(format!(
+            "the plan's security settings ({security}) have no Apple `container` equivalent"
+        ));
+    }
+    if plan.limits.pids.is_some() {
+        return refuse("Apple `container` cannot limit the number of processes".to_owned());
+    }
+    if !plan.group_add.is_empty() {
+        return refuse("Apple `container` cannot add supplementary groups".to_owned());
+    }
+    match plan.network.mode.as_str() {
+        "default" | "none" => Ok(()),
+        other => refuse(format!(
+            "network mode {other:?} has no Apple `container` equivalent (expected \"default\" or \"none\")"
+        )),
+    }
+}
+
+/// `-m` for `bytes`: whole GiB as `NG`, else MiB (Apple's granularity, rounded up)
+/// as `NM`.
+pub fn memory_arg(bytes: u64) -> String {
+    if bytes >= GIB && bytes.is_multiple_of(GIB) {
+        format!("{}G", bytes / GIB)
+    } else {
+        format!("{}M", bytes.div_ceil(MIB).max(1))
+    }
+}
+
+/// `-c` for `cpus`: Apple allocates whole virtual CPUs, so a fraction is rounded up.
+pub fn cpus_arg(cpus: f64) -> String {
+    let whole = cpus.ceil().max(1.0);
+    if whole >= u32::MAX as f64 {
+        u32::MAX.to_string()
+    } else {
+        format!("{}", whole as u64)
+    }
+}
+
+/// One `--mount` (or, for paths `--mount` cannot carry, `-v`) for a mount.
+fn mount_args(mount: &Mount, volume: Option<&str>) -> Result<[String; 2], AppleError> {
+    let (kind, source, target, read_only) = match mount {
+        Mount::Bind {
+            source,
+            target,
+            read_only,
+            ..
+        } => (
+            "bind",
+            source.to_string_lossy().into_owned(),
+            target.clone(),
+            *read_only,
+        ),
+        Mount::Volume { target, .. } => (
+            "volume",
+            volume.unwrap_or_default().to_owned(),
+            target.clone(),
+            false,
+        ),
+    };
+    // Apple splits --mount on ',' and '=', and -v on ':'.
+    let fits_mount = |s: &str| !s.contains([',', '=']);
+    if fits_mount(&source) && fits_mount(&target) {
+        let mut spec = format!("type={kind},source={source},target={target}");
+        if read_only {
+            spec.push_str(",readonly");
+        }
+        return Ok(["--mount".to_owned(), spec]);
+    }
+    if !source.contains(':') && !target.contains(':') {
+        let mut spec = format!("{source}:{target}");
+        if read_only {
+            spec.push_str(":ro");
+        }
+        return Ok(["-v".to_owned(), spec]);
+    }
+    Err(AppleError::Refused {
+        operation: "mount",
+        reason: format!(
+            "{source} -> {target}: Apple's --mount cannot carry ',' or '=' in a path, and -v cannot carry ':'"
+        ),
+    })
+}
+
+/// `container create ...` for a spec. `env_file` holds the environment (see
+/// [`env_file_contents`]); it is `None` when there is none.
+pub fn create(spec: &CreateSpec<'_>, env_file: Option<&Path>) -> Result<Vec<String>, AppleError> {
+    let plan = spec.plan;
+    check_plan(plan)?;
+    let mut args: Vec<String> = vec!["create".into(), "--name".into(), spec.name.clone()];
+    for (key, value) in plan.labels_for_run(&spec.run_id) {
+        args.push("-l".into());
+        args.push(format!("{key}={value}"));
+    }
+    if let Some(file) = env_file {
+        args.push("--env-file".into());
+        args.push(file.to_string_lossy().into_owned());
+    }
+    if let Some(user) = &plan.user {
+        args.push("-u".into());
+        args.push(user.clone());
+    }
+    if let Some(workdir) = &plan.workdir {
+        args.push("-w".into());
+        args.push(workdir.clone());
+    }
+    if let Some(cpus) = plan.limits.cpus {
+        args.push("-c".into());
+        args.push(cpus_arg(cpus));
+    }
+    if let Some(memory) = plan.limits.memory {
+        args.push("-m".into());
+        args.push(memory_arg(memory.0));
+    }
+    let mut volumes = 0;
+    for mount in &plan.mounts {
+        let name = matches!(mount, Mount::Volume { .. }).then(|| {
+            volumes += 1;
+            volume_name(&spec.run_id, volumes - 1)
+        });
+        args.extend(mount_args(mount, name.as_deref())?);
+    }
+    // "default" is what a container joins when no --network is given, and leaving
+    // the flag out also works where --network is limited to macOS 26.
+    if plan.network.mode == "none" {
+        args.extend(["--network".into(), "none".into()]);
+    }
+    for network in &plan.network.create {
+        args.extend(["--network".into(), network.clone()]);
+    }
+    for cap in &plan.security.cap_drop {
+        args.extend(["--cap-drop".into(), cap.clone()]);
+    }
+    for cap in &plan.security.cap_add {
+        args.extend(["--cap-add".into(), cap.clone()]);
+    }
+    if plan.security.read_only_rootfs {
+        args.push("--read-only".into());
+    }
+    // An init that forwards signals and reaps zombies, as the Docker backend has.
+    args.push("--init".into());
+    if spec.stdin {
+        args.push("-i".into());
+    }
+    if spec.tty {
+        args.push("-t".into());
+    }
+    args.push(plan.image.reference().to_owned());
+    // Everything after the image is the process's arguments, however they look.
+    if let Some(command) = spec.command.as_ref().or(plan.command.as_ref()) {
+        args.extend(command.iter().cloned());
+    }
+    Ok(args)
+}
+
+/// The env file's text for `env`: one `NAME=value` per line, in Docker's env-file
+/// format, which Apple's CLI ports. Refuses what that format cannot carry: a value
+/// with a line break, or a name that is empty or holds `=`, `#` first, or spaces.
+pub fn env_file_contents(env: &[(String, String)]) -> Result<String, AppleError> {
+    let mut text = String::new();
+    for (name, value) in env {
+        let bad_name = name.is_empty()
+            || name.starts_with('#')
+            || name.contains('=')
+            || name.chars().any(char::is_whitespace);
+        if bad_name {
+            return Err(AppleError::Refused {
+                operation: "pass the environment",
+                reason: format!("{name:?} is not a name an env file can carry"),
+            });
+        }
+        // Foundation splits lines on every one of these.
+        if value.contains([
+            '\n', '\r', '\u{0B}', '\u{0C}', '\u{85}', '\u{2028}', '\u{2029}',
+        ]) {
+            return Err(AppleError::Refused {
+                operation: "pass the environment",
+                reason: format!(
+                    "the value of {name} contains a line break, which Apple's --env-file cannot carry (and berth never puts values on a command line)"
+                ),
+            });
+        }
+        text.push_str(name);
+        text.push('=');
+        text.push_str(value);
+        text.push('\n');
+    }
+    Ok(text)
+}
+
+/// `container start ID` (detached: prints the id).
+pub fn start(id: &str) -> Vec<String> {
+    vec!["start".into(), id.into()]
+}
+
+/// `container start -a [-i] ID`: starts the container with its stdout and stderr
+/// (and stdin) connected to this process.
+pub fn attach(id: &str, stdin: bool) -> Vec<String> {
+    let mut args = vec!["start".to_owned(), "-a".to_owned()];
+    if stdin {
+        args.push("-i".into());
+    }
+    args.push(id.into());
+    args
+}
+
+/// `container exec [-i] [-t] [-w DIR] [-u USER] [--env-file F] ID CMD...`.
+pub fn exec(id: &str, spec: &ExecSpec, env_file: Option<&Path>) -> Result<Vec<String>, AppleError> {
+    if spec.cmd.is_empty() {
+        return Err(AppleError::Refused {
+            operation: "exec",
+            reason: "no command was given".to_owned(),
+        });
+    }
+    let mut args = vec!["exec".to_owned()];
+    if spec.stdin {
+        args.push("-i".into());
+    }
+    if spec.tty {
+        args.push("-t".into());
+    }
+    if let Some(workdir) = &spec.workdir {
+        args.extend(["-w".into(), workdir.clone()]);
+    }
+    if let Some(user) = &spec.user {
+        args.extend(["-u".into(), user.clone()]);
+    }
+    if let Some(file) = env_file {
+        args.extend(["--env-file".into(), file.to_string_lossy().into_owned()]);
+    }
+    args.push(id.into());
+    // Apple captures everything after the id for the process.
+    args.extend(spec.cmd.iter().cloned());
+    Ok(args)
+}
+
+/// `container logs [-f] [-n N] ID`.
+pub fn logs(id: &str, options: &LogOptions) -> Vec<String> {
+    let mut args = vec!["logs".to_owned()];
+    if options.follow {
+        args.push("-f".into());
+    }
+    if let Some(n) = options.tail {
+        args.extend(["-n".into(), n.to_string()]);
+    }
+    args.push(id.into());
+    args
+}
+
+/// `container stop -t SECS ID`: SIGTERM, then SIGKILL after `grace` (rounded up to
+/// whole seconds).
+pub fn stop(id: &str, grace: Duration) -> Vec<String> {
+    let mut secs = grace.as_secs();
+    if grace.subsec_nanos() > 0 {
+        secs += 1;
+    }
+    let secs = secs.min(i32::MAX as u64);
+    vec!["stop".into(), "-t".into(), secs.to_string(), id.into()]
+}
+
+/// `container delete -f ID...` (prints each deleted id).
+pub fn delete(ids: &[String]) -> Vec<String> {
+    let mut args = vec!["delete".to_owned(), "-f".to_owned()];
+    args.extend(ids.iter().cloned());
+    args
+}
+
+/// `container ls [-a] --format json`.
+pub fn list(all: bool) -> Vec<String> {
+    let mut args = vec!["ls".to_owned()];
+    if all {
+        args.push("-a".into());
+    }
+    args.extend(["--format".into(), "json".into()]);
+    args
+}
+
+/// `container inspect ID` (always a JSON array).
+pub fn inspect(id: &str) -> Vec<String> {
+    vec!["inspect".into(), id.into()]
+}
+
+/// `container image inspect REF`.
+pub fn image_inspect(reference: &str) -> Vec<String> {
+    vec!["image".into(), "inspect".into(), reference.into()]
+}
+
+/// `container build --progress plain -t TAG -f FILE [--build-arg K=V]... DIR`.
+pub fn build(image: &ImageSource) -> Option<Vec<String>> {
+    let ImageSource::Build {
+        dockerfile,
+        context,
+        tag,
+        args: build_args,
+    } = image
+    else {
+        return None;
+    };
+    let mut args: Vec<String> = vec![
+        "build".into(),
+        "--progress".into(),
+        "plain".into(),
+        "-t".into(),
+        tag.clone(),
+        "-f".into(),
+        dockerfile.to_string_lossy().into_owned(),
+    ];
+    for (key, value) in build_args {
+        args.extend(["--build-arg".into(), format!("{key}={value}")]);
+    }
+    args.push(context.to_string_lossy().into_owned());
+    Some(args)
+}
+
+/// `container volume create --label K=V... NAME`.
+pub fn volume_create<'a>(
+    name: &str,
+    labels: impl IntoIterator<Item = (&'a String, &'a String)>,
+) -> Vec<String> {
+    let mut args = vec!["volume".to_owned(), "create".to_owned()];
+    for (key, value) in labels {
+        args.extend(["--label".into(), format!("{key}={value}")]);
+    }
+    args.push(name.into());
+    args
+}
+
+/// `container volume delete NAME...`.
+pub fn volume_delete(names: &[String]) -> Vec<String> {
+    let mut args = vec!["volume".to_owned(), "delete".to_owned()];
+    args.extend(names.iter().cloned());
+    args
+}
+
+/// `container volume list --format json`.
+pub fn volume_list() -> Vec<String> {
+    vec![
+        "volume".into(),
+        "list".into(),
+        "--format".into(),
+        "json".into(),
+    ]
+}
+
+/// `container network create --label K=V... NAME` (macOS 26).
+pub fn network_create<'a>(
+    name: &str,
+    labels: impl IntoIterator<Item = (&'a String, &'a String)>,
+) -> Vec<String> {
+    let mut args = vec!["network".to_owned(), "create".to_owned()];
+    for (key, value) in labels {
+        args.extend(["--label".into(), format!("{key}={value}")]);
+    }
+    args.push(name.into());
+    args
+}
+
+/// `container network delete NAME`.
+pub fn network_delete(name: &str) -> Vec<String> {
+    vec!["network".into(), "delete".into(), name.into()]
+}
+
+/// `container network list --format json`.
+pub fn network_list() -> Vec<String> {
+    vec![
+        "network".into(),
+        "list".into(),
+        "--format".into(),
+        "json".into(),
+    ]
+}
+
+/// `container system status --format json` (0.11 and later).
+pub fn system_status() -> Vec<String> {
+    vec![
+        "system".into(),
+        "status".into(),
+        "--format".into(),
+        "json".into(),
+    ]
+}
+
+/// `container system status` (text, for CLIs older than 0.11).
+pub fn system_status_text() -> Vec<String> {
+    vec!["system".into(), "status".into()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{cpus_arg, env_file_contents, memory_arg};
+
+    #[test]
+    fn memory_uses_the_largest_exact_unit() {
+        assert_eq!(memory_arg(4 << 30), "4G");
+        assert_eq!(memory_arg(1536 << 20), "1536M");
+        assert_eq!(memory_arg((1 << 20) + 1), "2M");
+        assert_eq!(memory_arg(1), "1M");
+    }
+
+    #[test]
+    fn cpus_round_up_to_whole_cpus() {
+        assert_eq!(cpus_arg(1.5), "2");
+        assert_eq!(cpus_arg(2.0), "2");
+        assert_eq!(cpus_arg(0.1), "1");
+    }
+
+    #[test]
+    fn env_files_refuse_line_breaks() {
+        let ok = env_file_contents(&[("A".into(), "x y = z".into())]);
+        assert_eq!(ok.ok().as_deref(), Some("A=x y = z\n"));
+        let bad = env_file_contents(&[("A".into(), "one\ntwo".into())]);
+        assert!(bad.is_err());
+        let bad_name = env_file_contents(&[("A B".into(), "x".into())]);
+        assert!(bad_name.is_err());
+    }
+}
