@@ -121,6 +121,11 @@ fn search_kinds(flag: Option<RuntimeChoice>) -> Result<(Vec<RuntimeKind>, bool),
     })
 }
 
+/// Fresh backends of the searched kinds.
+pub fn search_runtimes(flag: Option<RuntimeChoice>) -> Result<Vec<Arc<dyn Runtime>>, Error> {
+    Ok(search_kinds(flag)?.0.into_iter().map(runtime_for).collect())
+}
+
 /// Whether an error only says that a backend is not there to ask.
 fn absent(err: &Error) -> bool {
     matches!(

@@ -52,6 +52,9 @@ pub enum Command {
     Stop(StopArgs),
     /// Remove sandboxes with their networks and anonymous volumes.
     Rm(RmArgs),
+    /// Remove finished, orphaned and expired runs, debris of launches that died,
+    /// and stale run records.
+    Gc(GcArgs),
 }
 
 /// Output format of listing and inspecting commands.
@@ -239,6 +242,24 @@ pub struct RmArgs {
     runs: Vec<String>,
 }
 
+/// `berth gc`.
+#[derive(Debug, Args)]
+pub struct GcArgs {
+    /// Print what would be removed; remove nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// Only runs whose last activity is older than this (such as 30m, 2h, 1d);
+    /// runs past their TTL are removed regardless.
+    #[arg(long, value_name = "DUR")]
+    older_than: Option<runtime_core::duration::HumanDuration>,
+    /// Only this runtime's engine [default: every available one].
+    #[arg(long, value_enum)]
+    runtime: Option<RuntimeArg>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t)]
+    format: Format,
+}
+
 /// Parses the command line, runs the command, and returns the exit code.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -275,6 +296,7 @@ impl Command {
             Self::Plan(a) => a.format,
             Self::Doctor(a) => a.format,
             Self::Ps(a) => a.format,
+            Self::Gc(a) => a.format,
             _ => Format::Human,
         }
     }

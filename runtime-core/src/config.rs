@@ -76,6 +76,9 @@ pub struct SandboxConfig {
     pub user: Option<Spanned<String>>,
     /// Preferred runtime; `--runtime` overrides it.
     pub runtime: Option<Spanned<RuntimeChoice>>,
+    /// How long a detached run may live; `berth gc` (and the next berth command)
+    /// removes it after that.
+    pub ttl: Option<Spanned<crate::duration::HumanDuration>>,
 }
 
 /// `[sandbox.build]`.

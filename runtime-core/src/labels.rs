@@ -19,6 +19,12 @@ pub const SANDBOX: &str = "berth.sandbox";
 pub const DOCKER_MODE: &str = "berth.docker-mode";
 /// The config file the run came from.
 pub const CONFIG: &str = "berth.config";
+/// The pid of the berth process that launched the run.
+pub const OWNER_PID: &str = "berth.owner-pid";
+/// `true` when the run was started with `-d` and outlives its berth process.
+pub const DETACHED: &str = "berth.detached";
+/// When a detached run's TTL expires, seconds since the Unix epoch.
+pub const EXPIRES: &str = "berth.expires";
 
 /// Lowercases and keeps `[a-z0-9_.-]`, so a name is valid for every engine.
 pub fn sanitize_name(raw: &str) -> String {

@@ -19,7 +19,9 @@
 pub mod capabilities;
 pub mod config;
 pub mod diagnostic;
+pub mod duration;
 pub mod error;
+pub mod gc;
 pub mod host;
 pub mod labels;
 pub mod launch;
@@ -28,6 +30,7 @@ pub mod resolve;
 pub mod runtime;
 pub mod select;
 pub mod size;
+pub mod state;
 mod validate;
 
 pub use capabilities::{

@@ -67,6 +67,27 @@ pub struct CreateSpec<'a> {
     pub tty: bool,
     /// Command override (else the plan's, else the image's).
     pub command: Option<Vec<String>>,
+    /// The berth process that launches the run.
+    pub owner_pid: u32,
+    /// Started with `-d`: the run outlives its berth process.
+    pub detached: bool,
+    /// When the run's TTL expires (seconds since the Unix epoch), if it has one.
+    pub expires_at: Option<i64>,
+}
+
+impl CreateSpec<'_> {
+    /// Every label the run's resources carry: the plan's, the run id, the owner,
+    /// and the TTL.
+    pub fn labels(&self) -> BTreeMap<String, String> {
+        use crate::labels;
+        let mut out = self.plan.labels_for_run(&self.run_id);
+        out.insert(labels::OWNER_PID.to_owned(), self.owner_pid.to_string());
+        out.insert(labels::DETACHED.to_owned(), self.detached.to_string());
+        if let Some(at) = self.expires_at {
+            out.insert(labels::EXPIRES.to_owned(), at.to_string());
+        }
+        out
+    }
 }
 
 /// A command to run in a running sandbox.
@@ -171,6 +192,27 @@ pub struct SandboxInfo {
     pub labels: BTreeMap<String, String>,
 }
 
+/// A kind of engine object other than a container.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ResourceKind {
+    /// A network.
+    Network,
+    /// A volume.
+    Volume,
+}
+
+/// A network or volume berth created.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ResourceInfo {
+    /// Network or volume.
+    pub kind: ResourceKind,
+    /// Its name.
+    pub name: String,
+    /// Its labels.
+    pub labels: BTreeMap<String, String>,
+}
+
 /// What [`Runtime::remove`] removed.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Removed {
@@ -239,6 +281,17 @@ pub trait Runtime: Send + Sync {
 
     /// berth's sandboxes on this runtime (`all`: stopped ones too).
     async fn list(&self, all: bool) -> Result<Vec<SandboxInfo>, Error>;
+
+    /// berth's networks and volumes on this runtime, whether or not a container
+    /// still uses them (what `berth gc` sweeps after a crash). Backends that
+    /// create none may keep this default, which says so.
+    async fn resources(&self) -> Result<Vec<ResourceInfo>, Error> {
+        Err(Error::Unsupported {
+            runtime: self.kind(),
+            operation: "resources",
+            reason: "this backend does not list networks and volumes".to_owned(),
+        })
+    }
 
     /// Finds one sandbox by name, id, id prefix or run id.
     async fn find(&self, name: &str) -> Result<SandboxInfo, Error> {

@@ -17,6 +17,7 @@ use bollard::query_parameters::{
 };
 use runtime_core::labels;
 use runtime_core::plan::Mount;
+use runtime_core::runtime::{ResourceInfo, ResourceKind};
 use runtime_core::{CreateSpec, Removed, RuntimeKind, SandboxInfo, SandboxState};
 
 use crate::engine::DockerError;
@@ -30,7 +31,7 @@ pub fn volume_name(run_id: &str, index: usize) -> String {
 /// in the order of the plan's `Mount::Volume`s.
 pub fn container_body(spec: &CreateSpec<'_>) -> ContainerCreateBody {
     let plan = spec.plan;
-    let labels: HashMap<String, String> = plan.labels_for_run(&spec.run_id).into_iter().collect();
+    let labels: HashMap<String, String> = spec.labels().into_iter().collect();
     let mut volume_index = 0;
     let mounts: Vec<EngineMount> = plan
         .mounts
@@ -115,8 +116,7 @@ pub fn container_body(spec: &CreateSpec<'_>) -> ContainerCreateBody {
 
 /// Creates the run's volumes and networks, then its container; returns its id.
 pub async fn create(docker: &Docker, spec: &CreateSpec<'_>) -> Result<String, DockerError> {
-    let labels: HashMap<String, String> =
-        spec.plan.labels_for_run(&spec.run_id).into_iter().collect();
+    let labels: HashMap<String, String> = spec.labels().into_iter().collect();
     let volumes = spec
         .plan
         .mounts
@@ -302,6 +302,52 @@ pub async fn list(docker: &Docker, all: bool) -> Result<Vec<SandboxInfo>, Docker
         .await
         .map_err(|e| DockerError::api("list containers", "container", "", e))?;
     Ok(containers.into_iter().filter_map(summary_to_info).collect())
+}
+
+/// berth's networks and volumes on this engine.
+pub async fn resources(docker: &Docker) -> Result<Vec<ResourceInfo>, DockerError> {
+    let filters = HashMap::from([(
+        "label".to_owned(),
+        vec![format!(
+            "{}={}",
+            labels::MANAGED_BY,
+            labels::MANAGED_BY_VALUE
+        )],
+    )]);
+    let mut out = Vec::new();
+    let networks = docker
+        .list_networks(Some(
+            ListNetworksOptionsBuilder::default()
+                .filters(&filters)
+                .build(),
+        ))
+        .await
+        .map_err(|e| DockerError::api("list networks", "network", "", e))?;
+    for n in networks {
+        if let Some(name) = n.name {
+            out.push(ResourceInfo {
+                kind: ResourceKind::Network,
+                name,
+                labels: n.labels.unwrap_or_default().into_iter().collect(),
+            });
+        }
+    }
+    let volumes = docker
+        .list_volumes(Some(
+            ListVolumesOptionsBuilder::default()
+                .filters(&filters)
+                .build(),
+        ))
+        .await
+        .map_err(|e| DockerError::api("list volumes", "volume", "", e))?;
+    for v in volumes.volumes.unwrap_or_default() {
+        out.push(ResourceInfo {
+            kind: ResourceKind::Volume,
+            name: v.name,
+            labels: v.labels.into_iter().collect(),
+        });
+    }
+    Ok(out)
 }
 
 /// Maps one listed container; skips entries without an id.

@@ -220,4 +220,11 @@ impl Runtime for DockerRuntime {
             .await
             .map_err(|e| self.core(e))
     }
+
+    async fn resources(&self) -> Result<Vec<runtime_core::runtime::ResourceInfo>, Error> {
+        let docker = self.client().await?;
+        containers::resources(docker)
+            .await
+            .map_err(|e| self.core(e))
+    }
 }

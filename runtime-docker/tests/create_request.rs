@@ -54,6 +54,9 @@ fn body(toml: &str, cap_bounding_set: u64) -> String {
         stdin: false,
         tty: false,
         command: None,
+        owner_pid: 4242,
+        detached: true,
+        expires_at: Some(1_800_000_000),
     };
     let body = runtime_docker::containers::container_body(&spec);
     let mut value = serde_json::to_value(&body).expect("json");

@@ -87,4 +87,8 @@ impl Runtime for GvisorRuntime {
     async fn list(&self, all: bool) -> Result<Vec<SandboxInfo>, Error> {
         self.docker.list(all).await
     }
+
+    async fn resources(&self) -> Result<Vec<runtime_core::runtime::ResourceInfo>, Error> {
+        self.docker.resources().await
+    }
 }

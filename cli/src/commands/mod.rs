@@ -8,6 +8,7 @@ use crate::Command;
 
 mod doctor;
 mod exec;
+mod gc;
 mod logs;
 mod plan;
 mod ps;
@@ -26,7 +27,13 @@ pub async fn execute(command: Command) -> Result<u8, Error> {
         Command::Logs(args) => logs::execute(args).await,
         Command::Stop(args) => stop::execute(args).await,
         Command::Rm(args) => rm::execute(args).await,
+        Command::Gc(args) => gc::execute(args).await,
     }
+}
+
+/// The run records of this user.
+pub fn run_store() -> Result<runtime_core::state::RunStore, Error> {
+    runtime_core::state::RunStore::from_env(|name| std::env::var(name).ok())
 }
 
 /// Loads `-f FILE`, else `./berth.toml`; without either, the defaults when

@@ -1,13 +1,26 @@
 //! `berth ps`: berth's sandboxes, found by label.
 
-use runtime_core::{Error, SandboxInfo};
+use std::collections::BTreeSet;
+
+use runtime_core::state::{self, RunState};
+use runtime_core::{Error, SandboxInfo, SandboxState};
 
 use crate::render;
 use crate::{Format, PsArgs, backends};
 
 pub async fn execute(args: PsArgs) -> Result<u8, Error> {
-    let mut all: Vec<SandboxInfo> =
-        backends::list_all(args.runtime.map(Into::into), args.all).await?;
+    let flag = args.runtime.map(Into::into);
+    super::gc::sweep_expired(flag).await;
+    let mut all: Vec<SandboxInfo> = backends::list_all(flag, true).await?;
+    reconcile(&mut all, args.all)?;
+    if !args.all {
+        all.retain(|s| {
+            matches!(
+                s.state,
+                SandboxState::Running | SandboxState::Paused | SandboxState::Stopping
+            )
+        });
+    }
     if let Some(flag) = args.runtime {
         let want = match flag {
             crate::RuntimeArg::Docker => Some(runtime_core::RuntimeKind::Docker),
@@ -61,4 +74,70 @@ fn ago(secs: i64) -> String {
         s if s < 86_400 => format!("{}h ago", s / 3600),
         s => format!("{}d ago", s / 86_400),
     }
+}
+
+/// Brings run records in line with the engine (the source of truth): a record
+/// whose container is gone is marked stopped, with why. With `all`, runs that exist
+/// only as records (failed launches, containers removed outside berth) are listed.
+fn reconcile(on_engine: &mut Vec<SandboxInfo>, all: bool) -> Result<(), Error> {
+    let store = super::run_store()?;
+    let (records, _) = store.list();
+    let present: BTreeSet<String> = on_engine.iter().map(|s| s.run_id.clone()).collect();
+    for record in records {
+        if present.contains(&record.run_id) {
+            // The engine says how it is; a record that still says running learns
+            // that the container exited (it died, or the engine restarted).
+            let exited = on_engine
+                .iter()
+                .find(|s| s.run_id == record.run_id && s.state == SandboxState::Exited);
+            if let Some(info) = exited
+                && !record.state.is_terminal()
+                && record.state != RunState::Created
+                && record.state != RunState::Starting
+            {
+                let code = info.exit_code;
+                store.update(&record.run_id, |r| {
+                    r.exit_code = r.exit_code.or(code);
+                    r.transition(RunState::Stopped);
+                })?;
+            }
+            continue;
+        }
+        let launching = state::process_alive(record.owner_pid)
+            && matches!(record.state, RunState::Created | RunState::Starting);
+        let mut record = record;
+        if !record.state.is_terminal() && !launching {
+            let why = "its container is gone (removed outside berth, or lost by the engine)";
+            store.update(&record.run_id, |r| {
+                r.error.get_or_insert_with(|| why.to_owned());
+                r.transition(RunState::Stopped);
+            })?;
+            record.error.get_or_insert_with(|| why.to_owned());
+            record.transition(RunState::Stopped);
+        }
+        if all {
+            on_engine.push(SandboxInfo {
+                id: String::new(),
+                name: record.name.clone(),
+                run_id: record.run_id.clone(),
+                runtime: record.runtime,
+                oci_runtime: None,
+                image: String::new(),
+                state: SandboxState::Unknown,
+                status: format!(
+                    "no container: {}{}",
+                    record.state,
+                    record
+                        .error
+                        .as_deref()
+                        .map(|e| format!(", {e}"))
+                        .unwrap_or_default()
+                ),
+                created: record.created_at(),
+                exit_code: record.exit_code,
+                labels: Default::default(),
+            });
+        }
+    }
+    Ok(())
 }

@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use runtime_core::launch::{launch, teardown};
 use runtime_core::plan::{EnvValue, Mount, MountPurpose};
+use runtime_core::state::{self, RunRecord, RunState};
 use runtime_core::{CreateSpec, Error, Plan, prepare};
 use tokio_util::sync::CancellationToken;
 use toml::Spanned;
@@ -38,6 +39,13 @@ pub async fn execute(args: RunArgs) -> Result<u8, Error> {
         .name
         .clone()
         .unwrap_or_else(|| format!("{}-{}", plan.name, &run_id[..8]));
+    super::gc::sweep_expired(args.config.runtime.map(Into::into)).await;
+    let store = super::run_store()?;
+    let expires_at = args
+        .detach
+        .then(|| config.file.sandbox.ttl.as_ref())
+        .flatten()
+        .map(|ttl| state::now() + i64::try_from(ttl.get_ref().0.as_secs()).unwrap_or(i64::MAX / 2));
     let spec = CreateSpec {
         plan: &plan,
         run_id: run_id.clone(),
@@ -46,7 +54,31 @@ pub async fn execute(args: RunArgs) -> Result<u8, Error> {
         stdin: args.interactive,
         tty: args.tty,
         command: None,
+        owner_pid: std::process::id(),
+        detached: args.detach,
+        expires_at,
     };
+    store.create(&RunRecord::new(
+        &run_id,
+        &spec.name,
+        plan.runtime,
+        args.detach,
+        expires_at,
+    ))?;
+    let record = |change: &dyn Fn(&mut RunRecord)| {
+        if let Err(err) = store.update(&run_id, |r| change(r)) {
+            eprintln!("berth: warning: {}", err.report());
+        }
+    };
+    // Interrupted or failed before the run exists for the user: leave nothing, not
+    // even the record.
+    let forget = || {
+        if let Err(err) = store.remove(&run_id) {
+            eprintln!("berth: warning: {}", err.report());
+        }
+    };
+
+    record(&|r| r.transition(RunState::Starting));
     let progress = |line: &str| eprintln!("berth: {line}");
     let cancel = CancellationToken::new();
     let launched = {
@@ -56,21 +88,31 @@ pub async fn execute(args: RunArgs) -> Result<u8, Error> {
             result = &mut fut => result,
             signal = interrupts.recv() => {
                 eprintln!("berth: {signal}: stopping the launch and removing what it created");
+                record(&|r| r.transition(RunState::Stopping));
                 cancel.cancel();
                 let _ = tokio::time::timeout(CANCEL_BOUND, &mut fut).await;
                 teardown(&*runtime, &run_id).await;
+                forget();
                 return Err(Error::Interrupted { signal });
             }
         }
     };
     let id = match launched {
-        Err(Error::Conflict { what, name }) if args.name.is_none() => {
-            // A generated name collided: extremely rare; say so rather than retry blindly.
-            return Err(Error::Conflict { what, name });
+        Ok(id) => id,
+        Err(err) => {
+            // launch() already removed what it created; keep the failure on record
+            // for `berth ps --all` until `berth gc`.
+            let message = err.report();
+            record(&|r| {
+                r.error = Some(message.clone());
+                r.transition(RunState::Failed);
+            });
+            return Err(err);
         }
-        other => other?,
     };
+    record(&|r| r.container_id = Some(id.clone()));
     if args.detach {
+        record(&|r| r.transition(RunState::Running));
         println!("{}", spec.name);
         return Ok(0);
     }
@@ -85,9 +127,15 @@ pub async fn execute(args: RunArgs) -> Result<u8, Error> {
         Ok(s) => s,
         Err(err) => {
             teardown(&*runtime, &run_id).await;
+            let message = err.report();
+            record(&|r| {
+                r.error = Some(message.clone());
+                r.transition(RunState::Failed);
+            });
             return Err(err);
         }
     };
+    record(&|r| r.transition(RunState::Running));
     let raw = args.tty.then(stdio::RawTerminal::enter);
     let outcome = tokio::select! {
         code = stdio::pump(session, args.interactive) => Ok(code),
@@ -97,18 +145,29 @@ pub async fn execute(args: RunArgs) -> Result<u8, Error> {
     match outcome {
         Ok(code) => {
             if args.rm {
+                record(&|r| r.transition(RunState::Stopping));
                 teardown(&*runtime, &run_id).await;
+                forget();
+            } else if let Ok(code) = &code {
+                let code = *code;
+                record(&|r| {
+                    r.exit_code = Some(code);
+                    r.transition(RunState::Stopped);
+                });
             }
             let code = code?;
             Ok(exit_code(code))
         }
         Err(signal) => {
+            record(&|r| r.transition(RunState::Stopping));
             if args.rm {
                 eprintln!("berth: {signal}: removing {}", spec.name);
                 teardown(&*runtime, &run_id).await;
+                forget();
             } else {
                 eprintln!("berth: {signal}: stopping {}", spec.name);
                 let _ = runtime.stop(&id, Duration::from_secs(10)).await;
+                record(&|r| r.transition(RunState::Stopped));
             }
             Ok(signals::exit_code(signal))
         }

@@ -3,16 +3,21 @@
 use std::time::Duration;
 
 use runtime_core::Error;
+use runtime_core::state::RunState;
 
 use crate::{StopArgs, backends};
 
 pub async fn execute(args: StopArgs) -> Result<u8, Error> {
     let flag = args.runtime.map(Into::into);
+    super::gc::sweep_expired(flag).await;
+    let store = super::run_store()?;
     for run in &args.runs {
         let (runtime, info) = backends::locate(flag, run).await?;
+        store.update(&info.run_id, |r| r.transition(RunState::Stopping))?;
         runtime
             .stop(&info.id, Duration::from_secs(args.time))
             .await?;
+        store.update(&info.run_id, |r| r.transition(RunState::Stopped))?;
         println!("{}", info.name);
     }
     Ok(0)
