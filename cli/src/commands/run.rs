@@ -43,7 +43,7 @@ pub async fn execute(args: RunArgs) -> Result<u8, Error> {
     let store = super::run_store()?;
     let expires_at = args
         .detach
-        .then(|| config.file.sandbox.ttl.as_ref())
+        .then_some(config.file.sandbox.ttl.as_ref())
         .flatten()
         .map(|ttl| state::now() + i64::try_from(ttl.get_ref().0.as_secs()).unwrap_or(i64::MAX / 2));
     let spec = CreateSpec {
