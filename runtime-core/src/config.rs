@@ -298,7 +298,7 @@ impl std::str::FromStr for RuntimeChoice {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
+        match s.to_ascii_lowercase().as_str() {
             "docker" => Ok(Self::Docker),
             "gvisor" => Ok(Self::Gvisor),
             "apple" => Ok(Self::Apple),

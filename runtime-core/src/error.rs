@@ -262,7 +262,7 @@ pub enum Error {
     },
 
     /// The user interrupted berth.
-    #[error("interrupted by {signal}; everything created so far was removed")]
+    #[error("interrupted by {signal}")]
     Interrupted {
         /// The signal's name.
         signal: &'static str,
@@ -281,14 +281,13 @@ impl Error {
             Self::DockerHostUnsupported { .. }
             | Self::DockerHostNeedsHostUds { .. }
             | Self::DindUnsupported { .. }
-            | Self::SocketMissing { .. }
             | Self::SocketRemote { .. }
             | Self::SocketRootGroup { .. }
             | Self::SocketNoGroupAccess { .. }
             | Self::AllowlistUnsupported { .. }
             | Self::LimitUnsupported { .. }
             | Self::Unsupported { .. } => REFUSED,
-            Self::Unavailable { .. } => UNAVAILABLE,
+            Self::Unavailable { .. } | Self::SocketMissing { .. } => UNAVAILABLE,
             Self::PermissionDenied { .. } => PERMISSION,
             Self::ImageMissing { .. } => IMAGE_MISSING,
             Self::Conflict { .. } => CONFLICT,

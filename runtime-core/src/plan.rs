@@ -127,8 +127,9 @@ pub enum DockerAccess {
         socket: PathBuf,
         /// Where it is mounted inside.
         target: String,
-        /// Supplementary group id added to the sandbox user.
-        gid: u32,
+        /// Supplementary group id added to the sandbox user; `None` when the user
+        /// is root and needs none (the socket's group is root or has no access).
+        gid: Option<u32>,
     },
     /// A private engine inside the sandbox.
     Dind {
@@ -339,8 +340,9 @@ impl Plan {
                 target,
                 gid,
             } => format!(
-                "host engine: {} mounted at {target}, group {gid} added",
-                socket.display()
+                "host engine: {} mounted at {target}, {}",
+                socket.display(),
+                gid.map_or("no group added (root user)".to_owned(), |g| format!("group {g} added"))
             ),
             DockerAccess::Dind {
                 privilege: DindPrivilege::Privileged,

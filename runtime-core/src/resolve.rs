@@ -55,7 +55,7 @@ pub fn prepare(config: &Config, caps: &Capabilities, host: &HostFacts) -> Result
             .security
             .cap_add
             .iter()
-            .map(|c| c.get_ref().trim_start_matches("CAP_").to_owned())
+            .map(|c| c.get_ref().to_ascii_uppercase().trim_start_matches("CAP_").to_owned())
             .collect(),
         no_new_privileges: file.security.no_new_privileges,
         security_opt: Vec::new(),
@@ -89,7 +89,7 @@ pub fn prepare(config: &Config, caps: &Capabilities, host: &HostFacts) -> Result
             DockerAccess::Host {
                 socket,
                 target: SOCKET_TARGET.to_owned(),
-                gid: gid.unwrap_or(0),
+                gid,
             }
         }
         DockerMode::Dind => {
@@ -107,6 +107,14 @@ pub fn prepare(config: &Config, caps: &Capabilities, host: &HostFacts) -> Result
     };
 
     let env = resolve_env(config, host)?;
+    for name in &config.file.secrets.names {
+        if !host.env_names.contains(name.get_ref()) {
+            warnings.push(format!(
+                "secret {} is not set in berth's environment: the sandbox will not have it",
+                name.get_ref()
+            ));
+        }
+    }
     let network = resolve_network(config, caps)?;
     if !network.create.is_empty() && !caps.user_network_dns {
         warnings.push(format!(
@@ -224,7 +232,9 @@ fn resolve_host_socket(
                 .filter(|a| !a.starts_with("--host-uds"))
                 .cloned()
                 .collect();
-            wanted.push("--host-uds=open".to_owned());
+            // Keep what `create` allowed: `all` is open plus create.
+            let had_create = runtime_args.iter().any(|a| a == "--host-uds=create");
+            wanted.push(if had_create { "--host-uds=all" } else { "--host-uds=open" }.to_owned());
             return Err(Error::DockerHostNeedsHostUds {
                 oci_runtime: oci_runtime.clone(),
                 runtime_args: runtime_args.clone(),
@@ -341,7 +351,7 @@ fn apply_dind(
         }
     }
     warnings.push(
-        "docker mode \"dind\" runs the sandbox with (nearly) full privileges over the host kernel"
+        "docker mode \"dind\" runs the sandbox with (nearly) full privileges over its kernel"
             .to_owned(),
     );
 }

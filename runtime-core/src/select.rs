@@ -103,6 +103,17 @@ pub fn resolve_choice(
                 Ok(RuntimeKind::Docker)
             } else if os == Os::Macos && available(RuntimeKind::Apple) {
                 Ok(RuntimeKind::Apple)
+            } else if let Some(denied) = capabilities
+                .iter()
+                .find(|c| matches!(c.availability, crate::Availability::Denied { .. }))
+            {
+                // The engine runs but refuses berth: that is the fix the user needs.
+                Err(denied
+                    .availability
+                    .to_error(denied.runtime)
+                    .unwrap_or_else(|| Error::Usage {
+                        message: "no runtime is available".to_owned(),
+                    }))
             } else {
                 let reasons: Vec<String> = capabilities
                     .iter()

@@ -293,15 +293,15 @@ impl RunStore {
 mod tests {
     use super::*;
 
-    fn store() -> (RunStore, PathBuf) {
-        let root =
-            std::env::temp_dir().join(format!("berth-state-test-{}-{}", std::process::id(), now()));
+    fn store(test: &str) -> (RunStore, PathBuf) {
+        let root = std::env::temp_dir().join(format!("berth-state-{test}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&root);
         (RunStore::at(root.clone()), root)
     }
 
     #[test]
     fn records_survive_a_round_trip_and_updates() {
-        let (store, root) = store();
+        let (store, root) = store("round-trip");
         let record = RunRecord::new("abc123", "agent-abc", RuntimeKind::Docker, true, Some(42));
         store.create(&record).unwrap();
         store
@@ -335,7 +335,7 @@ mod tests {
 
     #[test]
     fn concurrent_updates_lose_nothing() {
-        let (store, root) = store();
+        let (store, root) = store("race");
         let mut record = RunRecord::new("race", "r", RuntimeKind::Docker, false, None);
         record.exit_code = Some(0);
         store.create(&record).unwrap();

@@ -33,13 +33,13 @@ pub fn is_env_name(name: &str) -> bool {
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
-fn check_abs(source: &SourceFile<'_>, value: &Spanned<String>, what: &str) -> Result<(), Error> {
+fn check_abs(source: &SourceFile<'_>, value: &Spanned<String>) -> Result<(), Error> {
     if !value.get_ref().starts_with('/') {
         return fail(
             source,
             value.span(),
             format!(
-                "{what} must be an absolute path inside the sandbox, got `{}`",
+                "must be an absolute path inside the sandbox, got `{}`",
                 value.get_ref()
             ),
             Some("start it with /, such as \"/workspace\""),
@@ -111,7 +111,7 @@ pub fn check(file: &ConfigFile, source: &SourceFile<'_>) -> Result<(), Error> {
         }
     }
     if let Some(workdir) = &sandbox.workdir {
-        check_abs(source, workdir, "workdir")?;
+        check_abs(source, workdir)?;
     }
     if let Some(user) = &sandbox.user {
         let u = user.get_ref();
@@ -125,7 +125,7 @@ pub fn check(file: &ConfigFile, source: &SourceFile<'_>) -> Result<(), Error> {
         }
     }
     if let Some(workspace) = &file.workspace {
-        check_abs(source, &workspace.mount, "workspace.mount")?;
+        check_abs(source, &workspace.mount)?;
         if workspace.mount.get_ref() == "/" {
             return fail(
                 source,
@@ -195,8 +195,9 @@ pub fn check(file: &ConfigFile, source: &SourceFile<'_>) -> Result<(), Error> {
                 source,
                 network.allow[0].span(),
                 format!(
-                    "`allow` has no effect with policy \"{}\"",
-                    network.policy.get_ref()
+                    "`allow` has no effect with policy \"{}\"{}",
+                    network.policy.get_ref(),
+                    if network.policy.span() == (0..0) { " (the default)" } else { "" }
                 ),
                 Some(
                     "set policy = \"allowlist\" to restrict egress to these hosts, or remove `allow`",
@@ -253,7 +254,8 @@ pub fn check(file: &ConfigFile, source: &SourceFile<'_>) -> Result<(), Error> {
         }
     }
     for cap in &file.security.cap_add {
-        let name = cap.get_ref().trim_start_matches("CAP_");
+        let upper = cap.get_ref().to_ascii_uppercase();
+        let name = upper.trim_start_matches("CAP_");
         if !crate::host::CAPABILITY_NAMES.contains(&name) {
             let help = crate::diagnostic::suggest(name, crate::host::CAPABILITY_NAMES).map_or_else(
                 || "use a Linux capability name such as \"CHOWN\"".to_owned(),

@@ -15,7 +15,7 @@ pub fn capabilities(_host: &HostFacts, probe: &ProbeReport) -> Capabilities {
     let runsc = probe.engine.as_ref().and_then(find_runsc).cloned();
     let availability = match (&probe.availability, &runsc) {
         (Availability::Unavailable { reason, fix }, _) => Availability::Unavailable {
-            reason: format!("the Docker engine is unavailable: {reason}"),
+            reason: reason.clone(),
             fix: fix.clone(),
         },
         (denied @ Availability::Denied { .. }, _) => denied.clone(),
@@ -32,14 +32,17 @@ pub fn capabilities(_host: &HostFacts, probe: &ProbeReport) -> Capabilities {
             oci_runtime: r.name.clone(),
             runtime_args: r.args.clone(),
         },
-        (None, _) => SocketMount::NeedsHostUds {
-            oci_runtime: "runsc".to_owned(),
-            runtime_args: Vec::new(),
+        (None, _) => SocketMount::Unsupported {
+            reason: "no runsc runtime is registered with the Docker engine".to_owned(),
         },
     };
     let privileged = match &flags {
         Some(f) if f.supports_docker_in_gvisor() => Privileged::Supported,
-        _ => Privileged::Unsupported {
+        None => Privileged::Unsupported {
+            reason: "no runsc runtime is registered with the Docker engine".to_owned(),
+            fix: REGISTER_HINT.to_owned(),
+        },
+        Some(_) => Privileged::Unsupported {
             reason: "an outer privileged container is not sandboxed by gVisor, and this runsc is not set up for docker-in-gVisor".to_owned(),
             fix: format!(
                 "use --runtime docker, or add \"--net-raw\" and \"--allow-packet-socket-write\" to the runtimeArgs of \"{}\" in /etc/docker/daemon.json and reload dockerd",

@@ -102,9 +102,10 @@ fn mode_report(p: &Probed, host: &HostFacts, mode: DockerMode) -> ModeReport {
             ok: true,
             detail: match &plan.docker {
                 runtime_core::plan::DockerAccess::None => "no docker inside".to_owned(),
-                runtime_core::plan::DockerAccess::Host { socket, gid, .. } => {
-                    format!("host socket {} with group {gid}", socket.display())
-                }
+                runtime_core::plan::DockerAccess::Host { socket, gid, .. } => match gid {
+                    Some(gid) => format!("host socket {} with group {gid}", socket.display()),
+                    None => format!("host socket {} (root user, no group)", socket.display()),
+                },
                 runtime_core::plan::DockerAccess::Dind { privilege } => match privilege {
                     runtime_core::plan::DindPrivilege::Privileged => {
                         "private engine, --privileged".to_owned()
