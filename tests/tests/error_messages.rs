@@ -1,142 +1,355 @@
-//! Every variant of berth's error type, as a user reads it, with its exit code.
-//! A change to any message shows up here in review.
+//! Every variant of berth's error type, as a user reads it (`report()`, with its
+//! chain of causes), with its kind and exit code. Each is constructed directly with
+//! realistic fields and is its own snapshot, so a change to any message shows up in
+//! review. A test reads the `kind()` table in runtime-core's `error.rs` and fails when
+//! a variant has no case here.
 
-use std::path::PathBuf;
+use std::collections::BTreeSet;
+use std::io::ErrorKind;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::{Path, PathBuf};
 
+use runtime_core::diagnostic::ConfigDiagnostic;
 use runtime_core::{Error, RuntimeKind};
 
-fn io(kind: std::io::ErrorKind, text: &str) -> std::io::Error {
+fn io(kind: ErrorKind, text: &str) -> std::io::Error {
     std::io::Error::new(kind, text.to_owned())
 }
 
-fn all() -> Vec<Error> {
+/// An error with a cause of its own, to show a two-level chain.
+#[derive(Debug)]
+struct Wrapped {
+    what: &'static str,
+    source: std::io::Error,
+}
+
+impl std::fmt::Display for Wrapped {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.what)
+    }
+}
+
+impl std::error::Error for Wrapped {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.source)
+    }
+}
+
+/// Each case: a snapshot name and the error.
+fn cases() -> Vec<(&'static str, Error)> {
+    let sock = || PathBuf::from("/var/run/docker.sock");
     vec![
-        Error::ReadConfig {
-            path: PathBuf::from("berth.toml"),
-            source: io(std::io::ErrorKind::NotFound, "No such file or directory (os error 2)"),
-        },
-        Error::Usage {
-            message: "BERTH_RUNTIME: unknown runtime `podman`: expected docker, gvisor, apple or auto".to_owned(),
-        },
-        Error::DockerHostUnsupported {
-            runtime: RuntimeKind::Apple,
-            reason: "each Apple container is its own virtual machine".to_owned(),
-            fix: "use --runtime docker".to_owned(),
-        },
-        Error::DockerHostNeedsHostUds {
-            oci_runtime: "runsc".to_owned(),
-            runtime_args: vec!["--network=host".to_owned()],
-            fix: "set \"runtimeArgs\": [\"--network=host\", \"--host-uds=open\"]".to_owned(),
-        },
-        Error::DindUnsupported {
-            runtime: RuntimeKind::Gvisor,
-            reason: "an outer privileged container is not sandboxed by gVisor".to_owned(),
-            fix: "use --runtime docker".to_owned(),
-        },
-        Error::SocketMissing {
-            path: PathBuf::from("/var/run/docker.sock"),
-            source_name: "default path".to_owned(),
-            reason: "No such file or directory (os error 2)".to_owned(),
-            fix: "start the Docker engine".to_owned(),
-        },
-        Error::SocketRemote {
-            docker_host: "tcp://10.0.0.5:2376".to_owned(),
-            fix: "run berth on the engine's host".to_owned(),
-        },
-        Error::SocketRootGroup {
-            path: PathBuf::from("/var/run/docker.sock"),
-            user: "1000".to_owned(),
-            fix: "give the socket its own group".to_owned(),
-        },
-        Error::SocketNoGroupAccess {
-            path: PathBuf::from("/var/run/docker.sock"),
-            gid: 999,
-            mode: 0o600,
-            fix: "chmod g+rw /var/run/docker.sock".to_owned(),
-        },
-        Error::AllowlistUnsupported {
-            runtime: RuntimeKind::Docker,
-            fix: "use policy = \"none\"".to_owned(),
-        },
-        Error::LimitUnsupported {
-            runtime: RuntimeKind::Apple,
-            limit: "pids",
-            fix: "remove resources.pids, or use --runtime docker".to_owned(),
-        },
-        Error::SecretMissing {
-            name: "GITHUB_TOKEN".to_owned(),
-            fix: "export GITHUB_TOKEN".to_owned(),
-        },
-        Error::Unavailable {
-            runtime: RuntimeKind::Docker,
-            reason: "the Docker engine is not running (no answer at /var/run/docker.sock)".to_owned(),
-            fix: "start the Docker engine".to_owned(),
-        },
-        Error::Unsupported {
-            runtime: RuntimeKind::Apple,
-            operation: "attach",
-            reason: "`container` cannot attach to a running container".to_owned(),
-        },
-        Error::PermissionDenied {
-            path: PathBuf::from("/var/run/docker.sock"),
-            fix: "join the socket's group `docker` (gid 999): sudo usermod -aG docker $USER, then log in again".to_owned(),
-        },
-        Error::ImageMissing {
-            runtime: RuntimeKind::Docker,
-            reference: "agent:latest".to_owned(),
-            fix: "build it locally".to_owned(),
-        },
-        Error::Conflict {
-            what: "container",
-            name: "agent".to_owned(),
-        },
-        Error::NotFound {
-            what: "sandbox",
-            name: "agent".to_owned(),
-        },
-        Error::engine(
-            RuntimeKind::Docker,
-            "create container agent",
-            io(std::io::ErrorKind::Other, "Docker responded with status code 500: boom"),
+        (
+            "read-config",
+            Error::ReadConfig {
+                path: PathBuf::from("berth.toml"),
+                source: io(ErrorKind::NotFound, "No such file or directory (os error 2)"),
+            },
         ),
-        Error::Io {
-            operation: "read the env file",
-            path: PathBuf::from(".env"),
-            source: io(std::io::ErrorKind::PermissionDenied, "Permission denied (os error 13)"),
-        },
-        Error::Interrupted { signal: "SIGINT" },
+        (
+            "config",
+            Error::Config(Box::new(ConfigDiagnostic {
+                path: PathBuf::from("berth.toml"),
+                line: Some(7),
+                column: Some(1),
+                key: Some("resources.memroy".to_owned()),
+                message: "unknown key `memroy`".to_owned(),
+                snippet: Some(("memroy = \"4GiB\"".to_owned(), "^^^^^^".to_owned())),
+                help: Some("did you mean `memory`?".to_owned()),
+            })),
+        ),
+        (
+            "config-without-location",
+            Error::Config(Box::new(ConfigDiagnostic {
+                path: PathBuf::from("berth.toml"),
+                line: None,
+                column: None,
+                key: None,
+                message: "the file is not valid UTF-8".to_owned(),
+                snippet: None,
+                help: None,
+            })),
+        ),
+        (
+            "usage",
+            Error::Usage {
+                message: "BERTH_RUNTIME: unknown runtime `podman`: expected docker, gvisor, apple or auto".to_owned(),
+            },
+        ),
+        (
+            "usage-no-image",
+            Error::Usage {
+                message: "berth.toml: no image to run: set `image` or `[sandbox.build]` in [sandbox], or pass an image to `berth run`".to_owned(),
+            },
+        ),
+        (
+            "docker-host-unsupported",
+            Error::DockerHostUnsupported {
+                runtime: RuntimeKind::Apple,
+                reason: "each Apple container is its own virtual machine, and there is no host Docker engine socket to mount into it".to_owned(),
+                fix: "use --runtime docker on a host with a Docker engine, or set [docker] mode = \"none\"".to_owned(),
+            },
+        ),
+        (
+            "docker-host-needs-host-uds",
+            Error::DockerHostNeedsHostUds {
+                oci_runtime: "runsc".to_owned(),
+                runtime_args: vec!["--network=host".to_owned()],
+                fix: "set \"runtimeArgs\": [\"--network=host\", \"--host-uds=open\"] for \"runsc\" under \"runtimes\" in /etc/docker/daemon.json, then reload dockerd (kill -HUP $(pidof dockerd)); or use --runtime docker".to_owned(),
+            },
+        ),
+        (
+            "dind-unsupported",
+            Error::DindUnsupported {
+                runtime: RuntimeKind::Gvisor,
+                reason: "an outer privileged container is not sandboxed by gVisor, and this runsc is not set up for docker-in-gVisor".to_owned(),
+                fix: "use --runtime docker, or add \"--net-raw\" and \"--allow-packet-socket-write\" to the runtimeArgs of \"runsc\" in /etc/docker/daemon.json and reload dockerd".to_owned(),
+            },
+        ),
+        (
+            "socket-missing",
+            Error::SocketMissing {
+                path: sock(),
+                source_name: "default path".to_owned(),
+                reason: "No such file or directory (os error 2)".to_owned(),
+                fix: "start the Docker engine, or point DOCKER_HOST at its socket (unix:///path/to/docker.sock)".to_owned(),
+            },
+        ),
+        (
+            "socket-remote",
+            Error::SocketRemote {
+                docker_host: "tcp://10.0.0.5:2376".to_owned(),
+                fix: "run berth on the engine's host, or use docker mode \"dind\" for a private engine".to_owned(),
+            },
+        ),
+        (
+            "socket-root-group",
+            Error::SocketRootGroup {
+                path: sock(),
+                user: "1000:1000".to_owned(),
+                fix: "give the socket its own group (groupadd docker; chgrp docker /var/run/docker.sock; chmod 660 /var/run/docker.sock), or set [sandbox] user = \"root\"".to_owned(),
+            },
+        ),
+        (
+            "socket-no-group-access",
+            Error::SocketNoGroupAccess {
+                path: sock(),
+                gid: 999,
+                mode: 0o600,
+                fix: "chmod g+rw /var/run/docker.sock, or set [sandbox] user = \"root\"".to_owned(),
+            },
+        ),
+        (
+            "allowlist-unsupported",
+            Error::AllowlistUnsupported {
+                runtime: RuntimeKind::Docker,
+                fix: "use policy = \"none\" for no network, or \"open\" for full egress, until the egress proxy lands".to_owned(),
+            },
+        ),
+        (
+            "limit-unsupported",
+            Error::LimitUnsupported {
+                runtime: RuntimeKind::Apple,
+                limit: "pids",
+                fix: "remove resources.pids, or use --runtime docker".to_owned(),
+            },
+        ),
+        (
+            "secret-missing",
+            Error::SecretMissing {
+                name: "GITHUB_TOKEN".to_owned(),
+                fix: "export GITHUB_TOKEN in the shell that runs berth, or set [secrets] required = false to launch without it".to_owned(),
+            },
+        ),
+        (
+            "unavailable",
+            Error::Unavailable {
+                runtime: RuntimeKind::Docker,
+                reason: "the Docker engine is not running (no answer at /var/run/docker.sock)".to_owned(),
+                fix: "start the Docker engine (sudo systemctl start docker, or scripts/setup-engine.sh), or set DOCKER_HOST to its socket".to_owned(),
+            },
+        ),
+        (
+            "unavailable-apple-off-macos",
+            Error::Unavailable {
+                runtime: RuntimeKind::Apple,
+                reason: "Apple `container` runs only on macOS, and this host is linux".to_owned(),
+                fix: "use --runtime docker or --runtime gvisor".to_owned(),
+            },
+        ),
+        (
+            "unsupported",
+            Error::Unsupported {
+                runtime: RuntimeKind::Apple,
+                operation: "attach",
+                reason: "`container` cannot attach to a running container's main process".to_owned(),
+            },
+        ),
+        (
+            "permission-denied",
+            Error::PermissionDenied {
+                path: sock(),
+                fix: "join the socket's group `docker` (gid 999): sudo usermod -aG docker $USER, then log in again".to_owned(),
+            },
+        ),
+        (
+            "image-missing",
+            Error::ImageMissing {
+                runtime: RuntimeKind::Docker,
+                reference: "berth-test/agent:latest".to_owned(),
+                fix: "berth never pulls implicitly: build it locally (docker build -t berth-test/agent:latest DIR), load it (docker load), pull it yourself (docker pull berth-test/agent:latest), or set [sandbox.build] in berth.toml".to_owned(),
+            },
+        ),
+        (
+            "conflict",
+            Error::Conflict {
+                what: "container",
+                name: "berth-agent".to_owned(),
+            },
+        ),
+        (
+            "not-found",
+            Error::NotFound {
+                what: "run",
+                name: "3f2a9c".to_owned(),
+            },
+        ),
+        (
+            "engine",
+            Error::engine(
+                RuntimeKind::Docker,
+                "create container berth-agent-3f2a9c",
+                io(
+                    ErrorKind::ConnectionRefused,
+                    "Connection refused (os error 111)",
+                ),
+            ),
+        ),
+        (
+            "engine-two-causes",
+            Error::engine(
+                RuntimeKind::Gvisor,
+                "start container berth-agent-3f2a9c",
+                Wrapped {
+                    what: "Docker responded with status code 500: OCI runtime start failed",
+                    source: io(ErrorKind::Other, "runsc: creating container: cannot read client sync file"),
+                },
+            ),
+        ),
+        (
+            "io",
+            Error::Io {
+                operation: "write the run record",
+                path: PathBuf::from("/home/dev/.local/state/berth/runs/3f2a9c/run.json"),
+                source: io(ErrorKind::PermissionDenied, "Permission denied (os error 13)"),
+            },
+        ),
+        ("interrupted", Error::Interrupted { signal: "SIGINT" }),
     ]
 }
 
 #[test]
 fn every_error_message() {
-    let errors = all();
-    let mut text = String::new();
-    for err in &errors {
-        text.push_str(&format!(
-            "[{}] exit {}\n{}\n\n",
+    let mut failed = Vec::new();
+    for (name, err) in cases() {
+        let text = format!(
+            "kind: {}\nexit code: {}\n\n{}\n",
             err.kind(),
             err.exit_code(),
             err.report()
-        ));
+        );
+        let result = catch_unwind(AssertUnwindSafe(|| {
+            insta::with_settings!({
+                snapshot_path => "snapshots/error_messages",
+                prepend_module_to_snapshot => false,
+                omit_expression => true,
+            }, {
+                insta::assert_snapshot!(name, text);
+            });
+        }));
+        if result.is_err() {
+            failed.push(name);
+        }
     }
-    insta::with_settings!({ omit_expression => true }, {
-        insta::assert_snapshot!("every_error_message", text);
-    });
-    // Exit codes are distinct per class, as the README's table says.
-    let code = |kind: &str| {
-        errors
-            .iter()
-            .find(|e| e.kind() == kind)
-            .map(Error::exit_code)
-    };
-    assert_eq!(code("usage"), Some(2));
-    assert_eq!(code("dind-unsupported"), Some(3));
-    assert_eq!(code("unavailable"), Some(4));
-    assert_eq!(code("permission-denied"), Some(5));
-    assert_eq!(code("image-missing"), Some(6));
-    assert_eq!(code("conflict"), Some(7));
-    assert_eq!(code("not-found"), Some(8));
-    assert_eq!(code("engine"), Some(125));
-    assert_eq!(code("interrupted"), Some(130));
+    assert!(
+        failed.is_empty(),
+        "{} snapshots changed: {failed:?}",
+        failed.len()
+    );
+}
+
+/// The kinds `Error::kind()` returns, read from its match in runtime-core's source
+/// (the match is exhaustive there, so this is every variant).
+fn kinds_in_source() -> BTreeSet<String> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../runtime-core/src/error.rs");
+    let source =
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+    let body = source
+        .split("pub fn kind(&self)")
+        .nth(1)
+        .expect("Error::kind in error.rs");
+    let body = &body[..body.find("\n    }\n").expect("end of Error::kind")];
+    body.lines()
+        .filter_map(|l| l.split("=> \"").nth(1))
+        .filter_map(|rest| rest.split('"').next())
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn every_variant_has_a_case() {
+    let from_source = kinds_in_source();
+    assert!(from_source.len() >= 20, "parsed kinds: {from_source:?}");
+    let covered: BTreeSet<String> = cases().iter().map(|(_, e)| e.kind().to_owned()).collect();
+    let missing: Vec<&String> = from_source.difference(&covered).collect();
+    assert!(
+        missing.is_empty(),
+        "error variants with no case in error_messages.rs: {missing:?}"
+    );
+}
+
+#[test]
+fn exit_codes_follow_the_table() {
+    // 2 usage or config, 3 refused, 4 unavailable, 5 permission, 6 image missing,
+    // 7 conflict, 8 not found, 125 berth or engine failure, 130 interrupted.
+    for (name, err) in cases() {
+        let expected = match err.kind() {
+            "read-config" | "config" | "usage" | "secret-missing" => 2,
+            "docker-host-unsupported"
+            | "docker-host-needs-host-uds"
+            | "dind-unsupported"
+            | "socket-remote"
+            | "socket-root-group"
+            | "socket-no-group-access"
+            | "allowlist-unsupported"
+            | "limit-unsupported"
+            | "unsupported" => 3,
+            // A missing socket almost always means the engine is not running.
+            "unavailable" | "socket-missing" => 4,
+            "permission-denied" => 5,
+            "image-missing" => 6,
+            "conflict" => 7,
+            "not-found" => 8,
+            "engine" | "io" => 125,
+            "interrupted" => 130,
+            other => panic!("{name}: kind {other} is missing from this table"),
+        };
+        assert_eq!(err.exit_code(), expected, "{name}: {}", err.report());
+    }
+}
+
+#[test]
+fn no_stale_snapshots() {
+    let expected: BTreeSet<&str> = cases().iter().map(|(n, _)| *n).collect();
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/snapshots/error_messages");
+    let stale: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("read {}: {e}", dir.display()))
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .filter_map(|f| f.strip_suffix(".snap").map(str::to_owned))
+        .filter(|name| !expected.contains(name.as_str()))
+        .collect();
+    assert!(
+        stale.is_empty(),
+        "snapshots without a case (delete them): {stale:?}"
+    );
 }
