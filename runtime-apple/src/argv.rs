@@ -154,7 +154,7 @@ pub fn create(spec: &CreateSpec<'_>, env_file: Option<&Path>) -> Result<Vec<Stri
     let plan = spec.plan;
     check_plan(plan)?;
     let mut args: Vec<String> = vec!["create".into(), "--name".into(), spec.name.clone()];
-    for (key, value) in plan.labels_for_run(&spec.run_id) {
+    for (key, value) in spec.labels() {
         args.push("-l".into());
         args.push(format!("{key}={value}"));
     }

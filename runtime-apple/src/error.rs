@@ -115,23 +115,39 @@ pub struct Subject<'a> {
     pub what: &'static str,
     /// Its name or id.
     pub name: &'a str,
+    /// Whether the command looked it up, so that "not found" means it is missing
+    /// (false while creating it: then "not found" is about something else, such
+    /// as a network or a mount source).
+    pub looked_up: bool,
 }
 
 impl<'a> Subject<'a> {
-    /// A sandbox (container) by id.
-    pub fn sandbox(name: &'a str) -> Self {
+    /// An existing resource of kind `what`.
+    pub fn existing(what: &'static str, name: &'a str) -> Self {
         Self {
-            what: "sandbox",
+            what,
             name,
+            looked_up: true,
         }
+    }
+
+    /// A resource of kind `what` being created.
+    pub fn created(what: &'static str, name: &'a str) -> Self {
+        Self {
+            what,
+            name,
+            looked_up: false,
+        }
+    }
+
+    /// An existing sandbox (container) by id.
+    pub fn sandbox(name: &'a str) -> Self {
+        Self::existing("sandbox", name)
     }
 
     /// An image by reference.
     pub fn image(name: &'a str) -> Self {
-        Self {
-            what: "image",
-            name,
-        }
+        Self::existing("image", name)
     }
 }
 
@@ -210,7 +226,7 @@ impl AppleError {
                         name: subject.name.to_owned(),
                     };
                 }
-                if says_not_found(&lower) {
+                if says_not_found(&lower) && subject.looked_up {
                     if subject.what == "image" {
                         return image_missing(subject.name);
                     }
@@ -339,6 +355,13 @@ mod tests {
             ),
             "{err:?}"
         );
+    }
+
+    #[test]
+    fn not_found_while_creating_is_about_something_else() {
+        let err = failed("Error: notFound: \"network berth-net not found\"")
+            .into_core("create container x", Subject::created("sandbox", "x"));
+        assert!(matches!(err, Error::Engine { .. }), "{err:?}");
     }
 
     #[test]

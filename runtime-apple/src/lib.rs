@@ -20,6 +20,7 @@
 pub mod argv;
 pub mod capabilities;
 pub mod error;
+mod inventory;
 pub mod model;
 pub mod probe;
 pub mod runner;

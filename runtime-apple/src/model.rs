@@ -23,8 +23,14 @@ use time::format_description::well_known::Rfc3339;
 pub const REFERENCE_DATE_UNIX: i64 = 978_307_200;
 
 /// A point in time as the CLI printed it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Timestamp(OffsetDateTime);
+
+impl fmt::Debug for Timestamp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Timestamp({self})")
+    }
+}
 
 impl Timestamp {
     /// Parses ISO-8601 (RFC 3339) text such as `2025-06-10T12:34:56Z`.
@@ -34,16 +40,16 @@ impl Timestamp {
 
     /// A date written as seconds since 2001-01-01 (Swift's default encoding).
     pub fn from_reference_seconds(seconds: f64) -> Option<Self> {
-        if !seconds.is_finite() {
+        // Whole seconds and the fraction apart: one f64 of nanoseconds since 1970
+        // would lose the sub-microsecond digits.
+        let whole = seconds.floor();
+        if !whole.is_finite() || whole.abs() > 1e15 {
             return None;
         }
-        let nanos = (seconds + REFERENCE_DATE_UNIX as f64) * 1e9;
-        if nanos.abs() > 1e28 {
-            return None;
-        }
-        OffsetDateTime::from_unix_timestamp_nanos(nanos.round() as i128)
-            .ok()
-            .map(Self)
+        let nanos = ((seconds - whole) * 1e9).round() as i64;
+        let unix = whole as i64 + REFERENCE_DATE_UNIX;
+        let at = OffsetDateTime::from_unix_timestamp(unix).ok()?;
+        Some(Self(at + time::Duration::nanoseconds(nanos)))
     }
 
     /// Whole seconds since the Unix epoch.
@@ -83,7 +89,7 @@ impl<'de> Deserialize<'de> for Timestamp {
             fn visit_f64<E: de::Error>(self, seconds: f64) -> Result<Timestamp, E> {
                 Timestamp::from_reference_seconds(seconds).ok_or_else(|| {
                     E::custom(format!(
-                        "invalid date {seconds}: seconds since 2001-01-01 out of range"
+                        "invalid date {seconds:e}: seconds since 2001-01-01 out of range"
                     ))
                 })
             }

@@ -228,10 +228,13 @@ impl Runner {
     }
 
     /// Spawns a long-lived command (exec, attach, logs) with piped stdout and
-    /// stderr, and piped stdin when `stdin`.
+    /// stderr, and piped stdin when `stdin`. The child is killed if its handle is
+    /// dropped before it exits.
     pub fn spawn(&self, args: &[String], stdin: bool) -> Result<(Child, Vec<String>), AppleError> {
         let (mut cmd, argv) = self.command(args);
-        cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+        cmd.stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
         if stdin {
             cmd.stdin(Stdio::piped());
         }

@@ -20,7 +20,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use futures::StreamExt;
 use runtime_core::plan::{ImageSource, Mount};
-use runtime_core::runtime::{OutputStream, Progress};
+use runtime_core::runtime::{OutputStream, Progress, ResourceInfo, ResourceKind};
 use runtime_core::{
     Capabilities, CreateSpec, Error, ExecSpec, HostFacts, LogOptions, Os, ProbeReport, Removed,
     Runtime, RuntimeKind, SandboxInfo, Session, labels,
@@ -36,16 +36,10 @@ use crate::sessions::{self, ExitWatch};
 /// How often `wait` polls `container inspect`.
 const POLL: Duration = Duration::from_millis(250);
 
-/// How often, and how far apart, deleting a volume or network is retried: both can
-/// stay busy for a moment after their container is gone, and network deletes are
-/// asynchronous.
-const DELETE_ATTEMPTS: u32 = 10;
-const DELETE_BACKOFF: Duration = Duration::from_millis(300);
-
 /// Drives the `container` CLI.
 #[derive(Debug, Clone)]
 pub struct AppleRuntime {
-    runner: Runner,
+    pub(crate) runner: Runner,
     /// Exit codes of the `container start -a` sessions this backend started, by id.
     attached: Arc<Mutex<HashMap<String, ExitWatch>>>,
 }
@@ -56,7 +50,7 @@ impl Default for AppleRuntime {
     }
 }
 
-fn core(err: AppleError, operation: impl Into<String>, subject: Subject<'_>) -> Error {
+pub(crate) fn core(err: AppleError, operation: impl Into<String>, subject: Subject<'_>) -> Error {
     err.into_core(operation, subject)
 }
 
@@ -84,7 +78,21 @@ impl AppleRuntime {
         &self.runner
     }
 
-    fn attached(&self) -> MutexGuard<'_, HashMap<String, ExitWatch>> {
+    /// Off macOS, only an explicitly named container-compatible CLI is run: a
+    /// `container` found on PATH there is something else.
+    fn gate(&self) -> Result<(), Error> {
+        let os = Os::current();
+        if os == Os::Macos || self.runner.is_explicit() {
+            return Ok(());
+        }
+        Err(Error::Unavailable {
+            runtime: RuntimeKind::Apple,
+            reason: format!("Apple `container` runs only on macOS, and this host is {os}"),
+            fix: "use --runtime docker or --runtime gvisor".to_owned(),
+        })
+    }
+
+    pub(crate) fn attached(&self) -> MutexGuard<'_, HashMap<String, ExitWatch>> {
         match self.attached.lock() {
             Ok(guard) => guard,
             Err(poisoned) => poisoned.into_inner(),
@@ -109,30 +117,13 @@ impl AppleRuntime {
             .parse(&argv::inspect(id), model::parse_containers)
             .await
             .map_err(|e| core(e, format!("inspect {id}"), Subject::sandbox(id)))?;
-        let position = records.iter().position(|r| r.id == id).unwrap_or(0);
         records
             .into_iter()
-            .nth(position)
+            .find(|r| r.id == id)
             .ok_or_else(|| Error::NotFound {
                 what: "sandbox",
                 name: id.to_owned(),
             })
-    }
-
-    /// berth's containers (all labelled `berth.managed-by=berth`).
-    async fn records(&self, all: bool) -> Result<Vec<ContainerRecord>, Error> {
-        let records = self
-            .runner
-            .parse(&argv::list(all), model::parse_containers)
-            .await
-            .map_err(|e| core(e, "list containers", Subject::sandbox("")))?;
-        Ok(records
-            .into_iter()
-            .filter(|r| {
-                r.labels.get(labels::MANAGED_BY).map(String::as_str)
-                    == Some(labels::MANAGED_BY_VALUE)
-            })
-            .collect())
     }
 
     /// Writes `env` to a 0600 temporary file, removed when the handle drops.
@@ -157,152 +148,6 @@ impl AppleRuntime {
             })?;
         Ok(Some(file))
     }
-
-    /// Runs a delete, retrying while the resource is busy; a missing one is gone.
-    async fn delete_with_retry(
-        &self,
-        args: &[String],
-        what: &'static str,
-        name: &str,
-    ) -> Result<bool, Error> {
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            match self.runner.run(args).await {
-                Ok(_) => return Ok(true),
-                Err(e) if e.is_not_found() => return Ok(false),
-                Err(e) if attempt >= DELETE_ATTEMPTS => {
-                    return Err(core(
-                        e,
-                        format!("delete {what} {name}"),
-                        Subject { what, name },
-                    ));
-                }
-                Err(_) => tokio::time::sleep(DELETE_BACKOFF).await,
-            }
-        }
-    }
-
-    async fn remove_containers(&self, run_id: &str, removed: &mut Removed) -> Result<(), Error> {
-        let ids: Vec<String> = self
-            .records(true)
-            .await?
-            .into_iter()
-            .filter(|r| r.labels.get(labels::RUN_ID).map(String::as_str) == Some(run_id))
-            .map(|r| r.id)
-            .collect();
-        for id in ids {
-            match self
-                .runner
-                .run(&argv::delete(std::slice::from_ref(&id)))
-                .await
-            {
-                Ok(_) => removed.containers.push(id.clone()),
-                Err(e) if e.is_not_found() => {}
-                Err(e) => {
-                    return Err(core(
-                        e,
-                        format!("delete container {id}"),
-                        Subject::sandbox(&id),
-                    ));
-                }
-            }
-            self.attached().remove(&id);
-        }
-        Ok(())
-    }
-
-    async fn remove_volumes(&self, run_id: &str, removed: &mut Removed) -> Result<(), Error> {
-        let volumes = self
-            .runner
-            .parse(&argv::volume_list(), model::parse_volumes)
-            .await
-            .map_err(|e| {
-                core(
-                    e,
-                    "list volumes",
-                    Subject {
-                        what: "volume",
-                        name: "",
-                    },
-                )
-            })?;
-        for volume in volumes {
-            if volume.labels.get(labels::RUN_ID).map(String::as_str) != Some(run_id) {
-                continue;
-            }
-            let args = argv::volume_delete(std::slice::from_ref(&volume.name));
-            if self
-                .delete_with_retry(&args, "volume", &volume.name)
-                .await?
-            {
-                removed.volumes.push(volume.name);
-            }
-        }
-        Ok(())
-    }
-
-    async fn remove_networks(&self, run_id: &str, removed: &mut Removed) -> Result<(), Error> {
-        let captured = self
-            .runner
-            .capture(&argv::network_list())
-            .await
-            .map_err(|e| {
-                core(
-                    e,
-                    "list networks",
-                    Subject {
-                        what: "network",
-                        name: "",
-                    },
-                )
-            })?;
-        if !captured.status.success() {
-            // Before macOS 26 there is no `network` command, and so no networks.
-            if captured.status.code() == Some(crate::probe::EXIT_USAGE)
-                || captured.stderr.to_ascii_lowercase().contains("plugin")
-            {
-                return Ok(());
-            }
-        }
-        let captured = captured.check().map_err(|e| {
-            core(
-                e,
-                "list networks",
-                Subject {
-                    what: "network",
-                    name: "",
-                },
-            )
-        })?;
-        let networks = model::parse_networks(&captured.stdout).map_err(|source| {
-            core(
-                AppleError::Parse {
-                    argv: captured.argv.clone(),
-                    source,
-                    output: crate::error::prefix(&captured.stdout),
-                },
-                "list networks",
-                Subject {
-                    what: "network",
-                    name: "",
-                },
-            )
-        })?;
-        for network in networks {
-            if network.labels.get(labels::RUN_ID).map(String::as_str) != Some(run_id) {
-                continue;
-            }
-            let args = argv::network_delete(&network.name);
-            if self
-                .delete_with_retry(&args, "network", &network.name)
-                .await?
-            {
-                removed.networks.push(network.name);
-            }
-        }
-        Ok(())
-    }
 }
 
 #[async_trait]
@@ -322,6 +167,7 @@ impl Runtime for AppleRuntime {
     /// Checks a reference with `container image inspect` (never pulling), or builds
     /// with `container build`, passing each output line to `progress`.
     async fn ensure_image(&self, image: &ImageSource, progress: Progress<'_>) -> Result<(), Error> {
+        self.gate()?;
         match image {
             ImageSource::Reference { reference } => {
                 match self.runner.run(&argv::image_inspect(reference)).await {
@@ -350,6 +196,7 @@ impl Runtime for AppleRuntime {
     /// then the container, with the environment in a 0600 env file that is deleted
     /// as soon as `container create` has returned.
     async fn create(&self, spec: &CreateSpec<'_>) -> Result<String, Error> {
+        self.gate()?;
         let plan = spec.plan;
         if plan.runtime != RuntimeKind::Apple {
             return Err(Error::Unsupported {
@@ -358,12 +205,12 @@ impl Runtime for AppleRuntime {
                 reason: format!("the plan was resolved for {}", plan.runtime),
             });
         }
-        let refuse = |e: AppleError| core(e, "create", Subject::sandbox(&spec.name));
+        let refuse = |e: AppleError| core(e, "create", Subject::created("sandbox", &spec.name));
         argv::check_plan(plan).map_err(refuse)?;
         let env_file = Self::env_file(&spec.env).map_err(refuse)?;
         let args =
             argv::create(spec, env_file.as_ref().map(NamedTempFile::path)).map_err(refuse)?;
-        let labels = plan.labels_for_run(&spec.run_id);
+        let labels = spec.labels();
         let volumes = plan
             .mounts
             .iter()
@@ -378,10 +225,7 @@ impl Runtime for AppleRuntime {
                     core(
                         e,
                         format!("create volume {name}"),
-                        Subject {
-                            what: "volume",
-                            name: &name,
-                        },
+                        Subject::created("volume", &name),
                     )
                 })?;
         }
@@ -393,10 +237,7 @@ impl Runtime for AppleRuntime {
                     core(
                         e,
                         format!("create network {network}"),
-                        Subject {
-                            what: "network",
-                            name: network,
-                        },
+                        Subject::created("network", network),
                     )
                 })?;
         }
@@ -404,7 +245,7 @@ impl Runtime for AppleRuntime {
             core(
                 e,
                 format!("create container {}", spec.name),
-                Subject::sandbox(&spec.name),
+                Subject::created("sandbox", &spec.name),
             )
         })?;
         drop(env_file);
@@ -413,6 +254,7 @@ impl Runtime for AppleRuntime {
 
     /// `container start ID`; a no-op when an `attach` of this backend started it.
     async fn start(&self, id: &str) -> Result<(), Error> {
+        self.gate()?;
         if self.live_attach(id) {
             return Ok(());
         }
@@ -426,6 +268,7 @@ impl Runtime for AppleRuntime {
     /// `container start -a [-i] ID`: starts the container with its output (and
     /// input) connected to the session. Refused when the container already runs.
     async fn attach(&self, id: &str, stdin: bool) -> Result<Session, Error> {
+        self.gate()?;
         let record = self.inspect(id).await?;
         if record.state != ContainerState::Stopped {
             return Err(Error::Unsupported {
@@ -457,6 +300,7 @@ impl Runtime for AppleRuntime {
     /// `container inspect` until the container stops and returns the exit code the
     /// CLI reports, or `Unsupported` when (as with Apple's CLI up to 1.2) it reports none.
     async fn wait(&self, id: &str) -> Result<i64, Error> {
+        self.gate()?;
         loop {
             let attached = self.attached().get(id).cloned();
             if let Some(mut rx) = attached {
@@ -486,6 +330,7 @@ impl Runtime for AppleRuntime {
     /// `stdin` and no `tty`, bytes pass unchanged both ways. Extra environment goes
     /// through a 0600 env file kept until the process exits.
     async fn exec(&self, id: &str, spec: &ExecSpec) -> Result<Session, Error> {
+        self.gate()?;
         let record = self.inspect(id).await?;
         if record.state != ContainerState::Running {
             return Err(Error::engine(
@@ -512,6 +357,7 @@ impl Runtime for AppleRuntime {
     /// `container logs [-f] [-n N] ID`. Apple keeps one log per container, with
     /// stdout and stderr merged, so everything arrives as stdout.
     async fn logs(&self, id: &str, options: &LogOptions) -> Result<OutputStream, Error> {
+        self.gate()?;
         self.inspect(id).await?;
         let args = argv::logs(id, options);
         let (mut child, argv) = self
@@ -520,16 +366,23 @@ impl Runtime for AppleRuntime {
             .map_err(|e| core(e, format!("read the logs of {id}"), Subject::sandbox(id)))?;
         let output = sessions::output_stream(&mut child, &argv);
         let id = id.to_owned();
-        let (exit, _) = sessions::exit_watch(child, argv, ());
+        // The child lives in the stream: dropping the stream (a `-f` the caller
+        // stops reading) kills it.
         let check = futures::stream::once(async move {
-            match exit.await {
-                Ok(0) => None,
-                Ok(code) => Some(Err(Error::engine(
+            let failed = |detail: String| {
+                Some(Err(Error::engine(
                     RuntimeKind::Apple,
                     format!("read the logs of {id}"),
-                    format!("`container logs` exited with code {code}"),
-                ))),
-                Err(e) => Some(Err(e)),
+                    detail,
+                )))
+            };
+            match child.wait().await {
+                Ok(status) if status.success() => None,
+                Ok(status) => failed(format!(
+                    "`container logs` failed ({})",
+                    crate::error::describe_status(status)
+                )),
+                Err(e) => failed(format!("failed to wait for `container logs`: {e}")),
             }
         })
         .filter_map(futures::future::ready);
@@ -538,6 +391,7 @@ impl Runtime for AppleRuntime {
 
     /// `container stop -t SECS ID`.
     async fn stop(&self, id: &str, grace: Duration) -> Result<(), Error> {
+        self.gate()?;
         self.runner
             .run(&argv::stop(id, grace))
             .await
@@ -550,6 +404,7 @@ impl Runtime for AppleRuntime {
     /// containers forcibly, then their volumes (Apple's `--rm` would leave them),
     /// then networks.
     async fn remove(&self, run_id: &str) -> Result<Removed, Error> {
+        self.gate()?;
         let mut removed = Removed::default();
         self.remove_containers(run_id, &mut removed).await?;
         self.remove_volumes(run_id, &mut removed).await?;
@@ -557,12 +412,71 @@ impl Runtime for AppleRuntime {
         Ok(removed)
     }
 
+    /// berth's volumes and networks (labelled `berth.managed-by=berth`), from
+    /// `volume list` and `network list` (none before macOS 26).
+    async fn resources(&self) -> Result<Vec<ResourceInfo>, Error> {
+        self.gate()?;
+        let managed = |labels: &std::collections::BTreeMap<String, String>| {
+            labels.get(labels::MANAGED_BY).map(String::as_str) == Some(labels::MANAGED_BY_VALUE)
+        };
+        let mut out: Vec<ResourceInfo> = self
+            .list_networks()
+            .await?
+            .into_iter()
+            .filter(|n| managed(&n.labels))
+            .map(|n| ResourceInfo {
+                kind: ResourceKind::Network,
+                name: n.name,
+                labels: n.labels,
+            })
+            .collect();
+        out.extend(
+            self.list_volumes()
+                .await?
+                .into_iter()
+                .filter(|v| managed(&v.labels))
+                .map(|v| ResourceInfo {
+                    kind: ResourceKind::Volume,
+                    name: v.name,
+                    labels: v.labels,
+                }),
+        );
+        Ok(out)
+    }
+
     async fn list(&self, all: bool) -> Result<Vec<SandboxInfo>, Error> {
+        self.gate()?;
         Ok(self
             .records(all)
             .await?
             .into_iter()
             .map(ContainerRecord::into_sandbox_info)
             .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    use super::AppleRuntime;
+
+    #[test]
+    fn env_files_are_private_and_removed_after_use() {
+        let env = [("TOKEN".to_owned(), "value".to_owned())];
+        let file = AppleRuntime::env_file(&env)
+            .ok()
+            .flatten()
+            .expect("an env file");
+        let path = file.path().to_owned();
+        let mode = std::fs::metadata(&path).map(|m| m.permissions().mode() & 0o777);
+        assert_eq!(mode.ok(), Some(0o600));
+        assert_eq!(
+            std::fs::read_to_string(&path).ok().as_deref(),
+            Some("TOKEN=value\n")
+        );
+        drop(file);
+        assert!(!path.exists());
+        assert!(AppleRuntime::env_file(&[]).ok().flatten().is_none());
     }
 }
