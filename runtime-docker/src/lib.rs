@@ -2,12 +2,18 @@
 //!
 //! The design decision: talk to the engine's API rather than shelling out to the
 //! `docker` CLI, so that exec stdio is a hijacked stream berth controls byte for
-//! byte, engine errors are typed at one boundary ([`engine::DockerError`]), and
-//! nothing depends on a CLI version. The API version is always negotiated.
+//! byte, engine errors are typed at one boundary ([`errors::DockerError`], turned
+//! into `runtime_core::Error` once), and nothing depends on a CLI version. The API
+//! version is always negotiated, and the connection is made on first use, so
+//! building a backend never fails.
 //!
 //! [`DockerRuntime`] serves both `--runtime docker` (runc) and, through the gVisor
-//! crate, `--runtime gvisor`: the plan names the OCI runtime and this backend passes
-//! it to the engine.
+//! crate, `--runtime gvisor`: the plan names the OCI runtime and this backend puts
+//! it in `HostConfig.Runtime` (runc explicitly for docker, so an engine whose
+//! default runtime is runsc still runs `--runtime docker` under runc).
+//!
+//! Everything created (containers, networks, anonymous volumes) carries the
+//! `berth.managed-by` and `berth.run-id` labels; listing and removal go by them.
 //!
 //! ```no_run
 //! # async fn demo() {
@@ -22,20 +28,26 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use runtime_core::plan::ImageSource;
-use runtime_core::runtime::{OutputStream, Progress};
+use runtime_core::runtime::{OutputStream, Progress, ResourceInfo};
 use runtime_core::{
-    Availability, Capabilities, CreateSpec, EngineFacts, Error, ExecSpec, HostFacts, LogOptions,
-    OciRuntime, ProbeReport, Removed, Runtime, RuntimeKind, SandboxInfo, Session,
+    Availability, Capabilities, CreateSpec, Error, ExecSpec, HostFacts, LogOptions, ProbeReport,
+    Removed, Runtime, RuntimeKind, SandboxInfo, Session,
 };
 
 pub mod capabilities;
-pub mod containers;
-pub mod engine;
-pub mod images;
+pub mod connect;
+pub mod container;
+pub mod context;
+pub mod errors;
+pub mod image;
+pub mod list;
+pub mod probe;
+pub mod remove;
 pub mod sessions;
 
 pub use capabilities::capabilities;
-use engine::{DockerError, Engine};
+use connect::Engine;
+use errors::DockerError;
 
 /// How long a probe may wait for the engine.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -54,17 +66,27 @@ impl Default for DockerRuntime {
 }
 
 impl DockerRuntime {
-    /// A backend for `--runtime docker`; connects on first use.
+    /// A backend for `--runtime docker` on the local engine (`DOCKER_HOST`, the
+    /// rootless socket, or `/var/run/docker.sock`); connects on first use.
     pub fn new() -> Self {
         Self::with_kind(RuntimeKind::Docker)
     }
 
     /// A backend that reports itself as `kind` (used by the gVisor backend, whose
-    /// sandboxes run on the same engine).
+    /// sandboxes run on the same engine under another OCI runtime).
     pub fn with_kind(kind: RuntimeKind) -> Self {
         Self {
             kind,
             engine: Engine::default(),
+        }
+    }
+
+    /// A backend of `kind` on the engine at `endpoint` rather than the one found
+    /// on this host.
+    pub fn with_endpoint(kind: RuntimeKind, endpoint: connect::Endpoint) -> Self {
+        Self {
+            kind,
+            engine: Engine::at(endpoint),
         }
     }
 
@@ -75,36 +97,6 @@ impl DockerRuntime {
     async fn client(&self) -> Result<&bollard::Docker, Error> {
         self.engine.client().await.map_err(|e| self.core(e))
     }
-
-    async fn probe_engine(&self) -> Result<EngineFacts, Error> {
-        let docker = self.client().await?;
-        let version = docker
-            .version()
-            .await
-            .map_err(|e| self.core(DockerError::api("read the engine version", "engine", "", e)))?;
-        let info = docker
-            .info()
-            .await
-            .map_err(|e| self.core(DockerError::api("read the engine info", "engine", "", e)))?;
-        let mut runtimes: Vec<OciRuntime> = info
-            .runtimes
-            .unwrap_or_default()
-            .into_iter()
-            .map(|(name, rt)| OciRuntime {
-                name,
-                path: rt.path,
-                args: rt.runtime_args.unwrap_or_default(),
-            })
-            .collect();
-        runtimes.sort_by(|a, b| a.name.cmp(&b.name));
-        let negotiated = docker.client_version();
-        Ok(EngineFacts {
-            version: version.version.unwrap_or_default(),
-            api_version: format!("{}.{}", negotiated.major_version, negotiated.minor_version),
-            default_runtime: info.default_runtime,
-            runtimes,
-        })
-    }
 }
 
 #[async_trait]
@@ -114,19 +106,16 @@ impl Runtime for DockerRuntime {
     }
 
     async fn probe(&self) -> ProbeReport {
-        let result = tokio::time::timeout(PROBE_TIMEOUT, self.probe_engine()).await;
-        let (availability, engine) = match result {
+        let attempt = async {
+            let docker = self.client().await?;
+            probe::engine_facts(docker).await.map_err(|e| self.core(e))
+        };
+        let (availability, engine) = match tokio::time::timeout(PROBE_TIMEOUT, attempt).await {
             Ok(Ok(facts)) => (Availability::Available, Some(facts)),
-            Ok(Err(Error::Unavailable { reason, fix, .. })) => {
-                (Availability::Unavailable { reason, fix }, None)
-            }
-            Ok(Err(Error::PermissionDenied { path, fix })) => {
-                (Availability::Denied { path, fix }, None)
-            }
-            Ok(Err(other)) => (capabilities::unreachable(other.report()), None),
+            Ok(Err(err)) => (probe::availability(err), None),
             Err(_) => (
                 capabilities::unreachable(format!(
-                    "the engine did not answer within {}s",
+                    "the Docker engine did not answer within {}s",
                     PROBE_TIMEOUT.as_secs()
                 )),
                 None,
@@ -144,13 +133,10 @@ impl Runtime for DockerRuntime {
 
     async fn ensure_image(&self, image: &ImageSource, progress: Progress<'_>) -> Result<(), Error> {
         let docker = self.client().await?;
-        let present = images::ensure(docker, image, progress)
-            .await
-            .map_err(|e| self.core(e))?;
-        if present {
-            Ok(())
-        } else {
-            Err(engine::image_missing(self.kind, image.reference()))
+        match image::ensure(docker, image, progress).await {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(errors::image_missing(self.kind, image.reference())),
+            Err(e) => Err(self.core(e)),
         }
     }
 
@@ -163,17 +149,14 @@ impl Runtime for DockerRuntime {
             });
         }
         let docker = self.client().await?;
-        containers::create(docker, spec)
+        container::create(docker, spec)
             .await
             .map_err(|e| self.core(e))
     }
 
     async fn start(&self, id: &str) -> Result<(), Error> {
         let docker = self.client().await?;
-        docker
-            .start_container(id, None::<bollard::query_parameters::StartContainerOptions>)
-            .await
-            .map_err(|e| self.core(DockerError::api(format!("start {id}"), "sandbox", id, e)))
+        container::start(docker, id).await.map_err(|e| self.core(e))
     }
 
     async fn attach(&self, id: &str, stdin: bool) -> Result<Session, Error> {
@@ -197,34 +180,30 @@ impl Runtime for DockerRuntime {
 
     async fn logs(&self, id: &str, options: &LogOptions) -> Result<OutputStream, Error> {
         let docker = self.client().await?;
-        sessions::logs(docker, self.kind, id, options)
+        Ok(sessions::logs(docker, self.kind, id, options))
     }
 
     async fn stop(&self, id: &str, grace: Duration) -> Result<(), Error> {
         let docker = self.client().await?;
-        containers::stop(docker, id, grace)
+        container::stop(docker, id, grace)
             .await
             .map_err(|e| self.core(e))
     }
 
     async fn remove(&self, run_id: &str) -> Result<Removed, Error> {
         let docker = self.client().await?;
-        containers::remove(docker, run_id)
+        remove::remove(docker, run_id)
             .await
             .map_err(|e| self.core(e))
     }
 
     async fn list(&self, all: bool) -> Result<Vec<SandboxInfo>, Error> {
         let docker = self.client().await?;
-        containers::list(docker, all)
-            .await
-            .map_err(|e| self.core(e))
+        list::list(docker, all).await.map_err(|e| self.core(e))
     }
 
-    async fn resources(&self) -> Result<Vec<runtime_core::runtime::ResourceInfo>, Error> {
+    async fn resources(&self) -> Result<Vec<ResourceInfo>, Error> {
         let docker = self.client().await?;
-        containers::resources(docker)
-            .await
-            .map_err(|e| self.core(e))
+        list::resources(docker).await.map_err(|e| self.core(e))
     }
 }

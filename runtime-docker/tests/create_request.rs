@@ -1,6 +1,8 @@
 //! The engine create request built from resolved plans, as snapshots: what berth
 //! asks the engine for is reviewed like any other output.
 
+mod common;
+
 use std::path::PathBuf;
 
 use runtime_core::{
@@ -58,7 +60,7 @@ fn body(toml: &str, cap_bounding_set: u64) -> String {
         detached: true,
         expires_at: Some(1_800_000_000),
     };
-    let body = runtime_docker::containers::container_body(&spec);
+    let body = runtime_docker::container::container_body(&spec);
     let mut value = serde_json::to_value(&body).expect("json");
     // HashMaps serialize in random order: sort labels for a stable snapshot.
     if let Some(labels) = value.get_mut("Labels") {
@@ -99,4 +101,150 @@ fn dind_with_a_full_bounding_set_is_privileged() {
         "[sandbox]\nname = \"agent\"\nimage = \"berth-test/dind\"\n[docker]\nmode = \"dind\"\n",
         0x1ff_ffff_ffff,
     ));
+}
+
+/// The create request from hand-built plans, for what resolution does not produce
+/// yet (anonymous volumes) and for each setting on its own.
+mod mapping {
+    use super::common;
+    use std::path::PathBuf;
+
+    use bollard::models::{HostConfigCgroupnsModeEnum, MountType};
+    use runtime_core::RuntimeKind;
+    use runtime_core::labels;
+    use runtime_core::plan::{Mount, MountPurpose};
+    use runtime_docker::container::{container_body, oci_runtime, volume_name};
+
+    #[test]
+    fn mounts_map_to_binds_and_named_run_volumes_in_order() {
+        let mut plan = common::plan(RuntimeKind::Docker, "img");
+        plan.mounts = vec![
+            Mount::Volume {
+                target: "/var/lib/docker".to_owned(),
+                purpose: MountPurpose::DindStorage,
+            },
+            Mount::Bind {
+                source: PathBuf::from("/src"),
+                target: "/w".to_owned(),
+                read_only: true,
+                purpose: MountPurpose::Workspace,
+            },
+            Mount::Volume {
+                target: "/cache".to_owned(),
+                purpose: MountPurpose::DindStorage,
+            },
+        ];
+        let body = container_body(&common::spec(&plan, "r1", &[]));
+        let mounts = body.host_config.and_then(|h| h.mounts).expect("mounts");
+        let seen: Vec<_> = mounts
+            .iter()
+            .map(|m| (m.typ, m.source.as_deref(), m.target.as_deref(), m.read_only))
+            .collect();
+        assert_eq!(
+            seen,
+            [
+                (
+                    Some(MountType::VOLUME),
+                    Some("berth-r1-0"),
+                    Some("/var/lib/docker"),
+                    Some(false)
+                ),
+                (Some(MountType::BIND), Some("/src"), Some("/w"), Some(true)),
+                (
+                    Some(MountType::VOLUME),
+                    Some("berth-r1-1"),
+                    Some("/cache"),
+                    Some(false)
+                ),
+            ]
+        );
+        assert_eq!(volume_name("r1", 1), "berth-r1-1");
+    }
+
+    #[test]
+    fn the_oci_runtime_is_always_explicit_for_docker() {
+        let mut plan = common::plan(RuntimeKind::Docker, "img");
+        plan.oci_runtime = None;
+        let spec = common::spec(&plan, "r1", &[]);
+        assert_eq!(oci_runtime(&spec).as_deref(), Some("runc"));
+        let gvisor = common::plan(RuntimeKind::Gvisor, "img");
+        let body = container_body(&common::spec(&gvisor, "r1", &[]));
+        assert_eq!(
+            body.host_config.and_then(|h| h.runtime).as_deref(),
+            Some("runsc")
+        );
+    }
+
+    #[test]
+    fn command_env_stdio_and_labels() {
+        let mut plan = common::plan(RuntimeKind::Docker, "img");
+        plan.command = Some(vec!["from-plan".to_owned()]);
+        plan.labels.remove(labels::MANAGED_BY);
+        let mut spec = common::spec(&plan, "r1", &[]);
+        assert_eq!(
+            container_body(&spec).cmd,
+            Some(vec!["from-plan".to_owned()])
+        );
+        spec.command = Some(vec!["override".to_owned()]);
+        spec.env = vec![("A".to_owned(), "x=y z".to_owned())];
+        spec.stdin = true;
+        spec.tty = true;
+        let body = container_body(&spec);
+        assert_eq!(body.cmd, Some(vec!["override".to_owned()]));
+        assert_eq!(body.env, Some(vec!["A=x=y z".to_owned()]));
+        assert_eq!(
+            (
+                body.open_stdin,
+                body.attach_stdin,
+                body.stdin_once,
+                body.tty
+            ),
+            (Some(true), Some(true), Some(true), Some(true))
+        );
+        let labels_set = body.labels.expect("labels");
+        // Listing and cleanup depend on these, whatever the plan's labels say.
+        assert_eq!(
+            labels_set.get(labels::MANAGED_BY).map(String::as_str),
+            Some("berth")
+        );
+        assert_eq!(
+            labels_set.get(labels::RUN_ID).map(String::as_str),
+            Some("r1")
+        );
+    }
+
+    #[test]
+    fn security_settings_map_to_the_host_config() {
+        let mut plan = common::plan(RuntimeKind::Docker, "img");
+        plan.security.privileged = true;
+        plan.security.cap_add = vec!["SYS_ADMIN".to_owned()];
+        plan.security.security_opt = vec!["seccomp=unconfined".to_owned()];
+        plan.security.device_cgroup_rules = vec!["a *:* rwm".to_owned()];
+        plan.security.cgroupns_host = true;
+        plan.security.read_only_rootfs = true;
+        plan.security.system_paths_unconfined = true;
+        plan.group_add = vec![998];
+        plan.network.mode = "none".to_owned();
+        let host = container_body(&common::spec(&plan, "r1", &[]))
+            .host_config
+            .expect("host config");
+        assert_eq!(host.privileged, Some(true));
+        assert_eq!(host.cap_add, Some(vec!["SYS_ADMIN".to_owned()]));
+        assert_eq!(host.cap_drop, None);
+        assert_eq!(
+            host.security_opt,
+            Some(vec![
+                "seccomp=unconfined".to_owned(),
+                "no-new-privileges:true".to_owned()
+            ])
+        );
+        assert_eq!(host.device_cgroup_rules, Some(vec!["a *:* rwm".to_owned()]));
+        assert_eq!(host.cgroupns_mode, Some(HostConfigCgroupnsModeEnum::HOST));
+        assert_eq!(host.readonly_rootfs, Some(true));
+        assert_eq!(host.masked_paths, Some(vec![]));
+        assert_eq!(host.readonly_paths, Some(vec![]));
+        assert_eq!(host.group_add, Some(vec!["998".to_owned()]));
+        assert_eq!(host.network_mode.as_deref(), Some("none"));
+        assert_eq!(host.init, Some(true));
+    }
 }

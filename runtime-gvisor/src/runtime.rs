@@ -1,12 +1,13 @@
 //! The gVisor backend: the Docker backend with gVisor's capabilities. Every operation
 //! is the Docker engine's; the plan carries `oci_runtime = runsc` (or however the
-//! runtime was named), which the engine uses at create.
+//! runtime was named), which the Docker backend puts in `HostConfig.Runtime` at
+//! create. What differs is only [`Runtime::kind`] and [`Runtime::capabilities`].
 
 use std::time::Duration;
 
 use async_trait::async_trait;
 use runtime_core::plan::ImageSource;
-use runtime_core::runtime::{OutputStream, Progress};
+use runtime_core::runtime::{OutputStream, Progress, ResourceInfo};
 use runtime_core::{
     Capabilities, CreateSpec, Error, ExecSpec, HostFacts, LogOptions, ProbeReport, Removed,
     Runtime, RuntimeKind, SandboxInfo, Session,
@@ -88,7 +89,101 @@ impl Runtime for GvisorRuntime {
         self.docker.list(all).await
     }
 
-    async fn resources(&self) -> Result<Vec<runtime_core::runtime::ResourceInfo>, Error> {
+    async fn resources(&self) -> Result<Vec<ResourceInfo>, Error> {
         self.docker.resources().await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use futures::StreamExt;
+    use runtime_core::{Config, Output, RealHost, prepare};
+
+    use super::*;
+
+    #[test]
+    fn reports_itself_as_gvisor_with_gvisor_capabilities() {
+        let gvisor = GvisorRuntime::new();
+        assert_eq!(gvisor.kind(), RuntimeKind::Gvisor);
+        let probe = ProbeReport {
+            availability: runtime_core::Availability::Available,
+            engine: None,
+        };
+        let host = HostFacts::gather(&RealHost, &[], None);
+        assert_eq!(
+            gvisor.capabilities(&host, &probe),
+            crate::capabilities(&host, &probe)
+        );
+    }
+
+    /// Config to plan to a running sandbox through this backend, on the real
+    /// engine: the sandbox boots gVisor's kernel. Needs the engine and the test
+    /// image (scripts/build-test-images.sh); fails without them.
+    #[tokio::test]
+    async fn a_config_runs_on_the_gvisor_kernel() {
+        let gvisor = GvisorRuntime::new();
+        let probe = gvisor.probe().await;
+        assert!(
+            probe.availability.is_available(),
+            "the Docker engine is required: {:?}",
+            probe.availability
+        );
+        let host = HostFacts::gather(&RealHost, &[], probe.engine.clone());
+        let caps = gvisor.capabilities(&host, &probe);
+        let dir = std::env::temp_dir();
+        let config = Config::parse(
+            "berth.toml".as_ref(),
+            "[sandbox]\nimage = \"berth-test/busybox:latest\"\ncommand = [\"sh\", \"-c\", \"dmesg | head -n 1\"]\n[network]\npolicy = \"none\"\n",
+            PathBuf::from(&dir),
+        )
+        .expect("config");
+        let plan = prepare(&config, &caps, &host).expect("plan");
+        assert_eq!(plan.runtime, RuntimeKind::Gvisor);
+        let run_id = format!("gv{}", std::process::id());
+        let spec = CreateSpec {
+            plan: &plan,
+            run_id: run_id.clone(),
+            name: format!("berth-gv-test-{run_id}"),
+            env: Vec::new(),
+            stdin: false,
+            tty: false,
+            command: None,
+            owner_pid: std::process::id(),
+            detached: false,
+            expires_at: None,
+        };
+        let outcome = async {
+            gvisor.ensure_image(&plan.image, &|_| {}).await?;
+            let id = gvisor.create(&spec).await?;
+            let mut session = gvisor.attach(&id, false).await?;
+            gvisor.start(&id).await?;
+            let mut out = Vec::new();
+            while let Some(chunk) = session.output.next().await {
+                if let Output::Stdout(b) = chunk? {
+                    out.extend_from_slice(&b);
+                }
+            }
+            let code = session.exit.await?;
+            let listed = gvisor.find(&run_id).await?;
+            Ok::<_, Error>((String::from_utf8_lossy(&out).into_owned(), code, listed))
+        };
+        let result = tokio::time::timeout(Duration::from_secs(60), outcome).await;
+        let removed = gvisor.remove(&run_id).await;
+        let (out, code, listed) = result.expect("finished in time").expect("ran");
+        assert!(out.contains("Starting gVisor"), "{out}");
+        assert_eq!(code, 0);
+        assert_eq!(listed.runtime, RuntimeKind::Gvisor);
+        assert!(
+            listed
+                .oci_runtime
+                .is_some_and(|r| crate::is_runsc(&runtime_core::OciRuntime {
+                    name: r,
+                    path: None,
+                    args: Vec::new(),
+                }))
+        );
+        assert_eq!(removed.expect("removed").containers.len(), 1);
     }
 }

@@ -1,0 +1,113 @@
+//! Where the engine is, and the lazily connected, version-negotiated client.
+//!
+//! The socket is found the way `runtime_core` finds the socket it mounts for docker
+//! `host` mode ([`SocketFacts::probe`]: `DOCKER_HOST`, then the rootless socket,
+//! then `/var/run/docker.sock`), so berth talks to the engine it hands to sandboxes.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use bollard::{API_DEFAULT_VERSION, Docker};
+use runtime_core::{RealHost, SocketFacts};
+use tokio::sync::OnceCell;
+
+use crate::errors::DockerError;
+
+/// How long a request may take to get its response headers. Streams (logs, wait,
+/// attach, build output) are not bounded by it; a stop with a long grace period is.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(3600);
+
+/// Where the engine listens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Endpoint {
+    /// A unix socket.
+    Unix(PathBuf),
+    /// `DOCKER_HOST` naming a TCP (or other non-unix) engine.
+    Remote(String),
+}
+
+impl Endpoint {
+    /// The socket path; for a remote engine, the default path (used only to word
+    /// permission errors, which a remote engine does not produce).
+    pub fn socket(&self) -> &Path {
+        match self {
+            Self::Unix(path) => path,
+            Self::Remote(_) => Path::new("/var/run/docker.sock"),
+        }
+    }
+}
+
+impl fmt::Display for Endpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Unix(path) => write!(f, "{}", path.display()),
+            Self::Remote(host) => write!(f, "DOCKER_HOST={host}"),
+        }
+    }
+}
+
+/// The engine's endpoint on this host.
+pub fn endpoint() -> Endpoint {
+    match SocketFacts::probe(&RealHost) {
+        SocketFacts::Usable { path, .. }
+        | SocketFacts::RootGroup { path, .. }
+        | SocketFacts::NoGroupAccess { path, .. }
+        | SocketFacts::Missing { path, .. } => Endpoint::Unix(path),
+        SocketFacts::Remote { docker_host } => Endpoint::Remote(docker_host),
+    }
+}
+
+/// A lazily connected, version-negotiated client. A failed connection is not
+/// remembered: the next call tries again.
+#[derive(Debug, Default)]
+pub struct Engine {
+    /// Where to connect; found on this host at first use when `None`.
+    endpoint: Option<Endpoint>,
+    client: OnceCell<Docker>,
+}
+
+impl Engine {
+    /// An engine at a given endpoint.
+    pub fn at(endpoint: Endpoint) -> Self {
+        Self {
+            endpoint: Some(endpoint),
+            client: OnceCell::new(),
+        }
+    }
+
+    /// The client, connecting and negotiating the API version on first use.
+    pub async fn client(&self) -> Result<&Docker, DockerError> {
+        self.client
+            .get_or_try_init(|| connect(self.endpoint.clone().unwrap_or_else(endpoint)))
+            .await
+    }
+}
+
+async fn connect(endpoint: Endpoint) -> Result<Docker, DockerError> {
+    let connected = match &endpoint {
+        Endpoint::Unix(path) => Docker::connect_with_socket(
+            &path.to_string_lossy(),
+            REQUEST_TIMEOUT.as_secs(),
+            API_DEFAULT_VERSION,
+        ),
+        Endpoint::Remote(host) => {
+            Docker::connect_with_host(host).map(|d| d.with_timeout(REQUEST_TIMEOUT))
+        }
+    };
+    let docker = match connected {
+        Ok(docker) => docker,
+        Err(source) => return Err(DockerError::Connect { endpoint, source }),
+    };
+    let docker = match docker.negotiate_version().await {
+        Ok(docker) => docker,
+        Err(source) => return Err(DockerError::Connect { endpoint, source }),
+    };
+    let api = docker.client_version();
+    tracing::debug!(
+        %endpoint,
+        api = %format_args!("{}.{}", api.major_version, api.minor_version),
+        "connected to the Docker engine"
+    );
+    Ok(docker)
+}

@@ -1,0 +1,267 @@
+//! A run's container: the pure translation of a plan into the engine's create
+//! request, and create (networks and volumes first, all labelled), start and stop.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use bollard::Docker;
+use bollard::errors::Error as BollardError;
+use bollard::models::{
+    ContainerCreateBody, HostConfig, HostConfigCgroupnsModeEnum, Mount as EngineMount, MountType,
+    NetworkCreateRequest, VolumeCreateRequest,
+};
+use bollard::query_parameters::{
+    CreateContainerOptionsBuilder, InspectNetworkOptions, StartContainerOptions,
+    StopContainerOptionsBuilder,
+};
+use runtime_core::plan::Mount;
+use runtime_core::{CreateSpec, RuntimeKind, labels};
+
+use crate::capabilities::RUNC;
+use crate::errors::DockerError;
+
+/// The name of the `index`th anonymous volume of a run.
+pub fn volume_name(run_id: &str, index: usize) -> String {
+    format!("berth-{run_id}-{index}")
+}
+
+/// Every label the run's resources carry: the spec's, and always the managed-by
+/// and run-id labels that listing and cleanup go by.
+pub fn run_labels(spec: &CreateSpec<'_>) -> HashMap<String, String> {
+    let mut out: HashMap<String, String> = spec.labels().into_iter().collect();
+    out.insert(
+        labels::MANAGED_BY.to_owned(),
+        labels::MANAGED_BY_VALUE.to_owned(),
+    );
+    out.insert(labels::RUN_ID.to_owned(), spec.run_id.clone());
+    out
+}
+
+/// The OCI runtime a plan's container is created with: the plan's; for the docker
+/// backend `runc` when the plan names none, so that `--runtime docker` never lands
+/// on an engine whose default runtime is runsc.
+pub fn oci_runtime(spec: &CreateSpec<'_>) -> Option<String> {
+    let plan = spec.plan;
+    plan.oci_runtime
+        .clone()
+        .or_else(|| (plan.runtime == RuntimeKind::Docker).then(|| RUNC.to_owned()))
+}
+
+/// The engine's create request for a spec. Pure. Anonymous volumes are named with
+/// [`volume_name`] in the order of the plan's `Mount::Volume`s.
+pub fn container_body(spec: &CreateSpec<'_>) -> ContainerCreateBody {
+    let plan = spec.plan;
+    let mut volume_index = 0;
+    let mounts: Vec<EngineMount> = plan
+        .mounts
+        .iter()
+        .map(|m| match m {
+            Mount::Bind {
+                source,
+                target,
+                read_only,
+                ..
+            } => EngineMount {
+                typ: Some(MountType::BIND),
+                source: Some(source.to_string_lossy().into_owned()),
+                target: Some(target.clone()),
+                read_only: Some(*read_only),
+                ..Default::default()
+            },
+            Mount::Volume { target, .. } => {
+                let name = volume_name(&spec.run_id, volume_index);
+                volume_index += 1;
+                EngineMount {
+                    typ: Some(MountType::VOLUME),
+                    source: Some(name),
+                    target: Some(target.clone()),
+                    read_only: Some(false),
+                    ..Default::default()
+                }
+            }
+        })
+        .collect();
+    let security = &plan.security;
+    let mut security_opt = security.security_opt.clone();
+    if security.no_new_privileges {
+        security_opt.push("no-new-privileges:true".to_owned());
+    }
+    let non_empty = |v: &Vec<String>| (!v.is_empty()).then(|| v.clone());
+    let host_config = HostConfig {
+        runtime: oci_runtime(spec),
+        // docker-init (tini) as pid 1: signals reach the command, zombies are reaped.
+        init: Some(true),
+        privileged: Some(security.privileged),
+        cap_drop: non_empty(&security.cap_drop),
+        cap_add: non_empty(&security.cap_add),
+        security_opt: non_empty(&security_opt),
+        device_cgroup_rules: non_empty(&security.device_cgroup_rules),
+        cgroupns_mode: security
+            .cgroupns_host
+            .then_some(HostConfigCgroupnsModeEnum::HOST),
+        readonly_rootfs: Some(security.read_only_rootfs),
+        // What the docker CLI sends for `--security-opt systempaths=unconfined`.
+        masked_paths: security.system_paths_unconfined.then(Vec::new),
+        readonly_paths: security.system_paths_unconfined.then(Vec::new),
+        group_add: (!plan.group_add.is_empty())
+            .then(|| plan.group_add.iter().map(u32::to_string).collect()),
+        mounts: (!mounts.is_empty()).then_some(mounts),
+        network_mode: Some(plan.network.mode.clone()),
+        pids_limit: plan.limits.pids,
+        memory: plan
+            .limits
+            .memory
+            .map(|m| i64::try_from(m.0).unwrap_or(i64::MAX)),
+        nano_cpus: plan.limits.cpus.map(|c| (c * 1e9).round() as i64),
+        ..Default::default()
+    };
+    ContainerCreateBody {
+        image: Some(plan.image.reference().to_owned()),
+        cmd: spec.command.clone().or_else(|| plan.command.clone()),
+        // Values, secrets included, go to the engine only; never to a log.
+        env: Some(spec.env.iter().map(|(k, v)| format!("{k}={v}")).collect()),
+        working_dir: plan.workdir.clone(),
+        user: plan.user.clone(),
+        labels: Some(run_labels(spec)),
+        tty: Some(spec.tty),
+        open_stdin: Some(spec.stdin),
+        stdin_once: Some(spec.stdin),
+        attach_stdin: Some(spec.stdin),
+        attach_stdout: Some(true),
+        attach_stderr: Some(true),
+        host_config: Some(host_config),
+        ..Default::default()
+    }
+}
+
+/// Creates the run's networks and volumes, then its container; returns its id.
+/// Everything is labelled with the run id, so a failure part-way is cleaned up by
+/// removing the run.
+pub async fn create(docker: &Docker, spec: &CreateSpec<'_>) -> Result<String, DockerError> {
+    let labels = run_labels(spec);
+    for name in &spec.plan.network.create {
+        create_network(docker, name, &labels).await?;
+    }
+    let volumes = spec
+        .plan
+        .mounts
+        .iter()
+        .filter(|m| matches!(m, Mount::Volume { .. }))
+        .count();
+    for index in 0..volumes {
+        let name = volume_name(&spec.run_id, index);
+        tracing::debug!(volume = %name, "creating volume");
+        docker
+            .create_volume(VolumeCreateRequest {
+                name: Some(name.clone()),
+                labels: Some(labels.clone()),
+                ..Default::default()
+            })
+            .await
+            .map_err(|e| DockerError::api(format!("create volume {name}"), "volume", &name, e))?;
+    }
+    let options = CreateContainerOptionsBuilder::default()
+        .name(&spec.name)
+        .build();
+    // Names only: the environment holds secrets and is never logged.
+    tracing::debug!(
+        container = %spec.name,
+        run_id = %spec.run_id,
+        image = spec.plan.image.reference(),
+        oci_runtime = oci_runtime(spec).as_deref().unwrap_or("(engine default)"),
+        "creating container"
+    );
+    let created = docker
+        .create_container(Some(options), container_body(spec))
+        .await
+        .map_err(|e| {
+            DockerError::api(
+                format!("create container {}", spec.name),
+                "container",
+                &spec.name,
+                e,
+            )
+        })?;
+    Ok(created.id)
+}
+
+/// Creates a labelled network, refusing a name that is taken (the engine would
+/// otherwise create a second network with the same name).
+async fn create_network(
+    docker: &Docker,
+    name: &str,
+    labels: &HashMap<String, String>,
+) -> Result<(), DockerError> {
+    match docker
+        .inspect_network(name, None::<InspectNetworkOptions>)
+        .await
+    {
+        Ok(_) => {
+            return Err(DockerError::NetworkExists {
+                name: name.to_owned(),
+            });
+        }
+        Err(BollardError::DockerResponseServerError {
+            status_code: 404, ..
+        }) => {}
+        Err(e) => {
+            return Err(DockerError::api(
+                format!("inspect network {name}"),
+                "network",
+                name,
+                e,
+            ));
+        }
+    }
+    tracing::debug!(network = name, "creating network");
+    docker
+        .create_network(NetworkCreateRequest {
+            name: name.to_owned(),
+            labels: Some(labels.clone()),
+            ..Default::default()
+        })
+        .await
+        .map_err(|e| DockerError::api(format!("create network {name}"), "network", name, e))?;
+    Ok(())
+}
+
+/// Starts a created container.
+pub async fn start(docker: &Docker, id: &str) -> Result<(), DockerError> {
+    docker
+        .start_container(id, None::<StartContainerOptions>)
+        .await
+        .map_err(|e| DockerError::api(format!("start {id}"), "sandbox", id, e))
+}
+
+/// Whole seconds of grace, rounded up so a short grace is not an immediate kill.
+pub fn grace_secs(grace: Duration) -> i32 {
+    let secs = grace.as_secs() + u64::from(grace.subsec_nanos() > 0);
+    i32::try_from(secs).unwrap_or(i32::MAX)
+}
+
+/// Stops a container: SIGTERM, then SIGKILL after `grace`. Stopping a stopped
+/// container is not an error.
+pub async fn stop(docker: &Docker, id: &str, grace: Duration) -> Result<(), DockerError> {
+    let options = StopContainerOptionsBuilder::default()
+        .t(grace_secs(grace))
+        .build();
+    // The engine answers 304 for a container that is not running; bollard counts
+    // that as success.
+    docker
+        .stop_container(id, Some(options))
+        .await
+        .map_err(|e| DockerError::api(format!("stop {id}"), "sandbox", id, e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grace_rounds_up_to_whole_seconds() {
+        assert_eq!(grace_secs(Duration::ZERO), 0);
+        assert_eq!(grace_secs(Duration::from_millis(1)), 1);
+        assert_eq!(grace_secs(Duration::from_secs(10)), 10);
+        assert_eq!(grace_secs(Duration::from_millis(2500)), 3);
+    }
+}

@@ -1,0 +1,482 @@
+//! The crate's one error type, [`DockerError`], and its conversion into
+//! `runtime_core::Error`, which happens once, at the trait boundary.
+//!
+//! The engine answers with an HTTP status and a message; the status alone does not
+//! say what went wrong (a 404 on create is a missing image, not a missing
+//! container), so each API error carries what the call was about, and the
+//! conversion reads status, message and subject together.
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+use bollard::errors::Error as BollardError;
+use runtime_core::{Error, RuntimeKind};
+
+use crate::connect::{self, Endpoint};
+
+/// Everything that can go wrong talking to the engine.
+#[derive(Debug, thiserror::Error)]
+pub enum DockerError {
+    /// The engine did not answer the version negotiation.
+    #[error("failed to connect to the Docker engine at {endpoint}")]
+    Connect {
+        /// The socket path or `DOCKER_HOST` tried.
+        endpoint: Endpoint,
+        /// Why.
+        #[source]
+        source: BollardError,
+    },
+    /// An API call failed.
+    #[error("failed to {operation}")]
+    Api {
+        /// What berth was doing, such as "create container x".
+        operation: String,
+        /// The kind of object the call was about (`container`, `image`, `sandbox`,
+        /// `network`, `volume`, `exec`), for not-found and conflict errors.
+        what: &'static str,
+        /// Its name or id.
+        name: String,
+        /// The engine's error.
+        #[source]
+        source: BollardError,
+    },
+    /// A network the run needs already exists.
+    #[error("failed to create network {name}: the name is taken")]
+    NetworkExists {
+        /// The network's name.
+        name: String,
+    },
+    /// An image build reported an error in its output.
+    #[error("failed to build {tag}")]
+    Build {
+        /// The tag being built.
+        tag: String,
+        /// What the engine said, with the last lines of output.
+        #[source]
+        source: BuildFailed,
+    },
+    /// The build context could not be read or packed.
+    #[error("failed to pack the build context {}", path.display())]
+    Context {
+        /// The file or directory that could not be read.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: io::Error,
+    },
+    /// A `.dockerignore` line is not a valid pattern.
+    #[error("invalid pattern {pattern:?} in {}", path.display())]
+    Dockerignore {
+        /// The `.dockerignore` file.
+        path: PathBuf,
+        /// The pattern as written.
+        pattern: String,
+        /// Why it is invalid.
+        #[source]
+        source: globset::Error,
+    },
+    /// A stream ended before it said what the caller waited for.
+    #[error("failed to {operation}")]
+    Incomplete {
+        /// What berth was doing, such as "wait for x".
+        operation: String,
+        /// What was missing.
+        #[source]
+        source: Incomplete,
+    },
+}
+
+/// What an engine stream left out.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Incomplete {
+    /// The wait stream closed without an exit code.
+    #[error("the engine closed the wait stream without an exit code")]
+    WaitEnded,
+    /// The exec was still running long after its output ended.
+    #[error("the exec still runs after its output ended")]
+    ExecStillRunning,
+    /// The engine started an attached exec detached.
+    #[error("the engine detached an attached exec")]
+    ExecDetached,
+}
+
+/// A build that failed, with the engine's message and the last lines it printed
+/// (so the failure is readable even when progress output was not shown).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}{}", render_lines(last_lines))]
+pub struct BuildFailed {
+    /// The engine's error message.
+    pub message: String,
+    /// The last lines of build output before the error, oldest first.
+    pub last_lines: Vec<String>,
+}
+
+fn render_lines(lines: &[String]) -> String {
+    if lines.is_empty() {
+        return String::new();
+    }
+    let mut out = String::from("\n  last build output:");
+    for line in lines {
+        out.push_str("\n    ");
+        out.push_str(line);
+    }
+    out
+}
+
+impl DockerError {
+    /// An API error with what it was about.
+    pub fn api(
+        operation: impl Into<String>,
+        what: &'static str,
+        name: impl Into<String>,
+        source: BollardError,
+    ) -> Self {
+        Self::Api {
+            operation: operation.into(),
+            what,
+            name: name.into(),
+            source,
+        }
+    }
+
+    fn bollard(&self) -> Option<&BollardError> {
+        match self {
+            Self::Connect { source, .. } | Self::Api { source, .. } => Some(source),
+            _ => None,
+        }
+    }
+
+    /// Converts into the core error, once, at the trait boundary.
+    pub fn into_core(self, runtime: RuntimeKind) -> Error {
+        if let Some(source) = self.bollard() {
+            // Connecting is the first request, so the endpoint is nearly always known.
+            let endpoint = || match &self {
+                Self::Connect { endpoint, .. } => endpoint.clone(),
+                _ => connect::endpoint(),
+            };
+            match io_kind(source) {
+                Some(io::ErrorKind::PermissionDenied) => {
+                    let path = endpoint().socket().to_owned();
+                    return Error::PermissionDenied {
+                        fix: permission_fix(&path),
+                        path,
+                    };
+                }
+                Some(io::ErrorKind::NotFound | io::ErrorKind::ConnectionRefused) => {
+                    return engine_not_running(runtime, &endpoint());
+                }
+                _ => {}
+            }
+            if let BollardError::DockerResponseServerError {
+                status_code,
+                message,
+            } = source
+                && let Some(error) = self.classify(runtime, *status_code, message)
+            {
+                return error;
+            }
+        }
+        match self {
+            Self::Connect { endpoint, source } => Error::engine(
+                runtime,
+                format!("connect to the Docker engine at {endpoint}"),
+                source,
+            ),
+            Self::Api {
+                operation, source, ..
+            } => Error::engine(runtime, operation, source),
+            Self::NetworkExists { name } => Error::Conflict {
+                what: "network",
+                name,
+            },
+            Self::Build { tag, source } => Error::engine(runtime, format!("build {tag}"), source),
+            Self::Context { path, source } => Error::Io {
+                operation: "pack the build context",
+                path,
+                source,
+            },
+            Self::Dockerignore {
+                path,
+                pattern,
+                source,
+            } => Error::Usage {
+                message: format!(
+                    "invalid pattern {pattern:?} in {}: {source}",
+                    path.display()
+                ),
+            },
+            Self::Incomplete { operation, source } => Error::engine(runtime, operation, source),
+        }
+    }
+
+    /// The core error a server error stands for, when it is one berth knows.
+    fn classify(&self, runtime: RuntimeKind, status: u16, message: &str) -> Option<Error> {
+        let (what, name) = match self {
+            Self::Api { what, name, .. } => (*what, name.as_str()),
+            _ => ("engine", ""),
+        };
+        if message.contains("Unknown runtime specified") {
+            return Some(Error::Unavailable {
+                runtime,
+                reason: format!("the engine has no such OCI runtime ({message})"),
+                fix: unknown_runtime_fix(runtime),
+            });
+        }
+        if message.contains("cannot run with network enabled in root network namespace") {
+            return Some(Error::Unavailable {
+                runtime,
+                reason: "runsc is registered but every sandbox fails to start: it cannot run with network enabled in the root network namespace".to_owned(),
+                fix: "add \"--network=host\" to the runtimeArgs of runsc in /etc/docker/daemon.json, e.g. \"runsc\": {\"path\": \"/usr/bin/runsc\", \"runtimeArgs\": [\"--network=host\"]}, then reload dockerd (kill -HUP $(pidof dockerd))".to_owned(),
+            });
+        }
+        match status {
+            404 if what == "image" => Some(image_missing(runtime, name)),
+            // Create answers 404 when the image is missing, not the container.
+            404 if message.starts_with("No such image") => {
+                let reference = message
+                    .strip_prefix("No such image:")
+                    .map_or(name, str::trim);
+                Some(image_missing(runtime, reference))
+            }
+            404 => Some(Error::NotFound {
+                what,
+                name: name.to_owned(),
+            }),
+            409 if what == "container" && message.contains("already in use") => {
+                Some(Error::Conflict {
+                    what,
+                    name: name.to_owned(),
+                })
+            }
+            _ => None,
+        }
+    }
+}
+
+/// The first I/O error kind in a bollard error's cause chain (connection refused,
+/// permission denied); a socket path that does not exist counts as not found.
+fn io_kind(source: &BollardError) -> Option<io::ErrorKind> {
+    match source {
+        BollardError::SocketNotFoundError(_) => return Some(io::ErrorKind::NotFound),
+        // Transparent: its `source()` skips the I/O error itself.
+        BollardError::IOError { err } => return Some(err.kind()),
+        // A server error never means the socket is unreachable, whatever it wraps.
+        BollardError::DockerResponseServerError { .. } => return None,
+        _ => {}
+    }
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(source);
+    while let Some(err) = cause {
+        if let Some(io) = err.downcast_ref::<io::Error>() {
+            return Some(io.kind());
+        }
+        cause = err.source();
+    }
+    None
+}
+
+/// The error for an engine that does not answer.
+pub fn engine_not_running(runtime: RuntimeKind, endpoint: &Endpoint) -> Error {
+    Error::Unavailable {
+        runtime,
+        reason: format!("the Docker engine is not running (no answer at {endpoint})"),
+        fix: crate::capabilities::START_ENGINE_FIX.to_owned(),
+    }
+}
+
+/// The error for an image that is not present locally.
+pub fn image_missing(runtime: RuntimeKind, reference: &str) -> Error {
+    Error::ImageMissing {
+        runtime,
+        reference: reference.to_owned(),
+        fix: format!(
+            "berth never pulls implicitly: build it locally (docker build -t {reference} DIR), set [sandbox.build] in berth.toml so berth builds it, or load it (docker load -i FILE)"
+        ),
+    }
+}
+
+fn unknown_runtime_fix(runtime: RuntimeKind) -> String {
+    match runtime {
+        RuntimeKind::Gvisor => "install runsc and register it in /etc/docker/daemon.json: {\"runtimes\": {\"runsc\": {\"path\": \"/usr/bin/runsc\", \"runtimeArgs\": [\"--network=host\"]}}}, then reload dockerd (kill -HUP $(pidof dockerd)); or use --runtime docker".to_owned(),
+        _ => "check `docker info` for the registered runtimes, or use --runtime docker".to_owned(),
+    }
+}
+
+/// What to do about permission denied on `socket`: join its group, named.
+pub fn permission_fix(socket: &Path) -> String {
+    use std::os::unix::fs::MetadataExt;
+    match std::fs::metadata(socket).map(|m| m.gid()) {
+        Ok(gid) => permission_fix_for_gid(socket, gid, group_name(gid).as_deref()),
+        Err(_) => format!(
+            "make {} readable and writable by your user, or set DOCKER_HOST to a socket you may use",
+            socket.display()
+        ),
+    }
+}
+
+fn group_name(gid: u32) -> Option<String> {
+    nix::unistd::Group::from_gid(gid.into())
+        .ok()
+        .flatten()
+        .map(|g| g.name)
+}
+
+/// The fix text for a socket owned by group `gid` (named `name` when known). Pure.
+pub fn permission_fix_for_gid(socket: &Path, gid: u32, name: Option<&str>) -> String {
+    match name {
+        Some(name) => format!(
+            "join the group `{name}` (gid {gid}) that owns {}: sudo usermod -aG {name} $USER, then log in again (or run `newgrp {name}`)",
+            socket.display()
+        ),
+        None => format!(
+            "{} belongs to gid {gid}, which has no name here: create the group (sudo groupadd -g {gid} docker) and join it (sudo usermod -aG docker $USER), then log in again",
+            socket.display()
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn server(status_code: u16, message: &str, what: &'static str, name: &str) -> DockerError {
+        DockerError::api(
+            format!("do something to {name}"),
+            what,
+            name,
+            BollardError::DockerResponseServerError {
+                status_code,
+                message: message.to_owned(),
+            },
+        )
+    }
+
+    #[test]
+    fn runsc_failures_become_unavailable_with_the_daemon_json_fix() {
+        let broken = server(
+            500,
+            "OCI runtime create failed: cannot run with network enabled in root network namespace: unknown",
+            "container",
+            "x",
+        );
+        match broken.into_core(RuntimeKind::Gvisor) {
+            Error::Unavailable { fix, .. } => assert!(fix.contains("--network=host"), "{fix}"),
+            other => panic!("{other:?}"),
+        }
+        match server(400, "Unknown runtime specified runsc", "container", "x")
+            .into_core(RuntimeKind::Gvisor)
+        {
+            Error::Unavailable { fix, .. } => assert!(fix.contains("daemon.json"), "{fix}"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn statuses_become_typed_errors() {
+        let conflict = server(
+            409,
+            "Conflict. The container name \"/x\" is already in use by container \"abc\". You have to remove (or rename) that container to be able to reuse that name.",
+            "container",
+            "x",
+        );
+        assert!(matches!(
+            conflict.into_core(RuntimeKind::Docker),
+            Error::Conflict { what: "container", name } if name == "x"
+        ));
+        assert!(matches!(
+            server(404, "No such container: abc", "sandbox", "abc").into_core(RuntimeKind::Docker),
+            Error::NotFound { what: "sandbox", name } if name == "abc"
+        ));
+        assert!(matches!(
+            server(500, "something else", "container", "x").into_core(RuntimeKind::Docker),
+            Error::Engine { .. }
+        ));
+    }
+
+    #[test]
+    fn a_missing_image_is_image_missing_wherever_it_is_found() {
+        for err in [
+            server(404, "No such image: nope:1", "image", "nope:1"),
+            server(404, "No such image: nope:1", "container", "agent-x"),
+        ] {
+            match err.into_core(RuntimeKind::Docker) {
+                Error::ImageMissing { reference, fix, .. } => {
+                    assert_eq!(reference, "nope:1");
+                    assert!(fix.contains("docker build -t nope:1"), "{fix}");
+                    assert!(fix.contains("[sandbox.build]"), "{fix}");
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn engine_errors_keep_the_engine_message_as_their_cause_once() {
+        let err = server(500, "boom", "container", "x").into_core(RuntimeKind::Docker);
+        let report = err.report();
+        assert_eq!(
+            report,
+            "docker: failed to do something to x\n  caused by: Docker responded with status code 500: boom"
+        );
+    }
+
+    #[test]
+    fn a_missing_socket_means_the_engine_is_unavailable() {
+        let err = DockerError::Connect {
+            endpoint: Endpoint::Unix(PathBuf::from("/nope.sock")),
+            source: BollardError::SocketNotFoundError("/nope.sock".to_owned()),
+        };
+        assert!(matches!(
+            err.into_core(RuntimeKind::Docker),
+            Error::Unavailable { .. }
+        ));
+        let refused = DockerError::api(
+            "list containers",
+            "container",
+            "",
+            BollardError::IOError {
+                err: io::Error::from(io::ErrorKind::ConnectionRefused),
+            },
+        );
+        assert!(matches!(
+            refused.into_core(RuntimeKind::Docker),
+            Error::Unavailable { .. }
+        ));
+    }
+
+    #[test]
+    fn permission_denied_names_the_group_to_join() {
+        let fix = permission_fix_for_gid(Path::new("/var/run/docker.sock"), 998, Some("docker"));
+        assert!(fix.contains("sudo usermod -aG docker $USER"), "{fix}");
+        assert!(fix.contains("gid 998"), "{fix}");
+        let fix = permission_fix_for_gid(Path::new("/s.sock"), 4321, None);
+        assert!(fix.contains("gid 4321"), "{fix}");
+        let denied = DockerError::api(
+            "list containers",
+            "container",
+            "",
+            BollardError::IOError {
+                err: io::Error::from(io::ErrorKind::PermissionDenied),
+            },
+        );
+        assert!(matches!(
+            denied.into_core(RuntimeKind::Docker),
+            Error::PermissionDenied { .. }
+        ));
+    }
+
+    #[test]
+    fn a_failed_build_shows_its_last_lines() {
+        let err = DockerError::Build {
+            tag: "t:1".to_owned(),
+            source: BuildFailed {
+                message: "The command '/bin/sh -c false' returned a non-zero code: 1".to_owned(),
+                last_lines: vec!["Step 2/2 : RUN false".to_owned()],
+            },
+        }
+        .into_core(RuntimeKind::Docker);
+        assert_eq!(
+            err.report(),
+            "docker: failed to build t:1\n  caused by: The command '/bin/sh -c false' returned a non-zero code: 1\n  last build output:\n    Step 2/2 : RUN false"
+        );
+    }
+}

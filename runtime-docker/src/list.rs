@@ -1,0 +1,170 @@
+//! berth's objects on the engine, by the managed-by label: sandboxes for `berth ps`
+//! (one list request, no per-container inspect, so `ps` stays fast) and networks and
+//! volumes for `berth gc`.
+
+use std::collections::{BTreeMap, HashMap};
+
+use bollard::Docker;
+use bollard::models::{ContainerSummary, ContainerSummaryStateEnum};
+use bollard::query_parameters::{
+    ListContainersOptionsBuilder, ListNetworksOptionsBuilder, ListVolumesOptionsBuilder,
+};
+use runtime_core::runtime::{ResourceInfo, ResourceKind};
+use runtime_core::{RuntimeKind, SandboxInfo, SandboxState, labels};
+
+use crate::errors::DockerError;
+
+fn managed_filter() -> HashMap<String, Vec<String>> {
+    HashMap::from([(
+        "label".to_owned(),
+        vec![format!(
+            "{}={}",
+            labels::MANAGED_BY,
+            labels::MANAGED_BY_VALUE
+        )],
+    )])
+}
+
+/// berth's containers on this engine, runc and runsc alike (`all`: stopped ones too).
+pub async fn list(docker: &Docker, all: bool) -> Result<Vec<SandboxInfo>, DockerError> {
+    let options = ListContainersOptionsBuilder::default()
+        .all(all)
+        .filters(&managed_filter())
+        .build();
+    let containers = docker
+        .list_containers(Some(options))
+        .await
+        .map_err(|e| DockerError::api("list containers", "container", "", e))?;
+    Ok(containers.into_iter().filter_map(summary_to_info).collect())
+}
+
+/// berth's networks and volumes on this engine.
+pub async fn resources(docker: &Docker) -> Result<Vec<ResourceInfo>, DockerError> {
+    let filters = managed_filter();
+    let (networks, volumes) = tokio::join!(
+        docker.list_networks(Some(
+            ListNetworksOptionsBuilder::default()
+                .filters(&filters)
+                .build()
+        )),
+        docker.list_volumes(Some(
+            ListVolumesOptionsBuilder::default()
+                .filters(&filters)
+                .build()
+        )),
+    );
+    let networks = networks.map_err(|e| DockerError::api("list networks", "network", "", e))?;
+    let volumes = volumes.map_err(|e| DockerError::api("list volumes", "volume", "", e))?;
+    let mut out: Vec<ResourceInfo> = networks
+        .into_iter()
+        .filter_map(|n| {
+            Some(ResourceInfo {
+                kind: ResourceKind::Network,
+                name: n.name?,
+                labels: n.labels.unwrap_or_default().into_iter().collect(),
+            })
+        })
+        .collect();
+    out.extend(
+        volumes
+            .volumes
+            .unwrap_or_default()
+            .into_iter()
+            .map(|v| ResourceInfo {
+                kind: ResourceKind::Volume,
+                name: v.name,
+                labels: v.labels.into_iter().collect(),
+            }),
+    );
+    Ok(out)
+}
+
+/// Maps one listed container. Pure; skips entries without an id. The berth runtime
+/// and OCI runtime come from the labels (the list answer has no `HostConfig.Runtime`);
+/// the exit code is read from the status text ("Exited (137) 3 seconds ago").
+pub fn summary_to_info(c: ContainerSummary) -> Option<SandboxInfo> {
+    let id = c.id?;
+    let labels: BTreeMap<String, String> = c.labels.unwrap_or_default().into_iter().collect();
+    let runtime = match labels.get(labels::RUNTIME).map(String::as_str) {
+        Some("gvisor") => RuntimeKind::Gvisor,
+        Some("apple") => RuntimeKind::Apple,
+        _ => RuntimeKind::Docker,
+    };
+    let state = match c.state {
+        Some(ContainerSummaryStateEnum::CREATED) => SandboxState::Created,
+        Some(ContainerSummaryStateEnum::RUNNING) => SandboxState::Running,
+        Some(ContainerSummaryStateEnum::PAUSED) => SandboxState::Paused,
+        Some(ContainerSummaryStateEnum::RESTARTING) => SandboxState::Stopping,
+        Some(ContainerSummaryStateEnum::EXITED) => SandboxState::Exited,
+        _ => SandboxState::Unknown,
+    };
+    let status = c.status.unwrap_or_default();
+    let exit_code = (state == SandboxState::Exited)
+        .then(|| parse_exit_code(&status))
+        .flatten();
+    let name = c
+        .names
+        .as_deref()
+        .and_then(<[String]>::first)
+        .map_or_else(|| id.clone(), |n| n.trim_start_matches('/').to_owned());
+    Some(SandboxInfo {
+        name,
+        run_id: labels.get(labels::RUN_ID).cloned().unwrap_or_default(),
+        runtime,
+        oci_runtime: labels.get(labels::OCI_RUNTIME).cloned(),
+        image: c.image.unwrap_or_default(),
+        state,
+        status,
+        created: c.created.unwrap_or_default(),
+        exit_code,
+        labels,
+        id,
+    })
+}
+
+/// "Exited (137) 3 seconds ago" -> 137.
+pub fn parse_exit_code(status: &str) -> Option<i64> {
+    let rest = status.strip_prefix("Exited (")?;
+    rest[..rest.find(')')?].parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_exit_codes_from_status() {
+        assert_eq!(parse_exit_code("Exited (137) 3 seconds ago"), Some(137));
+        assert_eq!(parse_exit_code("Exited (0) About a minute ago"), Some(0));
+        assert_eq!(parse_exit_code("Exited (-1) now"), Some(-1));
+        assert_eq!(parse_exit_code("Up 2 minutes"), None);
+        assert_eq!(parse_exit_code("Up 2 minutes (healthy)"), None);
+    }
+
+    #[test]
+    fn maps_a_listed_container() {
+        let summary = ContainerSummary {
+            id: Some("abc123".to_owned()),
+            names: Some(vec!["/agent-1".to_owned()]),
+            image: Some("berth-test/busybox".to_owned()),
+            created: Some(1_700_000_000),
+            state: Some(ContainerSummaryStateEnum::EXITED),
+            status: Some("Exited (3) 2 seconds ago".to_owned()),
+            labels: Some(HashMap::from([
+                (labels::RUN_ID.to_owned(), "r1".to_owned()),
+                (labels::RUNTIME.to_owned(), "gvisor".to_owned()),
+                (labels::OCI_RUNTIME.to_owned(), "runsc".to_owned()),
+            ])),
+            ..Default::default()
+        };
+        let info = summary_to_info(summary).expect("mapped");
+        assert_eq!(info.name, "agent-1");
+        assert_eq!(info.run_id, "r1");
+        assert_eq!(info.runtime, RuntimeKind::Gvisor);
+        assert_eq!(info.oci_runtime.as_deref(), Some("runsc"));
+        assert_eq!(info.state, SandboxState::Exited);
+        assert_eq!(info.exit_code, Some(3));
+        assert_eq!(info.created, 1_700_000_000);
+        assert!(summary_to_info(ContainerSummary::default()).is_none());
+    }
+}

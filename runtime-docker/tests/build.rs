@@ -1,0 +1,168 @@
+//! `ensure_image` building from a Dockerfile: the context (minus `.dockerignore`)
+//! reaches the engine, build args apply, output arrives line by line, and a failed
+//! build is an error that carries its last lines.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Mutex;
+
+use common::{RunGuard, collect, direct, engine, plan, run_id, spec};
+use runtime_core::plan::ImageSource;
+use runtime_core::{Error, Runtime, RuntimeKind};
+use runtime_docker::errors::BuildFailed;
+
+/// Removes a built image when dropped.
+struct ImageGuard(String);
+
+impl Drop for ImageGuard {
+    fn drop(&mut self) {
+        let tag = self.0.clone();
+        let _ = std::thread::spawn(move || {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime")
+                .block_on(direct::remove_image(&tag));
+        })
+        .join();
+    }
+}
+
+fn busybox_context(dir: &Path, dockerfile: &str) {
+    let busybox = ["/bin/busybox", "/usr/bin/busybox"]
+        .into_iter()
+        .find(|p| Path::new(p).exists())
+        .expect("busybox on the host");
+    std::fs::copy(busybox, dir.join("busybox")).expect("copy busybox");
+    std::fs::write(dir.join("Dockerfile"), dockerfile).expect("Dockerfile");
+}
+
+#[tokio::test]
+async fn builds_the_context_with_args_and_honours_dockerignore() {
+    let docker = engine().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    busybox_context(
+        dir.path(),
+        "FROM scratch\nCOPY . /ctx/\nARG FLAVOUR=plain\nRUN [\"/ctx/busybox\", \"sh\", \"-c\", \"echo $FLAVOUR > /ctx/flavour\"]\n",
+    );
+    std::fs::create_dir_all(dir.path().join("target/debug")).expect("mkdir");
+    std::fs::write(dir.path().join("target/debug/huge"), "x").expect("write");
+    std::fs::write(dir.path().join("secret.env"), "TOKEN=x").expect("write");
+    std::fs::write(dir.path().join(".dockerignore"), "target\n*.env\n").expect("write");
+    let run = run_id();
+    let tag = format!("berth-dt-build/{run}:latest");
+    let _image = ImageGuard(tag.clone());
+    let lines = Mutex::new(Vec::<String>::new());
+    let source = ImageSource::Build {
+        dockerfile: dir.path().join("Dockerfile"),
+        context: dir.path().to_owned(),
+        tag: tag.clone(),
+        args: BTreeMap::from([("FLAVOUR".to_owned(), "spicy".to_owned())]),
+    };
+    docker
+        .ensure_image(&source, &|line: &str| {
+            lines.lock().expect("lock").push(line.to_owned());
+        })
+        .await
+        .expect("build");
+    let lines = lines.into_inner().expect("lock");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("Step 1/4 : FROM scratch")),
+        "{lines:?}"
+    );
+    assert!(lines.iter().all(|l| !l.contains('\n')), "{lines:?}");
+
+    let _guard = RunGuard::new(&run);
+    let mut plan = plan(RuntimeKind::Docker, &tag);
+    plan.image = source;
+    let id = docker
+        .create(&spec(
+            &plan,
+            &run,
+            &[
+                "/ctx/busybox",
+                "sh",
+                "-c",
+                "cat /ctx/flavour; /ctx/busybox ls -a /ctx",
+            ],
+        ))
+        .await
+        .expect("create");
+    let session = docker.attach(&id, false).await.expect("attach");
+    docker.start(&id).await.expect("start");
+    let out = collect(session).await;
+    let text = out.out();
+    let mut lines = text.lines();
+    assert_eq!(lines.next(), Some("spicy"));
+    let listed: Vec<&str> = lines.collect();
+    assert!(listed.contains(&"Dockerfile"), "{listed:?}");
+    assert!(listed.contains(&".dockerignore"), "{listed:?}");
+    assert!(!listed.contains(&"target"), "{listed:?}");
+    assert!(!listed.contains(&"secret.env"), "{listed:?}");
+}
+
+#[tokio::test]
+async fn a_failed_build_is_an_error_with_its_last_lines() {
+    let docker = engine().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    busybox_context(
+        dir.path(),
+        "FROM scratch\nCOPY busybox /bin/busybox\nRUN [\"/bin/busybox\", \"sh\", \"-c\", \"echo about to fail; exit 3\"]\n",
+    );
+    let tag = format!("berth-dt-build/{}:broken", run_id());
+    let _image = ImageGuard(tag.clone());
+    let source = ImageSource::Build {
+        dockerfile: dir.path().join("Dockerfile"),
+        context: dir.path().to_owned(),
+        tag: tag.clone(),
+        args: BTreeMap::new(),
+    };
+    let err = docker
+        .ensure_image(&source, &|_| {})
+        .await
+        .expect_err("the build fails");
+    let Error::Engine { ref source, .. } = err else {
+        panic!("expected an engine error, got {err:?}");
+    };
+    let failed = source
+        .downcast_ref::<BuildFailed>()
+        .expect("the cause is a BuildFailed");
+    assert!(failed.message.contains("non-zero code: 3"), "{failed:?}");
+    assert!(
+        failed.last_lines.iter().any(|l| l == "about to fail"),
+        "{failed:?}"
+    );
+    let report = err.report();
+    assert!(
+        report.contains(&format!("failed to build {tag}")),
+        "{report}"
+    );
+    assert!(report.contains("about to fail"), "{report}");
+}
+
+#[tokio::test]
+async fn a_dockerfile_outside_the_context_is_sent_along() {
+    let docker = engine().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let context = dir.path().join("ctx");
+    std::fs::create_dir_all(&context).expect("mkdir");
+    std::fs::write(context.join("data.txt"), "inside\n").expect("write");
+    let dockerfile = dir.path().join("elsewhere.Dockerfile");
+    std::fs::write(&dockerfile, "FROM scratch\nCOPY data.txt /data.txt\n").expect("write");
+    let tag = format!("berth-dt-build/{}:outside", run_id());
+    let _image = ImageGuard(tag.clone());
+    let source = ImageSource::Build {
+        dockerfile,
+        context,
+        tag,
+        args: BTreeMap::new(),
+    };
+    docker
+        .ensure_image(&source, &|_| {})
+        .await
+        .expect("build with an outside Dockerfile");
+}
