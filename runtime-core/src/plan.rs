@@ -342,7 +342,9 @@ impl Plan {
             } => format!(
                 "host engine: {} mounted at {target}, {}",
                 socket.display(),
-                gid.map_or("no group added (root user)".to_owned(), |g| format!("group {g} added"))
+                gid.map_or("no group added (root user)".to_owned(), |g| format!(
+                    "group {g} added"
+                ))
             ),
             DockerAccess::Dind {
                 privilege: DindPrivilege::Privileged,

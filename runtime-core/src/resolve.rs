@@ -55,7 +55,12 @@ pub fn prepare(config: &Config, caps: &Capabilities, host: &HostFacts) -> Result
             .security
             .cap_add
             .iter()
-            .map(|c| c.get_ref().to_ascii_uppercase().trim_start_matches("CAP_").to_owned())
+            .map(|c| {
+                c.get_ref()
+                    .to_ascii_uppercase()
+                    .trim_start_matches("CAP_")
+                    .to_owned()
+            })
             .collect(),
         no_new_privileges: file.security.no_new_privileges,
         security_opt: Vec::new(),
@@ -234,7 +239,14 @@ fn resolve_host_socket(
                 .collect();
             // Keep what `create` allowed: `all` is open plus create.
             let had_create = runtime_args.iter().any(|a| a == "--host-uds=create");
-            wanted.push(if had_create { "--host-uds=all" } else { "--host-uds=open" }.to_owned());
+            wanted.push(
+                if had_create {
+                    "--host-uds=all"
+                } else {
+                    "--host-uds=open"
+                }
+                .to_owned(),
+            );
             return Err(Error::DockerHostNeedsHostUds {
                 oci_runtime: oci_runtime.clone(),
                 runtime_args: runtime_args.clone(),

@@ -197,7 +197,11 @@ pub fn check(file: &ConfigFile, source: &SourceFile<'_>) -> Result<(), Error> {
                 format!(
                     "`allow` has no effect with policy \"{}\"{}",
                     network.policy.get_ref(),
-                    if network.policy.span() == (0..0) { " (the default)" } else { "" }
+                    if network.policy.span() == (0..0) {
+                        " (the default)"
+                    } else {
+                        ""
+                    }
                 ),
                 Some(
                     "set policy = \"allowlist\" to restrict egress to these hosts, or remove `allow`",

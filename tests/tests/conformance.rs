@@ -86,7 +86,11 @@ impl Backend {
             // Apple's backend, driving the `container` double built next to berth,
             // which runs the containers on the local engine.
             let double = berth_tests::berth_bin().with_file_name("container");
-            assert!(double.exists(), "{} is missing: cargo build --bins", double.display());
+            assert!(
+                double.exists(),
+                "{} is missing: cargo build --bins",
+                double.display()
+            );
             cmd.env("BERTH_APPLE_CONTAINER", double);
         }
         cmd
