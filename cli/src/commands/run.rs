@@ -35,10 +35,11 @@ pub async fn execute(args: RunArgs) -> Result<u8, Error> {
     let env = environment(&plan);
     let runtime = chosen.probed.runtime;
     let run_id = new_run_id();
-    let name = args
-        .name
-        .clone()
-        .unwrap_or_else(|| format!("{}-{}", plan.name, &run_id[..8]));
+    let name = match &args.name {
+        // A pinned name that is taken fails at create with a conflict (exit 7).
+        Some(name) => name.clone(),
+        None => free_name(&*runtime, &plan.name, &run_id).await?,
+    };
     super::gc::sweep_expired(args.config.runtime.map(Into::into)).await;
     let store = super::run_store()?;
     let expires_at = args
@@ -172,6 +173,23 @@ pub async fn execute(args: RunArgs) -> Result<u8, Error> {
             Ok(signals::exit_code(signal))
         }
     }
+}
+
+/// `<sandbox>-<8 hex digits>`, with other digits while the name is taken.
+async fn free_name(
+    runtime: &dyn runtime_core::Runtime,
+    base: &str,
+    run_id: &str,
+) -> Result<String, Error> {
+    let mut candidate = format!("{base}-{}", &run_id[..8]);
+    for _ in 0..5 {
+        match runtime.find(&candidate).await {
+            Err(Error::NotFound { .. }) => return Ok(candidate),
+            Err(other) => return Err(other),
+            Ok(_) => candidate = format!("{base}-{}", &new_run_id()[..8]),
+        }
+    }
+    Ok(candidate)
 }
 
 /// The container's exit code as a process exit code.
