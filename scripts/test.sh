@@ -13,10 +13,11 @@ command -v cargo-nextest >/dev/null 2>&1 || cargo install --locked cargo-nextest
 cargo build --workspace --bins
 profile=default
 [ "${CI:-}" = "true" ] && profile=ci
+# Doc tests are not run by nextest; they go first so the last lines printed are
+# the nextest summaries.
+cargo test --workspace --doc --quiet
 # Phase 1: everything that can share the engine, in parallel.
 serial='binary(chaos) | binary(restart)'
 cargo nextest run --workspace --profile "$profile" -E "not ($serial)" "$@"
 # Phase 2: tests that sweep or restart the whole engine, one at a time.
 cargo nextest run -p berth-tests --profile "$profile" -E "$serial" --test-threads 1 --no-capture "$@"
-# Doc tests are not run by nextest.
-cargo test --workspace --doc --quiet
