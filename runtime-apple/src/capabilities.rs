@@ -30,6 +30,5 @@ pub fn capabilities(_host: &HostFacts, probe: &ProbeReport) -> Capabilities {
             pids: false,
         },
         default_memory: Some(DEFAULT_MEMORY),
-        notes: Vec::new(),
     }
 }

@@ -164,6 +164,4 @@ pub struct Capabilities {
     pub limits: LimitSupport,
     /// Memory given when the config is silent and the runtime's own default is low.
     pub default_memory: Option<ByteSize>,
-    /// Notes that hold for every plan on this runtime (shown as warnings).
-    pub notes: Vec<String>,
 }

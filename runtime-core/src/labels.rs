@@ -17,8 +17,6 @@ pub const OCI_RUNTIME: &str = "berth.oci-runtime";
 pub const SANDBOX: &str = "berth.sandbox";
 /// The docker mode (`none`, `host`, `dind`).
 pub const DOCKER_MODE: &str = "berth.docker-mode";
-/// The config file the run came from.
-pub const CONFIG: &str = "berth.config";
 /// The pid of the berth process that launched the run.
 pub const OWNER_PID: &str = "berth.owner-pid";
 /// `true` when the run was started with `-d` and outlives its berth process.

@@ -33,7 +33,6 @@ pub fn prepare(config: &Config, caps: &Capabilities, host: &HostFacts) -> Result
             "{runtime} is unavailable here ({reason}); to launch: {fix}"
         ));
     }
-    warnings.extend(caps.notes.iter().cloned());
 
     let image = resolve_image(config, &name)?;
     let user = file.sandbox.user.as_ref().map(|u| u.get_ref().clone());
@@ -403,6 +402,13 @@ fn resolve_network(config: &Config, caps: &Capabilities) -> Result<NetworkPlan, 
             RuntimeKind::Apple => "default",
             _ => "bridge",
         },
+        NetworkPolicy::None if !caps.network_none => {
+            return Err(Error::Unsupported {
+                runtime: caps.runtime,
+                operation: "network policy \"none\"",
+                reason: "this runtime cannot run a sandbox without a network".to_owned(),
+            });
+        }
         NetworkPolicy::None => "none",
         NetworkPolicy::Allowlist => {
             return Err(Error::AllowlistUnsupported {

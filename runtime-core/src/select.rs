@@ -160,7 +160,6 @@ mod tests {
                 pids: true,
             },
             default_memory: None,
-            notes: Vec::new(),
         }
     }
 

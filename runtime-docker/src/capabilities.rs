@@ -34,7 +34,6 @@ pub fn capabilities(_host: &HostFacts, probe: &ProbeReport) -> Capabilities {
             pids: true,
         },
         default_memory: None,
-        notes: Vec::new(),
     }
 }
 

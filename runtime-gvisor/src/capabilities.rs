@@ -64,6 +64,5 @@ pub fn capabilities(_host: &HostFacts, probe: &ProbeReport) -> Capabilities {
             pids: true,
         },
         default_memory: None,
-        notes: Vec::new(),
     }
 }

@@ -74,6 +74,13 @@ pub async fn sweep_expired(flag: Option<runtime_core::RuntimeChoice>) {
     sweep(&runtimes, &store).await;
 }
 
+/// [`sweep_expired`] on backends the caller already holds (and has connected).
+pub async fn sweep_with(runtimes: &[Arc<dyn Runtime>]) {
+    if let Ok(store) = super::run_store() {
+        sweep(runtimes, &store).await;
+    }
+}
+
 async fn sweep(runtimes: &[Arc<dyn Runtime>], store: &RunStore) {
     let Ok((inv, reached)) = inventory(runtimes, store).await else {
         return;

@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use runtime_core::launch::{launch, teardown};
 use runtime_core::plan::{EnvValue, Mount, MountPurpose};
+use runtime_core::runtime::DEFAULT_STOP_GRACE;
 use runtime_core::state::{self, RunRecord, RunState};
 use runtime_core::{CreateSpec, Error, Plan, prepare};
 use tokio_util::sync::CancellationToken;
@@ -40,7 +41,7 @@ pub async fn execute(args: RunArgs) -> Result<u8, Error> {
         Some(name) => name.clone(),
         None => free_name(&*runtime, &plan.name, &run_id).await?,
     };
-    super::gc::sweep_expired(args.config.runtime.map(Into::into)).await;
+    super::gc::sweep_with(std::slice::from_ref(&runtime)).await;
     let store = super::run_store()?;
     let expires_at = args
         .detach
@@ -167,7 +168,7 @@ pub async fn execute(args: RunArgs) -> Result<u8, Error> {
                 forget();
             } else {
                 eprintln!("berth: {signal}: stopping {}", spec.name);
-                let _ = runtime.stop(&id, Duration::from_secs(10)).await;
+                let _ = runtime.stop(&id, DEFAULT_STOP_GRACE).await;
                 record(&|r| r.transition(RunState::Stopped));
             }
             Ok(signals::exit_code(signal))
