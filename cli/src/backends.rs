@@ -49,7 +49,13 @@ pub fn host_facts(config: Option<&Config>, docker: Option<&ProbeReport>) -> Host
                 .collect()
         })
         .unwrap_or_default();
-    HostFacts::gather(&RealHost, &secrets, docker.and_then(|p| p.engine.clone()))
+    let paths = config.map(Config::host_paths).unwrap_or_default();
+    HostFacts::gather(
+        &RealHost,
+        &secrets,
+        &paths,
+        docker.and_then(|p| p.engine.clone()),
+    )
 }
 
 /// Probes the given kinds (the Docker engine once for docker and gvisor).

@@ -14,6 +14,7 @@ use runtime_core::{Error, RuntimeChoice};
 
 mod backends;
 mod commands;
+mod consent;
 mod render;
 mod signals;
 mod stdio;
@@ -37,6 +38,10 @@ pub struct Cli {
 pub enum Command {
     /// Resolve berth.toml for a runtime and print the plan; creates nothing.
     Plan(PlanArgs),
+    /// Accept the dangers a config file asks for (the engine socket, dind,
+    /// capabilities that break isolation, sensitive host paths, host secrets), for
+    /// this user, until the file changes; `berth run` refuses them otherwise.
+    Allow(AllowArgs),
     /// Probe every runtime on this host and say what each can do.
     Doctor(DoctorArgs),
     /// Create and start a sandbox, then attach to it (or print its name with -d).
@@ -113,6 +118,19 @@ pub struct PlanArgs {
     format: Format,
 }
 
+/// `berth allow`.
+#[derive(Debug, Args)]
+pub struct AllowArgs {
+    #[command(flatten)]
+    config: ConfigArgs,
+    /// Forget the approval of this file instead.
+    #[arg(long)]
+    revoke: bool,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t)]
+    format: Format,
+}
+
 /// `berth doctor`.
 #[derive(Debug, Args)]
 pub struct DoctorArgs {
@@ -142,6 +160,12 @@ pub struct RunArgs {
     /// Remove the sandbox and everything it created when it exits.
     #[arg(long)]
     rm: bool,
+    /// Accept dangers the plan lists, for this run (repeat or separate with
+    /// commas): docker-host, dind, capability, sensitive-path, host-secret.
+    /// `berth plan` lists a config's dangers; `berth allow` accepts them for one
+    /// config file until it changes.
+    #[arg(long, value_name = "DANGER", value_delimiter = ',')]
+    allow: Vec<runtime_core::danger::DangerKind>,
     /// Image to run, overriding the config's image or build.
     #[arg(value_name = "IMAGE")]
     image: Option<String>,
@@ -294,6 +318,7 @@ impl Command {
     fn format(&self) -> Format {
         match self {
             Self::Plan(a) => a.format,
+            Self::Allow(a) => a.format,
             Self::Doctor(a) => a.format,
             Self::Ps(a) => a.format,
             Self::Gc(a) => a.format,

@@ -358,6 +358,7 @@ pub fn build(image: &ImageSource) -> Option<Vec<String>> {
         context,
         tag,
         args: build_args,
+        ..
     } = image
     else {
         return None;

@@ -31,6 +31,9 @@ fn macos() -> HostFacts {
         engine: None,
         cap_bounding_set: None,
         env_names: BTreeSet::from(["GITHUB_TOKEN".to_owned()]),
+        paths: Default::default(),
+        home: None,
+        state_dir: None,
     }
 }
 
@@ -206,6 +209,7 @@ fn defensive_refusals() {
     let mut socket = base.clone();
     socket.mounts.push(Mount::Bind {
         source: "/var/run/docker.sock".into(),
+        declared: None,
         target: "/var/run/docker.sock".into(),
         read_only: false,
         purpose: MountPurpose::DockerSocket,
@@ -223,6 +227,7 @@ fn defensive_refusals() {
     let mut colon_and_comma = base.clone();
     colon_and_comma.mounts.push(Mount::Bind {
         source: "/Users/agent/a:b,c".into(),
+        declared: None,
         target: "/work".into(),
         read_only: false,
         purpose: MountPurpose::Workspace,

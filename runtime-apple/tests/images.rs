@@ -54,6 +54,8 @@ async fn a_build_streams_its_progress() {
     let tag = format!("berth-test/apple-build-{}:latest", fx.run_id);
     let _guard = ImageGuard(tag.clone());
     let image = ImageSource::Build {
+        declared_dockerfile: None,
+        declared_context: None,
         dockerfile,
         context: dir.path().to_owned(),
         tag: tag.clone(),
@@ -73,6 +75,8 @@ async fn a_build_streams_its_progress() {
     let built = output(docker().args(["image", "inspect", &tag]));
     assert!(built.status.success(), "{tag} exists after the build");
     let broken = ImageSource::Build {
+        declared_dockerfile: None,
+        declared_context: None,
         dockerfile: dir.path().join("Dockerfile.missing"),
         context: dir.path().to_owned(),
         tag: format!("{tag}-broken"),

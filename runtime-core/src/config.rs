@@ -14,6 +14,15 @@ use crate::diagnostic::{ConfigDiagnostic, SourceFile};
 use crate::error::Error;
 use crate::size::ByteSize;
 
+/// Lowercase hex SHA-256 of `bytes`.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
 /// The name berth looks for when no `-f` is given.
 pub const DEFAULT_FILE_NAME: &str = "berth.toml";
 
@@ -26,6 +35,9 @@ pub struct Config {
     pub path: PathBuf,
     /// The directory relative paths in the file are resolved against (absolute).
     pub base_dir: PathBuf,
+    /// SHA-256 of the file's bytes, hex; `None` for the built-in defaults. What
+    /// `berth allow` records, so an acknowledgement ends when the file changes.
+    pub digest: Option<String>,
 }
 
 /// The tables of `berth.toml`.
@@ -317,6 +329,7 @@ impl Config {
             file: ConfigFile::default(),
             path: PathBuf::from("<defaults>"),
             base_dir,
+            digest: None,
         }
     }
 
@@ -330,7 +343,55 @@ impl Config {
             file,
             path: path.to_owned(),
             base_dir,
+            digest: Some(sha256_hex(text.as_bytes())),
         })
+    }
+
+    /// The host paths the config names, absolute as written (not yet resolved):
+    /// the workspace, the build context and the Dockerfile. [`crate::HostFacts`]
+    /// resolves them before [`crate::prepare`] looks them up.
+    pub fn host_paths(&self) -> Vec<PathBuf> {
+        let mut out = Vec::new();
+        if let Some(ws) = &self.file.workspace {
+            out.push(self.anchor(ws.path.get_ref()));
+        }
+        if let Some(build) = &self.file.sandbox.build {
+            let (context, dockerfile) = self.build_paths(build.get_ref());
+            out.push(context);
+            out.push(dockerfile);
+        }
+        out
+    }
+
+    /// A config-relative path made absolute against [`Config::base_dir`],
+    /// lexically (`..` and `.` folded; symlinks are resolved later, on the host).
+    pub fn anchor(&self, path: &Path) -> PathBuf {
+        let joined = if path.is_absolute() {
+            path.to_path_buf()
+        } else {
+            self.base_dir.join(path)
+        };
+        let mut out = PathBuf::new();
+        for part in joined.components() {
+            match part {
+                std::path::Component::CurDir => {}
+                std::path::Component::ParentDir => {
+                    out.pop();
+                }
+                other => out.push(other),
+            }
+        }
+        out
+    }
+
+    /// The build context and Dockerfile of `[sandbox.build]`, anchored.
+    pub fn build_paths(&self, build: &BuildConfig) -> (PathBuf, PathBuf) {
+        let context = self.anchor(build.context.as_deref().unwrap_or(Path::new(".")));
+        let dockerfile = match &build.dockerfile {
+            Some(f) => self.anchor(f),
+            None => context.join("Dockerfile"),
+        };
+        (context, dockerfile)
     }
 
     /// Reads and parses the file at `path`.

@@ -261,12 +261,55 @@ pub enum Error {
         source: std::io::Error,
     },
 
+    /// The plan asks for what weakens isolation, and nothing outside the config
+    /// acknowledged it.
+    #[error("{}\n  = fix: {fix}", dangers_message(dangers))]
+    DangersNotAcknowledged {
+        /// The dangers not acknowledged.
+        dangers: Vec<crate::danger::Danger>,
+        /// What to run.
+        fix: String,
+    },
+
+    /// The Dockerfile is outside the build context.
+    #[error("the Dockerfile {} is outside the build context {}: the engine would be sent a file the context does not hold\n  = fix: move the Dockerfile into the context, or make the context a directory that holds it", dockerfile.display(), context.display())]
+    DockerfileOutsideContext {
+        /// The Dockerfile's real path.
+        dockerfile: PathBuf,
+        /// The context's real path.
+        context: PathBuf,
+    },
+
+    /// A host path resolves elsewhere than when the plan was made.
+    #[error("the {what} {} resolved to {} when the plan was made and to {} now: a symlink on the way changed\n  = fix: check what changed it, then run again", declared.display(), planned.display(), now.display())]
+    HostPathChanged {
+        /// What the path is for.
+        what: &'static str,
+        /// The path as the config wrote it.
+        declared: PathBuf,
+        /// Its real path when the plan was made.
+        planned: PathBuf,
+        /// Its real path now.
+        now: PathBuf,
+    },
+
     /// The user interrupted berth.
     #[error("interrupted by {signal}")]
     Interrupted {
         /// The signal's name.
         signal: &'static str,
     },
+}
+
+/// The message of [`Error::DangersNotAcknowledged`]: one line per danger.
+fn dangers_message(dangers: &[crate::danger::Danger]) -> String {
+    let mut out = String::from(
+        "this sandbox asks for what weakens its isolation from the host, and nothing outside berth.toml acknowledged it:",
+    );
+    for danger in dangers {
+        out.push_str(&format!("\n  - {danger}"));
+    }
+    out
 }
 
 impl Error {
@@ -277,7 +320,8 @@ impl Error {
             Self::ReadConfig { .. }
             | Self::Config(_)
             | Self::Usage { .. }
-            | Self::SecretMissing { .. } => USAGE,
+            | Self::SecretMissing { .. }
+            | Self::DockerfileOutsideContext { .. } => USAGE,
             Self::DockerHostUnsupported { .. }
             | Self::DockerHostNeedsHostUds { .. }
             | Self::DindUnsupported { .. }
@@ -286,7 +330,9 @@ impl Error {
             | Self::SocketNoGroupAccess { .. }
             | Self::AllowlistUnsupported { .. }
             | Self::LimitUnsupported { .. }
-            | Self::Unsupported { .. } => REFUSED,
+            | Self::Unsupported { .. }
+            | Self::DangersNotAcknowledged { .. }
+            | Self::HostPathChanged { .. } => REFUSED,
             Self::Unavailable { .. } | Self::SocketMissing { .. } => UNAVAILABLE,
             Self::PermissionDenied { .. } => PERMISSION,
             Self::ImageMissing { .. } => IMAGE_MISSING,
@@ -321,6 +367,9 @@ impl Error {
             Self::NotFound { .. } => "not-found",
             Self::Engine { .. } => "engine",
             Self::Io { .. } => "io",
+            Self::DangersNotAcknowledged { .. } => "dangers-not-acknowledged",
+            Self::DockerfileOutsideContext { .. } => "dockerfile-outside-context",
+            Self::HostPathChanged { .. } => "host-path-changed",
             Self::Interrupted { .. } => "interrupted",
         }
     }

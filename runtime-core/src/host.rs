@@ -1,7 +1,7 @@
 //! Facts about the host that resolution depends on, gathered through an injected
 //! [`HostEnv`] so that tests never touch the real environment or filesystem.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -65,6 +65,8 @@ pub trait HostEnv {
     fn cap_bounding_set(&self) -> Option<u64>;
     /// The operating system.
     fn os(&self) -> Os;
+    /// `realpath(3)` of `path`: absolute, every symlink followed.
+    fn canonicalize(&self, path: &Path) -> std::io::Result<PathBuf>;
 }
 
 /// The real host.
@@ -99,6 +101,46 @@ impl HostEnv for RealHost {
 
     fn os(&self) -> Os {
         Os::current()
+    }
+
+    fn canonicalize(&self, path: &Path) -> std::io::Result<PathBuf> {
+        std::fs::canonicalize(path)
+    }
+}
+
+/// What a host path named by the config really is, found before resolution so that
+/// resolution itself stays pure.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "kebab-case")]
+pub enum HostPath {
+    /// It exists; `resolved` is its real path (symlinks followed).
+    Found {
+        /// The real path.
+        resolved: PathBuf,
+        /// Whether it is a directory.
+        is_dir: bool,
+    },
+    /// It does not exist (or cannot be resolved).
+    Missing {
+        /// What the system said.
+        reason: String,
+    },
+}
+
+impl HostPath {
+    /// Resolves `path` on `host`.
+    pub fn probe(host: &dyn HostEnv, path: &Path) -> Self {
+        match host.canonicalize(path) {
+            Ok(resolved) => {
+                let is_dir = host
+                    .stat(&resolved)
+                    .is_ok_and(|st| st.mode & 0o170_000 == 0o040_000);
+                Self::Found { resolved, is_dir }
+            }
+            Err(err) => Self::Missing {
+                reason: err.to_string(),
+            },
+        }
     }
 }
 
@@ -177,6 +219,17 @@ pub enum SocketFacts {
 }
 
 impl SocketFacts {
+    /// The socket's path, when it is a local one.
+    pub fn path(&self) -> Option<&Path> {
+        match self {
+            Self::Usable { path, .. }
+            | Self::RootGroup { path, .. }
+            | Self::NoGroupAccess { path, .. }
+            | Self::Missing { path, .. } => Some(path),
+            Self::Remote { .. } => None,
+        }
+    }
+
     /// Finds and stats the engine socket: `DOCKER_HOST` (unix:// only), then the
     /// rootless socket under `XDG_RUNTIME_DIR`, then `/var/run/docker.sock`.
     pub fn probe(host: &dyn HostEnv) -> Self {
@@ -313,18 +366,48 @@ pub struct HostFacts {
     /// used to check `[secrets]` before anything is created.
     #[serde(default)]
     pub env_names: BTreeSet<String>,
+    /// The real paths of the host paths the config names (workspace, build context,
+    /// Dockerfile) and of the engine socket's directory, keyed by the absolute path
+    /// as written. A path absent here is taken as written.
+    #[serde(default)]
+    pub paths: BTreeMap<PathBuf, HostPath>,
+    /// The user's home directory, resolved; `None` when unknown.
+    #[serde(default)]
+    pub home: Option<PathBuf>,
+    /// berth's own state directory (`$XDG_STATE_HOME/berth`), resolved when it
+    /// exists, else as named; `None` when unknown.
+    #[serde(default)]
+    pub state_dir: Option<PathBuf>,
 }
 
 impl HostFacts {
-    /// Gathers the local facts; `engine` comes from a backend's probe.
+    /// Gathers the local facts; `engine` comes from a backend's probe. `paths` are
+    /// the host paths a config names ([`crate::Config::host_paths`]).
     pub fn gather(
         host: &dyn HostEnv,
         secret_names: &[String],
+        paths: &[PathBuf],
         engine: Option<EngineFacts>,
     ) -> Self {
+        let socket = SocketFacts::probe(host);
+        let resolve = |p: &Path| host.canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
+        let mut path_facts: BTreeMap<PathBuf, HostPath> = paths
+            .iter()
+            .map(|p| (p.clone(), HostPath::probe(host, p)))
+            .collect();
+        if let Some(dir) = socket.path().and_then(Path::parent) {
+            path_facts.insert(dir.to_path_buf(), HostPath::probe(host, dir));
+        }
+        let home = host
+            .var("HOME")
+            .filter(|h| h.starts_with('/'))
+            .map(|h| resolve(Path::new(&h)));
+        let state_dir = crate::state::RunStore::from_env(|name| host.var(name))
+            .ok()
+            .and_then(|store| store.root().parent().map(resolve));
         Self {
             os: host.os(),
-            socket: SocketFacts::probe(host),
+            socket,
             engine,
             cap_bounding_set: host.cap_bounding_set(),
             env_names: secret_names
@@ -332,6 +415,17 @@ impl HostFacts {
                 .filter(|n| host.var(n).is_some())
                 .cloned()
                 .collect(),
+            paths: path_facts,
+            home,
+            state_dir,
+        }
+    }
+
+    /// The real path of `path` when it was resolved, else `path` itself.
+    pub fn resolved<'a>(&'a self, path: &'a Path) -> &'a Path {
+        match self.paths.get(path) {
+            Some(HostPath::Found { resolved, .. }) => resolved,
+            _ => path,
         }
     }
 }

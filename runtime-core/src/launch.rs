@@ -10,9 +10,11 @@
 use tokio_util::sync::CancellationToken;
 
 use crate::error::Error;
+use crate::host::RealHost;
 use crate::runtime::{CreateSpec, Progress, Runtime};
 
-/// Makes the image present, creates the sandbox and, when `start`, starts it.
+/// Checks that the plan's host paths still resolve as planned, makes the image
+/// present, creates the sandbox and, when `start`, starts it.
 /// On failure or cancellation the run's resources are removed before the error is
 /// returned (cancellation returns [`Error::Interrupted`]). Returns the container id.
 pub async fn launch(
@@ -24,6 +26,7 @@ pub async fn launch(
 ) -> Result<String, Error> {
     let interrupted = || Error::Interrupted { signal: "a signal" };
     let result = async {
+        spec.plan.verify_host_paths(&RealHost)?;
         tokio::select! {
             biased;
             () = cancel.cancelled() => return Err(interrupted()),
@@ -32,6 +35,8 @@ pub async fn launch(
         if cancel.is_cancelled() {
             return Err(interrupted());
         }
+        // Once more right before the engine mounts them: an image build can be long.
+        spec.plan.verify_host_paths(&RealHost)?;
         let id = runtime.create(spec).await?;
         if cancel.is_cancelled() {
             return Err(interrupted());

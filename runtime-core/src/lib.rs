@@ -18,6 +18,7 @@
 
 pub mod capabilities;
 pub mod config;
+pub mod danger;
 pub mod diagnostic;
 pub mod duration;
 pub mod error;

@@ -3,12 +3,15 @@
 
 use std::collections::BTreeMap;
 use std::fmt::{self, Write as _};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
 use crate::capabilities::RuntimeKind;
 use crate::config::{DockerMode, NetworkPolicy};
+use crate::danger::Danger;
+use crate::error::Error;
+use crate::host::{HostEnv, HostPath};
 use crate::size::ByteSize;
 
 /// Where the image comes from.
@@ -22,10 +25,16 @@ pub enum ImageSource {
     },
     /// Built from a Dockerfile before the run.
     Build {
-        /// The Dockerfile (absolute).
+        /// The Dockerfile: its real path, inside the context.
         dockerfile: PathBuf,
-        /// The build context (absolute).
+        /// The build context: its real path.
         context: PathBuf,
+        /// The Dockerfile as the config wrote it, when that differs.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        declared_dockerfile: Option<PathBuf>,
+        /// The context as the config wrote it, when that differs.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        declared_context: Option<PathBuf>,
         /// The tag given to the result.
         tag: String,
         /// Build arguments.
@@ -63,8 +72,12 @@ pub enum MountPurpose {
 pub enum Mount {
     /// A host path.
     Bind {
-        /// Host path (absolute).
+        /// Host path: the real path, every symlink resolved.
         source: PathBuf,
+        /// The path as the config wrote it, made absolute, when it differs from
+        /// `source` (a symlink on the way); checked again at create time.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        declared: Option<PathBuf>,
         /// Path inside.
         target: String,
         /// Read-only.
@@ -232,6 +245,9 @@ pub struct Plan {
     pub labels: BTreeMap<String, String>,
     /// Things a person should know before launching.
     pub warnings: Vec<String>,
+    /// What weakens the sandbox's isolation from the host; each needs an
+    /// acknowledgement that cannot come from the config file (see [`crate::danger`]).
+    pub dangers: Vec<Danger>,
 }
 
 impl Plan {
@@ -369,7 +385,73 @@ impl Plan {
         for warning in &self.warnings {
             let _ = writeln!(out, "warning:  {warning}");
         }
+        for danger in &self.dangers {
+            let _ = writeln!(out, "danger:   {danger}");
+        }
         out
+    }
+
+    /// Resolves the host paths the plan hands to the engine once more, right
+    /// before they are used, and fails if one no longer is what the plan showed
+    /// (a symlink changed since, or the directory is gone).
+    pub fn verify_host_paths(&self, host: &dyn HostEnv) -> Result<(), Error> {
+        let check = |what: &'static str, declared: &Path, planned: &Path, dir: bool| {
+            let found = HostPath::probe(host, declared);
+            match found {
+                HostPath::Found { resolved, is_dir } if resolved == planned && is_dir == dir => {
+                    Ok(())
+                }
+                HostPath::Found { resolved, .. } if resolved == planned => Err(Error::Usage {
+                    message: format!(
+                        "the {what} {} is not a {}",
+                        declared.display(),
+                        if dir { "directory" } else { "file" }
+                    ),
+                }),
+                HostPath::Found { resolved, .. } => Err(Error::HostPathChanged {
+                    what,
+                    declared: declared.to_path_buf(),
+                    planned: planned.to_path_buf(),
+                    now: resolved,
+                }),
+                HostPath::Missing { reason } => Err(Error::Usage {
+                    message: format!(
+                        "the {what} {} does not exist ({reason}): create it, or fix berth.toml",
+                        declared.display()
+                    ),
+                }),
+            }
+        };
+        for mount in &self.mounts {
+            if let Mount::Bind {
+                source,
+                declared,
+                purpose: MountPurpose::Workspace,
+                ..
+            } = mount
+            {
+                check(
+                    "workspace",
+                    declared.as_deref().unwrap_or(source),
+                    source,
+                    true,
+                )?;
+            }
+        }
+        if let ImageSource::Build {
+            dockerfile,
+            context,
+            declared_context,
+            declared_dockerfile,
+            ..
+        } = &self.image
+        {
+            let declared = declared_context.as_deref().unwrap_or(context);
+            check("build context", declared, context, true)?;
+            let declared = declared_dockerfile.as_deref().unwrap_or(dockerfile);
+            check("Dockerfile", declared, dockerfile, false)?;
+        }
+        Ok(())
     }
 }
 
@@ -378,19 +460,25 @@ impl fmt::Display for Mount {
         match self {
             Self::Bind {
                 source,
+                declared,
                 target,
                 read_only,
                 purpose,
-            } => write!(
-                f,
-                "{} -> {target} ({}, {purpose})",
-                source.display(),
-                if *read_only {
-                    "read-only"
-                } else {
-                    "read-write"
+            } => {
+                write!(f, "{}", source.display())?;
+                if let Some(declared) = declared {
+                    write!(f, " (named as {})", declared.display())?;
                 }
-            ),
+                write!(
+                    f,
+                    " -> {target} ({}, {purpose})",
+                    if *read_only {
+                        "read-only"
+                    } else {
+                        "read-write"
+                    }
+                )
+            }
             Self::Volume { target, purpose } => {
                 write!(f, "anonymous volume -> {target} ({purpose})")
             }

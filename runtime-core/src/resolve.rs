@@ -2,10 +2,11 @@
 //! [`Plan`], refusing early, with a fix, whatever the runtime cannot do.
 
 use std::collections::BTreeMap;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 
 use crate::capabilities::{Capabilities, Privileged, RuntimeKind, SocketMount};
 use crate::config::{Config, DockerMode, NetworkPolicy};
+use crate::danger::{Danger, DangerKind, breaking_capability, sensitive_path};
 use crate::error::Error;
 use crate::host::{HostFacts, SocketFacts, missing_capabilities};
 use crate::labels;
@@ -34,17 +35,55 @@ pub fn prepare(config: &Config, caps: &Capabilities, host: &HostFacts) -> Result
         ));
     }
 
-    let image = resolve_image(config, &name)?;
+    let image = resolve_image(config, host, &name)?;
     let user = file.sandbox.user.as_ref().map(|u| u.get_ref().clone());
 
+    let mut dangers = Vec::new();
     let mut mounts = Vec::new();
     if let Some(ws) = &file.workspace {
+        let (source, declared) = real_path(config, host, ws.path.get_ref());
+        if let Some(why) = sensitive_path(&source, host) {
+            dangers.push(Danger {
+                kind: DangerKind::SensitivePath,
+                detail: format!(
+                    "the workspace {} {why}, and the sandbox can {} it",
+                    source.display(),
+                    if ws.read_only {
+                        "read"
+                    } else {
+                        "read and change"
+                    }
+                ),
+            });
+        }
         mounts.push(Mount::Bind {
-            source: anchor(&config.base_dir, ws.path.get_ref()),
+            source,
+            declared,
             target: ws.mount.get_ref().clone(),
             read_only: ws.read_only,
             purpose: MountPurpose::Workspace,
         });
+    }
+    if let ImageSource::Build { context, .. } = &image
+        && let Some(why) = sensitive_path(context, host)
+    {
+        dangers.push(Danger {
+            kind: DangerKind::SensitivePath,
+            detail: format!(
+                "the build context {} {why}, and all of it is sent to the engine",
+                context.display()
+            ),
+        });
+    }
+    for cap in &file.security.cap_add {
+        let name = cap.get_ref().to_ascii_uppercase();
+        let name = name.trim_start_matches("CAP_");
+        if let Some(why) = breaking_capability(name) {
+            dangers.push(Danger {
+                kind: DangerKind::Capability,
+                detail: format!("[security] cap_add {name}: {why}"),
+            });
+        }
     }
 
     let mut security = Security {
@@ -82,14 +121,18 @@ pub fn prepare(config: &Config, caps: &Capabilities, host: &HostFacts) -> Result
             }
             mounts.push(Mount::Bind {
                 source: socket.clone(),
+                declared: None,
                 target: SOCKET_TARGET.to_owned(),
                 read_only: false,
                 purpose: MountPurpose::DockerSocket,
             });
-            warnings.push(
-                "docker mode \"host\" gives the sandbox full control of the host engine, and through it of the host"
-                    .to_owned(),
-            );
+            dangers.push(Danger {
+                kind: DangerKind::DockerHost,
+                detail: format!(
+                    "docker mode \"host\": the engine socket {} gives the sandbox full control of the host engine, and through it root on the host",
+                    socket.display()
+                ),
+            });
             DockerAccess::Host {
                 socket,
                 target: SOCKET_TARGET.to_owned(),
@@ -106,11 +149,24 @@ pub fn prepare(config: &Config, caps: &Capabilities, host: &HostFacts) -> Result
             }
             let privilege = dind_privilege(host);
             apply_dind(&privilege, &mut security, &mut mounts, &mut warnings);
+            dangers.push(Danger {
+                kind: DangerKind::Dind,
+                detail: "docker mode \"dind\": the sandbox runs with (nearly) every privilege over the host kernel, for its private engine".to_owned(),
+            });
             DockerAccess::Dind { privilege }
         }
     };
 
     let env = resolve_env(config, host)?;
+    for name in &config.file.secrets.names {
+        dangers.push(Danger {
+            kind: DangerKind::HostSecret,
+            detail: format!(
+                "berth's {} goes into the sandbox, where the agent can read it and send it anywhere the network reaches",
+                name.get_ref()
+            ),
+        });
+    }
     for name in &config.file.secrets.names {
         if !host.env_names.contains(name.get_ref()) {
             warnings.push(format!(
@@ -157,30 +213,20 @@ pub fn prepare(config: &Config, caps: &Capabilities, host: &HostFacts) -> Result
         limits,
         labels: label_map,
         warnings,
+        dangers,
     })
 }
 
-/// Joins a config-relative path to the config's directory, lexically.
-fn anchor(base: &Path, path: &Path) -> PathBuf {
-    let joined = if path.is_absolute() {
-        path.to_path_buf()
-    } else {
-        base.join(path)
-    };
-    let mut out = PathBuf::new();
-    for part in joined.components() {
-        match part {
-            Component::CurDir => {}
-            Component::ParentDir => {
-                out.pop();
-            }
-            other => out.push(other),
-        }
-    }
-    out
+/// The real path of a config path (from the host facts), and the path as written
+/// when the two differ.
+fn real_path(config: &Config, host: &HostFacts, path: &Path) -> (PathBuf, Option<PathBuf>) {
+    let written = config.anchor(path);
+    let real = host.resolved(&written).to_path_buf();
+    let declared = (real != written).then_some(written);
+    (real, declared)
 }
 
-fn resolve_image(config: &Config, name: &str) -> Result<ImageSource, Error> {
+fn resolve_image(config: &Config, host: &HostFacts, name: &str) -> Result<ImageSource, Error> {
     let sandbox = &config.file.sandbox;
     if let Some(image) = &sandbox.image {
         return Ok(ImageSource::Reference {
@@ -189,17 +235,20 @@ fn resolve_image(config: &Config, name: &str) -> Result<ImageSource, Error> {
     }
     if let Some(build) = &sandbox.build {
         let build = build.get_ref();
-        let context = anchor(
-            &config.base_dir,
-            build.context.as_deref().unwrap_or(Path::new(".")),
-        );
-        let dockerfile = match &build.dockerfile {
-            Some(f) => anchor(&config.base_dir, f),
-            None => context.join("Dockerfile"),
-        };
+        let (context, dockerfile) = config.build_paths(build);
+        let (real_context, declared_context) = real_path(config, host, &context);
+        let (real_dockerfile, declared_dockerfile) = real_path(config, host, &dockerfile);
+        if !real_dockerfile.starts_with(&real_context) {
+            return Err(Error::DockerfileOutsideContext {
+                dockerfile: real_dockerfile,
+                context: real_context,
+            });
+        }
         return Ok(ImageSource::Build {
-            dockerfile,
-            context,
+            dockerfile: real_dockerfile,
+            context: real_context,
+            declared_dockerfile,
+            declared_context,
             tag: build
                 .tag
                 .clone()
@@ -351,6 +400,7 @@ fn apply_dind(
             security.cgroupns_host = true;
             mounts.push(Mount::Bind {
                 source: PathBuf::from("/sys/fs/cgroup"),
+                declared: None,
                 target: "/sys/fs/cgroup".to_owned(),
                 read_only: false,
                 purpose: MountPurpose::Cgroup,
@@ -361,10 +411,6 @@ fn apply_dind(
             ));
         }
     }
-    warnings.push(
-        "docker mode \"dind\" runs the sandbox with (nearly) full privileges over its kernel"
-            .to_owned(),
-    );
 }
 
 fn resolve_env(config: &Config, host: &HostFacts) -> Result<Vec<EnvVar>, Error> {

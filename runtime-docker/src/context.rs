@@ -16,9 +16,6 @@ use globset::{GlobBuilder, GlobMatcher};
 
 use crate::errors::DockerError;
 
-/// The name a Dockerfile from outside the context gets inside the archive.
-const OUTSIDE_DOCKERFILE: &str = ".berth.Dockerfile";
-
 /// `.dockerignore` rules.
 #[derive(Debug, Default)]
 pub struct Ignore {
@@ -122,13 +119,12 @@ pub struct BuildContext {
     /// The Dockerfile's path inside the archive (what the build API's
     /// `dockerfile` parameter names).
     dockerfile_name: String,
-    /// A Dockerfile outside the context, added under [`OUTSIDE_DOCKERFILE`].
-    outside_dockerfile: Option<PathBuf>,
 }
 
 impl BuildContext {
-    /// The context `dir` (absolute) built with `dockerfile` (absolute; inside the
-    /// context or not). Reads `.dockerignore`.
+    /// The context `dir` (absolute) built with `dockerfile` (absolute), which must
+    /// be inside the context: nothing outside it is ever read or sent. Reads
+    /// `.dockerignore`.
     pub fn new(dir: &Path, dockerfile: &Path) -> Result<Self, DockerError> {
         let ignore = Ignore::read(dir)?;
         let inside = dockerfile
@@ -142,20 +138,17 @@ impl BuildContext {
                     .join("/")
             })
             .filter(|rel| !rel.is_empty());
-        Ok(match inside {
-            Some(name) => Self {
+        match inside {
+            Some(name) => Ok(Self {
                 dir: dir.to_owned(),
                 ignore,
                 dockerfile_name: name,
-                outside_dockerfile: None,
-            },
-            None => Self {
-                dir: dir.to_owned(),
-                ignore,
-                dockerfile_name: OUTSIDE_DOCKERFILE.to_owned(),
-                outside_dockerfile: Some(dockerfile.to_owned()),
-            },
-        })
+            }),
+            None => Err(DockerError::DockerfileOutsideContext {
+                dockerfile: dockerfile.to_owned(),
+                context: dir.to_owned(),
+            }),
+        }
     }
 
     /// The context directory.
@@ -173,14 +166,6 @@ impl BuildContext {
         let mut builder = tar::Builder::new(out);
         builder.follow_symlinks(false);
         self.walk(&mut builder, &self.dir, "")?;
-        if let Some(dockerfile) = &self.outside_dockerfile {
-            builder
-                .append_path_with_name(dockerfile, OUTSIDE_DOCKERFILE)
-                .map_err(|source| DockerError::Context {
-                    path: dockerfile.clone(),
-                    source,
-                })?;
-        }
         builder.into_inner().map_err(|source| DockerError::Context {
             path: self.dir.clone(),
             source,
@@ -335,16 +320,15 @@ mod tests {
     }
 
     #[test]
-    fn a_dockerfile_outside_the_context_is_added_under_its_own_name() {
+    fn a_dockerfile_outside_the_context_is_refused() {
         let dir = tempfile::tempdir().expect("tempdir");
         let context_dir = dir.path().join("ctx");
         fs::create_dir_all(&context_dir).expect("mkdir");
-        fs::write(context_dir.join("file"), "x").expect("write");
         let dockerfile = dir.path().join("build.Dockerfile");
         fs::write(&dockerfile, "FROM scratch\n").expect("write");
-        let context = BuildContext::new(&context_dir, &dockerfile).expect("context");
-        assert_eq!(context.dockerfile_name(), OUTSIDE_DOCKERFILE);
-        let archive = context.pack(Vec::new()).expect("pack");
-        assert_eq!(names(&archive), [OUTSIDE_DOCKERFILE, "file"]);
+        let err = BuildContext::new(&context_dir, &dockerfile).expect_err("outside");
+        assert!(matches!(err, DockerError::DockerfileOutsideContext { .. }));
+        let sneaky = context_dir.join("../build.Dockerfile");
+        assert!(BuildContext::new(&context_dir, &sneaky).is_err());
     }
 }

@@ -64,6 +64,14 @@ pub enum DockerError {
         #[source]
         source: io::Error,
     },
+    /// The Dockerfile is not inside the build context.
+    #[error("the Dockerfile {} is outside the build context {}", dockerfile.display(), context.display())]
+    DockerfileOutsideContext {
+        /// The Dockerfile.
+        dockerfile: PathBuf,
+        /// The context.
+        context: PathBuf,
+    },
     /// A `.dockerignore` line is not a valid pattern.
     #[error("invalid pattern {pattern:?} in {}", path.display())]
     Dockerignore {
@@ -190,6 +198,13 @@ impl DockerError {
                 name,
             },
             Self::Build { tag, source } => Error::engine(runtime, format!("build {tag}"), source),
+            Self::DockerfileOutsideContext {
+                dockerfile,
+                context,
+            } => Error::DockerfileOutsideContext {
+                dockerfile,
+                context,
+            },
             Self::Context { path, source } => Error::Io {
                 operation: "pack the build context",
                 path,

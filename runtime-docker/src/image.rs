@@ -58,6 +58,7 @@ pub async fn ensure(
             context,
             tag,
             args,
+            ..
         } => {
             build(docker, dockerfile, context, tag, args, progress).await?;
             Ok(true)

@@ -56,6 +56,8 @@ async fn builds_the_context_with_args_and_honours_dockerignore() {
     let _image = ImageGuard(tag.clone());
     let lines = Mutex::new(Vec::<String>::new());
     let source = ImageSource::Build {
+        declared_dockerfile: None,
+        declared_context: None,
         dockerfile: dir.path().join("Dockerfile"),
         context: dir.path().to_owned(),
         tag: tag.clone(),
@@ -116,6 +118,8 @@ async fn a_failed_build_is_an_error_with_its_last_lines() {
     let tag = format!("berth-dt-build/{}:broken", run_id());
     let _image = ImageGuard(tag.clone());
     let source = ImageSource::Build {
+        declared_dockerfile: None,
+        declared_context: None,
         dockerfile: dir.path().join("Dockerfile"),
         context: dir.path().to_owned(),
         tag: tag.clone(),
@@ -145,7 +149,7 @@ async fn a_failed_build_is_an_error_with_its_last_lines() {
 }
 
 #[tokio::test]
-async fn a_dockerfile_outside_the_context_is_sent_along() {
+async fn a_dockerfile_outside_the_context_is_refused_before_anything_is_sent() {
     let docker = engine().await;
     let dir = tempfile::tempdir().expect("tempdir");
     let context = dir.path().join("ctx");
@@ -156,13 +160,19 @@ async fn a_dockerfile_outside_the_context_is_sent_along() {
     let tag = format!("berth-dt-build/{}:outside", run_id());
     let _image = ImageGuard(tag.clone());
     let source = ImageSource::Build {
+        declared_dockerfile: None,
+        declared_context: None,
         dockerfile,
         context,
         tag,
         args: BTreeMap::new(),
     };
-    docker
+    let err = docker
         .ensure_image(&source, &|_| {})
         .await
-        .expect("build with an outside Dockerfile");
+        .expect_err("an outside Dockerfile is refused");
+    assert!(
+        matches!(err, runtime_core::Error::DockerfileOutsideContext { .. }),
+        "{err:?}"
+    );
 }

@@ -31,6 +31,9 @@ fn host(cap_bounding_set: u64) -> HostFacts {
         }),
         cap_bounding_set: Some(cap_bounding_set),
         env_names: Default::default(),
+        paths: Default::default(),
+        home: None,
+        state_dir: None,
     }
 }
 
@@ -125,6 +128,7 @@ mod mapping {
             },
             Mount::Bind {
                 source: PathBuf::from("/src"),
+                declared: None,
                 target: "/w".to_owned(),
                 read_only: true,
                 purpose: MountPurpose::Workspace,

@@ -132,6 +132,7 @@ async fn a_read_only_bind_mount_is_readable_and_not_writable() {
     let mut plan = plan(RuntimeKind::Docker, &image);
     plan.mounts = vec![Mount::Bind {
         source: dir.path().to_owned(),
+        declared: None,
         target: "/w".to_owned(),
         read_only: true,
         purpose: MountPurpose::Workspace,

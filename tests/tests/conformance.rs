@@ -130,6 +130,10 @@ fn assert_ok(out: &std::process::Output, what: &str) {
     );
 }
 
+fn stderr(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
 fn stdout(out: &std::process::Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
@@ -164,10 +168,26 @@ mod cases {
         let config = s.config(
             "\n[env]\nGREETING = \"hello world\"\n\n[secrets]\nnames = [\"CONF_SECRET_TOKEN\"]\n",
         );
-        let out = run(b
+        // A host secret is a danger: refused (exit 3, nothing created) until
+        // acknowledged outside the config.
+        let refused = run(b
             .berth()
             .env("CONF_SECRET_TOKEN", "s3cr3t-value")
             .args(["run", "--rm", "-f"])
+            .arg(&config)
+            .args(["--", "true"]));
+        assert_eq!(refused.status.code(), Some(3), "{}", stderr(&refused));
+        assert!(
+            stderr(&refused).contains("[host-secret]"),
+            "{}",
+            stderr(&refused)
+        );
+        assert!(stderr(&refused).contains("--allow host-secret"));
+        s.assert_clean();
+        let out = run(b
+            .berth()
+            .env("CONF_SECRET_TOKEN", "s3cr3t-value")
+            .args(["run", "--rm", "--allow", "host-secret", "-f"])
             .arg(&config)
             .args(["--", "sh", "-c", "echo \"$GREETING|$CONF_SECRET_TOKEN\""]));
         assert_ok(&out, "run with env");
@@ -185,7 +205,7 @@ mod cases {
         let refused = run(b
             .berth()
             .env_remove("CONF_SECRET_TOKEN")
-            .args(["run", "--rm", "-f"])
+            .args(["run", "--rm", "--allow", "host-secret", "-f"])
             .arg(&config)
             .args(["--", "true"]));
         assert_eq!(refused.status.code(), Some(2));

@@ -43,7 +43,15 @@ fn host_mode_gives_a_non_root_user_the_host_engine() {
         .expect("socket")
         .gid();
     let out = run(berth()
-        .args(["run", "--rm", "--runtime", "docker", "--name", &name, "-f"])
+        .args([
+            "run",
+            "--rm",
+            "--runtime",
+            "docker",
+            "--allow",
+            "docker-host",
+        ])
+        .args(["--name", &name, "-f"])
         .arg(&config)
         .args([
             "--",
@@ -79,7 +87,8 @@ fn dind_mode_runs_a_private_engine_the_host_never_sees() {
         &format!("image = \"{DIND_IMAGE}\"\n\n[docker]\nmode = \"dind\"\n"),
     );
     let started = run(berth()
-        .args(["run", "-d", "--runtime", "docker", "--name", &name, "-f"])
+        .args(["run", "-d", "--runtime", "docker", "--allow", "dind"])
+        .args(["--name", &name, "-f"])
         .arg(&config)
         .args(["--", "berth-dind-entrypoint", "sleep", "3600"]));
     assert!(started.status.success(), "{}", text(&started));

@@ -9,6 +9,7 @@ use std::io::ErrorKind;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 
+use runtime_core::danger::{Danger, DangerKind};
 use runtime_core::diagnostic::ConfigDiagnostic;
 use runtime_core::{Error, RuntimeKind};
 
@@ -244,6 +245,38 @@ fn cases() -> Vec<(&'static str, Error)> {
                 source: io(ErrorKind::PermissionDenied, "Permission denied (os error 13)"),
             },
         ),
+        (
+            "dangers-not-acknowledged",
+            Error::DangersNotAcknowledged {
+                dangers: vec![
+                    Danger {
+                        kind: DangerKind::DockerHost,
+                        detail: "docker mode \"host\": the engine socket /var/run/docker.sock gives the sandbox full control of the host engine, and through it root on the host".to_owned(),
+                    },
+                    Danger {
+                        kind: DangerKind::SensitivePath,
+                        detail: "the workspace /home/dev is your home directory, /home/dev, and the sandbox can read and change it".to_owned(),
+                    },
+                ],
+                fix: "read berth.toml and decide; to accept these for this run, add --allow docker-host,sensitive-path; to accept this exact file until it changes, run `berth allow -f berth.toml`".to_owned(),
+            },
+        ),
+        (
+            "dockerfile-outside-context",
+            Error::DockerfileOutsideContext {
+                dockerfile: PathBuf::from("/home/dev/build/Dockerfile"),
+                context: PathBuf::from("/home/dev/project"),
+            },
+        ),
+        (
+            "host-path-changed",
+            Error::HostPathChanged {
+                what: "workspace",
+                declared: PathBuf::from("/home/dev/project/ws"),
+                planned: PathBuf::from("/home/dev/src/ws"),
+                now: PathBuf::from("/home/dev"),
+            },
+        ),
         ("interrupted", Error::Interrupted { signal: "SIGINT" }),
     ]
 }
@@ -314,7 +347,11 @@ fn exit_codes_follow_the_table() {
     // 7 conflict, 8 not found, 125 berth or engine failure, 130 interrupted.
     for (name, err) in cases() {
         let expected = match err.kind() {
-            "read-config" | "config" | "usage" | "secret-missing" => 2,
+            "read-config"
+            | "config"
+            | "usage"
+            | "secret-missing"
+            | "dockerfile-outside-context" => 2,
             "docker-host-unsupported"
             | "docker-host-needs-host-uds"
             | "dind-unsupported"
@@ -323,7 +360,9 @@ fn exit_codes_follow_the_table() {
             | "socket-no-group-access"
             | "allowlist-unsupported"
             | "limit-unsupported"
-            | "unsupported" => 3,
+            | "unsupported"
+            | "dangers-not-acknowledged"
+            | "host-path-changed" => 3,
             // A missing socket almost always means the engine is not running.
             "unavailable" | "socket-missing" => 4,
             "permission-denied" => 5,

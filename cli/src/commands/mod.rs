@@ -6,6 +6,7 @@ use runtime_core::{Config, Error, config::DEFAULT_FILE_NAME};
 
 use crate::Command;
 
+mod allow;
 mod doctor;
 mod exec;
 mod gc;
@@ -20,6 +21,7 @@ mod stop;
 pub async fn execute(command: Command) -> Result<u8, Error> {
     match command {
         Command::Plan(args) => plan::execute(args).await,
+        Command::Allow(args) => allow::execute(args).await,
         Command::Doctor(args) => doctor::execute(args).await,
         Command::Run(args) => run::execute(args).await,
         Command::Exec(args) => exec::execute(args).await,

@@ -20,6 +20,15 @@ pub async fn execute(args: PlanArgs) -> Result<u8, Error> {
                 describe_selection(&chosen.selection)
             );
             print!("{}", plan.summary());
+            if !plan.dangers.is_empty() {
+                let kinds: std::collections::BTreeSet<&str> =
+                    plan.dangers.iter().map(|d| d.kind.name()).collect();
+                println!(
+                    "\nberth run refuses the dangers above until they are acknowledged: --allow {}, or `berth allow -f {}`",
+                    kinds.into_iter().collect::<Vec<_>>().join(","),
+                    config.path.display()
+                );
+            }
         }
         Format::Json => {
             #[derive(Serialize)]

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use runtime_core::launch::{launch, teardown};
-use runtime_core::plan::{EnvValue, Mount, MountPurpose};
+use runtime_core::plan::EnvValue;
 use runtime_core::runtime::DEFAULT_STOP_GRACE;
 use runtime_core::state::{self, RunRecord, RunState};
 use runtime_core::{CreateSpec, Error, Plan, prepare};
@@ -32,7 +32,7 @@ pub async fn execute(args: RunArgs) -> Result<u8, Error> {
     if let Some(err) = chosen.probed.caps.availability.to_error(plan.runtime) {
         return Err(err);
     }
-    check_mount_sources(&plan)?;
+    crate::consent::check(&config, &plan, &args.allow)?;
     let env = environment(&plan);
     let runtime = chosen.probed.runtime;
     let run_id = new_run_id();
@@ -196,25 +196,6 @@ async fn free_name(
 /// The container's exit code as a process exit code.
 fn exit_code(code: i64) -> u8 {
     u8::try_from(code.rem_euclid(256)).unwrap_or(runtime_core::error::exit::FAILED)
-}
-
-/// Fails before anything is created when a bind-mount source does not exist.
-fn check_mount_sources(plan: &Plan) -> Result<(), Error> {
-    for mount in &plan.mounts {
-        if let Mount::Bind {
-            source,
-            purpose: MountPurpose::Workspace,
-            ..
-        } = mount
-            && !source.is_dir()
-        {
-            return Err(crate::usage(format!(
-                "the workspace {} does not exist or is not a directory: create it, or fix [workspace] path",
-                source.display()
-            )));
-        }
-    }
-    Ok(())
 }
 
 /// Literal values from the plan and secret values from berth's environment.

@@ -217,6 +217,9 @@ pub fn macos() -> HostFacts {
         engine: None,
         cap_bounding_set: None,
         env_names: BTreeSet::new(),
+        paths: Default::default(),
+        home: None,
+        state_dir: None,
     }
 }
 

@@ -95,6 +95,7 @@ pub fn plan(kind: RuntimeKind, image: &str) -> Plan {
             (labels::SANDBOX.to_owned(), "dt".to_owned()),
         ]),
         warnings: Vec::new(),
+        dangers: Vec::new(),
     }
 }
 
@@ -155,6 +156,8 @@ pub async fn image(docker: &DockerRuntime) -> String {
     )
     .expect("Dockerfile");
     let build = ImageSource::Build {
+        declared_dockerfile: None,
+        declared_context: None,
         dockerfile: dir.path().join("Dockerfile"),
         context: dir.path().to_owned(),
         tag: OWN_IMAGE.to_owned(),
