@@ -215,7 +215,7 @@ fn relate(path: &Path, dir: &Path) -> Option<Relation> {
 /// Why host path `resolved` (a real path) must not be handed to a sandbox, if so.
 pub fn sensitive_path(resolved: &Path, host: &HostFacts) -> Option<String> {
     if resolved == Path::new("/") {
-        return Some("the host's root directory".to_owned());
+        return Some("is the host's root directory".to_owned());
     }
     let says = |relation: Relation, what: &str, dir: &Path| {
         let how = match relation {
@@ -423,7 +423,7 @@ mod tests {
     fn sensitive_paths_are_named_with_why() {
         let host = host();
         let cases: Vec<(&str, Option<&str>)> = vec![
-            ("/", Some("the host's root directory")),
+            ("/", Some("is the host's root directory")),
             ("/etc", Some("is the system directory /etc")),
             ("/etc/ssl", Some("is inside the system directory /etc")),
             (
