@@ -18,9 +18,19 @@ impl<'a> SourceFile<'a> {
         Self { path, text }
     }
 
-    /// 1-based line and column of a byte offset.
+    /// `offset` clamped to the text and moved back to the start of the character
+    /// it falls in: spans from the parser may point inside a multi-byte character.
+    fn boundary(&self, offset: usize) -> usize {
+        let mut offset = offset.min(self.text.len());
+        while !self.text.is_char_boundary(offset) {
+            offset -= 1;
+        }
+        offset
+    }
+
+    /// 1-based line and column (in characters) of a byte offset.
     fn line_col(&self, offset: usize) -> (usize, usize) {
-        let offset = offset.min(self.text.len());
+        let offset = self.boundary(offset);
         let before = &self.text[..offset];
         let line = before.matches('\n').count() + 1;
         let line_start = before.rfind('\n').map_or(0, |i| i + 1);
@@ -28,13 +38,17 @@ impl<'a> SourceFile<'a> {
         (line, column)
     }
 
+    /// The text of a 1-based line, without its line break (`\n` or `\r\n`).
     fn line_text(&self, line: usize) -> &str {
-        self.text.lines().nth(line - 1).unwrap_or("")
+        self.text
+            .split('\n')
+            .nth(line.saturating_sub(1))
+            .map_or("", |l| l.strip_suffix('\r').unwrap_or(l))
     }
 
     /// The dotted key at `span`: the table header above it plus the key on its line.
     fn key_at(&self, span: &Range<usize>) -> Option<String> {
-        let start = span.start.min(self.text.len());
+        let start = self.boundary(span.start);
         let line_start = self.text[..start].rfind('\n').map_or(0, |i| i + 1);
         let mut table: Option<String> = None;
         for raw in self.text[..line_start].lines().rev() {
@@ -52,6 +66,13 @@ impl<'a> SourceFile<'a> {
             .map_or(self.text.len(), |i| start + i);
         let line = &self.text[line_start..line_end];
         let header = line.trim_start().starts_with('[');
+        if header {
+            // A span on a header is about that table itself.
+            let name = line.trim_start().trim_start_matches('[');
+            if let Some(end) = name.find(']') {
+                table = Some(name[..end].trim().to_owned());
+            }
+        }
         let key = if header {
             None
         } else {
@@ -99,15 +120,24 @@ impl ConfigDiagnostic {
         let (line, column, key, snippet) = match span {
             Some(span) => {
                 let (line, column) = source.line_col(span.start);
-                let text = source.line_text(line).to_owned();
-                let (_, end_col) = source.line_col(span.end.max(span.start + 1));
+                let raw = source.line_text(line);
+                let (_, end_col) = source.line_col(span.end.max(span.start.saturating_add(1)));
                 let (end_line, _) = source.line_col(span.end.saturating_sub(1).max(span.start));
+                let line_len = raw.chars().count();
                 let width = if end_line == line && end_col > column {
                     end_col - column
                 } else {
-                    text.chars().count().saturating_sub(column - 1).max(1)
-                };
-                let caret = format!("{}{}", " ".repeat(column - 1), "^".repeat(width));
+                    line_len.saturating_sub(column - 1)
+                }
+                .clamp(1, line_len.saturating_sub(column - 1).max(1));
+                // Tabs stay tabs under the caret so it lines up however they render.
+                let indent: String = raw
+                    .chars()
+                    .take(column - 1)
+                    .map(|c| if c == '\t' { '\t' } else { ' ' })
+                    .collect();
+                let caret = format!("{indent}{}", "^".repeat(width));
+                let text = printable_line(raw);
                 (
                     Some(line),
                     Some(column),
@@ -146,6 +176,34 @@ impl ConfigDiagnostic {
         }
         diag
     }
+}
+
+/// A source line as it can be shown on a terminal: control characters other than
+/// tab become U+FFFD, one character for one, so the caret stays under its column.
+fn printable_line(line: &str) -> String {
+    line.chars()
+        .map(|c| {
+            if c.is_control() && c != '\t' {
+                '\u{FFFD}'
+            } else {
+                c
+            }
+        })
+        .collect()
+}
+
+/// A message as it can be shown on a terminal: control characters (a quoted value
+/// from the file may hold any) are escaped, line breaks excepted.
+fn printable(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_control() && c != '\n' {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// Rewords serde's messages for people and finds a suggestion.
@@ -222,21 +280,21 @@ pub fn suggest<'a>(bad: &str, valid: &[&'a str]) -> Option<&'a str> {
 
 impl fmt::Display for ConfigDiagnostic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.path.display())?;
+        write!(f, "{}", printable(&self.path.display().to_string()))?;
         if let (Some(line), Some(column)) = (self.line, self.column) {
             write!(f, ":{line}:{column}")?;
         }
         write!(f, ": ")?;
         if let Some(key) = &self.key {
-            write!(f, "{key}: ")?;
+            write!(f, "{}: ", printable(key))?;
         }
-        write!(f, "{}", self.message)?;
+        write!(f, "{}", printable(&self.message))?;
         if let (Some((text, caret)), Some(line)) = (&self.snippet, self.line) {
             let gutter = " ".repeat(line.to_string().len());
             write!(f, "\n{gutter} |\n{line} | {text}\n{gutter} | {caret}")?;
         }
         if let Some(help) = &self.help {
-            write!(f, "\n  = help: {help}")?;
+            write!(f, "\n  = help: {}", printable(help))?;
         }
         Ok(())
     }

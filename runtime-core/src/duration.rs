@@ -6,9 +6,21 @@ use std::time::Duration;
 use serde::de::{self, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-/// A whole number of seconds, parsed from `1d2h3m4s`-style text.
+/// A whole number of seconds, parsed from `1d2h3m4s`-style text; at most
+/// [`HumanDuration::MAX_SECS`], so that adding one to a timestamp cannot overflow.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct HumanDuration(pub Duration);
+
+impl HumanDuration {
+    /// The longest duration berth accepts anywhere: ten years (3650d).
+    pub const MAX_SECS: u64 = 3650 * 86_400;
+
+    /// The number of seconds, as the signed type timestamps use.
+    pub fn as_secs_i64(&self) -> i64 {
+        // MAX_SECS fits in an i64 with room to spare.
+        i64::try_from(self.0.as_secs()).unwrap_or(i64::MAX)
+    }
+}
 
 impl std::str::FromStr for HumanDuration {
     type Err = String;
@@ -46,6 +58,11 @@ impl std::str::FromStr for HumanDuration {
         }
         if !digits.is_empty() || total == 0 {
             return Err(bad());
+        }
+        if total > Self::MAX_SECS {
+            return Err(format!(
+                "duration `{raw}` is too long: berth accepts at most 3650d (ten years)"
+            ));
         }
         Ok(Self(Duration::from_secs(total)))
     }
@@ -104,6 +121,11 @@ mod tests {
         assert!(d("5").is_err());
         assert!(d("0s").is_err());
         assert!(d("1w").is_err());
+        assert!(d("9223372036854775807s").is_err());
+        assert!(d("99999999999999999999999s").is_err());
+        assert!(d("3651d").is_err());
+        assert_eq!(d("3650d"), Ok(HumanDuration::MAX_SECS));
+        assert!(d("é").is_err());
         assert_eq!(
             "1h30m".parse::<HumanDuration>().unwrap().to_string(),
             "1h30m"

@@ -27,6 +27,7 @@ pub mod host;
 pub mod labels;
 pub mod launch;
 pub mod plan;
+pub mod reference;
 pub mod resolve;
 pub mod runtime;
 pub mod select;

@@ -5,7 +5,7 @@ use std::ops::Range;
 
 use toml::Spanned;
 
-use crate::config::{ConfigFile, NetworkPolicy};
+use crate::config::{BuildConfig, ConfigFile, NetworkPolicy, SandboxConfig};
 use crate::diagnostic::{ConfigDiagnostic, SourceFile};
 use crate::error::Error;
 
@@ -33,24 +33,113 @@ pub fn is_env_name(name: &str) -> bool {
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
+/// The longest path inside the sandbox berth accepts (Linux's PATH_MAX).
+const MAX_PATH_LEN: usize = 4096;
+
+/// The longest single environment value or argument (Linux's MAX_ARG_STRLEN).
+const MAX_VALUE_LEN: usize = 128 * 1024;
+
+/// The longest time to live of a detached run: a year.
+const MAX_TTL_SECS: u64 = 365 * 86_400;
+
+/// The smallest CPU share the engines accept.
+const MIN_CPUS: f64 = 0.01;
+
+/// The most CPUs berth accepts.
+const MAX_CPUS: f64 = 1024.0;
+
+/// The most processes berth accepts as a limit (Linux's PID_MAX_LIMIT).
+const MAX_PIDS: i64 = 4_194_304;
+
+/// The smallest memory limit Docker accepts.
+const MIN_MEMORY: u64 = 6 << 20;
+
+/// The largest memory limit berth accepts.
+const MAX_MEMORY: u64 = 16 << 40;
+
+/// Why a string from the file cannot be passed on as one value, if it cannot:
+/// NUL ends a C string early, and an unbounded length is refused.
+fn text_problem(value: &str) -> Option<&'static str> {
+    if value.contains('\0') {
+        Some("it contains a NUL character")
+    } else if value.len() > MAX_VALUE_LEN {
+        Some("it is longer than 128KiB")
+    } else {
+        None
+    }
+}
+
 fn check_abs(source: &SourceFile<'_>, value: &Spanned<String>) -> Result<(), Error> {
-    if !value.get_ref().starts_with('/') {
+    let path = value.get_ref();
+    if !path.starts_with('/') {
         return fail(
             source,
             value.span(),
-            format!(
-                "must be an absolute path inside the sandbox, got `{}`",
-                value.get_ref()
-            ),
+            format!("must be an absolute path inside the sandbox, got `{path}`"),
             Some("start it with /, such as \"/workspace\""),
+        );
+    }
+    if path.contains('\0') || path.chars().any(char::is_control) || path.len() > MAX_PATH_LEN {
+        return fail(
+            source,
+            value.span(),
+            "must be a path without NUL or control characters, at most 4096 bytes".to_owned(),
+            Some("write a plain absolute path, such as \"/workspace\""),
         );
     }
     Ok(())
 }
 
-/// Validates a parsed file against `source` for error locations.
-pub fn check(file: &ConfigFile, source: &SourceFile<'_>) -> Result<(), Error> {
-    let sandbox = &file.sandbox;
+/// `name`, `uid`, `name:group` or `uid:gid`: each part a number that fits a uid, or
+/// a user/group name as `useradd` accepts it.
+fn is_user(user: &str) -> bool {
+    let part_ok = |part: &str| {
+        if !part.is_empty() && part.chars().all(|c| c.is_ascii_digit()) {
+            return part.parse::<u32>().is_ok();
+        }
+        let mut chars = part.chars();
+        part.len() <= 32
+            && chars
+                .next()
+                .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
+    };
+    match user.split_once(':') {
+        Some((u, g)) => part_ok(u) && part_ok(g),
+        None => part_ok(user),
+    }
+}
+
+fn check_image(source: &SourceFile<'_>, image: &Spanned<String>) -> Result<(), Error> {
+    let reference = image.get_ref();
+    if reference.trim().is_empty() {
+        return fail(
+            source,
+            image.span(),
+            "image is empty".to_owned(),
+            Some("name an image, such as \"debian:bookworm-slim\""),
+        );
+    }
+    if reference.chars().any(char::is_whitespace) {
+        return fail(
+            source,
+            image.span(),
+            format!("`{reference}` is not an image reference: it contains whitespace"),
+            Some("put the command in `command = [...]`, not in `image`"),
+        );
+    }
+    if let Err(why) = crate::reference::check(reference) {
+        return fail(
+            source,
+            image.span(),
+            format!("`{reference}` is not an image reference: {why}"),
+            Some("write [registry/]name[:tag][@digest], such as \"debian:bookworm-slim\""),
+        );
+    }
+    Ok(())
+}
+
+fn check_sandbox(sandbox: &SandboxConfig, source: &SourceFile<'_>) -> Result<(), Error> {
     match (&sandbox.image, &sandbox.build) {
         (Some(image), Some(_)) => {
             return fail(
@@ -60,46 +149,26 @@ pub fn check(file: &ConfigFile, source: &SourceFile<'_>) -> Result<(), Error> {
                 Some("keep `image` to run an existing image, or `[sandbox.build]` to build one"),
             );
         }
-        (Some(image), None) if image.get_ref().trim().is_empty() => {
-            return fail(
-                source,
-                image.span(),
-                "image is empty".to_owned(),
-                Some("name an image, such as \"debian:bookworm-slim\""),
-            );
-        }
-        (Some(image), None) if image.get_ref().chars().any(char::is_whitespace) => {
-            return fail(
-                source,
-                image.span(),
-                format!(
-                    "`{}` is not an image reference: it contains whitespace",
-                    image.get_ref()
-                ),
-                Some("put the command in `command = [...]`, not in `image`"),
-            );
-        }
-        _ => {}
+        (Some(image), None) => check_image(source, image)?,
+        (None, Some(build)) => check_build(source, build)?,
+        (None, None) => {}
     }
     if let Some(name) = &sandbox.name
         && (crate::labels::sanitize_name(name.get_ref()) != *name.get_ref()
             || name.get_ref().is_empty())
     {
-        {
-            return fail(
-                source,
-                name.span(),
-                format!("`{}` is not a valid sandbox name", name.get_ref()),
-                Some(
-                    "use lowercase letters, digits, '-', '_' and '.', starting with a letter or digit, at most 40 characters",
-                ),
-            );
-        }
+        return fail(
+            source,
+            name.span(),
+            format!("`{}` is not a valid sandbox name", name.get_ref()),
+            Some(
+                "use lowercase letters, digits, '-', '_' and '.', starting with a letter or digit, at most 40 characters",
+            ),
+        );
     }
-    if let Some(command) = &sandbox.command
-        && command.get_ref().is_empty()
-    {
-        {
+    if let Some(command) = &sandbox.command {
+        let args = command.get_ref();
+        if args.is_empty() {
             return fail(
                 source,
                 command.span(),
@@ -109,21 +178,100 @@ pub fn check(file: &ConfigFile, source: &SourceFile<'_>) -> Result<(), Error> {
                 ),
             );
         }
+        if args[0].is_empty() {
+            return fail(
+                source,
+                command.span(),
+                "the program (the first element of command) is empty".to_owned(),
+                Some("name the program first, such as [\"sh\", \"-c\", \"...\"]"),
+            );
+        }
+        if let Some(why) = args.iter().find_map(|a| text_problem(a)) {
+            return fail(
+                source,
+                command.span(),
+                format!("an argument of command cannot be passed on: {why}"),
+                None,
+            );
+        }
+        if args.len() > 4096 {
+            return fail(
+                source,
+                command.span(),
+                format!(
+                    "command has {} arguments; berth accepts at most 4096",
+                    args.len()
+                ),
+                None,
+            );
+        }
     }
     if let Some(workdir) = &sandbox.workdir {
         check_abs(source, workdir)?;
     }
-    if let Some(user) = &sandbox.user {
-        let u = user.get_ref();
-        if u.is_empty() || u.contains(char::is_whitespace) || u.split(':').count() > 2 {
-            return fail(
-                source,
-                user.span(),
-                format!("`{u}` is not a user"),
-                Some("write a name, a uid, or uid:gid, such as \"1000:1000\""),
+    if let Some(user) = &sandbox.user
+        && !is_user(user.get_ref())
+    {
+        return fail(
+            source,
+            user.span(),
+            format!("`{}` is not a user", user.get_ref()),
+            Some("write a name, a uid, or uid:gid, such as \"1000:1000\""),
+        );
+    }
+    if let Some(ttl) = &sandbox.ttl
+        && ttl.get_ref().0.as_secs() > MAX_TTL_SECS
+    {
+        return fail(
+            source,
+            ttl.span(),
+            format!("ttl {} is longer than a year", ttl.get_ref()),
+            Some("give a ttl of at most \"365d\", such as ttl = \"8h\""),
+        );
+    }
+    Ok(())
+}
+
+fn check_build(source: &SourceFile<'_>, build: &Spanned<BuildConfig>) -> Result<(), Error> {
+    let config = build.get_ref();
+    let at = |message: String, help: &str| fail(source, build.span(), message, Some(help));
+    if let Some(tag) = &config.tag
+        && let Err(why) = crate::reference::check(tag)
+    {
+        return at(
+            format!("tag `{tag}` is not an image reference: {why}"),
+            "write name[:tag], such as \"berth-local/agent:latest\"",
+        );
+    }
+    for path in [&config.dockerfile, &config.context].into_iter().flatten() {
+        let text = path.to_string_lossy();
+        if let Some(why) = text_problem(&text) {
+            return at(
+                format!("path `{}` cannot be used: {why}", text.escape_default()),
+                "write a plain relative path, such as \"docker/Dockerfile\"",
             );
         }
     }
+    for (name, value) in &config.args {
+        if !is_env_name(name) {
+            return at(
+                format!("`{name}` is not a valid build argument name"),
+                "use letters, digits and '_', not starting with a digit",
+            );
+        }
+        if let Some(why) = text_problem(value) {
+            return at(
+                format!("the value of build argument {name} cannot be passed on: {why}"),
+                "remove the NUL character or shorten the value",
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Validates a parsed file against `source` for error locations.
+pub fn check(file: &ConfigFile, source: &SourceFile<'_>) -> Result<(), Error> {
+    check_sandbox(&file.sandbox, source)?;
     if let Some(workspace) = &file.workspace {
         check_abs(source, &workspace.mount)?;
         if workspace.mount.get_ref() == "/" {
@@ -134,8 +282,17 @@ pub fn check(file: &ConfigFile, source: &SourceFile<'_>) -> Result<(), Error> {
                 Some("mount it at a directory such as \"/workspace\""),
             );
         }
+        let host = workspace.path.get_ref().to_string_lossy();
+        if let Some(why) = text_problem(&host) {
+            return fail(
+                source,
+                workspace.path.span(),
+                format!("the workspace path cannot be used: {why}"),
+                Some("write a plain path, such as \".\""),
+            );
+        }
     }
-    for name in file.env.keys() {
+    for (name, value) in &file.env {
         if !is_env_name(name.get_ref()) {
             return fail(
                 source,
@@ -147,7 +304,38 @@ pub fn check(file: &ConfigFile, source: &SourceFile<'_>) -> Result<(), Error> {
                 Some("use letters, digits and '_', not starting with a digit"),
             );
         }
+        if let Some(why) = text_problem(value) {
+            return fail(
+                source,
+                name.span(),
+                format!("the value of {} cannot be passed on: {why}", name.get_ref()),
+                None,
+            );
+        }
     }
+    check_secrets(file, source)?;
+    check_network(file, source)?;
+    check_resources(file, source)?;
+    for cap in &file.security.cap_add {
+        let upper = cap.get_ref().to_ascii_uppercase();
+        let name = upper.trim_start_matches("CAP_");
+        if !crate::host::CAPABILITY_NAMES.contains(&name) {
+            let help = crate::diagnostic::suggest(name, crate::host::CAPABILITY_NAMES).map_or_else(
+                || "use a Linux capability name such as \"CHOWN\"".to_owned(),
+                |s| format!("did you mean `{s}`?"),
+            );
+            return fail(
+                source,
+                cap.span(),
+                format!("unknown capability `{}`", cap.get_ref()),
+                Some(&help),
+            );
+        }
+    }
+    Ok(())
+}
+
+fn check_secrets(file: &ConfigFile, source: &SourceFile<'_>) -> Result<(), Error> {
     let mut seen = std::collections::BTreeSet::new();
     for name in &file.secrets.names {
         if !is_env_name(name.get_ref()) {
@@ -178,6 +366,10 @@ pub fn check(file: &ConfigFile, source: &SourceFile<'_>) -> Result<(), Error> {
             );
         }
     }
+    Ok(())
+}
+
+fn check_network(file: &ConfigFile, source: &SourceFile<'_>) -> Result<(), Error> {
     let network = &file.network;
     match network.policy.get_ref() {
         NetworkPolicy::Allowlist if network.allow.is_empty() => {
@@ -222,21 +414,26 @@ pub fn check(file: &ConfigFile, source: &SourceFile<'_>) -> Result<(), Error> {
             );
         }
     }
+    Ok(())
+}
+
+fn check_resources(file: &ConfigFile, source: &SourceFile<'_>) -> Result<(), Error> {
     let resources = &file.resources;
     if let Some(cpus) = &resources.cpus {
         let c = *cpus.get_ref();
-        if !(c > 0.0 && c <= 1024.0) {
+        // Written so that NaN fails too.
+        if !(c.is_finite() && (MIN_CPUS..=MAX_CPUS).contains(&c)) {
             return fail(
                 source,
                 cpus.span(),
-                format!("cpus must be more than 0 and at most 1024, got {c}"),
+                format!("cpus must be at least 0.01 and at most 1024, got {c}"),
                 Some("such as cpus = 2 or cpus = 0.5"),
             );
         }
     }
     if let Some(memory) = &resources.memory {
         let m = memory.get_ref().0;
-        if m < 6 << 20 {
+        if m < MIN_MEMORY {
             return fail(
                 source,
                 memory.span(),
@@ -244,32 +441,23 @@ pub fn check(file: &ConfigFile, source: &SourceFile<'_>) -> Result<(), Error> {
                 Some("such as memory = \"2GiB\""),
             );
         }
-    }
-    if let Some(pids) = &resources.pids
-        && *pids.get_ref() < 1
-    {
-        {
+        if m > MAX_MEMORY {
             return fail(
                 source,
-                pids.span(),
-                format!("pids must be at least 1, got {}", pids.get_ref()),
-                Some("such as pids = 512"),
+                memory.span(),
+                format!("memory must be at most 16TiB, got {}", memory.get_ref()),
+                Some("such as memory = \"2GiB\""),
             );
         }
     }
-    for cap in &file.security.cap_add {
-        let upper = cap.get_ref().to_ascii_uppercase();
-        let name = upper.trim_start_matches("CAP_");
-        if !crate::host::CAPABILITY_NAMES.contains(&name) {
-            let help = crate::diagnostic::suggest(name, crate::host::CAPABILITY_NAMES).map_or_else(
-                || "use a Linux capability name such as \"CHOWN\"".to_owned(),
-                |s| format!("did you mean `{s}`?"),
-            );
+    if let Some(pids) = &resources.pids {
+        let p = *pids.get_ref();
+        if !(1..=MAX_PIDS).contains(&p) {
             return fail(
                 source,
-                cap.span(),
-                format!("unknown capability `{}`", cap.get_ref()),
-                Some(&help),
+                pids.span(),
+                format!("pids must be at least 1 and at most {MAX_PIDS}, got {p}"),
+                Some("such as pids = 512"),
             );
         }
     }
@@ -286,6 +474,9 @@ fn check_host_port(entry: &str) -> Result<(), &'static str> {
     };
     if host.is_empty() {
         return Err("the host is empty");
+    }
+    if host.len() > 253 {
+        return Err("the host is longer than 253 characters");
     }
     let host = host.trim_start_matches('[').trim_end_matches(']');
     if !host

@@ -46,11 +46,9 @@ const SUGGESTIONS: &[(&str, &str)] = &[
 /// until runtime-core is fixed; the test fails when one starts naming the right key,
 /// so the list cannot go stale.
 const KNOWN_WRONG_KEY: &[&str] = &[
-    "syntax-duplicate-table-later",
     "syntax-unclosed-array",
     "type-command-multiline-element",
     "type-docker-array-of-tables",
-    "type-sandbox-array-of-tables",
     "unknown-key-inline-build",
     "value-secret-twice-multiline",
 ];

@@ -47,7 +47,7 @@ pub async fn execute(args: RunArgs) -> Result<u8, Error> {
         .detach
         .then_some(config.file.sandbox.ttl.as_ref())
         .flatten()
-        .map(|ttl| state::now() + i64::try_from(ttl.get_ref().0.as_secs()).unwrap_or(i64::MAX / 2));
+        .map(|ttl| state::now().saturating_add(ttl.get_ref().as_secs_i64()));
     let spec = CreateSpec {
         plan: &plan,
         run_id: run_id.clone(),
