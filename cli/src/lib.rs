@@ -186,7 +186,8 @@ pub struct ExecArgs {
     /// Working directory inside the sandbox.
     #[arg(short = 'w', long = "workdir", value_name = "DIR")]
     workdir: Option<String>,
-    /// Set an environment variable (K=V), or pass K from berth's environment.
+    /// Set an environment variable (K=V), or pass K from berth's environment (K
+    /// alone; when K is unset there, nothing is sent for it, as with docker).
     /// Values go to the engine, never onto a host command line.
     #[arg(short = 'e', long = "env", value_name = "K=V")]
     env: Vec<String>,
@@ -327,13 +328,43 @@ impl Command {
     }
 }
 
+/// The crates whose events `BERTH_LOG` may turn up to debug and trace: berth's
+/// own, which log names, ids and command lines but never an environment value.
+const OWN_CRATES: &[&str] = &[
+    "berth",
+    "runtime_core",
+    "runtime_docker",
+    "runtime_gvisor",
+    "runtime_apple",
+];
+
+/// Whether events of `target` may pass below WARN.
+fn is_own_target(target: &str) -> bool {
+    OWN_CRATES.iter().any(|own| {
+        target
+            .strip_prefix(own)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with("::"))
+    })
+}
+
+/// Logs to stderr at the level `BERTH_LOG` asks for (default `warn`), with one
+/// limit no setting can lift: other crates (bollard, hyper and the rest of the HTTP
+/// stack, which log request and response bodies holding `Env`, secrets included,
+/// at debug and trace) are shown at WARN and above only.
 fn init_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("BERTH_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
+    use tracing_subscriber::{EnvFilter, Layer as _, filter};
+
+    let wanted = EnvFilter::try_from_env("BERTH_LOG").unwrap_or_else(|_| EnvFilter::new("warn"));
+    let clamp = filter::filter_fn(|meta| {
+        *meta.level() <= tracing::Level::WARN || is_own_target(meta.target())
+    });
+    let layer = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
-        .try_init();
+        .with_filter(clamp)
+        .with_filter(wanted);
+    let _ = tracing_subscriber::registry().with(layer).try_init();
 }
 
 /// Convenience for commands: a usage error.
@@ -350,5 +381,22 @@ mod tests {
     #[test]
     fn cli_is_well_formed() {
         super::Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn only_berths_crates_log_below_warn() {
+        use super::is_own_target;
+        for own in ["berth", "berth::commands::run", "runtime_docker::container"] {
+            assert!(is_own_target(own), "{own}");
+        }
+        for foreign in [
+            "bollard::docker",
+            "hyper",
+            "hyper_util::client",
+            "berthx",
+            "log",
+        ] {
+            assert!(!is_own_target(foreign), "{foreign}");
+        }
     }
 }
