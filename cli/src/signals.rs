@@ -1,6 +1,7 @@
 //! SIGINT and SIGTERM as a future, so a launch or attach can be abandoned and torn
 //! down instead of leaving debris.
 
+use runtime_core::launch::Signal as Stop;
 use tokio::signal::unix::{Signal, SignalKind, signal};
 
 /// Listens for SIGINT and SIGTERM from the moment it is created.
@@ -19,8 +20,8 @@ impl Interrupts {
         }
     }
 
-    /// Resolves with the signal's name when one arrives.
-    pub async fn recv(&mut self) -> &'static str {
+    /// Resolves with the signal when one arrives.
+    pub async fn recv(&mut self) -> Stop {
         async fn next(sig: &mut Option<Signal>) {
             match sig {
                 Some(s) => {
@@ -30,16 +31,8 @@ impl Interrupts {
             }
         }
         tokio::select! {
-            () = next(&mut self.int) => "SIGINT",
-            () = next(&mut self.term) => "SIGTERM",
+            () = next(&mut self.int) => Stop::Interrupt,
+            () = next(&mut self.term) => Stop::Terminate,
         }
-    }
-}
-
-/// The exit code for a signal name (128 + number).
-pub fn exit_code(signal: &str) -> u8 {
-    match signal {
-        "SIGTERM" => 143,
-        _ => 130,
     }
 }

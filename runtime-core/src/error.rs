@@ -30,6 +30,8 @@ pub mod exit {
     pub const FAILED: u8 = 125;
     /// Interrupted by SIGINT (128 + 2).
     pub const INTERRUPTED: u8 = 130;
+    /// Stopped by SIGTERM (128 + 15).
+    pub const TERMINATED: u8 = 143;
 }
 
 /// Everything that can go wrong in berth's core and backends.
@@ -293,11 +295,11 @@ pub enum Error {
         now: PathBuf,
     },
 
-    /// The user interrupted berth.
+    /// A signal (SIGINT or SIGTERM) stopped berth; the exit code is 128 + its number.
     #[error("interrupted by {signal}")]
     Interrupted {
-        /// The signal's name.
-        signal: &'static str,
+        /// The signal.
+        signal: crate::launch::Signal,
     },
 }
 
@@ -339,7 +341,7 @@ impl Error {
             Self::Conflict { .. } => CONFLICT,
             Self::NotFound { .. } => NOT_FOUND,
             Self::Engine { .. } | Self::Io { .. } => FAILED,
-            Self::Interrupted { .. } => INTERRUPTED,
+            Self::Interrupted { signal } => signal.exit_code(),
         }
     }
 

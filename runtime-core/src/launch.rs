@@ -7,39 +7,107 @@
 //! Only an image build, which creates nothing that belongs to the run, is abandoned
 //! mid-way.
 
+use std::fmt;
+use std::sync::{Arc, OnceLock};
+
 use tokio_util::sync::CancellationToken;
 
 use crate::error::Error;
 use crate::host::RealHost;
 use crate::runtime::{CreateSpec, Progress, Runtime};
 
+/// A signal that stops berth, with the exit code it gives (128 + its number).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Signal {
+    /// SIGINT (Ctrl-C): exit code 130.
+    Interrupt,
+    /// SIGTERM: exit code 143.
+    Terminate,
+}
+
+impl Signal {
+    /// The signal's name, such as `SIGTERM`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Interrupt => "SIGINT",
+            Self::Terminate => "SIGTERM",
+        }
+    }
+
+    /// The exit code of a process stopped by this signal: 128 + its number.
+    pub fn exit_code(self) -> u8 {
+        match self {
+            Self::Interrupt => 130,
+            Self::Terminate => 143,
+        }
+    }
+}
+
+impl fmt::Display for Signal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Cancels a launch and says which signal asked for it. Clones share the state.
+#[derive(Debug, Clone, Default)]
+pub struct Cancellation {
+    token: CancellationToken,
+    signal: Arc<OnceLock<Signal>>,
+}
+
+impl Cancellation {
+    /// A cancellation that has not happened yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Cancels because of `signal`; a second call keeps the first signal.
+    pub fn cancel(&self, signal: Signal) {
+        let _ = self.signal.set(signal);
+        self.token.cancel();
+    }
+
+    /// The signal, once cancelled.
+    pub fn signal(&self) -> Option<Signal> {
+        self.signal.get().copied()
+    }
+
+    /// Resolves with the signal when the cancellation happens.
+    pub async fn cancelled(&self) -> Signal {
+        self.token.cancelled().await;
+        // Set before the token is cancelled.
+        self.signal().unwrap_or(Signal::Interrupt)
+    }
+}
+
 /// Checks that the plan's host paths still resolve as planned, makes the image
 /// present, creates the sandbox and, when `start`, starts it.
 /// On failure or cancellation the run's resources are removed before the error is
-/// returned (cancellation returns [`Error::Interrupted`]). Returns the container id.
+/// returned (cancellation returns [`Error::Interrupted`] naming the signal that
+/// cancelled it). Returns the container id.
 pub async fn launch(
     runtime: &dyn Runtime,
     spec: &CreateSpec<'_>,
     start: bool,
     progress: Progress<'_>,
-    cancel: &CancellationToken,
+    cancel: &Cancellation,
 ) -> Result<String, Error> {
-    let interrupted = || Error::Interrupted { signal: "a signal" };
     let result = async {
         spec.plan.verify_host_paths(&RealHost)?;
         tokio::select! {
             biased;
-            () = cancel.cancelled() => return Err(interrupted()),
+            signal = cancel.cancelled() => return Err(Error::Interrupted { signal }),
             built = runtime.ensure_image(&spec.plan.image, progress) => built?,
         }
-        if cancel.is_cancelled() {
-            return Err(interrupted());
+        if let Some(signal) = cancel.signal() {
+            return Err(Error::Interrupted { signal });
         }
         // Once more right before the engine mounts them: an image build can be long.
         spec.plan.verify_host_paths(&RealHost)?;
         let id = runtime.create(spec).await?;
-        if cancel.is_cancelled() {
-            return Err(interrupted());
+        if let Some(signal) = cancel.signal() {
+            return Err(Error::Interrupted { signal });
         }
         if start {
             runtime.start(&id).await?;

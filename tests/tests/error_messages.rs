@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 
 use runtime_core::danger::{Danger, DangerKind};
 use runtime_core::diagnostic::ConfigDiagnostic;
+use runtime_core::launch::Signal;
 use runtime_core::{Error, RuntimeKind};
 
 fn io(kind: ErrorKind, text: &str) -> std::io::Error {
@@ -277,7 +278,18 @@ fn cases() -> Vec<(&'static str, Error)> {
                 now: PathBuf::from("/home/dev"),
             },
         ),
-        ("interrupted", Error::Interrupted { signal: "SIGINT" }),
+        (
+            "interrupted",
+            Error::Interrupted {
+                signal: Signal::Interrupt,
+            },
+        ),
+        (
+            "terminated",
+            Error::Interrupted {
+                signal: Signal::Terminate,
+            },
+        ),
     ]
 }
 
@@ -344,7 +356,7 @@ fn every_variant_has_a_case() {
 #[test]
 fn exit_codes_follow_the_table() {
     // 2 usage or config, 3 refused, 4 unavailable, 5 permission, 6 image missing,
-    // 7 conflict, 8 not found, 125 berth or engine failure, 130 interrupted.
+    // 7 conflict, 8 not found, 125 berth or engine failure, 130 SIGINT, 143 SIGTERM.
     for (name, err) in cases() {
         let expected = match err.kind() {
             "read-config"
@@ -370,6 +382,8 @@ fn exit_codes_follow_the_table() {
             "conflict" => 7,
             "not-found" => 8,
             "engine" | "io" => 125,
+            // 128 + the signal's number.
+            "interrupted" if err.report().contains("SIGTERM") => 143,
             "interrupted" => 130,
             other => panic!("{name}: kind {other} is missing from this table"),
         };

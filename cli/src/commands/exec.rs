@@ -12,7 +12,7 @@ pub async fn execute(args: ExecArgs) -> Result<u8, Error> {
         env.extend(read_env_file(file)?);
     }
     for item in &args.env {
-        env.push(parse_env(item)?);
+        env.extend(parse_env(item, |name| std::env::var(name).ok())?);
     }
     let (runtime, info) = backends::locate(args.runtime.map(Into::into), &args.run).await?;
     let spec = ExecSpec {
@@ -30,21 +30,29 @@ pub async fn execute(args: ExecArgs) -> Result<u8, Error> {
     Ok(u8::try_from(code?.rem_euclid(256)).unwrap_or(runtime_core::error::exit::FAILED))
 }
 
-/// `K=V`, or `K` to pass berth's own value of K (skipped when unset, like docker).
-fn parse_env(item: &str) -> Result<(String, String), Error> {
+/// `K=V`, or `K` to pass berth's own value of K; `None` when K is unset in berth's
+/// environment, so nothing is sent for it (as `docker exec -e K` does).
+fn parse_env(
+    item: &str,
+    lookup: impl Fn(&str) -> Option<String>,
+) -> Result<Option<(String, String)>, Error> {
     let (name, value) = match item.split_once('=') {
-        Some((k, v)) => (k.to_owned(), v.to_owned()),
-        None => (item.to_owned(), std::env::var(item).unwrap_or_default()),
+        Some((k, v)) => (k.to_owned(), Some(v.to_owned())),
+        None => (item.to_owned(), None),
     };
     if !is_env_name(&name) {
         return Err(crate::usage(format!(
             "-e {name}: not a valid environment variable name"
         )));
     }
-    Ok((name, value))
+    match value {
+        Some(value) => Ok(Some((name, value))),
+        None => Ok(lookup(&name).map(|value| (name, value))),
+    }
 }
 
-/// K=V lines; blank lines and lines starting with # are skipped.
+/// K=V lines (or K, as for `-e K`); blank lines and lines starting with # are
+/// skipped.
 fn read_env_file(path: &Path) -> Result<Vec<(String, String)>, Error> {
     let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
         operation: "read the env file",
@@ -57,10 +65,33 @@ fn read_env_file(path: &Path) -> Result<Vec<(String, String)>, Error> {
         if line.is_empty() || line.starts_with('#') {
             continue;
         }
-        let (name, value) = parse_env(line).map_err(|_| {
+        let pair = parse_env(line, |name| std::env::var(name).ok()).map_err(|_| {
             crate::usage(format!("{}:{}: expected NAME=value", path.display(), n + 1))
         })?;
-        out.push((name, value));
+        out.extend(pair);
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_env;
+
+    fn lookup(name: &str) -> Option<String> {
+        (name == "SET").then(|| "from berth".to_owned())
+    }
+
+    #[test]
+    fn a_bare_name_passes_berths_value_or_nothing() {
+        assert_eq!(
+            parse_env("SET", lookup).ok().flatten(),
+            Some(("SET".to_owned(), "from berth".to_owned()))
+        );
+        assert_eq!(parse_env("UNSET", lookup).ok(), Some(None));
+        assert_eq!(
+            parse_env("UNSET=", lookup).ok().flatten(),
+            Some(("UNSET".to_owned(), String::new()))
+        );
+        assert!(parse_env("1BAD", lookup).is_err());
+    }
 }

@@ -2,15 +2,14 @@
 
 use std::time::Duration;
 
-use runtime_core::launch::{launch, teardown};
+use runtime_core::launch::{Cancellation, launch, teardown};
 use runtime_core::plan::EnvValue;
 use runtime_core::runtime::DEFAULT_STOP_GRACE;
 use runtime_core::state::{self, RunRecord, RunState};
 use runtime_core::{CreateSpec, Error, Plan, prepare};
-use tokio_util::sync::CancellationToken;
 use toml::Spanned;
 
-use crate::signals::{self, Interrupts};
+use crate::signals::Interrupts;
 use crate::{RunArgs, backends, stdio};
 
 /// How long an interrupted launch may take to finish its in-flight request.
@@ -82,7 +81,7 @@ pub async fn execute(args: RunArgs) -> Result<u8, Error> {
 
     record(&|r| r.transition(RunState::Starting));
     let progress = |line: &str| eprintln!("berth: {line}");
-    let cancel = CancellationToken::new();
+    let cancel = Cancellation::new();
     let launched = {
         let fut = launch(&*runtime, &spec, args.detach, &progress, &cancel);
         tokio::pin!(fut);
@@ -91,7 +90,7 @@ pub async fn execute(args: RunArgs) -> Result<u8, Error> {
             signal = interrupts.recv() => {
                 eprintln!("berth: {signal}: stopping the launch and removing what it created");
                 record(&|r| r.transition(RunState::Stopping));
-                cancel.cancel();
+                cancel.cancel(signal);
                 let _ = tokio::time::timeout(CANCEL_BOUND, &mut fut).await;
                 teardown(&*runtime, &run_id).await;
                 forget();
@@ -171,7 +170,7 @@ pub async fn execute(args: RunArgs) -> Result<u8, Error> {
                 let _ = runtime.stop(&id, DEFAULT_STOP_GRACE).await;
                 record(&|r| r.transition(RunState::Stopped));
             }
-            Ok(signals::exit_code(signal))
+            Ok(signal.exit_code())
         }
     }
 }
