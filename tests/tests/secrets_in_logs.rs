@@ -81,7 +81,7 @@ fn secret_never_logged(runtime: &str) {
             .env("XDG_STATE_HOME", s.dir.join("state"))
             .env("BERTH_LOG_CANARY", &value)
             .env("BERTH_RUNTIME", runtime)
-            .args(["run", "--rm", "-f"])
+            .args(["run", "--rm", "--allow", "host-secret", "-f"])
             .arg(&config)
             .args(["--", "sh", "-c", script]);
         if runtime == "apple" {
