@@ -50,8 +50,9 @@ pub struct ProbeReport {
     pub engine: Option<EngineFacts>,
 }
 
-/// Everything needed to create one run's sandbox.
-#[derive(Debug, Clone)]
+/// Everything needed to create one run's sandbox. Its `Debug` shows the
+/// environment's names only.
+#[derive(Clone)]
 pub struct CreateSpec<'a> {
     /// The resolved plan.
     pub plan: &'a Plan,
@@ -90,8 +91,9 @@ impl CreateSpec<'_> {
     }
 }
 
-/// A command to run in a running sandbox.
-#[derive(Debug, Clone, Default)]
+/// A command to run in a running sandbox. Its `Debug` shows the environment's
+/// names only.
+#[derive(Clone, Default)]
 pub struct ExecSpec {
     /// Program and arguments.
     pub cmd: Vec<String>,
@@ -105,6 +107,47 @@ pub struct ExecSpec {
     pub stdin: bool,
     /// Allocate a TTY.
     pub tty: bool,
+}
+
+/// The names of an environment, for `Debug`: values may be secrets.
+struct EnvNames<'a>(&'a [(String, String)]);
+
+impl std::fmt::Debug for EnvNames<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list()
+            .entries(self.0.iter().map(|(name, _)| format!("{name}=<hidden>")))
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for CreateSpec<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CreateSpec")
+            .field("plan", &self.plan)
+            .field("run_id", &self.run_id)
+            .field("name", &self.name)
+            .field("env", &EnvNames(&self.env))
+            .field("stdin", &self.stdin)
+            .field("tty", &self.tty)
+            .field("command", &self.command)
+            .field("owner_pid", &self.owner_pid)
+            .field("detached", &self.detached)
+            .field("expires_at", &self.expires_at)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for ExecSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ExecSpec")
+            .field("cmd", &self.cmd)
+            .field("workdir", &self.workdir)
+            .field("env", &EnvNames(&self.env))
+            .field("user", &self.user)
+            .field("stdin", &self.stdin)
+            .field("tty", &self.tty)
+            .finish()
+    }
 }
 
 /// A running exec or attach.
@@ -323,3 +366,20 @@ pub fn ready_exit(code: i64) -> ExitFuture {
 
 /// The default grace period before SIGKILL.
 pub const DEFAULT_STOP_GRACE: Duration = Duration::from_secs(10);
+
+#[cfg(test)]
+mod tests {
+    use super::ExecSpec;
+
+    #[test]
+    fn debug_never_shows_environment_values() {
+        let spec = ExecSpec {
+            cmd: vec!["true".to_owned()],
+            env: vec![("TOKEN".to_owned(), "s3cr3t-value".to_owned())],
+            ..ExecSpec::default()
+        };
+        let shown = format!("{spec:?}");
+        assert!(shown.contains("TOKEN=<hidden>"), "{shown}");
+        assert!(!shown.contains("s3cr3t-value"), "{shown}");
+    }
+}
