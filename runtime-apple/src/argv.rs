@@ -4,6 +4,11 @@
 //!
 //! Environment values never appear here: they go to a 0600 env file whose path is
 //! passed with `--env-file` (see [`env_file_contents`]).
+//!
+//! Every positional argument (image, container id, command, names, build context)
+//! comes after `--`, which Apple's parser (swift-argument-parser) reads as the end
+//! of options, so no value can become an option. Image references and tags are
+//! checked against Docker's grammar before they are put on a command line.
 
 use std::path::Path;
 use std::time::Duration;
@@ -20,6 +25,14 @@ const MIB: u64 = 1 << 20;
 /// Apple does not remove anonymous volumes with their container).
 pub fn volume_name(run_id: &str, index: usize) -> String {
     format!("berth-{run_id}-{index}")
+}
+
+/// Checks an image reference (or tag) before it goes on a command line.
+pub fn check_reference(reference: &str) -> Result<(), AppleError> {
+    runtime_core::reference::check(reference).map_err(|reason| AppleError::InvalidReference {
+        reference: reference.to_owned(),
+        reason,
+    })
 }
 
 /// Refuses, defensively, what resolution should already have refused on Apple:
@@ -211,6 +224,8 @@ pub fn create(spec: &CreateSpec<'_>, env_file: Option<&Path>) -> Result<Vec<Stri
     if spec.tty {
         args.push("-t".into());
     }
+    check_reference(plan.image.reference())?;
+    args.push("--".into());
     args.push(plan.image.reference().to_owned());
     // Everything after the image is the process's arguments, however they look.
     if let Some(command) = spec.command.as_ref().or(plan.command.as_ref()) {
@@ -256,7 +271,7 @@ pub fn env_file_contents(env: &[(String, String)]) -> Result<String, AppleError>
 
 /// `container start ID` (detached: prints the id).
 pub fn start(id: &str) -> Vec<String> {
-    vec!["start".into(), id.into()]
+    vec!["start".into(), "--".into(), id.into()]
 }
 
 /// `container start -a [-i] ID`: starts the container with its stdout and stderr
@@ -266,7 +281,7 @@ pub fn attach(id: &str, stdin: bool) -> Vec<String> {
     if stdin {
         args.push("-i".into());
     }
-    args.push(id.into());
+    args.extend(["--".into(), id.into()]);
     args
 }
 
@@ -294,7 +309,7 @@ pub fn exec(id: &str, spec: &ExecSpec, env_file: Option<&Path>) -> Result<Vec<St
     if let Some(file) = env_file {
         args.extend(["--env-file".into(), file.to_string_lossy().into_owned()]);
     }
-    args.push(id.into());
+    args.extend(["--".into(), id.into()]);
     // Apple captures everything after the id for the process.
     args.extend(spec.cmd.iter().cloned());
     Ok(args)
@@ -309,7 +324,7 @@ pub fn logs(id: &str, options: &LogOptions) -> Vec<String> {
     if let Some(n) = options.tail {
         args.extend(["-n".into(), n.to_string()]);
     }
-    args.push(id.into());
+    args.extend(["--".into(), id.into()]);
     args
 }
 
@@ -321,12 +336,18 @@ pub fn stop(id: &str, grace: Duration) -> Vec<String> {
         secs += 1;
     }
     let secs = secs.min(i32::MAX as u64);
-    vec!["stop".into(), "-t".into(), secs.to_string(), id.into()]
+    vec![
+        "stop".into(),
+        "-t".into(),
+        secs.to_string(),
+        "--".into(),
+        id.into(),
+    ]
 }
 
 /// `container delete -f ID...` (prints each deleted id).
 pub fn delete(ids: &[String]) -> Vec<String> {
-    let mut args = vec!["delete".to_owned(), "-f".to_owned()];
+    let mut args = vec!["delete".to_owned(), "-f".to_owned(), "--".to_owned()];
     args.extend(ids.iter().cloned());
     args
 }
@@ -343,16 +364,23 @@ pub fn list(all: bool) -> Vec<String> {
 
 /// `container inspect ID` (always a JSON array).
 pub fn inspect(id: &str) -> Vec<String> {
-    vec!["inspect".into(), id.into()]
+    vec!["inspect".into(), "--".into(), id.into()]
 }
 
-/// `container image inspect REF`.
-pub fn image_inspect(reference: &str) -> Vec<String> {
-    vec!["image".into(), "inspect".into(), reference.into()]
+/// `container image inspect -- REF`, for a valid reference.
+pub fn image_inspect(reference: &str) -> Result<Vec<String>, AppleError> {
+    check_reference(reference)?;
+    Ok(vec![
+        "image".into(),
+        "inspect".into(),
+        "--".into(),
+        reference.into(),
+    ])
 }
 
-/// `container build --progress plain -t TAG -f FILE [--build-arg K=V]... DIR`.
-pub fn build(image: &ImageSource) -> Option<Vec<String>> {
+/// `container build --progress plain -t TAG -f FILE [--build-arg K=V]... -- DIR`,
+/// for a valid tag; `None` for an image that is not built.
+pub fn build(image: &ImageSource) -> Option<Result<Vec<String>, AppleError>> {
     let ImageSource::Build {
         dockerfile,
         context,
@@ -363,6 +391,9 @@ pub fn build(image: &ImageSource) -> Option<Vec<String>> {
     else {
         return None;
     };
+    if let Err(err) = check_reference(tag) {
+        return Some(Err(err));
+    }
     let mut args: Vec<String> = vec![
         "build".into(),
         "--progress".into(),
@@ -375,8 +406,9 @@ pub fn build(image: &ImageSource) -> Option<Vec<String>> {
     for (key, value) in build_args {
         args.extend(["--build-arg".into(), format!("{key}={value}")]);
     }
+    args.push("--".into());
     args.push(context.to_string_lossy().into_owned());
-    Some(args)
+    Some(Ok(args))
 }
 
 /// `container volume create --label K=V... NAME`.
@@ -388,13 +420,13 @@ pub fn volume_create<'a>(
     for (key, value) in labels {
         args.extend(["--label".into(), format!("{key}={value}")]);
     }
-    args.push(name.into());
+    args.extend(["--".into(), name.into()]);
     args
 }
 
 /// `container volume delete NAME...`.
 pub fn volume_delete(names: &[String]) -> Vec<String> {
-    let mut args = vec!["volume".to_owned(), "delete".to_owned()];
+    let mut args = vec!["volume".to_owned(), "delete".to_owned(), "--".to_owned()];
     args.extend(names.iter().cloned());
     args
 }
@@ -418,13 +450,13 @@ pub fn network_create<'a>(
     for (key, value) in labels {
         args.extend(["--label".into(), format!("{key}={value}")]);
     }
-    args.push(name.into());
+    args.extend(["--".into(), name.into()]);
     args
 }
 
 /// `container network delete NAME`.
 pub fn network_delete(name: &str) -> Vec<String> {
-    vec!["network".into(), "delete".into(), name.into()]
+    vec!["network".into(), "delete".into(), "--".into(), name.into()]
 }
 
 /// `container network list --format json`.

@@ -98,6 +98,16 @@ pub enum AppleError {
         reason: String,
     },
 
+    /// An image reference or tag that is not one (it could read as an option, or
+    /// breaks Docker's grammar); it never reaches a command line.
+    #[error("`{reference}` is not an image reference: {reason}")]
+    InvalidReference {
+        /// The value, as given.
+        reference: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+
     /// The sandbox stopped, but Apple's CLI does not report exit codes.
     #[error("{id} stopped, but its exit code is unknown: {reason}")]
     NoExitCode {
@@ -179,6 +189,11 @@ impl AppleError {
                     runtime,
                     operation,
                     reason: reason.clone(),
+                };
+            }
+            Self::InvalidReference { .. } => {
+                return Error::Usage {
+                    message: self.to_string(),
                 };
             }
             Self::NoExitCode { reason, .. } => {

@@ -10,14 +10,14 @@ use std::time::Duration;
 
 use runtime_apple::argv;
 use runtime_core::host::SocketSource;
-use runtime_core::plan::{DockerAccess, EnvValue, Mount, MountPurpose, Plan};
+use runtime_core::plan::{DockerAccess, EnvValue, ImageSource, Mount, MountPurpose, Plan};
 use runtime_core::{
     Availability, Config, CreateSpec, ExecSpec, HostFacts, LogOptions, Os, ProbeReport,
     SocketFacts, prepare,
 };
 
-/// Where the env file would be: the real one is a random temporary name.
-const ENV_FILE: &str = "/var/folders/xy/T/berth-env-XXXXXX.env";
+/// Where the env file would be: in berth's env directory, named by pid and random digits.
+const ENV_FILE: &str = "/Users/dev/.local/state/berth/apple-env/4242-0123456789abcdef.env";
 
 /// A Mac with Apple `container` running and no Docker engine.
 fn macos() -> HostFacts {
@@ -105,8 +105,9 @@ fn create_and_image_commands_for_each_config() {
                 "an env value reached the command line: {create:?}"
             );
         }
-        let image =
-            argv::build(&plan.image).unwrap_or_else(|| argv::image_inspect(plan.image.reference()));
+        let image = argv::build(&plan.image)
+            .unwrap_or_else(|| argv::image_inspect(plan.image.reference()))
+            .expect("image argv");
         insta::assert_debug_snapshot!((create, image));
     });
 }
@@ -191,7 +192,7 @@ fn session_and_lifecycle_commands() {
         argv::list(false),
         argv::list(true),
         argv::inspect(id),
-        argv::image_inspect("berth-test/busybox:latest"),
+        argv::image_inspect("berth-test/busybox:latest").expect("inspect argv"),
         argv::volume_list(),
         argv::volume_delete(&["berth-3f9c2a1b7d4e-0".to_owned()]),
         argv::network_list(),
@@ -232,6 +233,10 @@ fn defensive_refusals() {
         read_only: false,
         purpose: MountPurpose::Workspace,
     });
+    let mut option_image = base.clone();
+    option_image.image = ImageSource::Reference {
+        reference: "--mount=type=bind,source=/,target=/x".into(),
+    };
     let refusals: Vec<String> = [
         privileged,
         socket,
@@ -240,6 +245,7 @@ fn defensive_refusals() {
         groups,
         bridge,
         colon_and_comma,
+        option_image,
     ]
     .iter()
     .map(|plan| match argv::create(&spec(plan), None) {
@@ -263,4 +269,31 @@ fn env_values_that_an_env_file_cannot_carry_are_refused() {
         text.contains("TOKEN") && !text.contains("line one"),
         "{text}"
     );
+}
+
+#[test]
+fn references_that_could_read_as_options_never_reach_a_command_line() {
+    use runtime_apple::AppleError;
+    let refused = |result: Result<Vec<String>, AppleError>| match result {
+        Ok(argv) => panic!("not refused: {argv:?}"),
+        Err(e) => {
+            assert!(matches!(e, AppleError::InvalidReference { .. }), "{e:?}");
+            let core = e.into_core("create", runtime_apple::error::Subject::sandbox("x"));
+            assert_eq!(core.exit_code(), 2, "{core}");
+            core.to_string()
+        }
+    };
+    let build = ImageSource::Build {
+        dockerfile: "/Users/dev/project/Dockerfile".into(),
+        context: "/Users/dev/project".into(),
+        tag: "--output=type=local,dest=/".into(),
+        args: Default::default(),
+        declared_context: None,
+        declared_dockerfile: None,
+    };
+    insta::assert_debug_snapshot!(vec![
+        refused(argv::image_inspect("--mount=type=bind,source=/,target=/x")),
+        refused(argv::image_inspect("-it")),
+        refused(argv::build(&build).expect("a build")),
+    ]);
 }

@@ -7,7 +7,10 @@
 //! - in commands whose last argument captures everything for the process
 //!   (`create`, `run`, `exec`), parsing stops at the first positional *or the first
 //!   unrecognised option*, which becomes the first positional: the real CLI then
-//!   takes `--bogus` for the image (or container id) and fails on that, exit 1.
+//!   takes `--bogus` for the image (or container id) and fails on that, exit 1;
+//! - `--` before the first positional ends the options: what follows is positional
+//!   (`create [opts] -- IMAGE ARGS...`, `exec [opts] -- ID CMD...`); after the first
+//!   positional of a passthrough command it is captured like any argument.
 
 use crate::Fail;
 
@@ -120,9 +123,9 @@ impl Spec {
                 continue;
             }
             if arg == "--" {
-                if self.passthrough {
-                    parsed.positionals.push(arg.clone());
-                }
+                // The terminator: everything after it is positional, however it
+                // looks; it is not a value itself (swift-argument-parser skips it
+                // for a single-value argument such as the image or container id).
                 parsed.positionals.extend(args[i..].iter().cloned());
                 break;
             }
@@ -261,5 +264,16 @@ mod tests {
             .ok()
             .unwrap_or_default();
         assert_eq!(bogus.positionals, ["--bogus", "box"]);
+        let terminated = PASS
+            .parse(&strings(&["-i", "--", "--mount=x", "sh", "--", "-t"]))
+            .ok()
+            .unwrap_or_default();
+        assert!(terminated.flag("-i") && !terminated.flag("-t"));
+        assert_eq!(terminated.positionals, ["--mount=x", "sh", "--", "-t"]);
+        let plain = SPEC
+            .parse(&strings(&["-f", "--", "-n"]))
+            .ok()
+            .unwrap_or_default();
+        assert_eq!(plain.positionals, ["-n"]);
     }
 }
