@@ -5,8 +5,9 @@
 //! failure, non-zero exit and unparsable output are distinct errors), ids read from
 //! stdout only, command lines built by pure functions ([`argv`]) that are
 //! snapshot-tested, and JSON parsed into structs ([`model`]) in both the 0.x and
-//! 1.x shapes. Environment values never reach a command line: they travel in a
-//! 0600 env file that is deleted after use.
+//! 1.x shapes. Environment values never reach a command line: they travel through
+//! `--env-file`, a 0600 file or FIFO in a berth-owned 0700 directory that is gone
+//! once the CLI has read it ([`envfile`]).
 //!
 //! ```no_run
 //! # async fn demo() {
@@ -19,6 +20,7 @@
 
 pub mod argv;
 pub mod capabilities;
+pub mod envfile;
 pub mod error;
 mod inventory;
 pub mod model;

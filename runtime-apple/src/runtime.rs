@@ -17,6 +17,12 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
+use crate::argv;
+use crate::envfile::EnvDir;
+use crate::error::{AppleError, Subject, image_missing};
+use crate::model::{self, ContainerRecord, ContainerState};
+use crate::runner::Runner;
+use crate::sessions::{self, ExitWatch};
 use async_trait::async_trait;
 use futures::StreamExt;
 use runtime_core::plan::{ImageSource, Mount};
@@ -25,13 +31,6 @@ use runtime_core::{
     Capabilities, CreateSpec, Error, ExecSpec, HostFacts, LogOptions, Os, ProbeReport, Removed,
     Runtime, RuntimeKind, SandboxInfo, Session, labels,
 };
-use tempfile::NamedTempFile;
-
-use crate::argv;
-use crate::error::{AppleError, Subject, image_missing};
-use crate::model::{self, ContainerRecord, ContainerState};
-use crate::runner::Runner;
-use crate::sessions::{self, ExitWatch};
 
 /// How often `wait` polls `container inspect`.
 const POLL: Duration = Duration::from_millis(250);
@@ -42,6 +41,8 @@ pub struct AppleRuntime {
     pub(crate) runner: Runner,
     /// Exit codes of the `container start -a` sessions this backend started, by id.
     attached: Arc<Mutex<HashMap<String, ExitWatch>>>,
+    /// Where env files and FIFOs for `--env-file` are made.
+    env_dir: EnvDir,
 }
 
 impl Default for AppleRuntime {
@@ -70,7 +71,20 @@ impl AppleRuntime {
         Self {
             runner,
             attached: Arc::default(),
+            env_dir: EnvDir::from_env(),
         }
+    }
+
+    /// This backend with its env files in `dir` instead of
+    /// `$XDG_STATE_HOME/berth/apple-env`.
+    pub fn with_env_dir(mut self, dir: std::path::PathBuf) -> Self {
+        self.env_dir = EnvDir::at(dir);
+        self
+    }
+
+    /// Where this backend makes env files.
+    pub fn env_dir(&self) -> &std::path::Path {
+        self.env_dir.path()
     }
 
     /// The command runner (its history holds every command line run).
@@ -125,29 +139,6 @@ impl AppleRuntime {
                 name: id.to_owned(),
             })
     }
-
-    /// Writes `env` to a 0600 temporary file, removed when the handle drops.
-    fn env_file(env: &[(String, String)]) -> Result<Option<NamedTempFile>, AppleError> {
-        if env.is_empty() {
-            return Ok(None);
-        }
-        let text = argv::env_file_contents(env)?;
-        let dir = std::env::temp_dir();
-        // tempfile creates the file with mode 0600 on unix.
-        let mut file = tempfile::Builder::new()
-            .prefix("berth-env-")
-            .suffix(".env")
-            .tempfile_in(&dir)
-            .map_err(|source| AppleError::EnvFile { path: dir, source })?;
-        use std::io::Write;
-        file.write_all(text.as_bytes())
-            .and_then(|()| file.flush())
-            .map_err(|source| AppleError::EnvFile {
-                path: file.path().to_owned(),
-                source,
-            })?;
-        Ok(Some(file))
-    }
 }
 
 #[async_trait]
@@ -170,7 +161,9 @@ impl Runtime for AppleRuntime {
         self.gate()?;
         match image {
             ImageSource::Reference { reference } => {
-                match self.runner.run(&argv::image_inspect(reference)).await {
+                let args = argv::image_inspect(reference)
+                    .map_err(|e| core(e, "inspect image", Subject::image(reference)))?;
+                match self.runner.run(&args).await {
                     Ok(_) => Ok(()),
                     Err(e) if e.is_not_found() => Err(image_missing(reference)),
                     Err(e) => Err(core(
@@ -184,6 +177,7 @@ impl Runtime for AppleRuntime {
                 let Some(args) = argv::build(image) else {
                     return Ok(());
                 };
+                let args = args.map_err(|e| core(e, "build image", Subject::image(tag)))?;
                 self.runner
                     .stream_lines(&args, progress)
                     .await
@@ -193,8 +187,9 @@ impl Runtime for AppleRuntime {
     }
 
     /// Creates the run's volumes (named `berth-<run id>-<n>`, labelled) and networks,
-    /// then the container, with the environment in a 0600 env file that is deleted
-    /// as soon as `container create` has returned.
+    /// then the container, with the environment in a 0600 env file (in berth's
+    /// 0700 env directory) that is deleted as soon as `container create` has
+    /// returned. Sweeps env files that killed berth processes left first.
     async fn create(&self, spec: &CreateSpec<'_>) -> Result<String, Error> {
         self.gate()?;
         let plan = spec.plan;
@@ -207,9 +202,15 @@ impl Runtime for AppleRuntime {
         }
         let refuse = |e: AppleError| core(e, "create", Subject::created("sandbox", &spec.name));
         argv::check_plan(plan).map_err(refuse)?;
-        let env_file = Self::env_file(&spec.env).map_err(refuse)?;
-        let args =
-            argv::create(spec, env_file.as_ref().map(NamedTempFile::path)).map_err(refuse)?;
+        argv::check_reference(plan.image.reference()).map_err(refuse)?;
+        self.env_dir.sweep();
+        let env_file = if spec.env.is_empty() {
+            None
+        } else {
+            let text = argv::env_file_contents(&spec.env).map_err(refuse)?;
+            Some(self.env_dir.file(&text).map_err(refuse)?)
+        };
+        let args = argv::create(spec, env_file.as_ref().map(|f| f.path())).map_err(refuse)?;
         let labels = spec.labels();
         let volumes = plan
             .mounts
@@ -328,7 +329,8 @@ impl Runtime for AppleRuntime {
 
     /// `container exec ...` with the process's stdio piped straight through: with
     /// `stdin` and no `tty`, bytes pass unchanged both ways. Extra environment goes
-    /// through a 0600 env file kept until the process exits.
+    /// through a 0600 FIFO in berth's env directory: the CLI reads it, and its
+    /// path is gone, before this returns.
     async fn exec(&self, id: &str, spec: &ExecSpec) -> Result<Session, Error> {
         self.gate()?;
         let record = self.inspect(id).await?;
@@ -340,13 +342,23 @@ impl Runtime for AppleRuntime {
             ));
         }
         let refuse = |e: AppleError| core(e, format!("exec in {id}"), Subject::sandbox(id));
-        let env_file = Self::env_file(&spec.env).map_err(refuse)?;
+        self.env_dir.sweep();
+        let env = if spec.env.is_empty() {
+            None
+        } else {
+            let text = argv::env_file_contents(&spec.env).map_err(refuse)?;
+            Some((text, self.env_dir.fifo().map_err(refuse)?))
+        };
         let args =
-            argv::exec(id, spec, env_file.as_ref().map(NamedTempFile::path)).map_err(refuse)?;
+            argv::exec(id, spec, env.as_ref().map(|(_, fifo)| fifo.path())).map_err(refuse)?;
         let (mut child, argv) = self.runner.spawn(&args, spec.stdin).map_err(refuse)?;
+        if let Some((text, fifo)) = env {
+            // Dropped on cancellation: the FIFO is removed and the child killed.
+            fifo.feed(text, &mut child).await.map_err(refuse)?;
+        }
         let output = sessions::output_stream(&mut child, &argv);
         let input = sessions::input(&mut child);
-        let (exit, _) = sessions::exit_watch(child, argv, env_file);
+        let (exit, _) = sessions::exit_watch(child, argv, ());
         Ok(Session {
             input,
             output,
@@ -416,6 +428,8 @@ impl Runtime for AppleRuntime {
     /// `volume list` and `network list` (none before macOS 26).
     async fn resources(&self) -> Result<Vec<ResourceInfo>, Error> {
         self.gate()?;
+        // Env files of berth processes killed mid-create or mid-exec.
+        self.env_dir.sweep();
         let managed = |labels: &std::collections::BTreeMap<String, String>| {
             labels.get(labels::MANAGED_BY).map(String::as_str) == Some(labels::MANAGED_BY_VALUE)
         };
@@ -452,31 +466,5 @@ impl Runtime for AppleRuntime {
             .into_iter()
             .map(ContainerRecord::into_sandbox_info)
             .collect())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use std::os::unix::fs::PermissionsExt;
-
-    use super::AppleRuntime;
-
-    #[test]
-    fn env_files_are_private_and_removed_after_use() {
-        let env = [("TOKEN".to_owned(), "value".to_owned())];
-        let file = AppleRuntime::env_file(&env)
-            .ok()
-            .flatten()
-            .expect("an env file");
-        let path = file.path().to_owned();
-        let mode = std::fs::metadata(&path).map(|m| m.permissions().mode() & 0o777);
-        assert_eq!(mode.ok(), Some(0o600));
-        assert_eq!(
-            std::fs::read_to_string(&path).ok().as_deref(),
-            Some("TOKEN=value\n")
-        );
-        drop(file);
-        assert!(!path.exists());
-        assert!(AppleRuntime::env_file(&[]).ok().flatten().is_none());
     }
 }

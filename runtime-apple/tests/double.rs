@@ -238,18 +238,34 @@ async fn env_travels_in_env_files_never_on_a_command_line(shape: &'static str) {
         ("GREETING".into(), "hello".into()),
     ];
     let rt = &fx.runtime;
+    let env_dir_entries = || {
+        std::fs::read_dir(rt.env_dir())
+            .map(|d| d.flatten().map(|e| e.path()).collect::<Vec<_>>())
+            .unwrap_or_default()
+    };
     let id = within("create", rt.create(&spec)).await.expect("create");
+    assert!(
+        env_dir_entries().is_empty(),
+        "the create env file outlived `container create`: {:?}",
+        env_dir_entries()
+    );
     within("start", rt.start(&id)).await.expect("start");
     let exec = ExecSpec {
         cmd: vec![
             "sh".into(),
             "-c".into(),
-            "printf '%s|%s|%s' \"$CREATE_SECRET\" \"$EXEC_SECRET\" \"$GREETING\"".into(),
+            "printf '%s|%s|%s' \"$CREATE_SECRET\" \"$EXEC_SECRET\" \"$GREETING\"; sleep 1".into(),
         ],
         env: vec![("EXEC_SECRET".into(), "s3cr3t-exec".into())],
         ..ExecSpec::default()
     };
     let session = within("exec", rt.exec(&id, &exec)).await.expect("exec");
+    // The session has started and its process still runs: the FIFO is gone.
+    assert!(
+        env_dir_entries().is_empty(),
+        "the exec env file outlived the session start: {:?}",
+        env_dir_entries()
+    );
     let (out, _) = collect(session.output).await;
     assert_eq!(within("exit", session.exit).await.expect("exit"), 0);
     assert_eq!(
@@ -275,11 +291,18 @@ async fn env_travels_in_env_files_never_on_a_command_line(shape: &'static str) {
         "one env file for create, one for exec: {history:?}"
     );
     for file in env_files {
+        let path = std::path::Path::new(&file);
         assert!(
-            !std::path::Path::new(&file).exists(),
-            "{file} was left behind"
+            path.starts_with(rt.env_dir()),
+            "{file} is not in berth's env directory"
         );
+        assert!(!path.exists(), "{file} was left behind");
     }
+    let mode = std::fs::metadata(rt.env_dir()).map(|m| {
+        use std::os::unix::fs::PermissionsExt;
+        m.permissions().mode() & 0o777
+    });
+    assert_eq!(mode.ok(), Some(0o700));
 }
 
 async fn logs_return_the_merged_output(shape: &'static str) {

@@ -4,9 +4,13 @@ use std::path::Path;
 
 use runtime_core::{Error, ExecSpec, is_env_name};
 
+use crate::signals::Interrupts;
 use crate::{ExecArgs, backends, stdio};
 
+/// Runs the command; SIGINT or SIGTERM ends the session (the backend's handle
+/// cleans up what it holds, such as Apple's env FIFO) and exits 128 + the signal.
 pub async fn execute(args: ExecArgs) -> Result<u8, Error> {
+    let mut interrupts = Interrupts::new();
     let mut env = Vec::new();
     for file in &args.env_file {
         env.extend(read_env_file(file)?);
@@ -23,9 +27,15 @@ pub async fn execute(args: ExecArgs) -> Result<u8, Error> {
         stdin: args.interactive,
         tty: args.tty,
     };
-    let session = runtime.exec(&info.id, &spec).await?;
+    let session = tokio::select! {
+        session = runtime.exec(&info.id, &spec) => session?,
+        signal = interrupts.recv() => return Ok(signal.exit_code()),
+    };
     let raw = args.tty.then(stdio::RawTerminal::enter);
-    let code = stdio::pump(session, args.interactive).await;
+    let code = tokio::select! {
+        code = stdio::pump(session, args.interactive) => code,
+        signal = interrupts.recv() => Ok(i64::from(signal.exit_code())),
+    };
     drop(raw);
     Ok(u8::try_from(code?.rem_euclid(256)).unwrap_or(runtime_core::error::exit::FAILED))
 }

@@ -154,6 +154,8 @@ pub struct Fixture {
     pub run_id: String,
     /// `0` or `1`.
     pub shape: &'static str,
+    /// The backend's env-file directory, removed with the fixture.
+    pub env_dir: tempfile::TempDir,
 }
 
 impl Fixture {
@@ -165,10 +167,13 @@ impl Fixture {
         for (key, value) in env {
             runner = runner.with_env(*key, *value);
         }
+        let env_dir = tempfile::tempdir().expect("env dir");
         Self {
-            runtime: AppleRuntime::with_runner(runner),
+            runtime: AppleRuntime::with_runner(runner)
+                .with_env_dir(env_dir.path().join("apple-env")),
             run_id: run_id(),
             shape,
+            env_dir,
         }
     }
 

@@ -24,6 +24,8 @@ mod containers;
 mod create;
 #[path = "container/docker.rs"]
 mod docker;
+#[path = "container/envfile.rs"]
+mod envfile;
 #[path = "container/resources.rs"]
 mod resources;
 #[path = "container/shapes.rs"]

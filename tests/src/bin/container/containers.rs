@@ -321,14 +321,8 @@ pub fn exec(args: &[String]) -> Outcome {
         }
         _ => {}
     }
-    for file in parsed.values("--env-file") {
-        if std::fs::File::open(file).is_err() {
-            return Err(Fail::apple(
-                "invalidArgument",
-                format!("failed to read envfile at {file}"),
-            ));
-        }
-        cmd.args(["--env-file", file]);
+    for (name, value) in crate::envfile::read(&parsed)? {
+        cmd.args(["--env", &name]).env(name, value);
     }
     for env in parsed.values("-e") {
         cmd.args(["--env", env]);

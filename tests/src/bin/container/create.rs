@@ -238,11 +238,10 @@ pub fn create(args: &[String]) -> Outcome {
         return Err(CREATE.usage_error("Missing expected argument '<image>'"));
     };
     if image.starts_with('-') {
+        // An unknown option the parser took for the image, or a value after `--`.
         return Err(Fail::apple(
             "invalidArgument",
-            format!(
-                "invalid reference format: {image} (the option is unknown, so the argument parser took it for the image)"
-            ),
+            format!("invalid reference format: {image}"),
         ));
     }
     let id = parsed.value("--name").map_or_else(random_id, str::to_owned);
@@ -272,11 +271,11 @@ pub fn create(args: &[String]) -> Outcome {
         "--label".into(),
         format!("{MARKER}=1"),
     ];
-    translate_create(&parsed, &mut cmd)?;
+    let env = translate_create(&parsed, &mut cmd)?;
     cmd.push(image.clone());
     cmd.extend(parsed.positionals[1..].iter().cloned());
     eprintln!("[2/3] Creating container {id}");
-    let ran = docker::run(&cmd)?;
+    let ran = docker::run_with_env(&cmd, &env)?;
     if !ran.ok {
         if ran.stderr.contains("No command specified") {
             return Err(Fail::apple(
@@ -304,8 +303,9 @@ pub fn create(args: &[String]) -> Outcome {
     Ok(0)
 }
 
-/// The `docker create` flags for Apple's.
-fn translate_create(parsed: &Parsed, cmd: &mut Vec<String>) -> Result<(), Fail> {
+/// The `docker create` flags for Apple's; returns the env files' variables, which
+/// go to `docker` through its environment.
+fn translate_create(parsed: &Parsed, cmd: &mut Vec<String>) -> Result<Vec<(String, String)>, Fail> {
     let mut push = |a: &str, b: &str| {
         cmd.push(a.to_owned());
         cmd.push(b.to_owned());
@@ -319,14 +319,9 @@ fn translate_create(parsed: &Parsed, cmd: &mut Vec<String>) -> Result<(), Fail> 
         }
         push("--label", label);
     }
-    for file in parsed.values("--env-file") {
-        if std::fs::File::open(file).is_err() {
-            return Err(Fail::apple(
-                "invalidArgument",
-                format!("failed to read envfile at {file}"),
-            ));
-        }
-        push("--env-file", file);
+    let env = crate::envfile::read(parsed)?;
+    for (name, _) in &env {
+        push("--env", name);
     }
     for env in parsed.values("-e") {
         push("--env", env);
@@ -403,7 +398,7 @@ fn translate_create(parsed: &Parsed, cmd: &mut Vec<String>) -> Result<(), Fail> 
             cmd.push(docker.to_owned());
         }
     }
-    Ok(())
+    Ok(env)
 }
 
 #[cfg(test)]

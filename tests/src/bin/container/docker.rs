@@ -39,8 +39,17 @@ pub fn services_down(detail: &str) -> Fail {
 
 /// Runs `docker args...` to completion.
 pub fn run<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> Result<Ran, Fail> {
+    run_with_env(args, &[])
+}
+
+/// Runs `docker args...` to completion with `env` added to its environment.
+pub fn run_with_env<S: AsRef<std::ffi::OsStr>>(
+    args: &[S],
+    env: &[(String, String)],
+) -> Result<Ran, Fail> {
     let output = docker()
         .args(args)
+        .envs(env.iter().map(|(k, v)| (k, v)))
         .output()
         .map_err(|e| services_down(&format!("cannot run docker: {e}")))?;
     Ok(Ran {
