@@ -161,7 +161,7 @@ fn mount_args(mount: &Mount, volume: Option<&str>) -> Result<[String; 2], AppleE
     })
 }
 
-/// `container create ...` for a spec. `env_file` holds the environment (see
+/// `container create [options] -- IMAGE [ARGS...]` for a spec. `env_file` holds the environment (see
 /// [`env_file_contents`]); it is `None` when there is none.
 pub fn create(spec: &CreateSpec<'_>, env_file: Option<&Path>) -> Result<Vec<String>, AppleError> {
     let plan = spec.plan;
@@ -269,12 +269,12 @@ pub fn env_file_contents(env: &[(String, String)]) -> Result<String, AppleError>
     Ok(text)
 }
 
-/// `container start ID` (detached: prints the id).
+/// `container start -- ID` (detached: prints the id).
 pub fn start(id: &str) -> Vec<String> {
     vec!["start".into(), "--".into(), id.into()]
 }
 
-/// `container start -a [-i] ID`: starts the container with its stdout and stderr
+/// `container start -a [-i] -- ID`: starts the container with its stdout and stderr
 /// (and stdin) connected to this process.
 pub fn attach(id: &str, stdin: bool) -> Vec<String> {
     let mut args = vec!["start".to_owned(), "-a".to_owned()];
@@ -285,7 +285,7 @@ pub fn attach(id: &str, stdin: bool) -> Vec<String> {
     args
 }
 
-/// `container exec [-i] [-t] [-w DIR] [-u USER] [--env-file F] ID CMD...`.
+/// `container exec [-i] [-t] [-w DIR] [-u USER] [--env-file F] -- ID CMD...`.
 pub fn exec(id: &str, spec: &ExecSpec, env_file: Option<&Path>) -> Result<Vec<String>, AppleError> {
     if spec.cmd.is_empty() {
         return Err(AppleError::Refused {
@@ -315,7 +315,7 @@ pub fn exec(id: &str, spec: &ExecSpec, env_file: Option<&Path>) -> Result<Vec<St
     Ok(args)
 }
 
-/// `container logs [-f] [-n N] ID`.
+/// `container logs [-f] [-n N] -- ID`.
 pub fn logs(id: &str, options: &LogOptions) -> Vec<String> {
     let mut args = vec!["logs".to_owned()];
     if options.follow {
@@ -328,7 +328,7 @@ pub fn logs(id: &str, options: &LogOptions) -> Vec<String> {
     args
 }
 
-/// `container stop -t SECS ID`: SIGTERM, then SIGKILL after `grace` (rounded up to
+/// `container stop -t SECS -- ID`: SIGTERM, then SIGKILL after `grace` (rounded up to
 /// whole seconds).
 pub fn stop(id: &str, grace: Duration) -> Vec<String> {
     let mut secs = grace.as_secs();
@@ -345,7 +345,7 @@ pub fn stop(id: &str, grace: Duration) -> Vec<String> {
     ]
 }
 
-/// `container delete -f ID...` (prints each deleted id).
+/// `container delete -f -- ID...` (prints each deleted id).
 pub fn delete(ids: &[String]) -> Vec<String> {
     let mut args = vec!["delete".to_owned(), "-f".to_owned(), "--".to_owned()];
     args.extend(ids.iter().cloned());
@@ -362,7 +362,7 @@ pub fn list(all: bool) -> Vec<String> {
     args
 }
 
-/// `container inspect ID` (always a JSON array).
+/// `container inspect -- ID` (always a JSON array).
 pub fn inspect(id: &str) -> Vec<String> {
     vec!["inspect".into(), "--".into(), id.into()]
 }
@@ -411,7 +411,7 @@ pub fn build(image: &ImageSource) -> Option<Result<Vec<String>, AppleError>> {
     Some(Ok(args))
 }
 
-/// `container volume create --label K=V... NAME`.
+/// `container volume create --label K=V... -- NAME`.
 pub fn volume_create<'a>(
     name: &str,
     labels: impl IntoIterator<Item = (&'a String, &'a String)>,
@@ -424,7 +424,7 @@ pub fn volume_create<'a>(
     args
 }
 
-/// `container volume delete NAME...`.
+/// `container volume delete -- NAME...`.
 pub fn volume_delete(names: &[String]) -> Vec<String> {
     let mut args = vec!["volume".to_owned(), "delete".to_owned(), "--".to_owned()];
     args.extend(names.iter().cloned());
@@ -441,7 +441,7 @@ pub fn volume_list() -> Vec<String> {
     ]
 }
 
-/// `container network create --label K=V... NAME` (macOS 26).
+/// `container network create --label K=V... -- NAME` (macOS 26).
 pub fn network_create<'a>(
     name: &str,
     labels: impl IntoIterator<Item = (&'a String, &'a String)>,
@@ -454,7 +454,7 @@ pub fn network_create<'a>(
     args
 }
 
-/// `container network delete NAME`.
+/// `container network delete -- NAME`.
 pub fn network_delete(name: &str) -> Vec<String> {
     vec!["network".into(), "delete".into(), "--".into(), name.into()]
 }
