@@ -394,9 +394,30 @@ impl Config {
         (context, dockerfile)
     }
 
+    /// Parses the bytes of a file: text that is not UTF-8 is a config error at the
+    /// line and column of the first byte that is not.
+    pub fn parse_bytes(path: &Path, bytes: &[u8], base_dir: PathBuf) -> Result<Self, Error> {
+        match std::str::from_utf8(bytes) {
+            Ok(text) => Self::parse(path, text, base_dir),
+            Err(err) => {
+                let valid = &bytes[..err.valid_up_to()];
+                // The prefix is valid UTF-8 by construction.
+                let text = std::str::from_utf8(valid).unwrap_or_default();
+                let source = SourceFile::new(path, text);
+                let at = text.len();
+                Err(Error::Config(Box::new(ConfigDiagnostic::at(
+                    &source,
+                    Some(at..at),
+                    "the file is not UTF-8 text".to_owned(),
+                    Some("save berth.toml as UTF-8".to_owned()),
+                ))))
+            }
+        }
+    }
+
     /// Reads and parses the file at `path`.
     pub fn load(path: &Path) -> Result<Self, Error> {
-        let text = std::fs::read_to_string(path).map_err(|source| Error::ReadConfig {
+        let bytes = std::fs::read(path).map_err(|source| Error::ReadConfig {
             path: path.to_owned(),
             source,
         })?;
@@ -404,7 +425,7 @@ impl Config {
             .ok()
             .and_then(|p| p.parent().map(Path::to_path_buf))
             .unwrap_or_else(|| PathBuf::from("."));
-        Self::parse(path, &text, base_dir)
+        Self::parse_bytes(path, &bytes, base_dir)
     }
 
     /// The sandbox's base name: `[sandbox] name`, else the config directory's name.

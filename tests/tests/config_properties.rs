@@ -110,8 +110,20 @@ fn inside(text: &str, line: usize, column: usize) -> bool {
 /// Parses and prepares `text`; fails the property on a config error without a
 /// position inside the file (a panic fails it by itself).
 fn check(text: &str, targets: &[(Capabilities, HostFacts)]) -> Result<(), TestCaseError> {
-    let path = Path::new("berth.toml");
-    match Config::parse(path, text, PathBuf::from(BASE_DIR)) {
+    check_parsed(
+        text,
+        Config::parse(Path::new("berth.toml"), text, PathBuf::from(BASE_DIR)),
+        targets,
+    )
+}
+
+/// Checks the outcome of parsing `text` (for bytes, their valid UTF-8 prefix).
+fn check_parsed(
+    text: &str,
+    parsed: Result<Config, Error>,
+    targets: &[(Capabilities, HostFacts)],
+) -> Result<(), TestCaseError> {
+    match parsed {
         Ok(config) => {
             for (caps, host) in targets {
                 if let Err(err) = prepare(&config, caps, host) {
@@ -201,6 +213,13 @@ proptest! {
     fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..400)) {
         let targets = targets();
         check(&String::from_utf8_lossy(&bytes), &targets)?;
+        // As read from a file: invalid UTF-8 is located too.
+        let parsed = Config::parse_bytes(Path::new("berth.toml"), &bytes, PathBuf::from(BASE_DIR));
+        let valid = match std::str::from_utf8(&bytes) {
+            Ok(text) => text,
+            Err(e) => std::str::from_utf8(&bytes[..e.valid_up_to()]).unwrap_or_default(),
+        };
+        check_parsed(valid, parsed, &targets)?;
     }
 
     #[test]

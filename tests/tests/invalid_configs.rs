@@ -58,7 +58,8 @@ struct Case {
     about: String,
     /// The key the message must name, or `(none)`.
     key: String,
-    text: String,
+    /// The file's bytes (some cases are not UTF-8).
+    bytes: Vec<u8>,
 }
 
 fn corpus() -> Vec<Case> {
@@ -72,8 +73,9 @@ fn corpus() -> Vec<Case> {
     files
         .into_iter()
         .map(|file| {
-            let text = std::fs::read_to_string(&file)
-                .unwrap_or_else(|e| panic!("read {}: {e}", file.display()));
+            let bytes =
+                std::fs::read(&file).unwrap_or_else(|e| panic!("read {}: {e}", file.display()));
+            let text = String::from_utf8_lossy(&bytes).into_owned();
             let name = file
                 .file_stem()
                 .expect("stem")
@@ -102,16 +104,16 @@ fn corpus() -> Vec<Case> {
                 name,
                 about,
                 key,
-                text,
+                bytes,
             }
         })
         .collect()
 }
 
-/// Parses a case as `berth` would, naming the file by its path from the workspace.
+/// Parses a case as `berth` would (from the file's bytes), naming the file by its path from the workspace.
 fn refuse(case: &Case) -> Error {
     let shown = PathBuf::from(format!("tests/fixtures/invalid/{}.toml", case.name));
-    match Config::parse(&shown, &case.text, PathBuf::from("/home/dev/project")) {
+    match Config::parse_bytes(&shown, &case.bytes, PathBuf::from("/home/dev/project")) {
         Ok(_) => panic!(
             "{}.toml parsed, but it is invalid ({})",
             case.name, case.about

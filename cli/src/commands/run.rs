@@ -20,6 +20,13 @@ pub async fn execute(args: RunArgs) -> Result<u8, Error> {
     let mut interrupts = Interrupts::new();
     let mut config = super::load_config(args.config.file.as_deref(), false)?;
     if let Some(image) = args.image {
+        // Checked as berth.toml's `image` is.
+        runtime_core::reference::check(&image).map_err(|why| {
+            crate::usage(format!(
+                "`{}` is not an image reference: {why}",
+                image.escape_debug()
+            ))
+        })?;
         config.file.sandbox.image = Some(Spanned::new(0..0, image));
         config.file.sandbox.build = None;
     }
