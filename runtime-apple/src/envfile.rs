@@ -13,7 +13,7 @@
 
 use std::fs::{DirBuilder, OpenOptions};
 use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -60,8 +60,8 @@ impl EnvDir {
         &self.path
     }
 
-    /// Creates the directory (0700) if needed, and refuses one that is a symlink or
-    /// that others can enter.
+    /// Creates the directory (0700) if needed, refuses one that is a symlink or that
+    /// another user owns, and takes away what others may do in it.
     fn ensure(&self) -> Result<(), AppleError> {
         let failed = |source| AppleError::EnvFile {
             path: self.path.clone(),
@@ -77,6 +77,9 @@ impl EnvDir {
             return Err(failed(std::io::Error::other(
                 "it is not a directory (a symlink is refused)",
             )));
+        }
+        if meta.uid() != nix::unistd::getuid().as_raw() {
+            return Err(failed(std::io::Error::other("another user owns it")));
         }
         if meta.permissions().mode() & 0o077 != 0 {
             std::fs::set_permissions(&self.path, std::fs::Permissions::from_mode(0o700))
