@@ -96,6 +96,7 @@ fn killed_launches_leave_nothing_after_one_gc() {
             .env("BERTH_RUNTIME", backend)
             .args(["run", "--rm", "-f"])
             .arg(&config)
+            .args(if dind { &["--allow", "dind"][..] } else { &[] })
             .args(["--", "sleep", "30"])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
