@@ -1,9 +1,12 @@
-//! `berth ps`: berth's sandboxes, found by label.
+//! `berth ps`: berth's sandboxes, found by label. With `--all`, also what berth
+//! will not touch: foreign containers (berth's label without a valid run id) and
+//! corrupt run records, each said as such.
 
 use std::collections::BTreeSet;
 
+use runtime_core::owner::Liveness;
 use runtime_core::state::{self, RunState};
-use runtime_core::{Error, SandboxInfo, SandboxState};
+use runtime_core::{Error, HostIdentity, RunId, SandboxInfo, SandboxState};
 
 use crate::render;
 use crate::{Format, PsArgs, backends};
@@ -15,10 +18,11 @@ pub async fn execute(args: PsArgs) -> Result<u8, Error> {
     reconcile(&mut all, args.all)?;
     if !args.all {
         all.retain(|s| {
-            matches!(
-                s.state,
-                SandboxState::Running | SandboxState::Paused | SandboxState::Stopping
-            )
+            s.foreign.is_none()
+                && matches!(
+                    s.state,
+                    SandboxState::Running | SandboxState::Paused | SandboxState::Stopping
+                )
         });
     }
     if let Some(flag) = args.runtime {
@@ -43,13 +47,18 @@ pub async fn execute(args: PsArgs) -> Result<u8, Error> {
                 .map(|s| {
                     vec![
                         s.name.clone(),
-                        s.run_id.clone(),
+                        s.run_id
+                            .as_ref()
+                            .map_or_else(|| "foreign".to_owned(), RunId::to_string),
                         s.runtime.to_string(),
                         s.oci_runtime.clone().unwrap_or_else(|| "-".to_owned()),
                         s.image.clone(),
                         s.state.to_string(),
                         ago(now - s.created),
-                        s.status.clone(),
+                        match &s.foreign {
+                            Some(reason) => format!("foreign, left alone: {reason}"),
+                            None => s.status.clone(),
+                        },
                     ]
                 })
                 .collect();
@@ -78,18 +87,20 @@ fn ago(secs: i64) -> String {
 
 /// Brings run records in line with the engine (the source of truth): a record
 /// whose container is gone is marked stopped, with why. With `all`, runs that exist
-/// only as records (failed launches, containers removed outside berth) are listed.
+/// only as records (failed launches, containers removed outside berth) are listed,
+/// and so are corrupt records, with their path.
 fn reconcile(on_engine: &mut Vec<SandboxInfo>, all: bool) -> Result<(), Error> {
     let store = super::run_store()?;
-    let (records, _) = store.list();
-    let present: BTreeSet<String> = on_engine.iter().map(|s| s.run_id.clone()).collect();
-    for record in records {
+    let listing = store.list();
+    let here = HostIdentity::current();
+    let present: BTreeSet<RunId> = on_engine.iter().filter_map(|s| s.run_id.clone()).collect();
+    for record in listing.records {
         if present.contains(&record.run_id) {
             // The engine says how it is; a record that still says running learns
             // that the container exited (it died, or the engine restarted).
-            let exited = on_engine
-                .iter()
-                .find(|s| s.run_id == record.run_id && s.state == SandboxState::Exited);
+            let exited = on_engine.iter().find(|s| {
+                s.run_id.as_ref() == Some(&record.run_id) && s.state == SandboxState::Exited
+            });
             if let Some(info) = exited
                 && !record.state.is_terminal()
                 && record.state != RunState::Created
@@ -103,7 +114,13 @@ fn reconcile(on_engine: &mut Vec<SandboxInfo>, all: bool) -> Result<(), Error> {
             }
             continue;
         }
-        let launching = state::process_alive(record.owner_pid)
+        let owner = Liveness::judge(
+            Some(record.owner_pid),
+            record.owner_host.as_ref(),
+            here.as_ref(),
+            &state::process_alive,
+        );
+        let launching = owner != Liveness::Dead
             && matches!(record.state, RunState::Created | RunState::Starting);
         let mut record = record;
         if !record.state.is_terminal() && !launching {
@@ -119,7 +136,8 @@ fn reconcile(on_engine: &mut Vec<SandboxInfo>, all: bool) -> Result<(), Error> {
             on_engine.push(SandboxInfo {
                 id: String::new(),
                 name: record.name.clone(),
-                run_id: record.run_id.clone(),
+                run_id: Some(record.run_id.clone()),
+                foreign: None,
                 runtime: record.runtime,
                 oci_runtime: None,
                 image: String::new(),
@@ -135,6 +153,32 @@ fn reconcile(on_engine: &mut Vec<SandboxInfo>, all: bool) -> Result<(), Error> {
                 ),
                 created: record.created_at(),
                 exit_code: record.exit_code,
+                labels: Default::default(),
+            });
+        }
+    }
+    if all {
+        for bad in listing.corrupt {
+            if present.contains(&bad.run_id) {
+                continue;
+            }
+            on_engine.push(SandboxInfo {
+                id: String::new(),
+                name: "-".to_owned(),
+                run_id: Some(bad.run_id.clone()),
+                foreign: None,
+                runtime: runtime_core::RuntimeKind::Docker,
+                oci_runtime: None,
+                image: String::new(),
+                state: SandboxState::Unknown,
+                status: format!(
+                    "corrupt run record {}: it {}; kept (berth gc --remove-corrupt or berth rm {} removes it)",
+                    bad.path.display(),
+                    bad.reason,
+                    bad.run_id
+                ),
+                created: 0,
+                exit_code: None,
                 labels: Default::default(),
             });
         }
