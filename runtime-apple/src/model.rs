@@ -356,7 +356,7 @@ impl ContainerRecord {
             (SandboxState::Created, _) => "created".to_owned(),
             _ => self.state.to_string(),
         };
-        let owner = labels::Ownership::classify(&self.labels);
+        let owner = labels::Ownership::classify_container(&self.labels);
         SandboxInfo {
             name: self.id.clone(),
             run_id: owner.run_id().cloned(),

@@ -170,31 +170,33 @@ impl Run<'_> {
             .chain(self.resources.iter().map(|(_, l)| l))
     }
 
-    /// The owner's pid and host: from the labels when they name a pid, else the
-    /// record's.
+    // The record, a private file of this user, is preferred over labels, which
+    // anyone with access to the engine can set on a container of their own that
+    // claims this run's id; labels speak for runs launched elsewhere.
+
+    /// The owner's pid and host.
     fn owner(&self) -> (Option<u32>, Option<&HostIdentity>) {
-        match self.labels().find(|l| l.owner_pid.is_some()) {
-            Some(l) => (l.owner_pid, l.owner_host.as_ref()),
-            None => match self.record {
-                Some(r) => (Some(r.owner_pid), r.owner_host.as_ref()),
-                None => (None, None),
-            },
+        match (self.record, self.labels().find(|l| l.owner_pid.is_some())) {
+            (Some(r), _) => (Some(r.owner_pid), r.owner_host.as_ref()),
+            (None, Some(l)) => (l.owner_pid, l.owner_host.as_ref()),
+            (None, None) => (None, None),
         }
     }
 
     fn detached(&self) -> Option<bool> {
-        self.labels()
-            .find_map(|l| l.detached)
-            .or(self.record.map(|r| r.detached))
+        self.record
+            .map(|r| r.detached)
+            .or_else(|| self.labels().find_map(|l| l.detached))
     }
 
     fn expires(&self) -> Expiry {
-        self.labels()
-            .map(|l| l.expires)
-            .find(|e| *e != Expiry::Unknown)
-            .or(self
-                .record
-                .map(|r| r.expires_at.map_or(Expiry::Never, Expiry::At)))
+        self.record
+            .map(|r| r.expires_at.map_or(Expiry::Never, Expiry::At))
+            .or_else(|| {
+                self.labels()
+                    .map(|l| l.expires)
+                    .find(|e| *e != Expiry::Unknown)
+            })
             .unwrap_or(Expiry::Unknown)
     }
 
@@ -292,7 +294,8 @@ pub fn collect(inventory: &Inventory, rules: &Rules<'_>) -> Collected {
         }
     };
     for c in &inventory.containers {
-        if let Some(labels) = sort(KeptKind::Container, &c.name, Ownership::classify(&c.labels)) {
+        let owner = Ownership::classify_container(&c.labels);
+        if let Some(labels) = sort(KeptKind::Container, &c.name, owner) {
             runs.entry(labels.run_id.clone())
                 .or_default()
                 .containers
@@ -653,7 +656,10 @@ mod tests {
                     labels: missing,
                 },
             ],
-            records: vec![record("detached", RunState::Running, DEAD)],
+            records: vec![RunRecord {
+                detached: true,
+                ..record("detached", RunState::Running, DEAD)
+            }],
             ..Default::default()
         };
         let here = here();
@@ -671,6 +677,27 @@ mod tests {
             ]
         );
         assert!(got.kept.iter().all(|k| k.reason.starts_with("foreign: ")));
+    }
+
+    #[test]
+    fn the_record_speaks_for_its_run_over_a_container_claiming_its_id() {
+        // A detached run with no TTL, recorded here; someone else's container
+        // claims its run id, says it expired, and names a dead foreground owner.
+        let mut rec = record("recorded", RunState::Running, DEAD);
+        rec.detached = true;
+        let inv = Inventory {
+            containers: vec![
+                container("recorded", SandboxState::Running, DEAD, true, None),
+                sandbox(
+                    "claimer",
+                    SandboxState::Running,
+                    run_labels("recorded", &local(DEAD), false, Some(NOW - 1)),
+                ),
+            ],
+            records: vec![rec],
+            ..Default::default()
+        };
+        assert!(decide(&inv, None).is_empty());
     }
 
     #[test]

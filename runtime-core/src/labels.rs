@@ -159,6 +159,20 @@ impl Ownership {
         })
     }
 
+    /// Classifies a container: berth's shared resources are networks, so a
+    /// container that claims a shared role without a run id is foreign.
+    pub fn classify_container(labels: &BTreeMap<String, String>) -> Self {
+        match Self::classify(labels) {
+            Self::Shared { role } => Self::Foreign {
+                reason: format!(
+                    "it has no {RUN_ID} label (the role \"{}\" is a network's, not a container's)",
+                    role.escape_debug()
+                ),
+            },
+            other => other,
+        }
+    }
+
     /// The run it belongs to, if any.
     pub fn run_id(&self) -> Option<&RunId> {
         match self {
@@ -277,6 +291,12 @@ mod tests {
             Ownership::Shared {
                 role: ROLE_NETWORK.to_owned()
             }
+        );
+        // A container cannot pass as the shared network.
+        assert!(
+            Ownership::classify_container(&labels)
+                .foreign_reason()
+                .is_some()
         );
     }
 

@@ -109,7 +109,7 @@ pub fn summary_to_info(c: ContainerSummary) -> Option<SandboxInfo> {
         .as_deref()
         .and_then(<[String]>::first)
         .map_or_else(|| id.clone(), |n| n.trim_start_matches('/').to_owned());
-    let owner = Ownership::classify(&labels);
+    let owner = Ownership::classify_container(&labels);
     Some(SandboxInfo {
         name,
         run_id: owner.run_id().cloned(),

@@ -193,8 +193,11 @@ async fn free_name(
     for _ in 0..5 {
         match runtime.find(&candidate).await {
             Err(Error::NotFound { .. }) => return Ok(candidate),
+            // Taken, by one of berth's sandboxes or by a foreign container.
+            Ok(_) | Err(Error::Foreign { .. }) => {
+                candidate = format!("{base}-{}", RunId::random().short());
+            }
             Err(other) => return Err(other),
-            Ok(_) => candidate = format!("{base}-{}", RunId::random().short()),
         }
     }
     Ok(candidate)
