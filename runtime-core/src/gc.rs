@@ -482,6 +482,7 @@ mod tests {
             run_id: id(run),
             path: PathBuf::from(format!("/state/berth/runs/{}/record.json", id(run))),
             reason: "is not a valid run record".to_owned(),
+            modified: NOW,
         }
     }
 

@@ -169,6 +169,15 @@ pub fn now() -> i64 {
         .unwrap_or_default()
 }
 
+/// When `path` last changed, seconds since the Unix epoch; 0 when unknown.
+fn modified(path: &Path) -> i64 {
+    fs::metadata(path)
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
 /// Whether process `pid` is alive (signal 0 succeeds or is refused for permission).
 /// Meaningful only in the pid namespace the pid was taken in.
 pub fn process_alive(pid: u32) -> bool {
@@ -195,6 +204,9 @@ pub struct CorruptRecord {
     pub path: PathBuf,
     /// What is wrong with it.
     pub reason: String,
+    /// When the record (else its directory) last changed, seconds since the Unix
+    /// epoch; 0 when unknown.
+    pub modified: i64,
 }
 
 /// What the store holds.
@@ -329,6 +341,7 @@ impl RunStore {
         let path = self.record_path(run_id);
         let corrupt = |reason: String| CorruptRecord {
             run_id: run_id.clone(),
+            modified: modified(&path),
             path: path.clone(),
             reason,
         };
@@ -397,6 +410,7 @@ impl RunStore {
                 Ok(Some(record)) => out.records.push(record),
                 Ok(None) => out.corrupt.push(CorruptRecord {
                     path: self.record_path(&run_id),
+                    modified: modified(&entry.path()),
                     run_id,
                     reason: "is missing".to_owned(),
                 }),

@@ -403,13 +403,30 @@ fn corrupt_records_are_shown_with_their_path_and_kept_until_asked() {
     );
     assert!(garbled.is_dir() && moved.is_dir() && stray.is_dir());
 
+    let json = scratch.berth(&["ps", "--all", "--format", "json"]);
+    let rows: serde_json::Value = serde_json::from_slice(&json.stdout).expect("ps JSON");
+    let row = rows
+        .as_array()
+        .expect("array")
+        .iter()
+        .find(|r| r["run_id"] == "00000000c0de")
+        .unwrap_or_else(|| panic!("corrupt record not listed: {rows}"));
+    assert_eq!(row["state"], "corrupt");
+    assert_eq!(
+        row["path"].as_str().map(PathBuf::from),
+        Some(garbled.join("record.json"))
+    );
+
+    let rm = scratch.berth(&["rm", "00000000c0de"]);
+    assert!(rm.status.success(), "rm: {}", text(&rm.stderr));
+    assert!(!garbled.exists() && moved.is_dir());
     let gc = scratch.berth(&["gc", "--remove-corrupt"]);
     assert!(
         gc.status.success(),
         "gc --remove-corrupt: {}",
         text(&gc.stderr)
     );
-    assert!(!garbled.exists() && !moved.exists(), "{}", text(&gc.stdout));
+    assert!(!moved.exists(), "{}", text(&gc.stdout));
     assert!(
         stray.join("record.json").is_file(),
         "a directory that is not a run id was touched"

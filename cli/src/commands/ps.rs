@@ -3,10 +3,12 @@
 //! corrupt run records, each said as such.
 
 use std::collections::BTreeSet;
+use std::path::Path;
 
 use runtime_core::owner::Liveness;
-use runtime_core::state::{self, RunState};
+use runtime_core::state::{self, CorruptRecord, RunState};
 use runtime_core::{Error, HostIdentity, RunId, SandboxInfo, SandboxState};
+use serde::Serialize;
 
 use crate::render;
 use crate::{Format, PsArgs, backends};
@@ -15,7 +17,7 @@ pub async fn execute(args: PsArgs) -> Result<u8, Error> {
     let flag = args.runtime.map(Into::into);
     super::gc::sweep_expired(flag).await;
     let mut all: Vec<SandboxInfo> = backends::list_all(flag, true).await?;
-    reconcile(&mut all, args.all)?;
+    let corrupt = reconcile(&mut all, args.all)?;
     if !args.all {
         all.retain(|s| {
             s.foreign.is_none()
@@ -36,7 +38,14 @@ pub async fn execute(args: PsArgs) -> Result<u8, Error> {
     }
     all.sort_by(|a, b| b.created.cmp(&a.created).then(a.name.cmp(&b.name)));
     match args.format {
-        Format::Json => render::json(&all),
+        Format::Json => {
+            let rows: Vec<Row<'_>> = all
+                .iter()
+                .map(Row::Sandbox)
+                .chain(corrupt.iter().map(|c| Row::Corrupt(CorruptRow::new(c))))
+                .collect();
+            render::json(&rows);
+        }
         Format::Human => {
             let now = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
@@ -61,6 +70,18 @@ pub async fn execute(args: PsArgs) -> Result<u8, Error> {
                         },
                     ]
                 })
+                .chain(corrupt.iter().map(|c| {
+                    vec![
+                        "-".to_owned(),
+                        c.run_id.to_string(),
+                        "-".to_owned(),
+                        "-".to_owned(),
+                        String::new(),
+                        "corrupt".to_owned(),
+                        ago(now - c.modified),
+                        CorruptRow::new(c).status,
+                    ]
+                }))
                 .collect();
             print!(
                 "{}",
@@ -76,6 +97,41 @@ pub async fn execute(args: PsArgs) -> Result<u8, Error> {
     Ok(0)
 }
 
+/// One line of `berth ps --format json`.
+#[derive(Serialize)]
+#[serde(untagged)]
+enum Row<'a> {
+    Sandbox(&'a SandboxInfo),
+    Corrupt(CorruptRow<'a>),
+}
+
+/// A corrupt run record as `berth ps --all` lists it.
+#[derive(Serialize)]
+struct CorruptRow<'a> {
+    run_id: &'a RunId,
+    state: &'static str,
+    status: String,
+    path: &'a Path,
+    modified: i64,
+}
+
+impl<'a> CorruptRow<'a> {
+    fn new(c: &'a CorruptRecord) -> Self {
+        Self {
+            run_id: &c.run_id,
+            state: "corrupt",
+            status: format!(
+                "corrupt run record {}: it {}; kept (berth gc --remove-corrupt or berth rm {} removes it)",
+                c.path.display(),
+                c.reason,
+                c.run_id
+            ),
+            path: &c.path,
+            modified: c.modified,
+        }
+    }
+}
+
 fn ago(secs: i64) -> String {
     match secs.max(0) {
         s if s < 60 => format!("{s}s ago"),
@@ -88,8 +144,8 @@ fn ago(secs: i64) -> String {
 /// Brings run records in line with the engine (the source of truth): a record
 /// whose container is gone is marked stopped, with why. With `all`, runs that exist
 /// only as records (failed launches, containers removed outside berth) are listed,
-/// and so are corrupt records, with their path.
-fn reconcile(on_engine: &mut Vec<SandboxInfo>, all: bool) -> Result<(), Error> {
+/// and corrupt records (of runs not on the engine) are returned.
+fn reconcile(on_engine: &mut Vec<SandboxInfo>, all: bool) -> Result<Vec<CorruptRecord>, Error> {
     let store = super::run_store()?;
     let listing = store.list();
     let here = HostIdentity::current();
@@ -157,31 +213,13 @@ fn reconcile(on_engine: &mut Vec<SandboxInfo>, all: bool) -> Result<(), Error> {
             });
         }
     }
-    if all {
-        for bad in listing.corrupt {
-            if present.contains(&bad.run_id) {
-                continue;
-            }
-            on_engine.push(SandboxInfo {
-                id: String::new(),
-                name: "-".to_owned(),
-                run_id: Some(bad.run_id.clone()),
-                foreign: None,
-                runtime: runtime_core::RuntimeKind::Docker,
-                oci_runtime: None,
-                image: String::new(),
-                state: SandboxState::Unknown,
-                status: format!(
-                    "corrupt run record {}: it {}; kept (berth gc --remove-corrupt or berth rm {} removes it)",
-                    bad.path.display(),
-                    bad.reason,
-                    bad.run_id
-                ),
-                created: 0,
-                exit_code: None,
-                labels: Default::default(),
-            });
-        }
-    }
-    Ok(())
+    Ok(if all {
+        listing
+            .corrupt
+            .into_iter()
+            .filter(|c| !present.contains(&c.run_id))
+            .collect()
+    } else {
+        Vec::new()
+    })
 }
