@@ -73,6 +73,12 @@ pub struct Doomed {
     pub volumes: Vec<String>,
     /// Whether the run's record directory is removed too.
     pub record: bool,
+    /// The directory holds no record yet: remove it only if nobody is creating
+    /// one ([`RunStore::remove_if_incomplete`]).
+    ///
+    /// [`RunStore::remove_if_incomplete`]: crate::state::RunStore::remove_if_incomplete
+    #[serde(skip)]
+    pub record_incomplete: bool,
 }
 
 impl Doomed {
@@ -138,6 +144,8 @@ pub struct Inventory {
     pub records: Vec<RunRecord>,
     /// Run directories whose record is unusable.
     pub corrupt: Vec<CorruptRecord>,
+    /// Run directories without a record (yet).
+    pub incomplete: Vec<RunId>,
 }
 
 /// The injected facts and choices gc decides with.
@@ -160,6 +168,7 @@ struct Run<'a> {
     resources: Vec<(&'a ResourceInfo, RunLabels)>,
     record: Option<&'a RunRecord>,
     corrupt: Option<&'a CorruptRecord>,
+    incomplete: bool,
 }
 
 impl Run<'_> {
@@ -317,6 +326,9 @@ pub fn collect(inventory: &Inventory, rules: &Rules<'_>) -> Collected {
     for bad in &inventory.corrupt {
         runs.entry(bad.run_id.clone()).or_default().corrupt = Some(bad);
     }
+    for id in &inventory.incomplete {
+        runs.entry(id.clone()).or_default().incomplete = true;
+    }
     let min_age = rules
         .older_than
         .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
@@ -326,6 +338,8 @@ pub fn collect(inventory: &Inventory, rules: &Rules<'_>) -> Collected {
             !(run.containers.is_empty() && run.resources.is_empty()) || run.record.is_some();
         let reason = if known {
             run.decide(rules)
+        } else if run.incomplete {
+            Some(Reason::StaleRecord)
         } else {
             rules.remove_corrupt.then_some(Reason::CorruptRecord)
         };
@@ -352,7 +366,10 @@ pub fn collect(inventory: &Inventory, rules: &Rules<'_>) -> Collected {
             containers: run.containers.iter().map(|(c, _)| c.name.clone()).collect(),
             networks: names(ResourceKind::Network),
             volumes: names(ResourceKind::Volume),
-            record: run.record.is_some() || (run.corrupt.is_some() && rules.remove_corrupt),
+            record: run.record.is_some()
+                || run.incomplete
+                || (run.corrupt.is_some() && rules.remove_corrupt),
+            record_incomplete: run.incomplete,
             run_id,
         });
     }
@@ -539,6 +556,7 @@ mod tests {
                 record("in-progress", RunState::Created, LIVE),
             ],
             corrupt: Vec::new(),
+            incomplete: vec![id("killed-mid-create")],
         };
         assert_eq!(
             decide(&inv, None),
@@ -547,6 +565,7 @@ mod tests {
                 ("exited", Reason::Finished),
                 ("expired", Reason::Expired),
                 ("failed", Reason::StaleRecord),
+                ("killed-mid-create", Reason::StaleRecord),
                 ("orphan", Reason::Orphaned),
                 ("owner-died", Reason::StaleRecord),
             ])
@@ -699,6 +718,28 @@ mod tests {
             ..Default::default()
         };
         assert!(decide(&inv, None).is_empty());
+    }
+
+    #[test]
+    fn a_run_directory_without_a_record_is_stale() {
+        let inv = Inventory {
+            containers: vec![container("exited", SandboxState::Exited, DEAD, true, None)],
+            incomplete: vec![id("killed"), id("exited")],
+            ..Default::default()
+        };
+        let here = here();
+        let mut got: Vec<_> = collect(&inv, &rules(None, false, &here))
+            .doomed
+            .into_iter()
+            .map(|d| (d.run_id, d.reason, d.record, d.record_incomplete))
+            .collect();
+        got.sort();
+        let mut expected = vec![
+            (id("killed"), Reason::StaleRecord, true, true),
+            (id("exited"), Reason::Finished, true, true),
+        ];
+        expected.sort();
+        assert_eq!(got, expected);
     }
 
     #[test]

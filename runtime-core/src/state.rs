@@ -214,8 +214,11 @@ pub struct CorruptRecord {
 pub struct Listing {
     /// Readable records, oldest first.
     pub records: Vec<RunRecord>,
-    /// Run directories whose record is missing, unreadable, or names another run.
+    /// Run directories whose record is unreadable or names another run.
     pub corrupt: Vec<CorruptRecord>,
+    /// Run directories without a record yet: being created, or left by a berth
+    /// killed while creating one (see [`RunStore::remove_if_incomplete`]).
+    pub incomplete: Vec<RunId>,
     /// Entries whose name is not a run id: not berth's, never touched.
     pub strays: Vec<PathBuf>,
 }
@@ -390,6 +393,31 @@ impl RunStore {
         }
     }
 
+    /// Deletes a run directory that has no record, unless a berth process is
+    /// creating the record right now (it holds the lock) or has written it since
+    /// the directory was listed. Returns whether it was deleted.
+    pub fn remove_if_incomplete(&self, run_id: &RunId) -> Result<bool, Error> {
+        let dir = self.dir(run_id);
+        let path = dir.join("lock");
+        let file = match OpenOptions::new().write(true).open(&path) {
+            Ok(file) => Some(file),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => return Err(Self::io("open the run lock", &path)(e)),
+        };
+        let _lock = match file.map(|f| Flock::lock(f, FlockArg::LockExclusiveNonblock)) {
+            Some(Ok(lock)) => Some(lock),
+            Some(Err((_, nix::errno::Errno::EWOULDBLOCK))) => return Ok(false),
+            Some(Err((_, errno))) => {
+                return Err(Self::io("lock", &path)(std::io::Error::from(errno)));
+            }
+            None => None,
+        };
+        if self.record_path(run_id).exists() {
+            return Ok(false);
+        }
+        self.remove(run_id).map(|()| true)
+    }
+
     /// Every record, every corrupt one, and the entries that are not berth's.
     pub fn list(&self) -> Listing {
         let mut out = Listing::default();
@@ -408,12 +436,7 @@ impl RunStore {
             }
             match self.read(&run_id) {
                 Ok(Some(record)) => out.records.push(record),
-                Ok(None) => out.corrupt.push(CorruptRecord {
-                    path: self.record_path(&run_id),
-                    modified: modified(&entry.path()),
-                    run_id,
-                    reason: "is missing".to_owned(),
-                }),
+                Ok(None) => out.incomplete.push(run_id),
                 Err(corrupt) => out.corrupt.push(corrupt),
             }
         }
@@ -423,6 +446,7 @@ impl RunStore {
                 .then(a.run_id.cmp(&b.run_id))
         });
         out.corrupt.sort_by(|a, b| a.run_id.cmp(&b.run_id));
+        out.incomplete.sort();
         out.strays.sort();
         out
     }
@@ -554,19 +578,15 @@ mod tests {
             .iter()
             .map(|c| (&c.run_id, c.path.as_path()))
             .collect();
-        let (garbled_path, moved_path, empty_path) = (
-            store.record_path(&garbled),
-            store.record_path(&moved),
-            store.record_path(&empty),
-        );
+        let (garbled_path, moved_path) = (store.record_path(&garbled), store.record_path(&moved));
         assert_eq!(
             corrupt,
             [
                 (&garbled, garbled_path.as_path()),
                 (&moved, moved_path.as_path()),
-                (&empty, empty_path.as_path()),
             ]
         );
+        assert_eq!(listing.incomplete, std::slice::from_ref(&empty));
         assert!(listing.corrupt[0].reason.contains("not a valid run record"));
         assert!(listing.corrupt[1].reason.contains("names run 000000000001"));
         assert_eq!(
@@ -581,6 +601,29 @@ mod tests {
             "an update leaves a corrupt record as it is"
         );
         assert_eq!(store.load(&good).unwrap().exit_code, None);
+        let _ = fs::remove_dir_all(root);
+    }
+
+    #[test]
+    fn an_incomplete_run_directory_goes_only_when_nobody_is_creating_it() {
+        let (store, root) = store("incomplete");
+        let run = id("00000000dead");
+        // A berth killed between creating the directory and renaming the record in.
+        let held = store.lock(&run).unwrap();
+        assert!(
+            !store.remove_if_incomplete(&run).unwrap(),
+            "creation in progress"
+        );
+        assert_eq!(store.list().incomplete, std::slice::from_ref(&run));
+        drop(held);
+        assert!(store.remove_if_incomplete(&run).unwrap());
+        assert!(!store.root().join(run.as_str()).exists());
+        // Once written, the record is not incomplete any more.
+        store
+            .create(&RunRecord::new(&run, "r", RuntimeKind::Docker, false, None))
+            .unwrap();
+        assert!(!store.remove_if_incomplete(&run).unwrap());
+        assert!(store.load(&run).is_some());
         let _ = fs::remove_dir_all(root);
     }
 

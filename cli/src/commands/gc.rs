@@ -49,6 +49,7 @@ async fn inventory(
     let listing = store.list();
     inv.records = listing.records;
     inv.corrupt = listing.corrupt;
+    inv.incomplete = listing.incomplete;
     Ok((inv, reached))
 }
 
@@ -64,7 +65,9 @@ async fn remove(
             runtime.remove(&doomed.run_id).await?;
         }
     }
-    if doomed.record {
+    if doomed.record_incomplete {
+        store.remove_if_incomplete(&doomed.run_id)?;
+    } else if doomed.record {
         store.remove(&doomed.run_id)?;
     }
     Ok(())
