@@ -134,18 +134,21 @@ impl Foreign {
         image
     }
 
-    /// `docker run -d --name NAME [EXTRA...] IMAGE sleep 3600`.
-    fn start(name: &str, image: &str, owned_image: bool, extra: &[&str]) -> Self {
-        let guard = Self {
+    /// Guards container `name` and, when `owned_image`, the image.
+    fn guard(name: &str, image: &str, owned_image: bool) -> Self {
+        Self {
             container: name.to_owned(),
             image: owned_image.then(|| image.to_owned()),
-        };
+        }
+    }
+
+    /// `docker run -d --name NAME [EXTRA...] IMAGE sleep 3600`.
+    fn start(&self, image: &str, extra: &[&str]) {
         let out = run(docker()
-            .args(["run", "-d", "--name", name])
+            .args(["run", "-d", "--name", &self.container])
             .args(extra)
             .args([image, "sleep", "3600"]));
         assert!(out.status.success(), "docker run: {}", text(&out.stderr));
-        guard
     }
 
     /// Whether the container is still running, with the labels it started with.
@@ -208,13 +211,15 @@ fn a_run_id_label_that_is_a_path_deletes_nothing_and_the_container_is_left_alone
         &format!("impostor-path-{}", std::process::id()),
         &format!("berth.managed-by=berth berth.run-id=../../../{canary_name} berth.expires=1"),
     );
-    let impostor = Foreign::start(
+    let impostor = Foreign::guard(
         &format!("berth-test-impostor-{}", std::process::id()),
         &image,
         true,
-        &[],
     );
     let (live, live_id) = scratch.detached_run(None);
+    // Started last: any berth on this engine that trusts labels (one built
+    // without this check) would remove the expired impostor on its next command.
+    impostor.start(&image, &[]);
     let record = scratch.runs().join(&live_id).join("record.json");
     assert!(record.is_file(), "{} missing", record.display());
 
@@ -290,13 +295,16 @@ fn a_container_without_a_run_id_wipes_no_records_and_makes_no_lock_file() {
     require_engine();
     let scratch = Scratch::new("no-id");
     let _runs = LabelGuard::new("berth.sandbox", &scratch.name);
-    let impostor = Foreign::start(
+    let impostor = Foreign::guard(
         &format!("berth-test-no-id-{}", std::process::id()),
         "berth-test/busybox:latest",
         false,
-        &["--label", "berth.managed-by=berth"],
     );
     let (_, live_id) = scratch.detached_run(None);
+    impostor.start(
+        "berth-test/busybox:latest",
+        &["--label", "berth.managed-by=berth"],
+    );
     let record = scratch.runs().join(&live_id).join("record.json");
 
     let gc = scratch.berth(&["gc"]);
