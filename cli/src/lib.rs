@@ -277,6 +277,10 @@ pub struct GcArgs {
     /// runs past their TTL are removed regardless.
     #[arg(long, value_name = "DUR")]
     older_than: Option<runtime_core::duration::HumanDuration>,
+    /// Also remove corrupt run records (unreadable, or naming another run); they
+    /// are kept and reported otherwise.
+    #[arg(long)]
+    remove_corrupt: bool,
     /// Only this runtime's engine [default: every available one].
     #[arg(long, value_enum)]
     runtime: Option<RuntimeArg>,

@@ -1,11 +1,14 @@
 //! Listing and removing berth's containers, volumes and networks by label. The
-//! CLI has no label filter, so everything is listed and filtered here; deletes
+//! CLI has no label filter, so everything is listed and filtered here (a removal
+//! matches both `berth.managed-by=berth` and the run id, like Docker's); deletes
 //! of volumes and networks are retried while they are still busy (network
 //! deletes are asynchronous), and a resource that is already gone is not an error.
 
 use std::time::Duration;
 
-use runtime_core::{Error, Removed, labels};
+use std::collections::BTreeMap;
+
+use runtime_core::{Error, Removed, RunId, labels};
 
 use crate::argv;
 use crate::error::{AppleError, Subject};
@@ -16,6 +19,12 @@ use crate::runtime::{AppleRuntime, core};
 /// stay busy for a moment after their container is gone.
 const DELETE_ATTEMPTS: u32 = 10;
 const DELETE_BACKOFF: Duration = Duration::from_millis(300);
+
+/// Whether a resource is berth's and belongs to run `run_id`.
+fn of_run(labels: &BTreeMap<String, String>, run_id: &RunId) -> bool {
+    labels.get(labels::MANAGED_BY).map(String::as_str) == Some(labels::MANAGED_BY_VALUE)
+        && labels.get(labels::RUN_ID).map(String::as_str) == Some(run_id.as_str())
+}
 
 impl AppleRuntime {
     /// berth's containers (all labelled `berth.managed-by=berth`).
@@ -61,17 +70,17 @@ impl AppleRuntime {
         }
     }
 
-    /// Deletes, forcibly, every container labelled `berth.run-id=<run_id>`.
+    /// Deletes, forcibly, every container of berth labelled `berth.run-id=<run_id>`.
     pub(crate) async fn remove_containers(
         &self,
-        run_id: &str,
+        run_id: &RunId,
         removed: &mut Removed,
     ) -> Result<(), Error> {
         let ids: Vec<String> = self
             .records(true)
             .await?
             .into_iter()
-            .filter(|r| r.labels.get(labels::RUN_ID).map(String::as_str) == Some(run_id))
+            .filter(|r| of_run(&r.labels, run_id))
             .map(|r| r.id)
             .collect();
         for id in ids {
@@ -134,14 +143,14 @@ impl AppleRuntime {
         })
     }
 
-    /// Deletes the volumes labelled `berth.run-id=<run_id>`.
+    /// Deletes the volumes of berth labelled `berth.run-id=<run_id>`.
     pub(crate) async fn remove_volumes(
         &self,
-        run_id: &str,
+        run_id: &RunId,
         removed: &mut Removed,
     ) -> Result<(), Error> {
         for volume in self.list_volumes().await? {
-            if volume.labels.get(labels::RUN_ID).map(String::as_str) != Some(run_id) {
+            if !of_run(&volume.labels, run_id) {
                 continue;
             }
             let args = argv::volume_delete(std::slice::from_ref(&volume.name));
@@ -155,14 +164,14 @@ impl AppleRuntime {
         Ok(())
     }
 
-    /// Deletes the networks labelled `berth.run-id=<run_id>`.
+    /// Deletes the networks of berth labelled `berth.run-id=<run_id>`.
     pub(crate) async fn remove_networks(
         &self,
-        run_id: &str,
+        run_id: &RunId,
         removed: &mut Removed,
     ) -> Result<(), Error> {
         for network in self.list_networks().await? {
-            if network.labels.get(labels::RUN_ID).map(String::as_str) != Some(run_id) {
+            if !of_run(&network.labels, run_id) {
                 continue;
             }
             let args = argv::network_delete(&network.name);

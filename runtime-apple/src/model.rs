@@ -356,9 +356,11 @@ impl ContainerRecord {
             (SandboxState::Created, _) => "created".to_owned(),
             _ => self.state.to_string(),
         };
+        let owner = labels::Ownership::classify_container(&self.labels);
         SandboxInfo {
             name: self.id.clone(),
-            run_id: self.labels.get(labels::RUN_ID).cloned().unwrap_or_default(),
+            run_id: owner.run_id().cloned(),
+            foreign: owner.foreign_reason().map(str::to_owned),
             runtime: RuntimeKind::Apple,
             oci_runtime: None,
             image: self.image,

@@ -411,11 +411,12 @@ impl Runtime for AppleRuntime {
             .map_err(|e| core(e, format!("stop {id}"), Subject::sandbox(id)))
     }
 
-    /// Lists everything (`ls -a`, volumes, networks), keeps what carries
-    /// `berth.run-id=<run_id>` (the CLI has no label filter), and deletes it:
+    /// Lists everything (`ls -a`, volumes, networks), keeps what carries both
+    /// `berth.managed-by=berth` and `berth.run-id=<run_id>` (the CLI has no label
+    /// filter), and deletes it:
     /// containers forcibly, then their volumes (Apple's `--rm` would leave them),
     /// then networks.
-    async fn remove(&self, run_id: &str) -> Result<Removed, Error> {
+    async fn remove(&self, run_id: &runtime_core::RunId) -> Result<Removed, Error> {
         self.gate()?;
         let mut removed = Removed::default();
         self.remove_containers(run_id, &mut removed).await?;

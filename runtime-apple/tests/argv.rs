@@ -64,13 +64,17 @@ fn spec(plan: &Plan) -> CreateSpec<'_> {
         .collect();
     CreateSpec {
         plan,
-        run_id: "3f9c2a1b7d4e".to_owned(),
+        run_id: runtime_core::RunId::parse("3f9c2a1b7d4e").expect("run id"),
         name: format!("{}-3f9c2a1b", plan.name),
         env,
         stdin: false,
         tty: false,
         command: None,
         owner_pid: 4242,
+        owner_host: runtime_core::HostIdentity::new(
+            "6f1c2a3e-0b1d-4c5e-8f90-123456789abc",
+            4_026_531_836,
+        ),
         detached: false,
         expires_at: None,
     }

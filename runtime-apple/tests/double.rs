@@ -69,7 +69,7 @@ async fn create_attach_start_wait_returns_the_exit_code(shape: &'static str) {
     assert_eq!(within("wait", rt.wait(&id)).await.expect("wait"), 7);
     let listed = rt.list(true).await.expect("list");
     let ours = listed.iter().find(|s| s.id == id).expect("listed");
-    assert_eq!(ours.run_id, fx.run_id);
+    assert_eq!(ours.run_id.as_ref(), Some(&fx.run_id));
     assert_eq!(ours.state, SandboxState::Exited);
     assert_eq!(ours.oci_runtime, None);
     assert_eq!(ours.runtime, runtime_core::RuntimeKind::Apple);
@@ -418,9 +418,8 @@ async fn remove_leaves_nothing_behind(shape: &'static str) {
     let volume = format!("berth-{}-0", fx.run_id);
     let resources = rt.resources().await.expect("resources");
     assert!(
-        resources
-            .iter()
-            .any(|r| r.name == volume && r.labels.get("berth.run-id") == Some(&fx.run_id)),
+        resources.iter().any(|r| r.name == volume
+            && r.labels.get("berth.run-id").map(String::as_str) == Some(fx.run_id.as_str())),
         "{resources:?}"
     );
     let removed = within("remove", rt.remove(&fx.run_id))

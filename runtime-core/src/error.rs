@@ -301,6 +301,27 @@ pub enum Error {
         /// The signal.
         signal: crate::launch::Signal,
     },
+
+    /// A value that should be a run id is not one (12 lowercase hex digits).
+    #[error("invalid run id \"{value}\": {reason}")]
+    InvalidRunId {
+        /// The value, escaped for printing.
+        value: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+
+    /// A resource carries berth's label but fails berth's checks, so berth does not
+    /// act on it.
+    #[error(
+        "{name} is not a berth run: {reason}\n  = fix: it was not created by berth; inspect it with the engine's own tools"
+    )]
+    Foreign {
+        /// The name or id asked for.
+        name: String,
+        /// Which label failed the check.
+        reason: String,
+    },
 }
 
 /// The message of [`Error::DangersNotAcknowledged`]: one line per danger.
@@ -323,7 +344,8 @@ impl Error {
             | Self::Config(_)
             | Self::Usage { .. }
             | Self::SecretMissing { .. }
-            | Self::DockerfileOutsideContext { .. } => USAGE,
+            | Self::DockerfileOutsideContext { .. }
+            | Self::InvalidRunId { .. } => USAGE,
             Self::DockerHostUnsupported { .. }
             | Self::DockerHostNeedsHostUds { .. }
             | Self::DindUnsupported { .. }
@@ -334,7 +356,8 @@ impl Error {
             | Self::LimitUnsupported { .. }
             | Self::Unsupported { .. }
             | Self::DangersNotAcknowledged { .. }
-            | Self::HostPathChanged { .. } => REFUSED,
+            | Self::HostPathChanged { .. }
+            | Self::Foreign { .. } => REFUSED,
             Self::Unavailable { .. } | Self::SocketMissing { .. } => UNAVAILABLE,
             Self::PermissionDenied { .. } => PERMISSION,
             Self::ImageMissing { .. } => IMAGE_MISSING,
@@ -373,6 +396,8 @@ impl Error {
             Self::DockerfileOutsideContext { .. } => "dockerfile-outside-context",
             Self::HostPathChanged { .. } => "host-path-changed",
             Self::Interrupted { .. } => "interrupted",
+            Self::InvalidRunId { .. } => "invalid-run-id",
+            Self::Foreign { .. } => "foreign",
         }
     }
 

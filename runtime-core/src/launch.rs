@@ -14,6 +14,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::error::Error;
 use crate::host::RealHost;
+use crate::run_id::RunId;
 use crate::runtime::{CreateSpec, Progress, Runtime};
 
 /// A signal that stops berth, with the exit code it gives (128 + its number).
@@ -123,7 +124,7 @@ pub async fn launch(
 
 /// Removes everything labelled with `run_id`, never failing the caller's path: a
 /// removal error is reported on stderr with the command that finishes the job.
-pub async fn teardown(runtime: &dyn Runtime, run_id: &str) {
+pub async fn teardown(runtime: &dyn Runtime, run_id: &RunId) {
     if let Err(err) = runtime.remove(run_id).await {
         eprintln!(
             "berth: warning: cleanup of run {run_id} failed: {}; run `berth rm -f {run_id}` to finish it",

@@ -26,9 +26,11 @@ pub mod gc;
 pub mod host;
 pub mod labels;
 pub mod launch;
+pub mod owner;
 pub mod plan;
 pub mod reference;
 pub mod resolve;
+pub mod run_id;
 pub mod runtime;
 pub mod select;
 pub mod size;
@@ -41,8 +43,10 @@ pub use capabilities::{
 pub use config::{Config, ConfigFile, DockerMode, NetworkPolicy, RuntimeChoice};
 pub use error::Error;
 pub use host::{EngineFacts, HostEnv, HostFacts, OciRuntime, Os, RealHost, SocketFacts};
+pub use owner::HostIdentity;
 pub use plan::Plan;
 pub use resolve::prepare;
+pub use run_id::RunId;
 pub use runtime::{
     CreateSpec, ExecSpec, LogOptions, Output, ProbeReport, Removed, Runtime, SandboxInfo,
     SandboxState, Session,

@@ -18,7 +18,9 @@ use tokio::io::AsyncWrite;
 use crate::capabilities::{Availability, Capabilities, RuntimeKind};
 use crate::error::Error;
 use crate::host::{EngineFacts, HostFacts};
+use crate::owner::HostIdentity;
 use crate::plan::{ImageSource, Plan};
+use crate::run_id::RunId;
 
 /// A chunk of a process's output.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,7 +59,7 @@ pub struct CreateSpec<'a> {
     /// The resolved plan.
     pub plan: &'a Plan,
     /// The run's id (the `berth.run-id` label on everything created).
-    pub run_id: String,
+    pub run_id: RunId,
     /// The container's name.
     pub name: String,
     /// The full environment, secrets included; never logged.
@@ -70,6 +72,9 @@ pub struct CreateSpec<'a> {
     pub command: Option<Vec<String>>,
     /// The berth process that launches the run.
     pub owner_pid: u32,
+    /// Where that process runs ([`HostIdentity::current`]); `None` where the host
+    /// has none, and then no later berth judges the owner's liveness by its pid.
+    pub owner_host: Option<HostIdentity>,
     /// Started with `-d`: the run outlives its berth process.
     pub detached: bool,
     /// When the run's TTL expires (seconds since the Unix epoch), if it has one.
@@ -77,16 +82,33 @@ pub struct CreateSpec<'a> {
 }
 
 impl CreateSpec<'_> {
-    /// Every label the run's resources carry: the plan's, the run id, the owner,
-    /// and the TTL.
+    /// Every label the run's resources carry: the plan's, the run id, the owner
+    /// and where it runs, detached or not, and the TTL. Each `berth.*` label berth
+    /// reads later is always written (with [`labels::NEVER`] or [`labels::UNKNOWN`]
+    /// when there is nothing to say), so an image's own `LABEL`s, which the engine
+    /// copies onto the container, cannot set them.
+    ///
+    /// [`labels::NEVER`]: crate::labels::NEVER
+    /// [`labels::UNKNOWN`]: crate::labels::UNKNOWN
     pub fn labels(&self) -> BTreeMap<String, String> {
         use crate::labels;
         let mut out = self.plan.labels_for_run(&self.run_id);
+        out.insert(
+            labels::MANAGED_BY.to_owned(),
+            labels::MANAGED_BY_VALUE.to_owned(),
+        );
         out.insert(labels::OWNER_PID.to_owned(), self.owner_pid.to_string());
+        out.insert(
+            labels::OWNER_HOST.to_owned(),
+            self.owner_host
+                .as_ref()
+                .map_or_else(|| labels::UNKNOWN.to_owned(), ToString::to_string),
+        );
         out.insert(labels::DETACHED.to_owned(), self.detached.to_string());
-        if let Some(at) = self.expires_at {
-            out.insert(labels::EXPIRES.to_owned(), at.to_string());
-        }
+        out.insert(
+            labels::EXPIRES.to_owned(),
+            labels::Expiry::label(self.expires_at),
+        );
         out
     }
 }
@@ -215,8 +237,13 @@ pub struct SandboxInfo {
     pub id: String,
     /// The name (what users type).
     pub name: String,
-    /// The run id label.
-    pub run_id: String,
+    /// The run it belongs to; `None` when its labels fail berth's checks (see
+    /// `foreign`).
+    pub run_id: Option<RunId>,
+    /// Why it is foreign: it carries `berth.managed-by=berth` but no valid run id,
+    /// so berth never acts on it. `None` for berth's own.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub foreign: Option<String>,
     /// The berth runtime.
     pub runtime: RuntimeKind,
     /// The OCI runtime it runs under, when known.
@@ -318,9 +345,10 @@ pub trait Runtime: Send + Sync {
     /// Stops the sandbox: SIGTERM, then SIGKILL after `grace`.
     async fn stop(&self, id: &str, grace: Duration) -> Result<(), Error>;
 
-    /// Removes everything labelled with `run_id` (containers, forcibly; networks;
-    /// volumes). Missing resources are not an error. Safe to call twice.
-    async fn remove(&self, run_id: &str) -> Result<Removed, Error>;
+    /// Removes everything labelled both `berth.managed-by=berth` and
+    /// `berth.run-id=<run_id>` (containers, forcibly; networks; volumes). Missing
+    /// resources are not an error. Safe to call twice.
+    async fn remove(&self, run_id: &RunId) -> Result<Removed, Error>;
 
     /// berth's sandboxes on this runtime (`all`: stopped ones too).
     async fn list(&self, all: bool) -> Result<Vec<SandboxInfo>, Error>;
@@ -336,15 +364,24 @@ pub trait Runtime: Send + Sync {
         })
     }
 
-    /// Finds one sandbox by name, id, id prefix or run id.
+    /// Finds one of berth's sandboxes by name, id, id prefix or run id. A foreign
+    /// one (see [`SandboxInfo::foreign`]) is never returned: naming it is
+    /// [`Error::Foreign`].
     async fn find(&self, name: &str) -> Result<SandboxInfo, Error> {
         let all = self.list(true).await?;
-        let exact = all
-            .iter()
-            .find(|s| s.name == name || s.id == name || s.run_id == name);
+        let exact = all.iter().find(|s| {
+            s.name == name || s.id == name || s.run_id.as_ref().is_some_and(|r| *r == name)
+        });
         if let Some(found) = exact {
+            if let Some(reason) = &found.foreign {
+                return Err(Error::Foreign {
+                    name: name.to_owned(),
+                    reason: reason.clone(),
+                });
+            }
             return Ok(found.clone());
         }
+        let all: Vec<SandboxInfo> = all.into_iter().filter(|s| s.foreign.is_none()).collect();
         let mut prefixed = all
             .into_iter()
             .filter(|s| name.len() >= 4 && s.id.starts_with(name));

@@ -3,12 +3,21 @@
 //!
 //! The engine's labels are the source of truth; records add what labels cannot
 //! hold (state history, the error of a failed launch) and let `berth gc` find runs
-//! whose owner died. Writes are atomic (temp file + rename) and updates hold an
-//! exclusive `flock` on the run's lock file, so concurrent berth processes never
-//! lose or tear a record.
+//! whose owner died. Writes are atomic (temp file, fsync, rename, fsync of the
+//! directory) and updates hold an exclusive `flock` on the run's lock file, so
+//! concurrent berth processes never lose or tear a record, and a crash leaves the
+//! old record or the new one.
+//!
+//! Paths are built only from a [`RunId`], never from a string read from a label or
+//! a record: a directory whose name is not a run id is not berth's and is never
+//! touched. Directories are 0700 and files 0600 (records name the user's runs and
+//! hold launch errors). A record that cannot be parsed, or whose id differs from its
+//! directory's name, is [`CorruptRecord`]: listed as such, and removed only when
+//! asked.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -17,6 +26,15 @@ use serde::{Deserialize, Serialize};
 
 use crate::capabilities::RuntimeKind;
 use crate::error::Error;
+use crate::owner::HostIdentity;
+use crate::run_id::RunId;
+
+/// The mode of the store's directories.
+const DIR_MODE: u32 = 0o700;
+/// The mode of the store's files.
+const FILE_MODE: u32 = 0o600;
+/// The record's file name inside its run directory.
+const RECORD: &str = "record.json";
 
 /// The lifecycle of a run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -68,8 +86,8 @@ pub struct Transition {
 /// What berth records about one run.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RunRecord {
-    /// The run id (`berth.run-id`).
-    pub run_id: String,
+    /// The run id (`berth.run-id`); checked when the record is read.
+    pub run_id: RunId,
     /// The sandbox's name.
     pub name: String,
     /// The backend.
@@ -84,6 +102,10 @@ pub struct RunRecord {
     pub detached: bool,
     /// The berth process that launched it.
     pub owner_pid: u32,
+    /// Where that process ran; `None` when unknown (then its liveness is never
+    /// judged from `owner_pid`).
+    #[serde(default)]
+    pub owner_host: Option<HostIdentity>,
     /// When a detached run's TTL expires, seconds since the Unix epoch.
     pub expires_at: Option<i64>,
     /// The error of a failed launch.
@@ -93,16 +115,16 @@ pub struct RunRecord {
 }
 
 impl RunRecord {
-    /// A new record in state `created`.
+    /// A new record in state `created`, owned by this process on this host.
     pub fn new(
-        run_id: &str,
+        run_id: &RunId,
         name: &str,
         runtime: RuntimeKind,
         detached: bool,
         expires_at: Option<i64>,
     ) -> Self {
         Self {
-            run_id: run_id.to_owned(),
+            run_id: run_id.clone(),
             name: name.to_owned(),
             runtime,
             container_id: None,
@@ -113,6 +135,7 @@ impl RunRecord {
             }],
             detached,
             owner_pid: std::process::id(),
+            owner_host: HostIdentity::current(),
             expires_at,
             error: None,
             exit_code: None,
@@ -146,16 +169,58 @@ pub fn now() -> i64 {
         .unwrap_or_default()
 }
 
+/// When `path` last changed, seconds since the Unix epoch; 0 when unknown.
+fn modified(path: &Path) -> i64 {
+    fs::metadata(path)
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
 /// Whether process `pid` is alive (signal 0 succeeds or is refused for permission).
+/// Meaningful only in the pid namespace the pid was taken in.
 pub fn process_alive(pid: u32) -> bool {
     let Ok(raw) = i32::try_from(pid) else {
         return false;
     };
+    if raw <= 0 {
+        return false;
+    }
     match nix::sys::signal::kill(nix::unistd::Pid::from_raw(raw), None) {
         Ok(()) => true,
         Err(nix::errno::Errno::EPERM) => true,
         Err(_) => false,
     }
+}
+
+/// A run directory whose record cannot be used: kept (and shown by `berth ps
+/// --all`) until the user asks for it to be removed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CorruptRecord {
+    /// The run the directory is named for.
+    pub run_id: RunId,
+    /// The record file.
+    pub path: PathBuf,
+    /// What is wrong with it.
+    pub reason: String,
+    /// When the record (else its directory) last changed, seconds since the Unix
+    /// epoch; 0 when unknown.
+    pub modified: i64,
+}
+
+/// What the store holds.
+#[derive(Debug, Clone, Default)]
+pub struct Listing {
+    /// Readable records, oldest first.
+    pub records: Vec<RunRecord>,
+    /// Run directories whose record is unreadable or names another run.
+    pub corrupt: Vec<CorruptRecord>,
+    /// Run directories without a record yet: being created, or left by a berth
+    /// killed while creating one (see [`RunStore::remove_if_incomplete`]).
+    pub incomplete: Vec<RunId>,
+    /// Entries whose name is not a run id: not berth's, never touched.
+    pub strays: Vec<PathBuf>,
 }
 
 /// The directory of run records.
@@ -192,8 +257,14 @@ impl RunStore {
         &self.root
     }
 
-    fn dir(&self, run_id: &str) -> PathBuf {
-        self.root.join(run_id)
+    /// The directory of one run: the only way a path is built from a run id.
+    fn dir(&self, run_id: &RunId) -> PathBuf {
+        self.root.join(run_id.as_str())
+    }
+
+    /// The record file of a run.
+    pub fn record_path(&self, run_id: &RunId) -> PathBuf {
+        self.dir(run_id).join(RECORD)
     }
 
     fn io(operation: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> Error {
@@ -205,30 +276,60 @@ impl RunStore {
         }
     }
 
-    fn lock(&self, run_id: &str) -> Result<Flock<File>, Error> {
+    /// Creates `dir` (and missing parents) 0700, and narrows the store's own
+    /// directories to 0700 when an older berth made them wider.
+    fn ensure_dir(&self, dir: &Path) -> Result<(), Error> {
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(DIR_MODE)
+            .create(dir)
+            .map_err(Self::io("create the run directory", dir))?;
+        for path in [self.root.as_path(), dir] {
+            let meta = fs::metadata(path).map_err(Self::io("read", path))?;
+            if meta.permissions().mode() & 0o077 != 0 {
+                fs::set_permissions(path, fs::Permissions::from_mode(DIR_MODE))
+                    .map_err(Self::io("restrict the permissions of", path))?;
+            }
+        }
+        Ok(())
+    }
+
+    fn lock(&self, run_id: &RunId) -> Result<Flock<File>, Error> {
         let dir = self.dir(run_id);
-        fs::create_dir_all(&dir).map_err(Self::io("create the run directory", &dir))?;
+        self.ensure_dir(&dir)?;
         let path = dir.join("lock");
         let file = OpenOptions::new()
             .create(true)
             .truncate(false)
             .write(true)
+            .mode(FILE_MODE)
             .open(&path)
             .map_err(Self::io("open the run lock", &path))?;
         Flock::lock(file, FlockArg::LockExclusive)
             .map_err(|(_, errno)| Self::io("lock", &path)(std::io::Error::from(errno)))
     }
 
+    /// Writes the record: temp file (0600), fsync, rename, fsync of the directory.
     fn write(&self, record: &RunRecord) -> Result<(), Error> {
         let dir = self.dir(&record.run_id);
-        let path = dir.join("record.json");
-        let tmp = dir.join(format!("record.json.tmp-{}", std::process::id()));
+        let path = dir.join(RECORD);
+        let tmp = dir.join(format!("{RECORD}.tmp-{}", std::process::id()));
         let text = serde_json::to_vec_pretty(record)
             .map_err(|e| Self::io("encode", &path)(std::io::Error::other(e)))?;
-        let mut file = File::create(&tmp).map_err(Self::io("write", &tmp))?;
+        let mut file = OpenOptions::new()
+            .create(true)
+            .truncate(true)
+            .write(true)
+            .mode(FILE_MODE)
+            .open(&tmp)
+            .map_err(Self::io("write", &tmp))?;
         file.write_all(&text).map_err(Self::io("write", &tmp))?;
         file.sync_all().map_err(Self::io("sync", &tmp))?;
-        fs::rename(&tmp, &path).map_err(Self::io("replace", &path))
+        drop(file);
+        fs::rename(&tmp, &path).map_err(Self::io("replace", &path))?;
+        File::open(&dir)
+            .and_then(|d| d.sync_all())
+            .map_err(Self::io("sync", &dir))
     }
 
     /// Saves a new record.
@@ -237,15 +338,41 @@ impl RunStore {
         self.write(record)
     }
 
-    /// Reads a record; `None` when there is none (or it is unreadable).
-    pub fn load(&self, run_id: &str) -> Option<RunRecord> {
-        let text = fs::read(self.dir(run_id).join("record.json")).ok()?;
-        serde_json::from_slice(&text).ok()
+    /// Reads a run's record: `Ok(None)` when there is none, `Err` when the file is
+    /// there but unusable (unreadable, not a record, or a record of another run).
+    pub fn read(&self, run_id: &RunId) -> Result<Option<RunRecord>, CorruptRecord> {
+        let path = self.record_path(run_id);
+        let corrupt = |reason: String| CorruptRecord {
+            run_id: run_id.clone(),
+            modified: modified(&path),
+            path: path.clone(),
+            reason,
+        };
+        let text = match fs::read(&path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(corrupt(format!("cannot be read: {e}"))),
+        };
+        let record: RunRecord = serde_json::from_slice(&text)
+            .map_err(|e| corrupt(format!("is not a valid run record: {e}")))?;
+        if record.run_id != *run_id {
+            return Err(corrupt(format!(
+                "names run {} but lies in the directory of run {run_id}",
+                record.run_id
+            )));
+        }
+        Ok(Some(record))
     }
 
-    /// Changes a record under its lock; does nothing when the record is gone.
-    pub fn update(&self, run_id: &str, change: impl FnOnce(&mut RunRecord)) -> Result<(), Error> {
-        if !self.dir(run_id).exists() {
+    /// Reads a record; `None` when there is none or it is corrupt.
+    pub fn load(&self, run_id: &RunId) -> Option<RunRecord> {
+        self.read(run_id).ok().flatten()
+    }
+
+    /// Changes a record under its lock; does nothing when the record is gone or
+    /// corrupt (a corrupt record is kept as it is for the user to see).
+    pub fn update(&self, run_id: &RunId, change: impl FnOnce(&mut RunRecord)) -> Result<(), Error> {
+        if !self.dir(run_id).is_dir() {
             return Ok(());
         }
         let _lock = self.lock(run_id)?;
@@ -256,8 +383,8 @@ impl RunStore {
         self.write(&record)
     }
 
-    /// Deletes a record.
-    pub fn remove(&self, run_id: &str) -> Result<(), Error> {
+    /// Deletes a run's directory, record and all.
+    pub fn remove(&self, run_id: &RunId) -> Result<(), Error> {
         let dir = self.dir(run_id);
         match fs::remove_dir_all(&dir) {
             Ok(()) => Ok(()),
@@ -266,26 +393,62 @@ impl RunStore {
         }
     }
 
-    /// Every readable record, plus the ids of run directories without one.
-    pub fn list(&self) -> (Vec<RunRecord>, Vec<String>) {
-        let Ok(entries) = fs::read_dir(&self.root) else {
-            return (Vec::new(), Vec::new());
+    /// Deletes a run directory that has no record, unless a berth process is
+    /// creating the record right now (it holds the lock) or has written it since
+    /// the directory was listed. Returns whether it was deleted.
+    pub fn remove_if_incomplete(&self, run_id: &RunId) -> Result<bool, Error> {
+        let dir = self.dir(run_id);
+        let path = dir.join("lock");
+        let file = match OpenOptions::new().write(true).open(&path) {
+            Ok(file) => Some(file),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => return Err(Self::io("open the run lock", &path)(e)),
         };
-        let mut records = Vec::new();
-        let mut broken = Vec::new();
+        let _lock = match file.map(|f| Flock::lock(f, FlockArg::LockExclusiveNonblock)) {
+            Some(Ok(lock)) => Some(lock),
+            Some(Err((_, nix::errno::Errno::EWOULDBLOCK))) => return Ok(false),
+            Some(Err((_, errno))) => {
+                return Err(Self::io("lock", &path)(std::io::Error::from(errno)));
+            }
+            None => None,
+        };
+        if self.record_path(run_id).exists() {
+            return Ok(false);
+        }
+        self.remove(run_id).map(|()| true)
+    }
+
+    /// Every record, every corrupt one, and the entries that are not berth's.
+    pub fn list(&self) -> Listing {
+        let mut out = Listing::default();
+        let Ok(entries) = fs::read_dir(&self.root) else {
+            return out;
+        };
         for entry in entries.flatten() {
-            let id = entry.file_name().to_string_lossy().into_owned();
-            match self.load(&id) {
-                Some(record) => records.push(record),
-                None => broken.push(id),
+            let name = entry.file_name();
+            let Some(run_id) = name.to_str().and_then(|n| RunId::parse(n).ok()) else {
+                out.strays.push(entry.path());
+                continue;
+            };
+            if !entry.file_type().is_ok_and(|t| t.is_dir()) {
+                out.strays.push(entry.path());
+                continue;
+            }
+            match self.read(&run_id) {
+                Ok(Some(record)) => out.records.push(record),
+                Ok(None) => out.incomplete.push(run_id),
+                Err(corrupt) => out.corrupt.push(corrupt),
             }
         }
-        records.sort_by(|a, b| {
+        out.records.sort_by(|a, b| {
             a.created_at()
                 .cmp(&b.created_at())
                 .then(a.run_id.cmp(&b.run_id))
         });
-        (records, broken)
+        out.corrupt.sort_by(|a, b| a.run_id.cmp(&b.run_id));
+        out.incomplete.sort();
+        out.strays.sort();
+        out
     }
 }
 
@@ -296,56 +459,189 @@ mod tests {
     fn store(test: &str) -> (RunStore, PathBuf) {
         let root = std::env::temp_dir().join(format!("berth-state-{test}-{}", std::process::id()));
         let _ = fs::remove_dir_all(&root);
-        (RunStore::at(root.clone()), root)
+        (RunStore::at(root.join("berth/runs")), root)
+    }
+
+    fn id(text: &str) -> RunId {
+        RunId::parse(text).expect("run id")
+    }
+
+    fn mode(path: &Path) -> u32 {
+        fs::metadata(path).expect("stat").permissions().mode() & 0o777
     }
 
     #[test]
     fn records_survive_a_round_trip_and_updates() {
         let (store, root) = store("round-trip");
-        let record = RunRecord::new("abc123", "agent-abc", RuntimeKind::Docker, true, Some(42));
+        let run = id("abc123abc123");
+        let record = RunRecord::new(&run, "agent-abc", RuntimeKind::Docker, true, Some(42));
         store.create(&record).unwrap();
         store
-            .update("abc123", |r| {
+            .update(&run, |r| {
                 r.container_id = Some("c0ffee".to_owned());
                 r.transition(RunState::Starting);
                 r.transition(RunState::Running);
             })
             .unwrap();
-        let loaded = store.load("abc123").unwrap();
+        let loaded = store.load(&run).unwrap();
         assert_eq!(loaded.state, RunState::Running);
         assert_eq!(loaded.container_id.as_deref(), Some("c0ffee"));
+        assert_eq!(loaded.owner_host, HostIdentity::current());
         let states: Vec<RunState> = loaded.history.iter().map(|t| t.state).collect();
         assert_eq!(
             states,
             [RunState::Created, RunState::Starting, RunState::Running]
         );
-        assert_eq!(store.list().0.len(), 1);
-        store.remove("abc123").unwrap();
-        store.remove("abc123").unwrap();
-        assert!(store.load("abc123").is_none());
+        assert_eq!(store.list().records.len(), 1);
+        store.remove(&run).unwrap();
+        store.remove(&run).unwrap();
+        assert!(store.load(&run).is_none());
         store
-            .update("abc123", |r| r.transition(RunState::Stopped))
+            .update(&run, |r| r.transition(RunState::Stopped))
             .unwrap();
         assert!(
-            store.load("abc123").is_none(),
+            store.load(&run).is_none(),
             "update of a removed run does not recreate it"
         );
         let _ = fs::remove_dir_all(root);
     }
 
     #[test]
+    fn directories_are_0700_and_files_0600() {
+        let (store, root) = store("modes");
+        // An older berth left the runs directory world-readable.
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o755)
+            .create(store.root())
+            .unwrap();
+        let run = id("0a0a0a0a0a0a");
+        store
+            .create(&RunRecord::new(&run, "m", RuntimeKind::Docker, false, None))
+            .unwrap();
+        store.update(&run, |r| r.exit_code = Some(1)).unwrap();
+        assert_eq!(mode(store.root()), 0o700);
+        assert_eq!(mode(&store.root().join(run.as_str())), 0o700);
+        assert_eq!(mode(&store.record_path(&run)), 0o600);
+        assert_eq!(mode(&store.root().join(run.as_str()).join("lock")), 0o600);
+        let fresh = RunStore::at(root.join("fresh/berth/runs"));
+        fresh
+            .create(&RunRecord::new(&run, "m", RuntimeKind::Docker, false, None))
+            .unwrap();
+        assert_eq!(mode(&root.join("fresh/berth")), 0o700);
+        let leftovers: Vec<_> = fs::read_dir(store.root().join(run.as_str()))
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.contains(".tmp-"))
+            .collect();
+        assert!(leftovers.is_empty(), "{leftovers:?}");
+        let _ = fs::remove_dir_all(root);
+    }
+
+    #[test]
+    fn corrupt_records_are_listed_with_their_path_and_never_rewritten() {
+        let (store, root) = store("corrupt");
+        let good = id("000000000001");
+        let garbled = id("000000000002");
+        let moved = id("000000000003");
+        let empty = id("000000000004");
+        store
+            .create(&RunRecord::new(
+                &good,
+                "g",
+                RuntimeKind::Docker,
+                false,
+                None,
+            ))
+            .unwrap();
+        fs::create_dir_all(store.root().join(garbled.as_str())).unwrap();
+        fs::write(store.record_path(&garbled), b"{ not json").unwrap();
+        // A record copied into another run's directory names the wrong run.
+        fs::create_dir_all(store.root().join(moved.as_str())).unwrap();
+        fs::copy(store.record_path(&good), store.record_path(&moved)).unwrap();
+        fs::create_dir_all(store.root().join(empty.as_str())).unwrap();
+        // A record whose id is a path, in a directory that is not a run id.
+        fs::create_dir_all(store.root().join("not-a-run")).unwrap();
+        fs::write(
+            store.root().join("not-a-run").join(RECORD),
+            br#"{"run_id": "../../x"}"#,
+        )
+        .unwrap();
+        fs::write(store.root().join("lock"), b"").unwrap();
+
+        let listing = store.list();
+        assert_eq!(listing.records.len(), 1);
+        assert_eq!(listing.records[0].run_id, good);
+        let corrupt: Vec<(&RunId, &Path)> = listing
+            .corrupt
+            .iter()
+            .map(|c| (&c.run_id, c.path.as_path()))
+            .collect();
+        let (garbled_path, moved_path) = (store.record_path(&garbled), store.record_path(&moved));
+        assert_eq!(
+            corrupt,
+            [
+                (&garbled, garbled_path.as_path()),
+                (&moved, moved_path.as_path()),
+            ]
+        );
+        assert_eq!(listing.incomplete, std::slice::from_ref(&empty));
+        assert!(listing.corrupt[0].reason.contains("not a valid run record"));
+        assert!(listing.corrupt[1].reason.contains("names run 000000000001"));
+        assert_eq!(
+            listing.strays,
+            [store.root().join("lock"), store.root().join("not-a-run")]
+        );
+        store.update(&moved, |r| r.exit_code = Some(9)).unwrap();
+        store.update(&garbled, |r| r.exit_code = Some(9)).unwrap();
+        assert_eq!(
+            fs::read(store.record_path(&garbled)).unwrap(),
+            b"{ not json",
+            "an update leaves a corrupt record as it is"
+        );
+        assert_eq!(store.load(&good).unwrap().exit_code, None);
+        let _ = fs::remove_dir_all(root);
+    }
+
+    #[test]
+    fn an_incomplete_run_directory_goes_only_when_nobody_is_creating_it() {
+        let (store, root) = store("incomplete");
+        let run = id("00000000dead");
+        // A berth killed between creating the directory and renaming the record in.
+        let held = store.lock(&run).unwrap();
+        assert!(
+            !store.remove_if_incomplete(&run).unwrap(),
+            "creation in progress"
+        );
+        assert_eq!(store.list().incomplete, std::slice::from_ref(&run));
+        drop(held);
+        assert!(store.remove_if_incomplete(&run).unwrap());
+        assert!(!store.root().join(run.as_str()).exists());
+        // Once written, the record is not incomplete any more.
+        store
+            .create(&RunRecord::new(&run, "r", RuntimeKind::Docker, false, None))
+            .unwrap();
+        assert!(!store.remove_if_incomplete(&run).unwrap());
+        assert!(store.load(&run).is_some());
+        let _ = fs::remove_dir_all(root);
+    }
+
+    #[test]
     fn concurrent_updates_lose_nothing() {
         let (store, root) = store("race");
-        let mut record = RunRecord::new("race", "r", RuntimeKind::Docker, false, None);
+        let run = id("00000000ace0");
+        let mut record = RunRecord::new(&run, "r", RuntimeKind::Docker, false, None);
         record.exit_code = Some(0);
         store.create(&record).unwrap();
         let threads: Vec<_> = (0..8)
             .map(|_| {
                 let store = store.clone();
+                let run = run.clone();
                 std::thread::spawn(move || {
                     for _ in 0..25 {
                         store
-                            .update("race", |r| r.exit_code = Some(r.exit_code.unwrap_or(0) + 1))
+                            .update(&run, |r| r.exit_code = Some(r.exit_code.unwrap_or(0) + 1))
                             .unwrap();
                     }
                 })
@@ -354,7 +650,7 @@ mod tests {
         for t in threads {
             t.join().unwrap();
         }
-        assert_eq!(store.load("race").unwrap().exit_code, Some(200));
+        assert_eq!(store.load(&run).unwrap().exit_code, Some(200));
         let _ = fs::remove_dir_all(root);
     }
 

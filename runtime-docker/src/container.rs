@@ -25,15 +25,19 @@ pub fn volume_name(run_id: &str, index: usize) -> String {
     format!("berth-{run_id}-{index}")
 }
 
-/// Every label the run's resources carry: the spec's, and always the managed-by
-/// and run-id labels that listing and cleanup go by.
+/// Every label the run's resources carry: the spec's (which always hold each
+/// `berth.*` label berth reads back, so an image's own labels cannot set them), and
+/// the OCI runtime the container really runs under.
 pub fn run_labels(spec: &CreateSpec<'_>) -> HashMap<String, String> {
     let mut out: HashMap<String, String> = spec.labels().into_iter().collect();
     out.insert(
         labels::MANAGED_BY.to_owned(),
         labels::MANAGED_BY_VALUE.to_owned(),
     );
-    out.insert(labels::RUN_ID.to_owned(), spec.run_id.clone());
+    out.insert(labels::RUN_ID.to_owned(), spec.run_id.to_string());
+    if let Some(oci) = oci_runtime(spec) {
+        out.insert(labels::OCI_RUNTIME.to_owned(), oci);
+    }
     out
 }
 

@@ -190,7 +190,7 @@ impl Runtime for DockerRuntime {
             .map_err(|e| self.core(e))
     }
 
-    async fn remove(&self, run_id: &str) -> Result<Removed, Error> {
+    async fn remove(&self, run_id: &runtime_core::RunId) -> Result<Removed, Error> {
         let docker = self.client().await?;
         remove::remove(docker, run_id)
             .await

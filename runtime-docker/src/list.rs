@@ -1,6 +1,7 @@
 //! berth's objects on the engine, by the managed-by label: sandboxes for `berth ps`
 //! (one list request, no per-container inspect, so `ps` stays fast) and networks and
-//! volumes for `berth gc`.
+//! volumes for `berth gc`. Each listed container's labels are classified here, at
+//! the boundary: one without a valid run id is listed as foreign, with no run id.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -9,6 +10,7 @@ use bollard::models::{ContainerSummary, ContainerSummaryStateEnum};
 use bollard::query_parameters::{
     ListContainersOptionsBuilder, ListNetworksOptionsBuilder, ListVolumesOptionsBuilder,
 };
+use runtime_core::labels::Ownership;
 use runtime_core::runtime::{ResourceInfo, ResourceKind};
 use runtime_core::{RuntimeKind, SandboxInfo, SandboxState, labels};
 
@@ -107,9 +109,11 @@ pub fn summary_to_info(c: ContainerSummary) -> Option<SandboxInfo> {
         .as_deref()
         .and_then(<[String]>::first)
         .map_or_else(|| id.clone(), |n| n.trim_start_matches('/').to_owned());
+    let owner = Ownership::classify_container(&labels);
     Some(SandboxInfo {
         name,
-        run_id: labels.get(labels::RUN_ID).cloned().unwrap_or_default(),
+        run_id: owner.run_id().cloned(),
+        foreign: owner.foreign_reason().map(str::to_owned),
         runtime,
         oci_runtime: labels.get(labels::OCI_RUNTIME).cloned(),
         image: c.image.unwrap_or_default(),
@@ -151,7 +155,8 @@ mod tests {
             state: Some(ContainerSummaryStateEnum::EXITED),
             status: Some("Exited (3) 2 seconds ago".to_owned()),
             labels: Some(HashMap::from([
-                (labels::RUN_ID.to_owned(), "r1".to_owned()),
+                (labels::MANAGED_BY.to_owned(), "berth".to_owned()),
+                (labels::RUN_ID.to_owned(), "0123456789ab".to_owned()),
                 (labels::RUNTIME.to_owned(), "gvisor".to_owned()),
                 (labels::OCI_RUNTIME.to_owned(), "runsc".to_owned()),
             ])),
@@ -159,12 +164,45 @@ mod tests {
         };
         let info = summary_to_info(summary).expect("mapped");
         assert_eq!(info.name, "agent-1");
-        assert_eq!(info.run_id, "r1");
+        assert_eq!(info.run_id.as_deref(), Some("0123456789ab"));
+        assert_eq!(info.foreign, None);
         assert_eq!(info.runtime, RuntimeKind::Gvisor);
         assert_eq!(info.oci_runtime.as_deref(), Some("runsc"));
         assert_eq!(info.state, SandboxState::Exited);
         assert_eq!(info.exit_code, Some(3));
         assert_eq!(info.created, 1_700_000_000);
         assert!(summary_to_info(ContainerSummary::default()).is_none());
+    }
+
+    #[test]
+    fn a_container_without_a_valid_run_id_is_foreign() {
+        for run_id in [
+            None,
+            Some(""),
+            Some("../../../canary"),
+            Some("0123456789AB"),
+        ] {
+            let mut labels = HashMap::from([
+                (labels::MANAGED_BY.to_owned(), "berth".to_owned()),
+                (labels::EXPIRES.to_owned(), "1".to_owned()),
+            ]);
+            if let Some(id) = run_id {
+                labels.insert(labels::RUN_ID.to_owned(), id.to_owned());
+            }
+            let info = summary_to_info(ContainerSummary {
+                id: Some("f0".to_owned()),
+                labels: Some(labels),
+                ..Default::default()
+            })
+            .expect("mapped");
+            assert_eq!(info.run_id, None, "{run_id:?}");
+            assert!(
+                info.foreign
+                    .as_deref()
+                    .is_some_and(|r| r.contains("berth.run-id")),
+                "{run_id:?}: {:?}",
+                info.foreign
+            );
+        }
     }
 }

@@ -12,7 +12,7 @@ use bollard::query_parameters::{
     ListContainersOptionsBuilder, ListNetworksOptionsBuilder, ListVolumesOptionsBuilder,
     RemoveContainerOptionsBuilder, RemoveVolumeOptionsBuilder,
 };
-use runtime_core::{Removed, labels};
+use runtime_core::{Removed, RunId, labels};
 
 use crate::errors::DockerError;
 
@@ -21,11 +21,15 @@ use crate::errors::DockerError;
 const IN_USE_RETRIES: u32 = 50;
 const IN_USE_PAUSE: Duration = Duration::from_millis(100);
 
-/// The engine filter for one run's objects.
-pub fn run_filter(run_id: &str) -> HashMap<String, Vec<String>> {
+/// The engine filter for one run's objects: berth's (`berth.managed-by=berth`)
+/// and labelled with the run's id; the engine matches both.
+pub fn run_filter(run_id: &RunId) -> HashMap<String, Vec<String>> {
     HashMap::from([(
         "label".to_owned(),
-        vec![format!("{}={run_id}", labels::RUN_ID)],
+        vec![
+            format!("{}={}", labels::MANAGED_BY, labels::MANAGED_BY_VALUE),
+            format!("{}={run_id}", labels::RUN_ID),
+        ],
     )])
 }
 
@@ -82,13 +86,18 @@ where
     }
 }
 
-/// Removes every container, network and volume labelled with `run_id`; returns
-/// what this call removed.
-pub async fn remove(docker: &Docker, run_id: &str) -> Result<Removed, DockerError> {
+/// Removes every container, network and volume of berth labelled with `run_id`;
+/// returns what this call removed.
+pub async fn remove(docker: &Docker, run_id: &RunId) -> Result<Removed, DockerError> {
     let mut removed = Removed::default();
     let filter = run_filter(run_id);
     let list_error = |what: &str, e| {
-        DockerError::api(format!("list the {what} of run {run_id}"), "run", run_id, e)
+        DockerError::api(
+            format!("list the {what} of run {run_id}"),
+            "run",
+            run_id.as_str(),
+            e,
+        )
     };
 
     let containers = docker
@@ -159,7 +168,7 @@ pub async fn remove(docker: &Docker, run_id: &str) -> Result<Removed, DockerErro
         }
     }
     tracing::debug!(
-        run_id,
+        run_id = run_id.as_str(),
         containers = ?removed.containers,
         networks = ?removed.networks,
         volumes = ?removed.volumes,
@@ -177,6 +186,19 @@ mod tests {
             status_code,
             message: message.to_owned(),
         }
+    }
+
+    #[test]
+    fn the_run_filter_requires_berth_s_label_too() {
+        let run = RunId::parse("0123456789ab").expect("id");
+        let filter = run_filter(&run);
+        let mut labels = filter["label"].clone();
+        labels.sort();
+        assert_eq!(
+            labels,
+            ["berth.managed-by=berth", "berth.run-id=0123456789ab"]
+        );
+        assert_eq!(filter.len(), 1);
     }
 
     #[test]

@@ -53,13 +53,17 @@ fn body(toml: &str, cap_bounding_set: u64) -> String {
     let plan = prepare(&config, &caps, &host).expect("plan");
     let spec = CreateSpec {
         plan: &plan,
-        run_id: "0123456789ab".to_owned(),
+        run_id: r1(),
         name: "agent-01234567".to_owned(),
         env: vec![("GREETING".to_owned(), "hello".to_owned())],
         stdin: false,
         tty: false,
         command: None,
         owner_pid: 4242,
+        owner_host: runtime_core::HostIdentity::new(
+            "6f1c2a3e-0b1d-4c5e-8f90-123456789abc",
+            4_026_531_836,
+        ),
         detached: true,
         expires_at: Some(1_800_000_000),
     };
@@ -72,6 +76,11 @@ fn body(toml: &str, cap_bounding_set: u64) -> String {
         *labels = serde_json::to_value(sorted).expect("labels");
     }
     serde_json::to_string_pretty(&value).expect("json")
+}
+
+/// The run id of these snapshots.
+fn r1() -> runtime_core::RunId {
+    runtime_core::RunId::parse("0123456789ab").expect("run id")
 }
 
 #[test]
@@ -138,7 +147,7 @@ mod mapping {
                 purpose: MountPurpose::DindStorage,
             },
         ];
-        let body = container_body(&common::spec(&plan, "r1", &[]));
+        let body = container_body(&common::spec(&plan, &super::r1(), &[]));
         let mounts = body.host_config.and_then(|h| h.mounts).expect("mounts");
         let seen: Vec<_> = mounts
             .iter()
@@ -149,14 +158,14 @@ mod mapping {
             [
                 (
                     Some(MountType::VOLUME),
-                    Some("berth-r1-0"),
+                    Some("berth-0123456789ab-0"),
                     Some("/var/lib/docker"),
                     Some(false)
                 ),
                 (Some(MountType::BIND), Some("/src"), Some("/w"), Some(true)),
                 (
                     Some(MountType::VOLUME),
-                    Some("berth-r1-1"),
+                    Some("berth-0123456789ab-1"),
                     Some("/cache"),
                     Some(false)
                 ),
@@ -169,10 +178,10 @@ mod mapping {
     fn the_oci_runtime_is_always_explicit_for_docker() {
         let mut plan = common::plan(RuntimeKind::Docker, "img");
         plan.oci_runtime = None;
-        let spec = common::spec(&plan, "r1", &[]);
+        let spec = common::spec(&plan, &super::r1(), &[]);
         assert_eq!(oci_runtime(&spec).as_deref(), Some("runc"));
         let gvisor = common::plan(RuntimeKind::Gvisor, "img");
-        let body = container_body(&common::spec(&gvisor, "r1", &[]));
+        let body = container_body(&common::spec(&gvisor, &super::r1(), &[]));
         assert_eq!(
             body.host_config.and_then(|h| h.runtime).as_deref(),
             Some("runsc")
@@ -184,7 +193,7 @@ mod mapping {
         let mut plan = common::plan(RuntimeKind::Docker, "img");
         plan.command = Some(vec!["from-plan".to_owned()]);
         plan.labels.remove(labels::MANAGED_BY);
-        let mut spec = common::spec(&plan, "r1", &[]);
+        let mut spec = common::spec(&plan, &super::r1(), &[]);
         assert_eq!(
             container_body(&spec).cmd,
             Some(vec!["from-plan".to_owned()])
@@ -213,8 +222,43 @@ mod mapping {
         );
         assert_eq!(
             labels_set.get(labels::RUN_ID).map(String::as_str),
-            Some("r1")
+            Some("0123456789ab")
         );
+    }
+
+    #[test]
+    fn every_label_berth_reads_back_is_written_by_berth() {
+        // An image's own LABELs are copied onto the container by the engine unless
+        // the create request sets the same keys: berth sets every one it reads.
+        let mut plan = common::plan(RuntimeKind::Docker, "img");
+        plan.oci_runtime = None;
+        let spec = common::spec(&plan, &super::r1(), &[]);
+        let labels_set = container_body(&spec).labels.expect("labels");
+        let get = |key: &str| labels_set.get(key).map(String::as_str);
+        assert_eq!(get(labels::EXPIRES), Some(labels::NEVER));
+        assert_eq!(get(labels::DETACHED), Some("false"));
+        let pid = std::process::id().to_string();
+        assert_eq!(get(labels::OWNER_PID), Some(pid.as_str()));
+        let host = runtime_core::HostIdentity::current().map(|h| h.to_string());
+        assert_eq!(
+            get(labels::OWNER_HOST),
+            Some(host.as_deref().unwrap_or(labels::UNKNOWN))
+        );
+        assert_eq!(get(labels::OCI_RUNTIME), Some("runc"));
+        for key in [
+            labels::MANAGED_BY,
+            labels::RUN_ID,
+            labels::ROLE,
+            labels::RUNTIME,
+            labels::SANDBOX,
+        ] {
+            assert!(get(key).is_some(), "{key} is not written");
+        }
+        let run = match labels::Ownership::classify(&labels_set.clone().into_iter().collect()) {
+            labels::Ownership::Run(run) => run,
+            other => panic!("berth's own labels classify as {other:?}"),
+        };
+        assert_eq!(run.expires, labels::Expiry::Never);
     }
 
     #[test]
@@ -229,7 +273,7 @@ mod mapping {
         plan.security.system_paths_unconfined = true;
         plan.group_add = vec![998];
         plan.network.mode = "none".to_owned();
-        let host = container_body(&common::spec(&plan, "r1", &[]))
+        let host = container_body(&common::spec(&plan, &super::r1(), &[]))
             .host_config
             .expect("host config");
         assert_eq!(host.privileged, Some(true));

@@ -189,7 +189,7 @@ async fn volumes_and_networks_are_labelled_and_removed_with_the_run() {
     let resources = docker.resources().await.expect("resources");
     let ours: Vec<&str> = resources
         .iter()
-        .filter(|r| r.labels.get(labels::RUN_ID) == Some(&run))
+        .filter(|r| r.labels.get(labels::RUN_ID).map(String::as_str) == Some(run.as_str()))
         .map(|r| r.name.as_str())
         .collect();
     assert_eq!(ours.len(), 2, "{resources:?}");
@@ -242,7 +242,7 @@ async fn the_container_carries_the_plan_labels_and_host_config() {
     let listed = docker.list(true).await.expect("list");
     let info = listed
         .iter()
-        .find(|s| s.run_id == run)
+        .find(|s| s.run_id.as_ref() == Some(&run))
         .expect("the sandbox is listed");
     assert_eq!(info.id, id);
     assert_eq!(info.name, format!("berth-dt-{run}"));
@@ -265,7 +265,7 @@ async fn the_container_carries_the_plan_labels_and_host_config() {
             .await
             .expect("list running")
             .iter()
-            .any(|s| s.run_id == run),
+            .any(|s| s.run_id.as_ref() == Some(&run)),
         "an exited sandbox is not listed without `all`"
     );
     let found = docker.find(&run).await.expect("find by run id");

@@ -47,7 +47,7 @@ async fn an_engine_that_is_not_there_is_unavailable_and_says_how_to_start_it() {
         Err(Error::Unavailable { .. })
     ));
     assert!(matches!(
-        docker.remove("whatever").await,
+        docker.remove(&runtime_core::RunId::random()).await,
         Err(Error::Unavailable { .. })
     ));
 }

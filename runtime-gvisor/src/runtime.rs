@@ -81,7 +81,7 @@ impl Runtime for GvisorRuntime {
         self.docker.stop(id, grace).await
     }
 
-    async fn remove(&self, run_id: &str) -> Result<Removed, Error> {
+    async fn remove(&self, run_id: &runtime_core::RunId) -> Result<Removed, Error> {
         self.docker.remove(run_id).await
     }
 
@@ -141,7 +141,7 @@ mod tests {
         .expect("config");
         let plan = prepare(&config, &caps, &host).expect("plan");
         assert_eq!(plan.runtime, RuntimeKind::Gvisor);
-        let run_id = format!("gv{}", std::process::id());
+        let run_id = runtime_core::RunId::random();
         let spec = CreateSpec {
             plan: &plan,
             run_id: run_id.clone(),
@@ -151,6 +151,7 @@ mod tests {
             tty: false,
             command: None,
             owner_pid: std::process::id(),
+            owner_host: None,
             detached: false,
             expires_at: None,
         };

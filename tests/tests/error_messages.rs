@@ -290,6 +290,17 @@ fn cases() -> Vec<(&'static str, Error)> {
                 signal: Signal::Terminate,
             },
         ),
+        (
+            "invalid-run-id",
+            runtime_core::RunId::parse("../../home").expect_err("not a run id"),
+        ),
+        (
+            "foreign",
+            Error::Foreign {
+                name: "impostor".to_owned(),
+                reason: "its berth.run-id label \"../../../x\" is not a run id".to_owned(),
+            },
+        ),
     ]
 }
 
@@ -363,7 +374,8 @@ fn exit_codes_follow_the_table() {
             | "config"
             | "usage"
             | "secret-missing"
-            | "dockerfile-outside-context" => 2,
+            | "dockerfile-outside-context"
+            | "invalid-run-id" => 2,
             "docker-host-unsupported"
             | "docker-host-needs-host-uds"
             | "dind-unsupported"
@@ -374,7 +386,8 @@ fn exit_codes_follow_the_table() {
             | "limit-unsupported"
             | "unsupported"
             | "dangers-not-acknowledged"
-            | "host-path-changed" => 3,
+            | "host-path-changed"
+            | "foreign" => 3,
             // A missing socket almost always means the engine is not running.
             "unavailable" | "socket-missing" => 4,
             "permission-denied" => 5,

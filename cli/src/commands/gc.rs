@@ -1,12 +1,14 @@
 //! `berth gc`: remove finished, orphaned and expired runs, debris from launches that
 //! died, and stale run records. What to remove is decided by the pure
 //! `runtime_core::gc::collect`; this module gathers the inventory and acts on it.
+//! Foreign resources and corrupt records are reported as left alone (corrupt
+//! records go with `--remove-corrupt`).
 
 use std::sync::Arc;
 
-use runtime_core::gc::{self, Doomed, Inventory, Reason};
+use runtime_core::gc::{self, Collected, Doomed, Inventory, Kept, Reason, Rules};
 use runtime_core::state::{self, RunStore};
-use runtime_core::{Error, Runtime};
+use runtime_core::{Error, HostIdentity, Runtime};
 use serde::Serialize;
 
 use crate::{Format, GcArgs, backends, render};
@@ -44,14 +46,15 @@ async fn inventory(
             fix: "start the Docker engine, then run berth gc again".to_owned(),
         });
     }
-    let (records, broken) = store.list();
-    inv.records = records;
-    inv.broken_records = broken;
+    let listing = store.list();
+    inv.records = listing.records;
+    inv.corrupt = listing.corrupt;
+    inv.incomplete = listing.incomplete;
     Ok((inv, reached))
 }
 
 /// Removes what `doomed` names: by run label on every reached engine, then the
-/// record.
+/// record when it goes too.
 async fn remove(
     runtimes: &[Arc<dyn Runtime>],
     store: &RunStore,
@@ -62,7 +65,31 @@ async fn remove(
             runtime.remove(&doomed.run_id).await?;
         }
     }
-    store.remove(&doomed.run_id)
+    if doomed.record_incomplete {
+        store.remove_if_incomplete(&doomed.run_id)?;
+    } else if doomed.record {
+        store.remove(&doomed.run_id)?;
+    }
+    Ok(())
+}
+
+/// Decides with this host's identity and the processes alive here.
+fn decide(
+    inv: &Inventory,
+    older_than: Option<std::time::Duration>,
+    remove_corrupt: bool,
+) -> Collected {
+    let here = HostIdentity::current();
+    gc::collect(
+        inv,
+        &Rules {
+            now: state::now(),
+            older_than,
+            remove_corrupt,
+            here: here.as_ref(),
+            alive: &state::process_alive,
+        },
+    )
 }
 
 /// Removes runs past their TTL; run by every berth command but exec and logs,
@@ -85,8 +112,7 @@ async fn sweep(runtimes: &[Arc<dyn Runtime>], store: &RunStore) {
     let Ok((inv, reached)) = inventory(runtimes, store).await else {
         return;
     };
-    let now = state::now();
-    for doomed in gc::collect(&inv, now, None, &state::process_alive) {
+    for doomed in decide(&inv, None, false).doomed {
         if doomed.reason == Reason::Expired {
             match remove(&reached, store, &doomed).await {
                 Ok(()) => eprintln!("berth: removed run {} ({})", doomed.run_id, doomed.reason),
@@ -100,6 +126,7 @@ async fn sweep(runtimes: &[Arc<dyn Runtime>], store: &RunStore) {
 struct Report<'a> {
     dry_run: bool,
     removed: &'a [Doomed],
+    kept: &'a [Kept],
 }
 
 pub async fn execute(args: GcArgs) -> Result<u8, Error> {
@@ -107,7 +134,7 @@ pub async fn execute(args: GcArgs) -> Result<u8, Error> {
     let runtimes = backends::search_runtimes(args.runtime.map(Into::into))?;
     let (inv, reached) = inventory(&runtimes, &store).await?;
     let older_than = args.older_than.map(|d| d.0);
-    let doomed = gc::collect(&inv, state::now(), older_than, &state::process_alive);
+    let Collected { doomed, kept } = decide(&inv, older_than, args.remove_corrupt);
     if !args.dry_run {
         for d in &doomed {
             remove(&reached, &store, d).await?;
@@ -117,6 +144,7 @@ pub async fn execute(args: GcArgs) -> Result<u8, Error> {
         Format::Json => render::json(&Report {
             dry_run: args.dry_run,
             removed: &doomed,
+            kept: &kept,
         }),
         Format::Human => {
             let verb = if args.dry_run {
@@ -147,6 +175,9 @@ pub async fn execute(args: GcArgs) -> Result<u8, Error> {
                     d.reason,
                     parts.join("; ")
                 );
+            }
+            for k in &kept {
+                println!("left alone {} {} ({})", k.kind, k.name, k.reason);
             }
         }
     }

@@ -33,6 +33,21 @@ pub async fn execute(command: Command) -> Result<u8, Error> {
     }
 }
 
+/// The run a located sandbox belongs to. `Runtime::find` never returns a foreign
+/// sandbox, so this fails only if a backend breaks that promise.
+pub fn run_of<'a>(
+    info: &'a runtime_core::SandboxInfo,
+    asked: &str,
+) -> Result<&'a runtime_core::RunId, Error> {
+    info.run_id.as_ref().ok_or_else(|| Error::Foreign {
+        name: asked.to_owned(),
+        reason: info
+            .foreign
+            .clone()
+            .unwrap_or_else(|| "it has no valid berth.run-id label".to_owned()),
+    })
+}
+
 /// The run records of this user.
 pub fn run_store() -> Result<runtime_core::state::RunStore, Error> {
     runtime_core::state::RunStore::from_env(|name| std::env::var(name).ok())

@@ -1,9 +1,14 @@
-//! `berth ps`: berth's sandboxes, found by label.
+//! `berth ps`: berth's sandboxes, found by label. With `--all`, also what berth
+//! will not touch: foreign containers (berth's label without a valid run id) and
+//! corrupt run records, each said as such.
 
 use std::collections::BTreeSet;
+use std::path::Path;
 
-use runtime_core::state::{self, RunState};
-use runtime_core::{Error, SandboxInfo, SandboxState};
+use runtime_core::owner::Liveness;
+use runtime_core::state::{self, CorruptRecord, RunState};
+use runtime_core::{Error, HostIdentity, RunId, SandboxInfo, SandboxState};
+use serde::Serialize;
 
 use crate::render;
 use crate::{Format, PsArgs, backends};
@@ -12,13 +17,14 @@ pub async fn execute(args: PsArgs) -> Result<u8, Error> {
     let flag = args.runtime.map(Into::into);
     super::gc::sweep_expired(flag).await;
     let mut all: Vec<SandboxInfo> = backends::list_all(flag, true).await?;
-    reconcile(&mut all, args.all)?;
+    let corrupt = reconcile(&mut all, args.all)?;
     if !args.all {
         all.retain(|s| {
-            matches!(
-                s.state,
-                SandboxState::Running | SandboxState::Paused | SandboxState::Stopping
-            )
+            s.foreign.is_none()
+                && matches!(
+                    s.state,
+                    SandboxState::Running | SandboxState::Paused | SandboxState::Stopping
+                )
         });
     }
     if let Some(flag) = args.runtime {
@@ -32,7 +38,14 @@ pub async fn execute(args: PsArgs) -> Result<u8, Error> {
     }
     all.sort_by(|a, b| b.created.cmp(&a.created).then(a.name.cmp(&b.name)));
     match args.format {
-        Format::Json => render::json(&all),
+        Format::Json => {
+            let rows: Vec<Row<'_>> = all
+                .iter()
+                .map(Row::Sandbox)
+                .chain(corrupt.iter().map(|c| Row::Corrupt(CorruptRow::new(c))))
+                .collect();
+            render::json(&rows);
+        }
         Format::Human => {
             let now = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
@@ -43,15 +56,32 @@ pub async fn execute(args: PsArgs) -> Result<u8, Error> {
                 .map(|s| {
                     vec![
                         s.name.clone(),
-                        s.run_id.clone(),
+                        s.run_id
+                            .as_ref()
+                            .map_or_else(|| "foreign".to_owned(), RunId::to_string),
                         s.runtime.to_string(),
                         s.oci_runtime.clone().unwrap_or_else(|| "-".to_owned()),
                         s.image.clone(),
                         s.state.to_string(),
                         ago(now - s.created),
-                        s.status.clone(),
+                        match &s.foreign {
+                            Some(reason) => format!("foreign, left alone: {reason}"),
+                            None => s.status.clone(),
+                        },
                     ]
                 })
+                .chain(corrupt.iter().map(|c| {
+                    vec![
+                        "-".to_owned(),
+                        c.run_id.to_string(),
+                        "-".to_owned(),
+                        "-".to_owned(),
+                        String::new(),
+                        "corrupt".to_owned(),
+                        ago(now - c.modified),
+                        CorruptRow::new(c).status,
+                    ]
+                }))
                 .collect();
             print!(
                 "{}",
@@ -67,6 +97,41 @@ pub async fn execute(args: PsArgs) -> Result<u8, Error> {
     Ok(0)
 }
 
+/// One line of `berth ps --format json`.
+#[derive(Serialize)]
+#[serde(untagged)]
+enum Row<'a> {
+    Sandbox(&'a SandboxInfo),
+    Corrupt(CorruptRow<'a>),
+}
+
+/// A corrupt run record as `berth ps --all` lists it.
+#[derive(Serialize)]
+struct CorruptRow<'a> {
+    run_id: &'a RunId,
+    state: &'static str,
+    status: String,
+    path: &'a Path,
+    modified: i64,
+}
+
+impl<'a> CorruptRow<'a> {
+    fn new(c: &'a CorruptRecord) -> Self {
+        Self {
+            run_id: &c.run_id,
+            state: "corrupt",
+            status: format!(
+                "corrupt run record {}: it {}; kept (berth gc --remove-corrupt or berth rm {} removes it)",
+                c.path.display(),
+                c.reason,
+                c.run_id
+            ),
+            path: &c.path,
+            modified: c.modified,
+        }
+    }
+}
+
 fn ago(secs: i64) -> String {
     match secs.max(0) {
         s if s < 60 => format!("{s}s ago"),
@@ -78,18 +143,20 @@ fn ago(secs: i64) -> String {
 
 /// Brings run records in line with the engine (the source of truth): a record
 /// whose container is gone is marked stopped, with why. With `all`, runs that exist
-/// only as records (failed launches, containers removed outside berth) are listed.
-fn reconcile(on_engine: &mut Vec<SandboxInfo>, all: bool) -> Result<(), Error> {
+/// only as records (failed launches, containers removed outside berth) are listed,
+/// and corrupt records (of runs not on the engine) are returned.
+fn reconcile(on_engine: &mut Vec<SandboxInfo>, all: bool) -> Result<Vec<CorruptRecord>, Error> {
     let store = super::run_store()?;
-    let (records, _) = store.list();
-    let present: BTreeSet<String> = on_engine.iter().map(|s| s.run_id.clone()).collect();
-    for record in records {
+    let listing = store.list();
+    let here = HostIdentity::current();
+    let present: BTreeSet<RunId> = on_engine.iter().filter_map(|s| s.run_id.clone()).collect();
+    for record in listing.records {
         if present.contains(&record.run_id) {
             // The engine says how it is; a record that still says running learns
             // that the container exited (it died, or the engine restarted).
-            let exited = on_engine
-                .iter()
-                .find(|s| s.run_id == record.run_id && s.state == SandboxState::Exited);
+            let exited = on_engine.iter().find(|s| {
+                s.run_id.as_ref() == Some(&record.run_id) && s.state == SandboxState::Exited
+            });
             if let Some(info) = exited
                 && !record.state.is_terminal()
                 && record.state != RunState::Created
@@ -103,7 +170,13 @@ fn reconcile(on_engine: &mut Vec<SandboxInfo>, all: bool) -> Result<(), Error> {
             }
             continue;
         }
-        let launching = state::process_alive(record.owner_pid)
+        let owner = Liveness::judge(
+            Some(record.owner_pid),
+            record.owner_host.as_ref(),
+            here.as_ref(),
+            &state::process_alive,
+        );
+        let launching = owner != Liveness::Dead
             && matches!(record.state, RunState::Created | RunState::Starting);
         let mut record = record;
         if !record.state.is_terminal() && !launching {
@@ -119,7 +192,8 @@ fn reconcile(on_engine: &mut Vec<SandboxInfo>, all: bool) -> Result<(), Error> {
             on_engine.push(SandboxInfo {
                 id: String::new(),
                 name: record.name.clone(),
-                run_id: record.run_id.clone(),
+                run_id: Some(record.run_id.clone()),
+                foreign: None,
                 runtime: record.runtime,
                 oci_runtime: None,
                 image: String::new(),
@@ -139,5 +213,13 @@ fn reconcile(on_engine: &mut Vec<SandboxInfo>, all: bool) -> Result<(), Error> {
             });
         }
     }
-    Ok(())
+    Ok(if all {
+        listing
+            .corrupt
+            .into_iter()
+            .filter(|c| !present.contains(&c.run_id))
+            .collect()
+    } else {
+        Vec::new()
+    })
 }

@@ -1,6 +1,9 @@
 //! `berth rm`: remove a run's container, networks and anonymous volumes, by label.
+//! Only berth's own runs: a foreign sandbox is refused, and a run that exists only
+//! as a record (a failed launch, or a corrupt record named by its run id) is
+//! forgotten.
 
-use runtime_core::{Error, SandboxState};
+use runtime_core::{Error, RunId, SandboxState};
 
 use crate::{RmArgs, backends};
 
@@ -13,11 +16,23 @@ pub async fn execute(args: RmArgs) -> Result<u8, Error> {
             Ok(found) => found,
             Err(Error::NotFound { what, name }) => {
                 // A run that only berth remembers (a failed launch): forget it.
-                let (records, _) = store.list();
-                match records.iter().find(|r| r.name == *run || r.run_id == *run) {
-                    Some(record) => {
-                        store.remove(&record.run_id)?;
-                        println!("{} (run record only)", record.name);
+                let listing = store.list();
+                if let Some(record) = listing
+                    .records
+                    .iter()
+                    .find(|r| r.name == *run || r.run_id == run.as_str())
+                {
+                    store.remove(&record.run_id)?;
+                    println!("{} (run record only)", record.name);
+                    continue;
+                }
+                let corrupt = RunId::parse(run)
+                    .ok()
+                    .and_then(|id| listing.corrupt.into_iter().find(|c| c.run_id == id));
+                match corrupt {
+                    Some(bad) => {
+                        store.remove(&bad.run_id)?;
+                        println!("{} (corrupt run record {})", bad.run_id, bad.path.display());
                         continue;
                     }
                     None => return Err(Error::NotFound { what, name }),
@@ -25,14 +40,15 @@ pub async fn execute(args: RmArgs) -> Result<u8, Error> {
             }
             Err(err) => return Err(err),
         };
+        let run_id = super::run_of(&info, run)?;
         if !args.force && matches!(info.state, SandboxState::Running | SandboxState::Paused) {
             return Err(crate::usage(format!(
                 "{} is running: stop it first (berth stop {}), or remove it anyway with berth rm -f",
                 info.name, info.name
             )));
         }
-        let removed = runtime.remove(&info.run_id).await?;
-        store.remove(&info.run_id)?;
+        let removed = runtime.remove(run_id).await?;
+        store.remove(run_id)?;
         let extra = removed.networks.len() + removed.volumes.len();
         if extra > 0 {
             println!(

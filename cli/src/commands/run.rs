@@ -6,7 +6,7 @@ use runtime_core::launch::{Cancellation, launch, teardown};
 use runtime_core::plan::EnvValue;
 use runtime_core::runtime::DEFAULT_STOP_GRACE;
 use runtime_core::state::{self, RunRecord, RunState};
-use runtime_core::{CreateSpec, Error, Plan, prepare};
+use runtime_core::{CreateSpec, Error, HostIdentity, Plan, RunId, prepare};
 use toml::Spanned;
 
 use crate::signals::Interrupts;
@@ -41,7 +41,7 @@ pub async fn execute(args: RunArgs) -> Result<u8, Error> {
     crate::consent::check(&config, &plan, &args.allow)?;
     let env = environment(&plan);
     let runtime = chosen.probed.runtime;
-    let run_id = new_run_id();
+    let run_id = RunId::random();
     let name = match &args.name {
         // A pinned name that is taken fails at create with a conflict (exit 7).
         Some(name) => name.clone(),
@@ -63,6 +63,7 @@ pub async fn execute(args: RunArgs) -> Result<u8, Error> {
         tty: args.tty,
         command: None,
         owner_pid: std::process::id(),
+        owner_host: HostIdentity::current(),
         detached: args.detach,
         expires_at,
     };
@@ -186,14 +187,17 @@ pub async fn execute(args: RunArgs) -> Result<u8, Error> {
 async fn free_name(
     runtime: &dyn runtime_core::Runtime,
     base: &str,
-    run_id: &str,
+    run_id: &RunId,
 ) -> Result<String, Error> {
-    let mut candidate = format!("{base}-{}", &run_id[..8]);
+    let mut candidate = format!("{base}-{}", run_id.short());
     for _ in 0..5 {
         match runtime.find(&candidate).await {
             Err(Error::NotFound { .. }) => return Ok(candidate),
+            // Taken, by one of berth's sandboxes or by a foreign container.
+            Ok(_) | Err(Error::Foreign { .. }) => {
+                candidate = format!("{base}-{}", RunId::random().short());
+            }
             Err(other) => return Err(other),
-            Ok(_) => candidate = format!("{base}-{}", &new_run_id()[..8]),
         }
     }
     Ok(candidate)
@@ -213,22 +217,4 @@ fn environment(plan: &Plan) -> Vec<(String, String)> {
             EnvValue::HostSecret => std::env::var(&var.name).ok().map(|v| (var.name.clone(), v)),
         })
         .collect()
-}
-
-/// 12 random hex digits.
-fn new_run_id() -> String {
-    use std::io::Read;
-    let mut bytes = [0u8; 6];
-    let filled = std::fs::File::open("/dev/urandom")
-        .and_then(|mut f| f.read_exact(&mut bytes))
-        .is_ok();
-    if !filled {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or_default();
-        let mixed = nanos ^ (u128::from(std::process::id()) << 64);
-        bytes.copy_from_slice(&mixed.to_le_bytes()[..6]);
-    }
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -1,4 +1,5 @@
-//! `berth stop`: SIGTERM, then SIGKILL after the grace period.
+//! `berth stop`: SIGTERM, then SIGKILL after the grace period. Only berth's own
+//! sandboxes: a foreign one (berth's label without a valid run id) is refused.
 
 use std::time::Duration;
 
@@ -13,11 +14,12 @@ pub async fn execute(args: StopArgs) -> Result<u8, Error> {
     let store = super::run_store()?;
     for run in &args.runs {
         let (runtime, info) = backends::locate(flag, run).await?;
-        store.update(&info.run_id, |r| r.transition(RunState::Stopping))?;
+        let run_id = super::run_of(&info, run)?;
+        store.update(run_id, |r| r.transition(RunState::Stopping))?;
         runtime
             .stop(&info.id, Duration::from_secs(args.time))
             .await?;
-        store.update(&info.run_id, |r| r.transition(RunState::Stopped))?;
+        store.update(run_id, |r| r.transition(RunState::Stopped))?;
         println!("{}", info.name);
     }
     Ok(0)

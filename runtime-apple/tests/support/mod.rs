@@ -151,7 +151,7 @@ pub struct Fixture {
     /// The backend under test.
     pub runtime: AppleRuntime,
     /// The run id every resource of the test carries.
-    pub run_id: String,
+    pub run_id: runtime_core::RunId,
     /// `0` or `1`.
     pub shape: &'static str,
     /// The backend's env-file directory, removed with the fixture.
@@ -171,7 +171,7 @@ impl Fixture {
         Self {
             runtime: AppleRuntime::with_runner(runner)
                 .with_env_dir(env_dir.path().join("apple-env")),
-            run_id: run_id(),
+            run_id: runtime_core::RunId::random(),
             shape,
             env_dir,
         }
@@ -193,6 +193,7 @@ impl Fixture {
             tty: false,
             command: None,
             owner_pid: std::process::id(),
+            owner_host: runtime_core::HostIdentity::current(),
             detached: false,
             expires_at: None,
         }

@@ -13,14 +13,13 @@ pub mod direct;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use futures::StreamExt;
 use runtime_core::config::NetworkPolicy;
 use runtime_core::plan::{DockerAccess, ImageSource, Limits, NetworkPlan, Security};
 use runtime_core::runtime::ExitFuture;
-use runtime_core::{CreateSpec, Output, Plan, Runtime, RuntimeKind, Session, labels};
+use runtime_core::{CreateSpec, Output, Plan, RunId, Runtime, RuntimeKind, Session, labels};
 use runtime_docker::DockerRuntime;
 
 /// The image built by scripts/build-test-images.sh (busybox, user agent 1000).
@@ -29,18 +28,8 @@ pub const SHARED_IMAGE: &str = "berth-test/busybox:latest";
 pub const OWN_IMAGE: &str = "berth-docker-test/busybox:latest";
 
 /// A run id no other test (or test process) uses.
-pub fn run_id() -> String {
-    static COUNTER: AtomicU32 = AtomicU32::new(0);
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or_default();
-    format!(
-        "dt{:x}{:x}{}",
-        std::process::id(),
-        nanos,
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    )
+pub fn run_id() -> RunId {
+    RunId::random()
 }
 
 /// A plan for `kind` running `image` with no mounts, no limits, an open network.
@@ -100,16 +89,17 @@ pub fn plan(kind: RuntimeKind, image: &str) -> Plan {
 }
 
 /// A create spec for `plan` under `run_id`, named after the run.
-pub fn spec<'a>(plan: &'a Plan, run_id: &str, command: &[&str]) -> CreateSpec<'a> {
+pub fn spec<'a>(plan: &'a Plan, run_id: &RunId, command: &[&str]) -> CreateSpec<'a> {
     CreateSpec {
         plan,
-        run_id: run_id.to_owned(),
+        run_id: run_id.clone(),
         name: format!("berth-dt-{run_id}"),
         env: Vec::new(),
         stdin: false,
         tty: false,
         command: (!command.is_empty()).then(|| command.iter().map(|s| (*s).to_owned()).collect()),
         owner_pid: std::process::id(),
+        owner_host: runtime_core::HostIdentity::current(),
         detached: false,
         expires_at: None,
     }
@@ -173,14 +163,14 @@ pub async fn image(docker: &DockerRuntime) -> String {
 /// Removes everything labelled with a run id when dropped (blocking, on a thread
 /// of its own, so it works from inside a test's runtime), even after a panic.
 pub struct RunGuard {
-    run_id: String,
+    run_id: RunId,
 }
 
 impl RunGuard {
     /// Guards `run_id`.
-    pub fn new(run_id: &str) -> Self {
+    pub fn new(run_id: &RunId) -> Self {
         Self {
-            run_id: run_id.to_owned(),
+            run_id: run_id.clone(),
         }
     }
 }
