@@ -223,27 +223,27 @@ pub fn check(file: &ConfigFile, source: &SourceFile<'_>) -> Result<(), Error> {
         }
     }
     let resources = &file.resources;
-    if let Some(cpus) = &resources.cpus {
-        let c = *cpus.get_ref();
-        if !(c > 0.0 && c <= 1024.0) {
-            return fail(
-                source,
-                cpus.span(),
-                format!("cpus must be more than 0 and at most 1024, got {c}"),
-                Some("such as cpus = 2 or cpus = 0.5"),
-            );
-        }
+    if let Some(cpus) = &resources.cpus
+        && let Some(&c) = cpus.get_ref().value()
+        && !(c > 0.0 && c <= 1024.0)
+    {
+        return fail(
+            source,
+            cpus.span(),
+            format!("cpus must be more than 0 and at most 1024, got {c}"),
+            Some("such as cpus = 2 or cpus = 0.5"),
+        );
     }
-    if let Some(memory) = &resources.memory {
-        let m = memory.get_ref().0;
-        if m < 6 << 20 {
-            return fail(
-                source,
-                memory.span(),
-                format!("memory must be at least 6MiB, got {}", memory.get_ref()),
-                Some("such as memory = \"2GiB\""),
-            );
-        }
+    if let Some(memory) = &resources.memory
+        && let Some(&m) = memory.get_ref().value()
+        && m.0 < 6 << 20
+    {
+        return fail(
+            source,
+            memory.span(),
+            format!("memory must be at least 6MiB, got {m}"),
+            Some("such as memory = \"2GiB\""),
+        );
     }
     if let Some(pids) = &resources.pids
         && *pids.get_ref() < 1
