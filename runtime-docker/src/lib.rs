@@ -237,7 +237,7 @@ impl Runtime for DockerRuntime {
 
     async fn prune_shared(&self) -> Result<Vec<String>, Error> {
         let docker = self.client().await?;
-        network::remove_unused(docker)
+        network::remove_unused(docker, runtime_core::resolve::SHARED_NETWORK)
             .await
             .map_err(|e| self.core(e))
     }

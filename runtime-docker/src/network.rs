@@ -158,9 +158,10 @@ pub async fn ensure(docker: &Docker, name: &str) -> Result<Ensured, DockerError>
     })
 }
 
-/// Removes every shared network no container uses; returns their names. One that a
-/// sandbox joins meanwhile is kept (the engine refuses to remove it).
-pub async fn remove_unused(docker: &Docker) -> Result<Vec<String>, DockerError> {
+/// Removes the shared networks named `name` that no container uses; returns their
+/// names. One that a sandbox joins meanwhile is kept (the engine refuses to remove
+/// it).
+pub async fn remove_unused(docker: &Docker, name: &str) -> Result<Vec<String>, DockerError> {
     let filters = HashMap::from([(
         "label".to_owned(),
         shared_labels()
@@ -178,7 +179,7 @@ pub async fn remove_unused(docker: &Docker) -> Result<Vec<String>, DockerError> 
         .map_err(|e| DockerError::api("list berth's networks", "network", "", e))?;
     let mut removed = Vec::new();
     for n in networks {
-        let (Some(id), name) = (n.id, n.name.unwrap_or_default()) else {
+        let (Some(id), Some(name)) = (n.id, n.name.filter(|n| n == name)) else {
             continue;
         };
         let inspected = match docker
