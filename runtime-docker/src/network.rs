@@ -1,7 +1,8 @@
 //! The berth-owned bridge network sandboxes join instead of the engine's default
 //! `docker0` bridge: labelled `berth.managed-by=berth` and `berth.role=network`, with
 //! no run id, shared by every run and kept between runs, so a cold start pays no
-//! network create. `berth gc` removes it once no container uses it.
+//! network create. Traffic between its containers is off, so sharing it does not
+//! connect sandboxes to each other. `berth gc` removes it once no container uses it.
 //!
 //! The engine allows two networks with one name, so a first use that races with
 //! another one settles on a single network: create, list again, and keep the
@@ -114,6 +115,13 @@ pub async fn ensure(docker: &Docker, name: &str) -> Result<Ensured, DockerError>
                 .create_network(NetworkCreateRequest {
                     name: name.to_owned(),
                     driver: Some("bridge".to_owned()),
+                    // Sandboxes share the network but not each other: no traffic
+                    // between containers on it (docker0 allows it: CIS 2.1 asks
+                    // for this).
+                    options: Some(HashMap::from([(
+                        "com.docker.network.bridge.enable_icc".to_owned(),
+                        "false".to_owned(),
+                    )])),
                     labels: Some(shared_labels()),
                     ..Default::default()
                 })

@@ -5,7 +5,8 @@
 //! pointed at another binary (`BERTH_BIN=...`) shows what that binary does.
 //!
 //! Also: a runsc sandbox on the berth network resolves names through Docker's
-//! embedded DNS (127.0.0.11), answered for a container this test starts.
+//! embedded DNS (127.0.0.11), answered for a container this test starts, and the
+//! shared network keeps sandboxes from reaching each other.
 
 use std::path::PathBuf;
 
@@ -321,6 +322,17 @@ fn names_resolve_for_runsc_sandboxes_on_the_berth_network() {
     let name = project.launch("gvisor");
     let network = str_of(&inspect(&name)["HostConfig"]["NetworkMode"]).to_owned();
     assert_eq!(network, "berth", "the sandbox is on the berth network");
+    let shared = run(docker().args(["network", "inspect", &network]));
+    assert!(shared.status.success(), "{}", text(&shared));
+    let shared: Vec<Value> = serde_json::from_slice(&shared.stdout).expect("network json");
+    assert_eq!(
+        shared[0]["Labels"]["berth.role"], "network",
+        "the network is berth's"
+    );
+    assert_eq!(
+        shared[0]["Options"]["com.docker.network.bridge.enable_icc"], "false",
+        "sandboxes on the shared network cannot reach each other"
+    );
 
     // A container of this test's on the same network, to be found by name.
     let target = format!("{}-target", project.name);
