@@ -142,6 +142,7 @@ impl Default for NetworkConfig {
         Self {
             policy: unspanned(),
             allow: Vec::new(),
+            shared: true,
         }
     }
 }
@@ -185,6 +186,10 @@ pub struct NetworkConfig {
     /// `host[:port]` entries, for `policy = "allowlist"`.
     #[serde(default)]
     pub allow: Vec<Spanned<String>>,
+    /// With `policy = "open"`, join the berth-owned network shared by every run
+    /// (default true); false joins the engine's default bridge (`docker0`).
+    #[serde(default = "yes")]
+    pub shared: bool,
 }
 
 /// Egress policy.

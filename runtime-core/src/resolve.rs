@@ -149,7 +149,7 @@ pub fn prepare(config: &Config, caps: &Capabilities, host: &HostFacts) -> Result
             ));
         }
     }
-    let network = resolve_network(config, caps, &mut not_applied)?;
+    let network = resolve_network(config, caps, &mut defaults, &mut not_applied)?;
     if !network.create.is_empty() && !caps.user_network_dns {
         warnings.push(format!(
             "{runtime} cannot resolve container names on user-defined networks (Docker's embedded DNS is unreachable from gVisor): reach sidecars by IP address"
@@ -435,6 +435,7 @@ fn resolve_env(config: &Config, host: &HostFacts) -> Result<Vec<EnvVar>, Error> 
 fn resolve_network(
     config: &Config,
     caps: &Capabilities,
+    defaults: &mut Vec<AppliedDefault>,
     not_applied: &mut Vec<String>,
 ) -> Result<NetworkPlan, Error> {
     let policy = *config.file.network.policy.get_ref();
@@ -454,7 +455,13 @@ fn resolve_network(
             ));
             "bridge"
         }
-        NetworkPolicy::Open if caps.shared_network => {
+        NetworkPolicy::Open if caps.shared_network && config.file.network.shared => {
+            defaults.push(AppliedDefault {
+                what: format!(
+                    "the berth-owned network {SHARED_NETWORK}, not the engine's default bridge"
+                ),
+                loosen: "[network] shared = false".to_owned(),
+            });
             shared = Some(SHARED_NETWORK.to_owned());
             SHARED_NETWORK
         }
