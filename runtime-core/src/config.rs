@@ -272,7 +272,18 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for Limit<T> {
                 if v.eq_ignore_ascii_case(UNLIMITED) {
                     return Ok(Limit::Unlimited);
                 }
-                T::deserialize(v.into_deserializer()).map(Limit::Value)
+                T::deserialize(v.into_deserializer())
+                    .map(Limit::Value)
+                    .map_err(|e: E| match e.to_string() {
+                        // A number written as text: say what fits.
+                        msg if msg.starts_with("invalid type") => E::custom(format!(
+                            "found string {v:?}: write a number, or \"{UNLIMITED}\" for no limit"
+                        )),
+                        msg => E::custom(format!(
+                            "{}, or \"{UNLIMITED}\" for no limit",
+                            msg.trim_end()
+                        )),
+                    })
             }
             fn visit_i64<E: de::Error>(self, v: i64) -> Result<Limit<T>, E> {
                 T::deserialize(v.into_deserializer()).map(Limit::Value)
