@@ -3,7 +3,8 @@
 //! can be snapshot-tested without a Mac.
 //!
 //! Environment values never appear here: they go to a 0600 env file whose path is
-//! passed with `--env-file` (see [`env_file_contents`]).
+//! passed with `--env-file` (see [`env_file_contents`]). The one exception is
+//! `HOME`, the plan's home directory, which is a path berth chose, not a value.
 
 use std::path::Path;
 use std::time::Duration;
