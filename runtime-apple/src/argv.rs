@@ -3,7 +3,8 @@
 //! can be snapshot-tested without a Mac.
 //!
 //! Environment values never appear here: they go to a 0600 env file whose path is
-//! passed with `--env-file` (see [`env_file_contents`]).
+//! passed with `--env-file` (see [`env_file_contents`]). The one exception is
+//! `HOME`, the plan's home directory, which is a path berth chose, not a value.
 //!
 //! Every positional argument (image, container id, command, names, build context)
 //! comes after `--`, which Apple's parser (swift-argument-parser) reads as the end
@@ -64,7 +65,9 @@ pub fn check_plan(plan: &Plan) -> Result<(), AppleError> {
     }
     for mount in &plan.mounts {
         let purpose = match mount {
-            Mount::Bind { purpose, .. } | Mount::Volume { purpose, .. } => *purpose,
+            Mount::Bind { purpose, .. }
+            | Mount::Volume { purpose, .. }
+            | Mount::Tmpfs { purpose, .. } => *purpose,
         };
         if matches!(purpose, MountPurpose::DockerSocket | MountPurpose::Cgroup) {
             return refuse(format!(
@@ -116,9 +119,11 @@ pub fn cpus_arg(cpus: f64) -> String {
     }
 }
 
-/// One `--mount` (or, for paths `--mount` cannot carry, `-v`) for a mount.
+/// One `--mount` (or, for paths `--mount` cannot carry, `-v`; for a tmpfs,
+/// `--tmpfs`, which takes no owner or mode) for a mount.
 fn mount_args(mount: &Mount, volume: Option<&str>) -> Result<[String; 2], AppleError> {
     let (kind, source, target, read_only) = match mount {
+        Mount::Tmpfs { target, .. } => return Ok(["--tmpfs".to_owned(), target.clone()]),
         Mount::Bind {
             source,
             target,
@@ -178,6 +183,14 @@ pub fn create(spec: &CreateSpec<'_>, env_file: Option<&Path>) -> Result<Vec<Stri
     if let Some(user) = &plan.user {
         args.push("-u".into());
         args.push(user.clone());
+    }
+    // The home directory is a path from the plan, not a secret: it may go on the
+    // command line.
+    if let Some(home) = &plan.home
+        && !spec.env.iter().any(|(k, _)| k == "HOME")
+    {
+        args.push("-e".into());
+        args.push(format!("HOME={home}"));
     }
     if let Some(workdir) = &plan.workdir {
         args.push("-w".into());

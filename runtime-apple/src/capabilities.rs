@@ -1,13 +1,9 @@
-//! What Apple `container` can do: no host socket, no privileged, cpus and memory only.
+//! What Apple `container` can do: no host socket, no privileged, cpus and memory
+//! only, no image inspection at launch (so no non-root fallback), no berth network.
 
-use runtime_core::size::ByteSize;
 use runtime_core::{
     Capabilities, HostFacts, LimitSupport, Privileged, ProbeReport, RuntimeKind, SocketMount,
 };
-
-/// Memory berth gives a sandbox when the config is silent: Apple's default of 1 GiB
-/// is too little for most agents.
-pub const DEFAULT_MEMORY: ByteSize = ByteSize(4 << 30);
 
 /// Apple `container` capabilities. Pure.
 pub fn capabilities(_host: &HostFacts, probe: &ProbeReport) -> Capabilities {
@@ -29,6 +25,7 @@ pub fn capabilities(_host: &HostFacts, probe: &ProbeReport) -> Capabilities {
             memory: true,
             pids: false,
         },
-        default_memory: Some(DEFAULT_MEMORY),
+        non_root_fallback: false,
+        shared_network: false,
     }
 }

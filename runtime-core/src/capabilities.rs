@@ -6,7 +6,6 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use crate::host::OciRuntime;
-use crate::size::ByteSize;
 
 /// A berth runtime backend.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -162,6 +161,10 @@ pub struct Capabilities {
     pub network_none: bool,
     /// Enforced limits.
     pub limits: LimitSupport,
-    /// Memory given when the config is silent and the runtime's own default is low.
-    pub default_memory: Option<ByteSize>,
+    /// Whether the backend switches a sandbox whose image runs as root (or names no
+    /// user) to a non-root user at launch, once it has inspected the image.
+    pub non_root_fallback: bool,
+    /// Whether sandboxes join a berth-owned network, shared by every run, rather
+    /// than the engine's default one.
+    pub shared_network: bool,
 }

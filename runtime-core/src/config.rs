@@ -154,6 +154,7 @@ impl Default for NetworkConfig {
         Self {
             policy: unspanned(),
             allow: Vec::new(),
+            shared: true,
         }
     }
 }
@@ -178,7 +179,7 @@ impl Default for SecurityConfig {
         Self {
             cap_add: Vec::new(),
             no_new_privileges: true,
-            read_only_rootfs: false,
+            read_only_rootfs: true,
         }
     }
 }
@@ -197,6 +198,10 @@ pub struct NetworkConfig {
     /// `host[:port]` entries, for `policy = "allowlist"`.
     #[serde(default)]
     pub allow: Vec<Spanned<String>>,
+    /// With `policy = "open"`, join the berth-owned network shared by every run
+    /// (default true); false joins the engine's default bridge (`docker0`).
+    #[serde(default = "yes")]
+    pub shared: bool,
 }
 
 /// Egress policy.
@@ -226,12 +231,84 @@ impl fmt::Display for NetworkPolicy {
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ResourcesConfig {
-    /// CPUs (fractional allowed).
-    pub cpus: Option<Spanned<f64>>,
-    /// Memory, such as `"4GiB"` or `"512MiB"`.
-    pub memory: Option<Spanned<ByteSize>>,
+    /// CPUs (fractional allowed), or `"unlimited"`; a default applies when absent.
+    pub cpus: Option<Spanned<Limit<f64>>>,
+    /// Memory, such as `"4GiB"` or `"512MiB"`, or `"unlimited"`; a default applies
+    /// when absent.
+    pub memory: Option<Spanned<Limit<ByteSize>>>,
     /// Maximum number of processes (default 1024 where the runtime supports it).
     pub pids: Option<Spanned<i64>>,
+}
+
+/// A resource limit as written: a value, or `"unlimited"` to lift berth's default.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Limit<T> {
+    /// No limit at all (`"unlimited"`).
+    Unlimited,
+    /// This limit.
+    Value(T),
+}
+
+/// The word that lifts a default limit.
+pub const UNLIMITED: &str = "unlimited";
+
+impl<T: Serialize> Serialize for Limit<T> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Self::Unlimited => s.serialize_str(UNLIMITED),
+            Self::Value(v) => v.serialize(s),
+        }
+    }
+}
+
+impl<T> Limit<T> {
+    /// The value, unless unlimited.
+    pub fn value(&self) -> Option<&T> {
+        match self {
+            Self::Unlimited => None,
+            Self::Value(v) => Some(v),
+        }
+    }
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Limit<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::{self, IntoDeserializer, Visitor};
+        struct LimitVisitor<T>(std::marker::PhantomData<T>);
+        impl<'de, T: Deserialize<'de>> Visitor<'de> for LimitVisitor<T> {
+            type Value = Limit<T>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "a limit, or \"{UNLIMITED}\"")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Limit<T>, E> {
+                if v.eq_ignore_ascii_case(UNLIMITED) {
+                    return Ok(Limit::Unlimited);
+                }
+                T::deserialize(v.into_deserializer())
+                    .map(Limit::Value)
+                    .map_err(|e: E| match e.to_string() {
+                        // A number written as text: say what fits.
+                        msg if msg.starts_with("invalid type") => E::custom(format!(
+                            "found string {v:?}: write a number, or \"{UNLIMITED}\" for no limit"
+                        )),
+                        msg => E::custom(format!(
+                            "{}, or \"{UNLIMITED}\" for no limit",
+                            msg.trim_end()
+                        )),
+                    })
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Limit<T>, E> {
+                T::deserialize(v.into_deserializer()).map(Limit::Value)
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Limit<T>, E> {
+                T::deserialize(v.into_deserializer()).map(Limit::Value)
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Limit<T>, E> {
+                T::deserialize(v.into_deserializer()).map(Limit::Value)
+            }
+        }
+        d.deserialize_any(LimitVisitor(std::marker::PhantomData))
+    }
 }
 
 /// `[docker]`.
@@ -276,8 +353,9 @@ pub struct SecurityConfig {
     /// Set `no-new-privileges` (default true).
     #[serde(default = "yes")]
     pub no_new_privileges: bool,
-    /// Mount the image's root filesystem read-only.
-    #[serde(default)]
+    /// Mount the image's root filesystem read-only (default true; /tmp, /run and
+    /// the home directory are writable tmpfs mounts).
+    #[serde(default = "yes")]
     pub read_only_rootfs: bool,
 }
 

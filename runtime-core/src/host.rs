@@ -349,6 +349,14 @@ pub struct EngineFacts {
     pub default_runtime: Option<String>,
     /// Registered OCI runtimes, sorted by name.
     pub runtimes: Vec<OciRuntime>,
+    /// CPUs the engine's host has (`NCPU`), when reported; caps berth's default
+    /// cpu limit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ncpu: Option<u32>,
+    /// Memory the engine's host has, in bytes (`MemTotal`), when reported; caps
+    /// berth's default memory limit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mem_total: Option<u64>,
 }
 
 /// Everything resolution knows about the host.

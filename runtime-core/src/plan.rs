@@ -64,6 +64,23 @@ pub enum MountPurpose {
     DindStorage,
     /// The host cgroup tree, writable, for a private engine without `--privileged`.
     Cgroup,
+    /// Scratch space (`/tmp`) on a read-only root filesystem.
+    Scratch,
+    /// Runtime state (`/run`) on a read-only root filesystem.
+    Run,
+    /// The sandbox user's home directory.
+    Home,
+}
+
+/// Who owns a tmpfs mount.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TmpfsOwner {
+    /// Root, with the mount's mode deciding who may write.
+    Root,
+    /// The user the sandbox runs as, once the backend knows it; when that user is a
+    /// name rather than a uid, the mount is world-writable with the sticky bit.
+    SandboxUser,
 }
 
 /// One mount.
@@ -89,6 +106,18 @@ pub enum Mount {
     Volume {
         /// Path inside.
         target: String,
+        /// Why it is there.
+        purpose: MountPurpose,
+    },
+    /// A writable tmpfs (exec allowed, no setuid, no devices), gone with the sandbox;
+    /// it counts against the memory limit.
+    Tmpfs {
+        /// Path inside.
+        target: String,
+        /// Permission bits of its root, such as `0o1777`.
+        mode: u32,
+        /// Who owns it.
+        owner: TmpfsOwner,
         /// Why it is there.
         purpose: MountPurpose,
     },
@@ -126,6 +155,10 @@ pub struct NetworkPlan {
     pub mode: String,
     /// User-defined networks created for (and removed with) the run.
     pub create: Vec<String>,
+    /// The berth-owned bridge network the sandbox joins (its name is `mode`),
+    /// created on first use, shared by every run and kept between runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shared: Option<String>,
 }
 
 /// How the agent reaches Docker.
@@ -199,6 +232,33 @@ pub struct Security {
     pub read_only_rootfs: bool,
 }
 
+/// The non-root user a sandbox runs as when its image runs as root or names no user
+/// and the config sets none. The image's user is known only when the backend checks
+/// the image at launch, so the plan carries the policy and the backend applies it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NonRootUser {
+    /// User id.
+    pub uid: u32,
+    /// Primary group id.
+    pub gid: u32,
+}
+
+impl fmt::Display for NonRootUser {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.uid, self.gid)
+    }
+}
+
+/// A hardened default berth applied because the config was silent, with the one
+/// key that loosens it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AppliedDefault {
+    /// What was applied, such as `memory 4GiB`.
+    pub what: String,
+    /// The `berth.toml` key and value that loosen it.
+    pub loosen: String,
+}
+
 /// Resource limits to apply.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Limits {
@@ -225,8 +285,17 @@ pub struct Plan {
     pub command: Option<Vec<String>>,
     /// Working directory inside.
     pub workdir: Option<String>,
-    /// User inside; the image's default when `None`.
+    /// User inside, as configured; when `None`, the image's default, subject to
+    /// [`Plan::non_root_user`].
     pub user: Option<String>,
+    /// The user the backend switches to when `user` is `None` and the image runs as
+    /// root or names no user.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub non_root_user: Option<NonRootUser>,
+    /// The home directory (a tmpfs owned by the sandbox user); backends set `HOME`
+    /// to it unless the environment already names one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub home: Option<String>,
     /// Supplementary groups for the user.
     pub group_add: Vec<u32>,
     /// Mounts.
@@ -243,6 +312,12 @@ pub struct Plan {
     pub limits: Limits,
     /// Labels (without `berth.run-id`, which a launch assigns).
     pub labels: BTreeMap<String, String>,
+    /// Hardened defaults applied because the config was silent.
+    #[serde(default)]
+    pub defaults: Vec<AppliedDefault>,
+    /// Hardened defaults this runtime cannot apply, each with why.
+    #[serde(default)]
+    pub not_applied: Vec<String>,
     /// Things a person should know before launching.
     pub warnings: Vec<String>,
     /// What weakens the sandbox's isolation from the host; each needs an
@@ -299,10 +374,16 @@ impl Plan {
             .as_ref()
             .map_or_else(|| "(image default)".to_owned(), |c| shell_words(c));
         let _ = writeln!(out, "command   {command}");
+        let user = match (&self.user, &self.non_root_user) {
+            (Some(user), _) => user.clone(),
+            (None, Some(fallback)) => {
+                format!("the image's, or {fallback} when that is root or unset")
+            }
+            (None, None) => "(image default)".to_owned(),
+        };
         let _ = writeln!(
             out,
-            "user      {}{}",
-            self.user.as_deref().unwrap_or("(image default)"),
+            "user      {user}{}",
             if self.group_add.is_empty() {
                 String::new()
             } else {
@@ -316,6 +397,9 @@ impl Plan {
                 )
             }
         );
+        if let Some(home) = &self.home {
+            let _ = writeln!(out, "home      {home} (HOME, writable)");
+        }
         let _ = writeln!(
             out,
             "workdir   {}",
@@ -344,9 +428,14 @@ impl Plan {
         } else {
             format!(", creates {}", self.network.create.join(", "))
         };
+        let shared = if self.network.shared.is_some() {
+            ", berth-owned bridge shared by all runs, created on first use"
+        } else {
+            ""
+        };
         let _ = writeln!(
             out,
-            "network   {} (engine network {}{created})",
+            "network   {} (engine network {}{shared}{created})",
             self.network.policy, self.network.mode
         );
         let docker = match &self.docker {
@@ -382,6 +471,14 @@ impl Plan {
             .collect::<Vec<_>>()
             .join(" ");
         let _ = writeln!(out, "labels    {labels} berth.run-id=<assigned at launch>");
+        for (i, d) in self.defaults.iter().enumerate() {
+            let head = if i == 0 { "defaults " } else { "         " };
+            let _ = writeln!(out, "{head} {} (loosen: {})", d.what, d.loosen);
+        }
+        for (i, note) in self.not_applied.iter().enumerate() {
+            let head = if i == 0 { "skipped  " } else { "         " };
+            let _ = writeln!(out, "{head} {note}");
+        }
         for warning in &self.warnings {
             let _ = writeln!(out, "warning:  {warning}");
         }
@@ -482,6 +579,21 @@ impl fmt::Display for Mount {
             Self::Volume { target, purpose } => {
                 write!(f, "anonymous volume -> {target} ({purpose})")
             }
+            Self::Tmpfs {
+                target,
+                mode,
+                owner,
+                purpose,
+            } => {
+                let owner = match owner {
+                    TmpfsOwner::Root => "",
+                    TmpfsOwner::SandboxUser => ", owned by the sandbox user",
+                };
+                write!(
+                    f,
+                    "tmpfs -> {target} (read-write, exec, mode {mode:04o}{owner}, {purpose})"
+                )
+            }
         }
     }
 }
@@ -493,6 +605,9 @@ impl fmt::Display for MountPurpose {
             Self::DockerSocket => "host docker socket",
             Self::DindStorage => "private engine storage",
             Self::Cgroup => "cgroup tree for the private engine",
+            Self::Scratch => "scratch",
+            Self::Run => "runtime state",
+            Self::Home => "home",
         })
     }
 }

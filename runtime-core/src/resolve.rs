@@ -5,18 +5,37 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use crate::capabilities::{Capabilities, Privileged, RuntimeKind, SocketMount};
-use crate::config::{Config, DockerMode, NetworkPolicy};
+use crate::config::{Config, DockerMode, Limit, NetworkPolicy};
 use crate::danger::{Danger, DangerKind, breaking_capability, sensitive_path};
 use crate::error::Error;
 use crate::host::{HostFacts, SocketFacts, missing_capabilities};
 use crate::labels;
 use crate::plan::{
-    DindPrivilege, DockerAccess, EnvValue, EnvVar, ImageSource, Limits, Mount, MountPurpose,
-    NetworkPlan, Plan, Security,
+    AppliedDefault, DindPrivilege, DockerAccess, EnvValue, EnvVar, ImageSource, Limits, Mount,
+    MountPurpose, NetworkPlan, NonRootUser, Plan, Security, TmpfsOwner,
 };
+use crate::size::ByteSize;
 
 /// The pids limit applied when the config sets none and the runtime supports one.
 pub const DEFAULT_PIDS: i64 = 1024;
+
+/// The cpu limit applied when the config sets none (fewer when the host has fewer).
+pub const DEFAULT_CPUS: f64 = 2.0;
+
+/// The memory limit applied when the config sets none (less when the host has less).
+pub const DEFAULT_MEMORY: ByteSize = ByteSize(4 << 30);
+
+/// The user a sandbox runs as when its image runs as root or names no user.
+pub const NON_ROOT_USER: NonRootUser = NonRootUser {
+    uid: 1000,
+    gid: 1000,
+};
+
+/// The home directory of a non-root sandbox user (a tmpfs it owns).
+pub const NON_ROOT_HOME: &str = "/home/berth";
+
+/// The berth-owned bridge network sandboxes join, shared by every run.
+pub const SHARED_NETWORK: &str = "berth";
 
 /// Where the host socket appears inside a sandbox in docker `host` mode.
 pub const SOCKET_TARGET: &str = "/var/run/docker.sock";
@@ -115,7 +134,13 @@ pub fn prepare(config: &Config, caps: &Capabilities, host: &HostFacts) -> Result
     let docker = match *file.docker.mode.get_ref() {
         DockerMode::None => DockerAccess::None,
         DockerMode::Host => {
-            let (socket, gid) = resolve_host_socket(caps, host, user.as_deref(), &mut warnings)?;
+            // With no user set, the sandbox runs as berth's non-root user when the
+            // runtime can switch to it: the socket must work for that user.
+            let socket_user = user
+                .clone()
+                .or_else(|| caps.non_root_fallback.then(|| NON_ROOT_USER.to_string()));
+            let (socket, gid) =
+                resolve_host_socket(caps, host, socket_user.as_deref(), &mut warnings)?;
             if let Some(gid) = gid {
                 group_add.push(gid);
             }
@@ -157,6 +182,11 @@ pub fn prepare(config: &Config, caps: &Capabilities, host: &HostFacts) -> Result
         }
     };
 
+    let hardening = harden(config, caps, user.as_deref(), &docker, &mut security);
+    mounts.extend(hardening.mounts);
+
+    let mut defaults = hardening.defaults;
+    let mut not_applied = hardening.not_applied;
     let env = resolve_env(config, host)?;
     for name in &config.file.secrets.names {
         dangers.push(Danger {
@@ -175,13 +205,16 @@ pub fn prepare(config: &Config, caps: &Capabilities, host: &HostFacts) -> Result
             ));
         }
     }
-    let network = resolve_network(config, caps)?;
+    let network = resolve_network(config, caps, &mut defaults, &mut not_applied)?;
     if !network.create.is_empty() && !caps.user_network_dns {
         warnings.push(format!(
             "{runtime} cannot resolve container names on user-defined networks (Docker's embedded DNS is unreachable from gVisor): reach sidecars by IP address"
         ));
     }
-    let limits = resolve_limits(config, caps, &mut warnings)?;
+    let limits = resolve_limits(config, caps, host, &mut defaults, &mut warnings)?;
+    if limits.pids.is_none() && !caps.limits.pids {
+        not_applied.push(format!("a pids limit: {runtime} cannot limit processes"));
+    }
 
     let mut label_map = BTreeMap::new();
     label_map.insert(
@@ -204,6 +237,8 @@ pub fn prepare(config: &Config, caps: &Capabilities, host: &HostFacts) -> Result
         command: file.sandbox.command.as_ref().map(|c| c.get_ref().clone()),
         workdir: file.sandbox.workdir.as_ref().map(|w| w.get_ref().clone()),
         user,
+        non_root_user: hardening.non_root_user,
+        home: hardening.home,
         group_add,
         mounts,
         env,
@@ -212,6 +247,8 @@ pub fn prepare(config: &Config, caps: &Capabilities, host: &HostFacts) -> Result
         security,
         limits,
         labels: label_map,
+        defaults,
+        not_applied,
         warnings,
         dangers,
     })
@@ -441,13 +478,40 @@ fn resolve_env(config: &Config, host: &HostFacts) -> Result<Vec<EnvVar>, Error> 
     Ok(env)
 }
 
-fn resolve_network(config: &Config, caps: &Capabilities) -> Result<NetworkPlan, Error> {
+fn resolve_network(
+    config: &Config,
+    caps: &Capabilities,
+    defaults: &mut Vec<AppliedDefault>,
+    not_applied: &mut Vec<String>,
+) -> Result<NetworkPlan, Error> {
     let policy = *config.file.network.policy.get_ref();
+    let mut shared = None;
     let mode = match policy {
-        NetworkPolicy::Open => match caps.runtime {
-            RuntimeKind::Apple => "default",
-            _ => "bridge",
-        },
+        NetworkPolicy::Open if caps.runtime == RuntimeKind::Apple => {
+            not_applied.push(
+                "a berth-owned network: Apple `container` sandboxes join Apple's default network"
+                    .to_owned(),
+            );
+            "default"
+        }
+        NetworkPolicy::Open if !caps.user_network_dns => {
+            not_applied.push(format!(
+                "a berth-owned network: {} cannot reach Docker's embedded DNS on a user-defined network (its own network stack answers 127.0.0.11), so the sandbox stays on the engine's default bridge; register runsc with --network=host to get it",
+                caps.oci_runtime.as_ref().map_or("runsc", |r| r.name.as_str())
+            ));
+            "bridge"
+        }
+        NetworkPolicy::Open if caps.shared_network && config.file.network.shared => {
+            defaults.push(AppliedDefault {
+                what: format!(
+                    "the berth-owned network {SHARED_NETWORK}, not the engine's default bridge"
+                ),
+                loosen: "[network] shared = false".to_owned(),
+            });
+            shared = Some(SHARED_NETWORK.to_owned());
+            SHARED_NETWORK
+        }
+        NetworkPolicy::Open => "bridge",
         NetworkPolicy::None if !caps.network_none => {
             return Err(Error::Unsupported {
                 runtime: caps.runtime,
@@ -467,12 +531,15 @@ fn resolve_network(config: &Config, caps: &Capabilities) -> Result<NetworkPlan, 
         policy,
         mode: mode.to_owned(),
         create: Vec::new(),
+        shared,
     })
 }
 
 fn resolve_limits(
     config: &Config,
     caps: &Capabilities,
+    host: &HostFacts,
+    defaults: &mut Vec<AppliedDefault>,
     warnings: &mut Vec<String>,
 ) -> Result<Limits, Error> {
     let r = &config.file.resources;
@@ -482,25 +549,169 @@ fn resolve_limits(
         limit,
         fix: format!("remove resources.{limit}, or use --runtime docker"),
     };
-    let cpus = r.cpus.as_ref().map(|c| *c.get_ref());
-    if cpus.is_some() && !caps.limits.cpus {
-        return Err(refuse("cpus"));
-    }
-    let mut memory = r.memory.as_ref().map(|m| *m.get_ref());
-    if memory.is_some() && !caps.limits.memory {
-        return Err(refuse("memory"));
-    }
-    if let (None, Some(default)) = (memory, caps.default_memory) {
-        warnings.push(format!(
-            "no memory limit set: {runtime} would give the sandbox too little, so berth gives it {default}"
-        ));
-        memory = Some(default);
+    let engine = host.engine.as_ref();
+    let cpus = match r.cpus.as_ref().map(|c| *c.get_ref()) {
+        Some(Limit::Value(_)) if !caps.limits.cpus => return Err(refuse("cpus")),
+        Some(Limit::Value(c)) => Some(c),
+        Some(Limit::Unlimited) => None,
+        None if caps.limits.cpus => {
+            let host_cpus = engine.and_then(|e| e.ncpu).map_or(DEFAULT_CPUS, f64::from);
+            let cpus = DEFAULT_CPUS.min(host_cpus);
+            defaults.push(AppliedDefault {
+                what: format!("cpus {cpus}"),
+                loosen: "[resources] cpus = \"unlimited\" (or a number)".to_owned(),
+            });
+            Some(cpus)
+        }
+        None => None,
+    };
+    let memory = match r.memory.as_ref().map(|m| *m.get_ref()) {
+        Some(Limit::Value(_)) if !caps.limits.memory => return Err(refuse("memory")),
+        Some(Limit::Value(m)) => Some(m),
+        Some(Limit::Unlimited) => None,
+        None if caps.limits.memory => {
+            let host_memory = engine
+                .and_then(|e| e.mem_total)
+                .map_or(DEFAULT_MEMORY, ByteSize);
+            let memory = DEFAULT_MEMORY.min(host_memory);
+            defaults.push(AppliedDefault {
+                what: format!("memory {memory}"),
+                loosen: "[resources] memory = \"unlimited\" (or a size)".to_owned(),
+            });
+            Some(memory)
+        }
+        None => None,
+    };
+    if runtime == RuntimeKind::Apple && (cpus.is_none() || memory.is_none()) {
+        warnings.push(
+            "Apple `container` always sizes its virtual machine: a limit left unlimited gets Apple's own default (4 CPUs, 1 GiB)"
+                .to_owned(),
+        );
     }
     let pids = match &r.pids {
         Some(_) if !caps.limits.pids => return Err(refuse("pids")),
         Some(p) => Some(*p.get_ref()),
-        None if caps.limits.pids => Some(DEFAULT_PIDS),
+        None if caps.limits.pids => {
+            defaults.push(AppliedDefault {
+                what: format!("pids {DEFAULT_PIDS}"),
+                loosen: "[resources] pids = <more>".to_owned(),
+            });
+            Some(DEFAULT_PIDS)
+        }
         None => None,
     };
     Ok(Limits { cpus, memory, pids })
+}
+
+/// What the hardened defaults add to a plan beyond its security settings.
+struct Hardening {
+    mounts: Vec<Mount>,
+    non_root_user: Option<NonRootUser>,
+    home: Option<String>,
+    defaults: Vec<AppliedDefault>,
+    not_applied: Vec<String>,
+}
+
+/// The hardened defaults: a non-root user when the image runs as root (the backend
+/// applies it once it has seen the image), and a read-only root filesystem with
+/// writable tmpfs at /tmp, /run and the home directory. A private engine keeps
+/// root: dockerd needs it.
+fn harden(
+    config: &Config,
+    caps: &Capabilities,
+    user: Option<&str>,
+    docker: &DockerAccess,
+    security: &mut Security,
+) -> Hardening {
+    let file = &config.file;
+    let dind = matches!(docker, DockerAccess::Dind { .. });
+    let mut defaults = Vec::new();
+    let mut not_applied = Vec::new();
+
+    let non_root_user = match user {
+        Some(_) => None,
+        None if dind => None,
+        None if caps.non_root_fallback => {
+            defaults.push(AppliedDefault {
+                what: format!(
+                    "non-root user {NON_ROOT_USER} when the image's user is root or unset"
+                ),
+                loosen: "[sandbox] user = \"root\"".to_owned(),
+            });
+            Some(NON_ROOT_USER)
+        }
+        None => {
+            not_applied.push(format!(
+                "a non-root user: {} does not inspect the image before launch, so an image that runs as root stays root; set [sandbox] user = \"{NON_ROOT_USER}\"",
+                caps.runtime
+            ));
+            None
+        }
+    };
+    let runs_as_root = user.is_some_and(is_root) || (user.is_none() && dind);
+    if dind && security.read_only_rootfs {
+        // The private engine writes across its root filesystem (its log, its
+        // configuration, /var/lib); with dind's privileges a read-only root would
+        // protect nothing anyway.
+        security.read_only_rootfs = false;
+        not_applied.push(
+            "a read-only root filesystem: a private engine (docker mode \"dind\") writes across it"
+                .to_owned(),
+        );
+    }
+    let read_only = security.read_only_rootfs;
+    let configured_home = file
+        .env
+        .iter()
+        .find(|(k, _)| k.get_ref() == "HOME")
+        .map(|(_, v)| v.clone())
+        .filter(|v| v.starts_with('/'));
+    // A non-root user may have no home in the image, and a read-only root
+    // filesystem leaves even an existing one unwritable.
+    let home = (read_only || !runs_as_root).then(|| {
+        configured_home
+            .unwrap_or_else(|| if runs_as_root { "/root" } else { NON_ROOT_HOME }.to_owned())
+    });
+
+    let mut mounts = Vec::new();
+    if read_only {
+        mounts.push(Mount::Tmpfs {
+            target: "/tmp".to_owned(),
+            mode: 0o1777,
+            owner: TmpfsOwner::Root,
+            purpose: MountPurpose::Scratch,
+        });
+        mounts.push(Mount::Tmpfs {
+            target: "/run".to_owned(),
+            mode: 0o1777,
+            owner: TmpfsOwner::Root,
+            purpose: MountPurpose::Run,
+        });
+    }
+    if let Some(home) = &home {
+        mounts.push(Mount::Tmpfs {
+            target: home.clone(),
+            mode: 0o700,
+            owner: TmpfsOwner::SandboxUser,
+            purpose: MountPurpose::Home,
+        });
+    }
+    if read_only {
+        let mut writable = vec!["/tmp", "/run"];
+        writable.extend(home.as_deref());
+        defaults.push(AppliedDefault {
+            what: format!(
+                "read-only root filesystem, writable tmpfs at {}",
+                writable.join(", ")
+            ),
+            loosen: "[security] read_only_rootfs = false".to_owned(),
+        });
+    }
+    Hardening {
+        mounts,
+        non_root_user,
+        home,
+        defaults,
+        not_applied,
+    }
 }

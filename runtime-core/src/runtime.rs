@@ -364,6 +364,18 @@ pub trait Runtime: Send + Sync {
         })
     }
 
+    /// Removes what berth shares between runs on this runtime (Docker: the
+    /// berth-owned network) when no sandbox uses it any more; returns the names
+    /// removed. Something a sandbox joins meanwhile is kept. Backends that share
+    /// nothing between runs may keep this default, which says so.
+    async fn prune_shared(&self) -> Result<Vec<String>, Error> {
+        Err(Error::Unsupported {
+            runtime: self.kind(),
+            operation: "prune shared resources",
+            reason: "this backend shares nothing between runs".to_owned(),
+        })
+    }
+
     /// Finds one of berth's sandboxes by name, id, id prefix or run id. A foreign
     /// one (see [`SandboxInfo::foreign`]) is never returned: naming it is
     /// [`Error::Foreign`].

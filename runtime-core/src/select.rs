@@ -159,7 +159,8 @@ mod tests {
                 memory: true,
                 pids: true,
             },
-            default_memory: None,
+            non_root_fallback: true,
+            shared_network: true,
         }
     }
 

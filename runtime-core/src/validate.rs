@@ -419,34 +419,35 @@ fn check_network(file: &ConfigFile, source: &SourceFile<'_>) -> Result<(), Error
 
 fn check_resources(file: &ConfigFile, source: &SourceFile<'_>) -> Result<(), Error> {
     let resources = &file.resources;
-    if let Some(cpus) = &resources.cpus {
-        let c = *cpus.get_ref();
+    if let Some(cpus) = &resources.cpus
+        && let Some(&c) = cpus.get_ref().value()
         // Written so that NaN fails too.
-        if !(c.is_finite() && (MIN_CPUS..=MAX_CPUS).contains(&c)) {
-            return fail(
-                source,
-                cpus.span(),
-                format!("cpus must be at least 0.01 and at most 1024, got {c}"),
-                Some("such as cpus = 2 or cpus = 0.5"),
-            );
-        }
+        && !(c.is_finite() && (MIN_CPUS..=MAX_CPUS).contains(&c))
+    {
+        return fail(
+            source,
+            cpus.span(),
+            format!("cpus must be at least 0.01 and at most 1024, got {c}"),
+            Some("such as cpus = 2, cpus = 0.5 or cpus = \"unlimited\""),
+        );
     }
-    if let Some(memory) = &resources.memory {
-        let m = memory.get_ref().0;
-        if m < MIN_MEMORY {
+    if let Some(memory) = &resources.memory
+        && let Some(&m) = memory.get_ref().value()
+    {
+        if m.0 < MIN_MEMORY {
             return fail(
                 source,
                 memory.span(),
-                format!("memory must be at least 6MiB, got {}", memory.get_ref()),
-                Some("such as memory = \"2GiB\""),
+                format!("memory must be at least 6MiB, got {m}"),
+                Some("such as memory = \"2GiB\" or memory = \"unlimited\""),
             );
         }
-        if m > MAX_MEMORY {
+        if m.0 > MAX_MEMORY {
             return fail(
                 source,
                 memory.span(),
-                format!("memory must be at most 16TiB, got {}", memory.get_ref()),
-                Some("such as memory = \"2GiB\""),
+                format!("memory must be at most 16TiB, got {m}"),
+                Some("such as memory = \"2GiB\" or memory = \"unlimited\""),
             );
         }
     }

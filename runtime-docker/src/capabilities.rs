@@ -33,7 +33,8 @@ pub fn capabilities(_host: &HostFacts, probe: &ProbeReport) -> Capabilities {
             memory: true,
             pids: true,
         },
-        default_memory: None,
+        non_root_fallback: true,
+        shared_network: true,
     }
 }
 

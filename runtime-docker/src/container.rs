@@ -1,5 +1,9 @@
 //! A run's container: the pure translation of a plan into the engine's create
 //! request, and create (networks and volumes first, all labelled), start and stop.
+//!
+//! The plan's non-root policy is applied here, where the image's user is known:
+//! a sandbox whose image runs as root (or names no user) and whose config sets no
+//! user runs as the plan's [`runtime_core::plan::NonRootUser`].
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -11,10 +15,11 @@ use bollard::models::{
     NetworkCreateRequest, VolumeCreateRequest,
 };
 use bollard::query_parameters::{
-    CreateContainerOptionsBuilder, InspectNetworkOptions, StartContainerOptions,
-    StopContainerOptionsBuilder,
+    CreateContainerOptionsBuilder, InspectContainerOptions, InspectNetworkOptions,
+    StartContainerOptions, StopContainerOptionsBuilder,
 };
-use runtime_core::plan::Mount;
+use runtime_core::plan::{Mount, Plan, TmpfsOwner};
+use runtime_core::resolve::SHARED_NETWORK;
 use runtime_core::{CreateSpec, RuntimeKind, labels};
 
 use crate::capabilities::RUNC;
@@ -51,38 +56,108 @@ pub fn oci_runtime(spec: &CreateSpec<'_>) -> Option<String> {
         .or_else(|| (plan.runtime == RuntimeKind::Docker).then(|| RUNC.to_owned()))
 }
 
-/// The engine's create request for a spec. Pure. Anonymous volumes are named with
-/// [`volume_name`] in the order of the plan's `Mount::Volume`s.
-pub fn container_body(spec: &CreateSpec<'_>) -> ContainerCreateBody {
+/// Whether an image's `User` runs as root: unset, `root` or uid 0.
+pub fn is_root_user(user: &str) -> bool {
+    matches!(user.split(':').next(), Some("" | "root" | "0"))
+}
+
+/// The user the container runs as: the plan's; else, when the image's user is
+/// root or unset (or was not inspected, `None`), the plan's non-root user; else
+/// the image's own (`None`: the engine uses it).
+pub fn effective_user(plan: &Plan, image_user: Option<&str>) -> Option<String> {
+    if let Some(user) = &plan.user {
+        return Some(user.clone());
+    }
+    let fallback = plan.non_root_user?;
+    image_user
+        .is_none_or(is_root_user)
+        .then(|| fallback.to_string())
+}
+
+/// The engine's tmpfs options for a plan's tmpfs mount: writable, exec allowed (so
+/// `npx`, `uvx` and `pip --user` style tools run from it), no setuid, no devices.
+/// A mount owned by the sandbox user gets its uid and gid when the user is numeric;
+/// for a user known only by name it is world-writable with the sticky bit.
+pub fn tmpfs_options(mode: u32, owner: TmpfsOwner, user: Option<&str>) -> String {
+    let base = "rw,exec,nosuid,nodev";
+    match owner {
+        TmpfsOwner::Root => format!("{base},mode={mode:o}"),
+        TmpfsOwner::SandboxUser => match user.and_then(numeric_ids) {
+            Some((uid, gid)) => format!("{base},mode={mode:o},uid={uid},gid={gid}"),
+            None => format!("{base},mode=1777"),
+        },
+    }
+}
+
+/// `uid[:gid]` as numbers (gid defaults to uid); `None` for names.
+fn numeric_ids(user: &str) -> Option<(u32, u32)> {
+    let (uid, gid) = match user.split_once(':') {
+        Some((u, g)) => (u, g),
+        None => (user, user),
+    };
+    Some((uid.parse().ok()?, gid.parse().ok()?))
+}
+
+/// The engine's create request for a spec, given the image's `User` as inspected
+/// (`None` when unknown). Pure. Anonymous volumes are named with [`volume_name`] in
+/// the order of the plan's `Mount::Volume`s.
+pub fn container_body(spec: &CreateSpec<'_>, image_user: Option<&str>) -> ContainerCreateBody {
     let plan = spec.plan;
+    let user = effective_user(plan, image_user);
+    // Who the sandbox runs as: an inspected image with no user runs as root.
+    let owner = user.as_deref().or(match image_user {
+        Some(u) if is_root_user(u) => Some("0"),
+        other => other,
+    });
+    let tmpfs: HashMap<String, String> = plan
+        .mounts
+        .iter()
+        .filter_map(|m| match m {
+            Mount::Tmpfs {
+                target,
+                mode,
+                owner: who,
+                ..
+            } => Some((target.clone(), tmpfs_options(*mode, *who, owner))),
+            _ => None,
+        })
+        .collect();
+    let mut env: Vec<String> = spec.env.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    if let Some(home) = &plan.home
+        && !spec.env.iter().any(|(k, _)| k == "HOME")
+    {
+        env.push(format!("HOME={home}"));
+    }
     let mut volume_index = 0;
     let mounts: Vec<EngineMount> = plan
         .mounts
         .iter()
-        .map(|m| match m {
+        .filter_map(|m| match m {
             Mount::Bind {
                 source,
                 target,
                 read_only,
                 ..
-            } => EngineMount {
+            } => Some(EngineMount {
                 typ: Some(MountType::BIND),
                 source: Some(source.to_string_lossy().into_owned()),
                 target: Some(target.clone()),
                 read_only: Some(*read_only),
                 ..Default::default()
-            },
+            }),
             Mount::Volume { target, .. } => {
                 let name = volume_name(&spec.run_id, volume_index);
                 volume_index += 1;
-                EngineMount {
+                Some(EngineMount {
                     typ: Some(MountType::VOLUME),
                     source: Some(name),
                     target: Some(target.clone()),
                     read_only: Some(false),
                     ..Default::default()
-                }
+                })
             }
+            // `HostConfig.Tmpfs`: the mounts API has no exec option before API 1.46.
+            Mount::Tmpfs { .. } => None,
         })
         .collect();
     let security = &plan.security;
@@ -110,6 +185,7 @@ pub fn container_body(spec: &CreateSpec<'_>) -> ContainerCreateBody {
         group_add: (!plan.group_add.is_empty())
             .then(|| plan.group_add.iter().map(u32::to_string).collect()),
         mounts: (!mounts.is_empty()).then_some(mounts),
+        tmpfs: (!tmpfs.is_empty()).then_some(tmpfs),
         network_mode: Some(plan.network.mode.clone()),
         pids_limit: plan.limits.pids,
         memory: plan
@@ -123,9 +199,9 @@ pub fn container_body(spec: &CreateSpec<'_>) -> ContainerCreateBody {
         image: Some(plan.image.reference().to_owned()),
         cmd: spec.command.clone().or_else(|| plan.command.clone()),
         // Values, secrets included, go to the engine only; never to a log.
-        env: Some(spec.env.iter().map(|(k, v)| format!("{k}={v}")).collect()),
+        env: Some(env),
         working_dir: plan.workdir.clone(),
-        user: plan.user.clone(),
+        user,
         labels: Some(run_labels(spec)),
         tty: Some(spec.tty),
         open_stdin: Some(spec.stdin),
@@ -140,9 +216,17 @@ pub fn container_body(spec: &CreateSpec<'_>) -> ContainerCreateBody {
 
 /// Creates the run's networks and volumes, then its container; returns its id.
 /// Everything is labelled with the run id, so a failure part-way is cleaned up by
-/// removing the run.
-pub async fn create(docker: &Docker, spec: &CreateSpec<'_>) -> Result<String, DockerError> {
+/// removing the run. The shared network is not: it is looked up (one request)
+/// and made only when missing.
+pub async fn create(
+    docker: &Docker,
+    spec: &CreateSpec<'_>,
+    image_user: Option<&str>,
+) -> Result<String, DockerError> {
     let labels = run_labels(spec);
+    if let Some(shared) = &spec.plan.network.shared {
+        crate::network::ensure(docker, shared).await?;
+    }
     for name in &spec.plan.network.create {
         create_network(docker, name, &labels).await?;
     }
@@ -176,7 +260,7 @@ pub async fn create(docker: &Docker, spec: &CreateSpec<'_>) -> Result<String, Do
         "creating container"
     );
     let created = docker
-        .create_container(Some(options), container_body(spec))
+        .create_container(Some(options), container_body(spec, image_user))
         .await
         .map_err(|e| {
             DockerError::api(
@@ -229,12 +313,36 @@ async fn create_network(
     Ok(())
 }
 
-/// Starts a created container.
+/// Starts a created container. The engine checks the network only at start, so a
+/// sandbox whose shared network `berth gc` removed after create fails: then the
+/// network is made again and the start tried again.
 pub async fn start(docker: &Docker, id: &str) -> Result<(), DockerError> {
+    let start_error = |e| DockerError::api(format!("start {id}"), "sandbox", id, e);
+    let Err(err) = docker
+        .start_container(id, None::<StartContainerOptions>)
+        .await
+    else {
+        return Ok(());
+    };
+    let network_mode = docker
+        .inspect_container(id, None::<InspectContainerOptions>)
+        .await
+        .ok()
+        .and_then(|c| c.host_config)
+        .and_then(|h| h.network_mode);
+    if network_mode.as_deref() != Some(SHARED_NETWORK) {
+        return Err(start_error(err));
+    }
+    if !crate::network::ensure(docker, SHARED_NETWORK)
+        .await?
+        .changed
+    {
+        return Err(start_error(err));
+    }
     docker
         .start_container(id, None::<StartContainerOptions>)
         .await
-        .map_err(|e| DockerError::api(format!("start {id}"), "sandbox", id, e))
+        .map_err(start_error)
 }
 
 /// Whole seconds of grace, rounded up so a short grace is not an immediate kill.

@@ -46,6 +46,20 @@ pub enum DockerError {
         /// The network's name.
         name: String,
     },
+    /// A network with the shared network's name exists without berth's labels.
+    #[error(
+        "a network named {name} exists but is not berth's (it lacks the berth.managed-by=berth and berth.role=network labels): remove or rename it (docker network rm {name})"
+    )]
+    NetworkForeign {
+        /// The network's name.
+        name: String,
+    },
+    /// The shared network was gone right after it was created.
+    #[error("the network {name} disappeared while it was being created; run the command again")]
+    NetworkVanished {
+        /// The network's name.
+        name: String,
+    },
     /// An image build reported an error in its output.
     #[error("failed to build {tag}")]
     Build {
@@ -205,6 +219,9 @@ impl DockerError {
                 dockerfile,
                 context,
             },
+            shared @ (Self::NetworkForeign { .. } | Self::NetworkVanished { .. }) => {
+                Error::engine(runtime, "prepare the sandbox network", shared)
+            }
             Self::Context { path, source } => Error::Io {
                 operation: "pack the build context",
                 path,

@@ -29,13 +29,14 @@ const LAST_LINES: usize = 20;
 /// Chunks of the packed context in flight to the engine.
 const CHUNK: usize = 64 * 1024;
 
-/// Whether an image reference is present locally.
-pub async fn present(docker: &Docker, reference: &str) -> Result<bool, DockerError> {
+/// The `User` of a local image (empty when it names none), or `None` when the
+/// image is not present.
+pub async fn user(docker: &Docker, reference: &str) -> Result<Option<String>, DockerError> {
     match docker.inspect_image(reference).await {
-        Ok(_) => Ok(true),
+        Ok(image) => Ok(Some(image.config.and_then(|c| c.user).unwrap_or_default())),
         Err(BollardError::DockerResponseServerError {
             status_code: 404, ..
-        }) => Ok(false),
+        }) => Ok(None),
         Err(source) => Err(DockerError::api(
             format!("inspect image {reference}"),
             "image",
@@ -45,14 +46,15 @@ pub async fn present(docker: &Docker, reference: &str) -> Result<bool, DockerErr
     }
 }
 
-/// Builds a `Build` source; checks a `Reference`, returning false when missing.
+/// Builds a `Build` source; checks a `Reference`. Returns the image's `User` (see
+/// [`user`]), or `None` when a reference is missing.
 pub async fn ensure(
     docker: &Docker,
     image: &ImageSource,
     progress: Progress<'_>,
-) -> Result<bool, DockerError> {
+) -> Result<Option<String>, DockerError> {
     match image {
-        ImageSource::Reference { reference } => present(docker, reference).await,
+        ImageSource::Reference { reference } => user(docker, reference).await,
         ImageSource::Build {
             dockerfile,
             context,
@@ -61,7 +63,7 @@ pub async fn ensure(
             ..
         } => {
             build(docker, dockerfile, context, tag, args, progress).await?;
-            Ok(true)
+            user(docker, tag).await
         }
     }
 }

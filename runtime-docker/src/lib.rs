@@ -41,6 +41,7 @@ pub mod context;
 pub mod errors;
 pub mod image;
 pub mod list;
+pub mod network;
 pub mod probe;
 pub mod remove;
 pub mod sessions;
@@ -57,6 +58,9 @@ const PROBE_TIMEOUT: Duration = Duration::from_secs(10);
 pub struct DockerRuntime {
     kind: RuntimeKind,
     engine: Engine,
+    /// The `User` of each image [`Runtime::ensure_image`] checked, by reference, so
+    /// that create applies the plan's non-root policy without a second inspect.
+    image_users: std::sync::Mutex<std::collections::HashMap<String, String>>,
 }
 
 impl Default for DockerRuntime {
@@ -78,6 +82,7 @@ impl DockerRuntime {
         Self {
             kind,
             engine: Engine::default(),
+            image_users: Default::default(),
         }
     }
 
@@ -87,6 +92,7 @@ impl DockerRuntime {
         Self {
             kind,
             engine: Engine::at(endpoint),
+            image_users: Default::default(),
         }
     }
 
@@ -134,8 +140,13 @@ impl Runtime for DockerRuntime {
     async fn ensure_image(&self, image: &ImageSource, progress: Progress<'_>) -> Result<(), Error> {
         let docker = self.client().await?;
         match image::ensure(docker, image, progress).await {
-            Ok(true) => Ok(()),
-            Ok(false) => Err(errors::image_missing(self.kind, image.reference())),
+            Ok(Some(user)) => {
+                if let Ok(mut users) = self.image_users.lock() {
+                    users.insert(image.reference().to_owned(), user);
+                }
+                Ok(())
+            }
+            Ok(None) => Err(errors::image_missing(self.kind, image.reference())),
             Err(e) => Err(self.core(e)),
         }
     }
@@ -149,7 +160,24 @@ impl Runtime for DockerRuntime {
             });
         }
         let docker = self.client().await?;
-        container::create(docker, spec)
+        let reference = spec.plan.image.reference();
+        let known = self
+            .image_users
+            .lock()
+            .ok()
+            .and_then(|users| users.get(reference).cloned());
+        // Only a plan that may switch users needs the image's; a missing image is
+        // left for create to report.
+        let image_user = match known {
+            Some(user) => Some(user),
+            None if spec.plan.user.is_none() && spec.plan.non_root_user.is_some() => {
+                image::user(docker, reference)
+                    .await
+                    .map_err(|e| self.core(e))?
+            }
+            None => None,
+        };
+        container::create(docker, spec, image_user.as_deref())
             .await
             .map_err(|e| self.core(e))
     }
@@ -205,5 +233,12 @@ impl Runtime for DockerRuntime {
     async fn resources(&self) -> Result<Vec<ResourceInfo>, Error> {
         let docker = self.client().await?;
         list::resources(docker).await.map_err(|e| self.core(e))
+    }
+
+    async fn prune_shared(&self) -> Result<Vec<String>, Error> {
+        let docker = self.client().await?;
+        network::remove_unused(docker, runtime_core::resolve::SHARED_NETWORK)
+            .await
+            .map_err(|e| self.core(e))
     }
 }

@@ -59,6 +59,8 @@ pub async fn resources(docker: &Docker) -> Result<Vec<ResourceInfo>, DockerError
     let volumes = volumes.map_err(|e| DockerError::api("list volumes", "volume", "", e))?;
     let mut out: Vec<ResourceInfo> = networks
         .into_iter()
+        // The shared network belongs to no run: `network::remove_unused` sweeps it.
+        .filter(|n| !n.labels.as_ref().is_some_and(crate::network::is_shared))
         .filter_map(|n| {
             Some(ResourceInfo {
                 kind: ResourceKind::Network,

@@ -35,6 +35,14 @@ pub fn facts(version: SystemVersion, info: SystemInfo, negotiated: &ClientVersio
         api_version: format!("{}.{}", negotiated.major_version, negotiated.minor_version),
         default_runtime: info.default_runtime,
         runtimes,
+        ncpu: info
+            .ncpu
+            .and_then(|n| u32::try_from(n).ok())
+            .filter(|n| *n > 0),
+        mem_total: info
+            .mem_total
+            .and_then(|m| u64::try_from(m).ok())
+            .filter(|m| *m > 0),
     }
 }
 
@@ -82,6 +90,8 @@ mod tests {
                     },
                 ),
             ])),
+            ncpu: Some(8),
+            mem_total: Some(16 << 30),
             ..Default::default()
         };
         let facts = facts(
@@ -99,6 +109,8 @@ mod tests {
         assert_eq!(names, ["runc", "runsc"]);
         assert!(facts.runtimes[0].args.is_empty());
         assert_eq!(facts.runtimes[1].args, ["--network=host"]);
+        assert_eq!(facts.ncpu, Some(8));
+        assert_eq!(facts.mem_total, Some(16 << 30));
     }
 
     #[test]

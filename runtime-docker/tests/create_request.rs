@@ -28,6 +28,8 @@ fn host(cap_bounding_set: u64) -> HostFacts {
                 path: Some("runc".to_owned()),
                 args: vec![],
             }],
+            ncpu: Some(8),
+            mem_total: Some(16 << 30),
         }),
         cap_bounding_set: Some(cap_bounding_set),
         env_names: Default::default(),
@@ -38,6 +40,12 @@ fn host(cap_bounding_set: u64) -> HostFacts {
 }
 
 fn body(toml: &str, cap_bounding_set: u64) -> String {
+    body_for_image(toml, cap_bounding_set, Some(""))
+}
+
+/// The request for `toml` on an image whose `User` is `image_user` (`Some("")`: the
+/// image names none).
+fn body_for_image(toml: &str, cap_bounding_set: u64, image_user: Option<&str>) -> String {
     let config = Config::parse(
         "berth.toml".as_ref(),
         toml,
@@ -67,13 +75,19 @@ fn body(toml: &str, cap_bounding_set: u64) -> String {
         detached: true,
         expires_at: Some(1_800_000_000),
     };
-    let body = runtime_docker::container::container_body(&spec);
+    let body = runtime_docker::container::container_body(&spec, image_user);
     let mut value = serde_json::to_value(&body).expect("json");
-    // HashMaps serialize in random order: sort labels for a stable snapshot.
-    if let Some(labels) = value.get_mut("Labels") {
+    // HashMaps serialize in random order: sort them for a stable snapshot.
+    let sort = |map: &mut serde_json::Value| {
         let sorted: std::collections::BTreeMap<String, serde_json::Value> =
-            serde_json::from_value(labels.clone()).expect("labels");
-        *labels = serde_json::to_value(sorted).expect("labels");
+            serde_json::from_value(map.clone()).expect("map");
+        *map = serde_json::to_value(sorted).expect("map");
+    };
+    if let Some(labels) = value.get_mut("Labels") {
+        sort(labels);
+    }
+    if let Some(tmpfs) = value.get_mut("HostConfig").and_then(|h| h.get_mut("Tmpfs")) {
+        sort(tmpfs);
     }
     serde_json::to_string_pretty(&value).expect("json")
 }
@@ -81,6 +95,37 @@ fn body(toml: &str, cap_bounding_set: u64) -> String {
 /// The run id of these snapshots.
 fn r1() -> runtime_core::RunId {
     runtime_core::RunId::parse("0123456789ab").expect("run id")
+}
+
+#[test]
+fn the_default_sandbox_on_a_root_image() {
+    insta::assert_snapshot!(body(
+        "[sandbox]\nname = \"agent\"\nimage = \"debian:bookworm-slim\"\n[workspace]\n",
+        0x1ff_ffff_ffff,
+    ));
+}
+
+#[test]
+fn an_image_with_a_non_root_user_keeps_it() {
+    let text = body_for_image(
+        "[sandbox]\nname = \"agent\"\nimage = \"berth-test/busybox\"\n",
+        0x1ff_ffff_ffff,
+        Some("agent"),
+    );
+    let value: serde_json::Value = serde_json::from_str(&text).expect("json");
+    assert_eq!(value.get("User"), None, "the image's own user applies");
+    assert_eq!(
+        value["HostConfig"]["Tmpfs"]["/home/berth"], "rw,exec,nosuid,nodev,mode=1777",
+        "a user known by name gets a sticky world-writable home"
+    );
+}
+
+#[test]
+fn loosened_defaults() {
+    insta::assert_snapshot!(body(
+        "[sandbox]\nname = \"agent\"\nimage = \"debian:bookworm-slim\"\nuser = \"root\"\n[security]\nread_only_rootfs = false\n[resources]\ncpus = \"unlimited\"\nmemory = \"unlimited\"\n",
+        0x1ff_ffff_ffff,
+    ));
 }
 
 #[test]
@@ -147,7 +192,7 @@ mod mapping {
                 purpose: MountPurpose::DindStorage,
             },
         ];
-        let body = container_body(&common::spec(&plan, &super::r1(), &[]));
+        let body = container_body(&common::spec(&plan, &super::r1(), &[]), None);
         let mounts = body.host_config.and_then(|h| h.mounts).expect("mounts");
         let seen: Vec<_> = mounts
             .iter()
@@ -181,7 +226,7 @@ mod mapping {
         let spec = common::spec(&plan, &super::r1(), &[]);
         assert_eq!(oci_runtime(&spec).as_deref(), Some("runc"));
         let gvisor = common::plan(RuntimeKind::Gvisor, "img");
-        let body = container_body(&common::spec(&gvisor, &super::r1(), &[]));
+        let body = container_body(&common::spec(&gvisor, &super::r1(), &[]), None);
         assert_eq!(
             body.host_config.and_then(|h| h.runtime).as_deref(),
             Some("runsc")
@@ -195,14 +240,14 @@ mod mapping {
         plan.labels.remove(labels::MANAGED_BY);
         let mut spec = common::spec(&plan, &super::r1(), &[]);
         assert_eq!(
-            container_body(&spec).cmd,
+            container_body(&spec, None).cmd,
             Some(vec!["from-plan".to_owned()])
         );
         spec.command = Some(vec!["override".to_owned()]);
         spec.env = vec![("A".to_owned(), "x=y z".to_owned())];
         spec.stdin = true;
         spec.tty = true;
-        let body = container_body(&spec);
+        let body = container_body(&spec, None);
         assert_eq!(body.cmd, Some(vec!["override".to_owned()]));
         assert_eq!(body.env, Some(vec!["A=x=y z".to_owned()]));
         assert_eq!(
@@ -233,7 +278,7 @@ mod mapping {
         let mut plan = common::plan(RuntimeKind::Docker, "img");
         plan.oci_runtime = None;
         let spec = common::spec(&plan, &super::r1(), &[]);
-        let labels_set = container_body(&spec).labels.expect("labels");
+        let labels_set = container_body(&spec, None).labels.expect("labels");
         let get = |key: &str| labels_set.get(key).map(String::as_str);
         assert_eq!(get(labels::EXPIRES), Some(labels::NEVER));
         assert_eq!(get(labels::DETACHED), Some("false"));
@@ -273,7 +318,7 @@ mod mapping {
         plan.security.system_paths_unconfined = true;
         plan.group_add = vec![998];
         plan.network.mode = "none".to_owned();
-        let host = container_body(&common::spec(&plan, &super::r1(), &[]))
+        let host = container_body(&common::spec(&plan, &super::r1(), &[]), None)
             .host_config
             .expect("host config");
         assert_eq!(host.privileged, Some(true));
@@ -294,5 +339,65 @@ mod mapping {
         assert_eq!(host.group_add, Some(vec!["998".to_owned()]));
         assert_eq!(host.network_mode.as_deref(), Some("none"));
         assert_eq!(host.init, Some(true));
+    }
+
+    #[test]
+    fn the_non_root_policy_applies_only_to_root_or_unset_image_users() {
+        use runtime_core::plan::NonRootUser;
+        use runtime_docker::container::effective_user;
+        let mut plan = common::plan(RuntimeKind::Docker, "img");
+        plan.non_root_user = Some(NonRootUser {
+            uid: 1000,
+            gid: 1000,
+        });
+        for root in [Some(""), Some("root"), Some("0"), Some("0:0"), None] {
+            assert_eq!(
+                effective_user(&plan, root).as_deref(),
+                Some("1000:1000"),
+                "image user {root:?}"
+            );
+        }
+        assert_eq!(effective_user(&plan, Some("node")), None);
+        assert_eq!(effective_user(&plan, Some("1001:1001")), None);
+        plan.user = Some("root".to_owned());
+        assert_eq!(effective_user(&plan, Some("")).as_deref(), Some("root"));
+        plan.user = None;
+        plan.non_root_user = None;
+        assert_eq!(effective_user(&plan, Some("")), None);
+    }
+
+    #[test]
+    fn tmpfs_mounts_allow_exec_and_belong_to_the_sandbox_user() {
+        use runtime_core::plan::TmpfsOwner;
+        let mut plan = common::plan(RuntimeKind::Docker, "img");
+        plan.user = Some("1000:1000".to_owned());
+        plan.home = Some("/home/berth".to_owned());
+        plan.mounts = vec![
+            Mount::Tmpfs {
+                target: "/tmp".to_owned(),
+                mode: 0o1777,
+                owner: TmpfsOwner::Root,
+                purpose: MountPurpose::Scratch,
+            },
+            Mount::Tmpfs {
+                target: "/home/berth".to_owned(),
+                mode: 0o700,
+                owner: TmpfsOwner::SandboxUser,
+                purpose: MountPurpose::Home,
+            },
+        ];
+        let body = container_body(&common::spec(&plan, &super::r1(), &[]), Some(""));
+        let host = body.host_config.expect("host config");
+        let tmpfs = host.tmpfs.expect("tmpfs");
+        assert_eq!(tmpfs["/tmp"], "rw,exec,nosuid,nodev,mode=1777");
+        assert_eq!(
+            tmpfs["/home/berth"],
+            "rw,exec,nosuid,nodev,mode=700,uid=1000,gid=1000"
+        );
+        assert_eq!(
+            host.mounts, None,
+            "tmpfs mounts go in HostConfig.Tmpfs only"
+        );
+        assert_eq!(body.env, Some(vec!["HOME=/home/berth".to_owned()]));
     }
 }

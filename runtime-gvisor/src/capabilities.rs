@@ -56,13 +56,14 @@ pub fn capabilities(_host: &HostFacts, probe: &ProbeReport) -> Capabilities {
         oci_runtime: runsc,
         socket_mount,
         privileged,
-        user_network_dns: false,
+        user_network_dns: flags.as_ref().is_some_and(RunscFlags::reaches_embedded_dns),
         network_none: true,
         limits: LimitSupport {
             cpus: true,
             memory: true,
             pids: true,
         },
-        default_memory: None,
+        non_root_fallback: true,
+        shared_network: true,
     }
 }

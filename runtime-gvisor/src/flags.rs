@@ -49,6 +49,15 @@ fn truthy(value: Option<&str>) -> bool {
 }
 
 impl RunscFlags {
+    /// Whether the sandbox uses the host kernel's network stack in its container's
+    /// namespace (`--network=host`): then Docker's embedded DNS (127.0.0.11, a
+    /// redirect in that namespace) answers it, on user-defined networks too. With
+    /// gVisor's own stack (the default, `sandbox`), 127.0.0.11 never leaves the
+    /// sandbox and nothing answers.
+    pub fn reaches_embedded_dns(&self) -> bool {
+        self.network.as_deref() == Some("host")
+    }
+
     /// Parses runtimeArgs (`--flag=value` and `--flag value`; booleans bare or `=true`).
     pub fn parse(args: &[String]) -> Self {
         let mut flags = Self {

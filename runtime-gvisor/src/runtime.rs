@@ -92,6 +92,10 @@ impl Runtime for GvisorRuntime {
     async fn resources(&self) -> Result<Vec<ResourceInfo>, Error> {
         self.docker.resources().await
     }
+
+    async fn prune_shared(&self) -> Result<Vec<String>, Error> {
+        self.docker.prune_shared().await
+    }
 }
 
 #[cfg(test)]

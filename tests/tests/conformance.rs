@@ -227,6 +227,10 @@ mod cases {
         let ws = s.dir.join("ws");
         std::fs::create_dir_all(&ws).expect("mkdir ws");
         std::fs::write(ws.join("input.txt"), "from the host\n").expect("write");
+        // The sandbox runs as berth's non-root user (1000:1000) by default, which
+        // may not be whoever runs the tests: let any user write the workspace.
+        std::fs::set_permissions(&ws, std::os::unix::fs::PermissionsExt::from_mode(0o777))
+            .expect("chmod ws");
         let ro = s.config(&format!(
             "\n[workspace]\npath = \"{}\"\nmount = \"/work\"\nread_only = true\n",
             ws.display()

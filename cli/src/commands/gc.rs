@@ -139,6 +139,12 @@ pub async fn execute(args: GcArgs) -> Result<u8, Error> {
         for d in &doomed {
             remove(&reached, &store, d).await?;
         }
+        for runtime in &reached {
+            // The shared network goes once no sandbox uses it.
+            if let Err(err @ Error::Engine { .. }) = runtime.prune_shared().await {
+                eprintln!("berth: warning: {}", err.report());
+            }
+        }
     }
     match args.format {
         Format::Json => render::json(&Report {

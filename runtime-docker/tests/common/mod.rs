@@ -48,6 +48,8 @@ pub fn plan(kind: RuntimeKind, image: &str) -> Plan {
         command: None,
         workdir: None,
         user: None,
+        non_root_user: None,
+        home: None,
         group_add: Vec::new(),
         mounts: Vec::new(),
         env: Vec::new(),
@@ -55,6 +57,7 @@ pub fn plan(kind: RuntimeKind, image: &str) -> Plan {
             policy: NetworkPolicy::Open,
             mode: "bridge".to_owned(),
             create: Vec::new(),
+            shared: None,
         },
         docker: DockerAccess::None,
         security: Security {
@@ -83,6 +86,8 @@ pub fn plan(kind: RuntimeKind, image: &str) -> Plan {
             (labels::OCI_RUNTIME.to_owned(), oci.to_owned()),
             (labels::SANDBOX.to_owned(), "dt".to_owned()),
         ]),
+        defaults: Vec::new(),
+        not_applied: Vec::new(),
         warnings: Vec::new(),
         dangers: Vec::new(),
     }
