@@ -297,3 +297,24 @@ fn references_that_could_read_as_options_never_reach_a_command_line() {
         refused(argv::build(&build).expect("a build")),
     ]);
 }
+
+/// Apple's CLI has no no-new-privileges setting and its runtime leaves it off: a
+/// plan for Apple says so instead of claiming it.
+#[test]
+fn plans_for_apple_do_not_claim_no_new_privileges() {
+    let plan = plan_of("minimal.toml");
+    assert!(!plan.security.no_new_privileges);
+    assert!(
+        !plan.security.to_string().contains("no-new-privileges"),
+        "{}",
+        plan.security
+    );
+    assert!(
+        plan.warnings
+            .iter()
+            .any(|w| w.contains("no-new-privileges is not applied")
+                && w.contains("its own virtual machine")),
+        "{:?}",
+        plan.warnings
+    );
+}

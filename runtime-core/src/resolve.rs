@@ -109,6 +109,13 @@ pub fn prepare(config: &Config, caps: &Capabilities, host: &HostFacts) -> Result
     };
     if !security.no_new_privileges {
         warnings.push("no-new-privileges is off ([security] no_new_privileges = false)".to_owned());
+    } else if caps.runtime == RuntimeKind::Apple {
+        // Apple's CLI has no such setting and its runtime leaves it off: the plan
+        // must not claim it.
+        security.no_new_privileges = false;
+        warnings.push(
+            "no-new-privileges is not applied: Apple `container` has no such setting and leaves it off; the isolation is that each container runs in its own virtual machine".to_owned(),
+        );
     }
 
     let mut group_add = Vec::new();
