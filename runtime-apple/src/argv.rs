@@ -36,8 +36,8 @@ pub fn check_reference(reference: &str) -> Result<(), AppleError> {
 }
 
 /// Refuses, defensively, what resolution should already have refused on Apple:
-/// privilege, the host engine socket, a private engine, pids limits and extra
-/// groups, none of which `container` can express.
+/// privilege, the host engine socket, a private engine and extra groups, none of
+/// which `container` can express.
 pub fn check_plan(plan: &Plan) -> Result<(), AppleError> {
     let refuse = |reason: String| {
         Err(AppleError::Refused {
@@ -82,8 +82,10 @@ pub fn check_plan(plan: &Plan) -> Result<(), AppleError> {
             "the plan's security settings ({security}) have no Apple `container` equivalent"
         ));
     }
-    if plan.limits.pids.is_some() {
-        return refuse("Apple `container` cannot limit the number of processes".to_owned());
+    if let Some(pids) = plan.limits.pids.filter(|p| *p < 1) {
+        return refuse(format!(
+            "pids {pids}: Apple's process limit (--ulimit nproc) needs at least 1"
+        ));
     }
     if !plan.group_add.is_empty() {
         return refuse("Apple `container` cannot add supplementary groups".to_owned());
@@ -190,6 +192,12 @@ pub fn create(spec: &CreateSpec<'_>, env_file: Option<&Path>) -> Result<Vec<Stri
     if let Some(memory) = plan.limits.memory {
         args.push("-m".into());
         args.push(memory_arg(memory.0));
+    }
+    // The closest Apple has to a pids limit: RLIMIT_NPROC for the init process
+    // (and, inherited, every exec), soft and hard.
+    if let Some(pids) = plan.limits.pids {
+        args.push("--ulimit".into());
+        args.push(format!("nproc={pids}:{pids}"));
     }
     let mut volumes = 0;
     for mount in &plan.mounts {

@@ -1,4 +1,6 @@
-//! What Apple `container` can do: no host socket, no privileged, cpus and memory only.
+//! What Apple `container` can do: no host socket, no privileged; cpus, memory, and
+//! a pids limit as the closest Apple has, a per-user process limit in the
+//! container's virtual machine (`--ulimit nproc`, 0.12.0 and later).
 
 use runtime_core::size::ByteSize;
 use runtime_core::{
@@ -27,7 +29,7 @@ pub fn capabilities(_host: &HostFacts, probe: &ProbeReport) -> Capabilities {
         limits: LimitSupport {
             cpus: true,
             memory: true,
-            pids: false,
+            pids: true,
         },
         default_memory: Some(DEFAULT_MEMORY),
     }

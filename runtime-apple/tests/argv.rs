@@ -219,8 +219,6 @@ fn defensive_refusals() {
     dind.docker = DockerAccess::Dind {
         privilege: runtime_core::plan::DindPrivilege::Privileged,
     };
-    let mut pids = base.clone();
-    pids.limits.pids = Some(1024);
     let mut groups = base.clone();
     groups.group_add.push(998);
     let mut bridge = base.clone();
@@ -241,7 +239,6 @@ fn defensive_refusals() {
         privileged,
         socket,
         dind,
-        pids,
         groups,
         bridge,
         colon_and_comma,

@@ -45,6 +45,7 @@ both_shapes!(
     exec_passes_exit_codes_through,
     env_travels_in_env_files_never_on_a_command_line,
     exec_variables_win_over_the_sandboxs_own,
+    a_pids_limit_is_a_process_limit,
     exec_with_a_terminal_and_input_runs_on_a_pseudo_terminal,
     logs_return_the_merged_output,
     stop_stops_the_sandbox,
@@ -334,6 +335,24 @@ async fn exec_variables_win_over_the_sandboxs_own(shape: &'static str) {
             "a value reached a command line: {argv:?}"
         );
     }
+}
+
+async fn a_pids_limit_is_a_process_limit(shape: &'static str) {
+    let fx = Fixture::new(shape, &[]);
+    let mut plan = busybox(&["sleep", "600"]);
+    plan.limits.pids = Some(64);
+    let spec = fx.spec(&plan, "pids");
+    let rt = &fx.runtime;
+    let id = within("create", rt.create(&spec)).await.expect("create");
+    within("start", rt.start(&id)).await.expect("start");
+    let exec = ExecSpec {
+        cmd: vec!["sh".into(), "-c".into(), "ulimit -u; ulimit -H -u".into()],
+        ..ExecSpec::default()
+    };
+    let session = within("exec", rt.exec(&id, &exec)).await.expect("exec");
+    let (out, _) = collect(session.output).await;
+    assert_eq!(within("exit", session.exit).await.expect("exit"), 0);
+    assert_eq!(String::from_utf8_lossy(&out), "64\n64\n");
 }
 
 async fn exec_with_a_terminal_and_input_runs_on_a_pseudo_terminal(shape: &'static str) {

@@ -509,5 +509,10 @@ fn resolve_limits(
         None if caps.limits.pids => Some(DEFAULT_PIDS),
         None => None,
     };
+    if let (Some(pids), RuntimeKind::Apple) = (pids, runtime) {
+        warnings.push(format!(
+            "pids {pids} on Apple `container` is a process limit for the sandbox's user inside its virtual machine (--ulimit nproc), which does not hold the root user"
+        ));
+    }
     Ok(Limits { cpus, memory, pids })
 }
