@@ -557,6 +557,13 @@ pub const MINIMUM_VERSION: ApiVersion = ApiVersion {
 };
 
 impl ApiVersion {
+    /// What a build without a release version reports: not a release to judge.
+    pub const UNRELEASED: Self = Self {
+        major: 0,
+        minor: 0,
+        patch: 0,
+    };
+
     /// The first `X.Y.Z` word of `text`, such as the API server's
     /// `container-apiserver version 1.2.2 (build: release, commit: ...)`.
     pub fn parse(text: &str) -> Option<Self> {

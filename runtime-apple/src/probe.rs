@@ -125,7 +125,9 @@ fn judge(status: &SystemStatus) -> ProbeReport {
             let version = status
                 .api_server_version
                 .as_deref()
-                .and_then(model::ApiVersion::parse);
+                .and_then(model::ApiVersion::parse)
+                // ReleaseVersion.swift: 0.0.0 is a build without a release version.
+                .filter(|v| *v != model::ApiVersion::UNRELEASED);
             match version {
                 Some(version) if version < model::MINIMUM_VERSION => unavailable(
                     format!(

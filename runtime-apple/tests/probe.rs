@@ -83,11 +83,12 @@ async fn a_cli_older_than_0_12_is_refused_with_the_version_needed() {
         "this `container` is 0.11.0, and berth needs 0.12.0 or later (for --cap-drop)"
     );
     assert!(fix.contains("0.12 or later"), "{fix}");
-    let fx = Fixture::new("0", &[("BERTH_APPLE_DOUBLE_VERSION", "0.12.0")]);
-    assert_eq!(
-        fx.runtime.probe().await.availability,
-        Availability::Available
-    );
+    // 0.0.0: a build without a release version, not judged.
+    for accepted in ["0.12.0", "1.2.2", "0.0.0"] {
+        let fx = Fixture::new("0", &[("BERTH_APPLE_DOUBLE_VERSION", accepted)]);
+        let report = fx.runtime.probe().await;
+        assert_eq!(report.availability, Availability::Available, "{accepted}");
+    }
 }
 
 #[tokio::test]
