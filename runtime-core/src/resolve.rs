@@ -489,9 +489,19 @@ fn resolve_limits(
         limit,
         fix: format!("remove resources.{limit}, or use --runtime docker"),
     };
-    let cpus = r.cpus.as_ref().map(|c| *c.get_ref());
+    let mut cpus = r.cpus.as_ref().map(|c| *c.get_ref());
     if cpus.is_some() && !caps.limits.cpus {
         return Err(refuse("cpus"));
+    }
+    // Apple allocates whole virtual CPUs: the plan shows what it gives.
+    if let (Some(asked), RuntimeKind::Apple) = (cpus, runtime)
+        && asked.fract() != 0.0
+    {
+        let whole = asked.ceil().max(1.0);
+        warnings.push(format!(
+            "cpus {asked} on Apple `container` is {whole}: it gives a virtual machine whole CPUs"
+        ));
+        cpus = Some(whole);
     }
     let mut memory = r.memory.as_ref().map(|m| *m.get_ref());
     if memory.is_some() && !caps.limits.memory {
