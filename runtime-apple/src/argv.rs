@@ -37,8 +37,8 @@ pub fn check_reference(reference: &str) -> Result<(), AppleError> {
 }
 
 /// Refuses, defensively, what resolution should already have refused on Apple:
-/// privilege, the host engine socket, a private engine, pids limits and extra
-/// groups, none of which `container` can express.
+/// privilege, the host engine socket, a private engine and extra groups, none of
+/// which `container` can express.
 pub fn check_plan(plan: &Plan) -> Result<(), AppleError> {
     let refuse = |reason: String| {
         Err(AppleError::Refused {
@@ -85,8 +85,10 @@ pub fn check_plan(plan: &Plan) -> Result<(), AppleError> {
             "the plan's security settings ({security}) have no Apple `container` equivalent"
         ));
     }
-    if plan.limits.pids.is_some() {
-        return refuse("Apple `container` cannot limit the number of processes".to_owned());
+    if let Some(pids) = plan.limits.pids.filter(|p| *p < 1) {
+        return refuse(format!(
+            "pids {pids}: Apple's process limit (--ulimit nproc) needs at least 1"
+        ));
     }
     if !plan.group_add.is_empty() {
         return refuse("Apple `container` cannot add supplementary groups".to_owned());
@@ -203,6 +205,12 @@ pub fn create(spec: &CreateSpec<'_>, env_file: Option<&Path>) -> Result<Vec<Stri
     if let Some(memory) = plan.limits.memory {
         args.push("-m".into());
         args.push(memory_arg(memory.0));
+    }
+    // The closest Apple has to a pids limit: RLIMIT_NPROC for the init process
+    // (and, inherited, every exec), soft and hard.
+    if let Some(pids) = plan.limits.pids {
+        args.push("--ulimit".into());
+        args.push(format!("nproc={pids}:{pids}"));
     }
     let mut volumes = 0;
     for mount in &plan.mounts {
@@ -326,6 +334,67 @@ pub fn exec(id: &str, spec: &ExecSpec, env_file: Option<&Path>) -> Result<Vec<St
     // Apple captures everything after the id for the process.
     args.extend(spec.cmd.iter().cloned());
     Ok(args)
+}
+
+/// An exec's environment and command, as [`exec_env`] returns them.
+pub type ExecEnv = (Vec<(String, String)>, Vec<String>);
+
+/// The prefix of the stand-in names [`exec_env`] gives overridden variables.
+pub const EXEC_ENV_PREFIX: &str = "BERTH_EXEC_ENV_";
+
+/// The environment and command of an exec whose variables must win over the
+/// container's own. Apple appends an exec's variables to the init process's
+/// environment without removing duplicates, so a program reading the first entry
+/// (as `getenv` does) sees the value from create; Docker replaces it. To behave as
+/// Docker does, each exec variable whose name the init process already has travels
+/// under a stand-in name (`BERTH_EXEC_ENV_<n>`), and the command runs through
+/// `/bin/sh`, which exports it under its own name, unsets the stand-in, and
+/// `exec`s the command, so the process sees one entry, the exec's. Values never
+/// reach the command line. Without a clash, `env` and `cmd` are returned as given.
+pub fn exec_env(
+    env: &[(String, String)],
+    cmd: &[String],
+    init_names: &[String],
+) -> Result<ExecEnv, AppleError> {
+    let clashes = |name: &str| init_names.iter().any(|n| n == name);
+    if !env.iter().any(|(name, _)| clashes(name)) {
+        return Ok((env.to_vec(), cmd.to_vec()));
+    }
+    let mut script = String::new();
+    let mut out = Vec::with_capacity(env.len());
+    for (index, (name, value)) in env.iter().enumerate() {
+        if !clashes(name) {
+            out.push((name.clone(), value.clone()));
+            continue;
+        }
+        let shell_name = name
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !shell_name {
+            return Err(AppleError::Refused {
+                operation: "pass the environment",
+                reason: format!(
+                    "{name:?} is already set in the sandbox, and Apple `container` would keep that value; berth replaces it through the shell, which cannot name {name:?}"
+                ),
+            });
+        }
+        let stand_in = format!("{EXEC_ENV_PREFIX}{index}");
+        script.push_str(&format!(
+            "export {name}=\"${stand_in}\"; unset {stand_in}; "
+        ));
+        out.push((stand_in, value.clone()));
+    }
+    script.push_str("exec \"$@\"");
+    let mut wrapped = vec![
+        "/bin/sh".to_owned(),
+        "-c".to_owned(),
+        script,
+        "sh".to_owned(),
+    ];
+    wrapped.extend(cmd.iter().cloned());
+    Ok((out, wrapped))
 }
 
 /// `container logs [-f] [-n N] -- ID`.
@@ -499,7 +568,44 @@ pub fn system_status_text() -> Vec<String> {
 
 #[cfg(test)]
 mod tests {
-    use super::{cpus_arg, env_file_contents, memory_arg};
+    use super::{cpus_arg, env_file_contents, exec_env, memory_arg};
+
+    #[test]
+    fn exec_variables_the_sandbox_has_go_through_the_shell() {
+        let env = vec![
+            ("TOKEN".to_owned(), "new".to_owned()),
+            ("NEW".to_owned(), "x".to_owned()),
+        ];
+        let cmd = vec!["printenv".to_owned(), "TOKEN".to_owned()];
+        let init = vec!["PATH".to_owned(), "TOKEN".to_owned()];
+        let (out, wrapped) = exec_env(&env, &cmd, &init).expect("wrapped");
+        assert_eq!(
+            out,
+            [
+                ("BERTH_EXEC_ENV_0".to_owned(), "new".to_owned()),
+                ("NEW".to_owned(), "x".to_owned())
+            ]
+        );
+        assert_eq!(
+            wrapped,
+            [
+                "/bin/sh",
+                "-c",
+                "export TOKEN=\"$BERTH_EXEC_ENV_0\"; unset BERTH_EXEC_ENV_0; exec \"$@\"",
+                "sh",
+                "printenv",
+                "TOKEN"
+            ]
+        );
+        assert!(
+            wrapped.iter().all(|a| !a.contains("new")),
+            "no value on the command line"
+        );
+        let (same, plain) = exec_env(&env, &cmd, &["PATH".to_owned()]).expect("as given");
+        assert_eq!((same, plain), (env.clone(), cmd.clone()));
+        let odd = vec![("A-B".to_owned(), "v".to_owned())];
+        assert!(exec_env(&odd, &cmd, &["A-B".to_owned()]).is_err());
+    }
 
     #[test]
     fn memory_uses_the_largest_exact_unit() {

@@ -1,5 +1,7 @@
-//! What Apple `container` can do: no host socket, no privileged, cpus and memory
-//! only, no image inspection at launch (so no non-root fallback), no berth network.
+//! What Apple `container` can do: no host socket, no privileged; cpus, memory, and
+//! a pids limit as the closest Apple has, a per-user process limit in the
+//! container's virtual machine (`--ulimit nproc`, 0.12.0 and later); no image
+//! inspection at launch (so no non-root fallback), no berth network.
 
 use runtime_core::{
     Capabilities, HostFacts, LimitSupport, Privileged, ProbeReport, RuntimeKind, SocketMount,
@@ -23,9 +25,10 @@ pub fn capabilities(_host: &HostFacts, probe: &ProbeReport) -> Capabilities {
         limits: LimitSupport {
             cpus: true,
             memory: true,
-            pids: false,
+            pids: true,
         },
         non_root_fallback: false,
         shared_network: false,
+        tmpfs_options: false,
     }
 }

@@ -8,6 +8,10 @@
 //!   ([`EnvFifo`]): berth writes the text into it only once the CLI has opened it,
 //!   and unlinks it at that moment, so the values never rest on disk and the path
 //!   is gone before the session starts.
+//!   Apple's CLI reads an env file with `FileHandle.readToEnd` (so a FIFO works)
+//!   from 0.8.0 on (Parser.swift; before, `FileManager.contents` could not read
+//!   one), and the probe refuses CLIs older than 0.12.0, so every CLI berth
+//!   drives can read the FIFO.
 //! - Names start with the pid of the berth process that made them; [`EnvDir::sweep`]
 //!   removes what a berth process that no longer runs (killed with SIGKILL) left.
 

@@ -269,7 +269,10 @@ pub fn image_missing(reference: &str) -> Error {
 }
 
 fn says_not_found(text: &str) -> bool {
-    text.to_ascii_lowercase().contains("not found")
+    let lower = text.to_ascii_lowercase();
+    // A volume or network delete naming one that is gone fails as a whole with
+    // `notFound: "failed to delete one or more volumes: [...]"`, without the words.
+    lower.contains("not found") || lower.contains("notfound: \"failed to delete one or more")
 }
 
 fn says_kernel_missing(lower: &str) -> bool {
@@ -354,6 +357,19 @@ mod tests {
             status: ExitStatus::from_raw(1 << 8),
             stderr: stderr.to_owned(),
         }
+    }
+
+    #[test]
+    fn deleting_what_is_gone_is_not_found() {
+        for kind in ["volumes", "networks"] {
+            let err = failed(&format!(
+                "Error: notFound: \"failed to delete one or more {kind}: [\"berth-1-0\"]\"\n"
+            ));
+            assert!(err.is_not_found(), "{kind}");
+        }
+        let busy =
+            failed("Error: internalError: \"delete failed for one or more volumes: [\"v\"]\"");
+        assert!(!busy.is_not_found());
     }
 
     #[test]

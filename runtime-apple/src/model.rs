@@ -193,6 +193,11 @@ pub struct ContainerRecord {
     pub memory_bytes: Option<u64>,
     /// The exit code, for CLIs that report one (Apple's, up to 1.2, do not).
     pub exit_code: Option<i64>,
+    /// Whether its main process was created with a terminal (`-t`).
+    pub terminal: bool,
+    /// The names of its main process's variables (image and create), in order;
+    /// an `exec` appends its own after these, duplicates kept.
+    pub env_names: Vec<String>,
     /// The shape it was printed in.
     pub shape: Shape,
 }
@@ -219,6 +224,27 @@ struct RawConfiguration {
     labels: BTreeMap<String, String>,
     creation_date: Option<Timestamp>,
     resources: Option<RawResources>,
+    init_process: Option<RawInitProcess>,
+}
+
+/// The init process: whether it has a terminal, and its variables' names (the
+/// values are dropped as soon as they are parsed).
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawInitProcess {
+    #[serde(default)]
+    terminal: bool,
+    #[serde(default, deserialize_with = "env_names")]
+    environment: Vec<String>,
+}
+
+/// The names of `NAME=value` entries.
+fn env_names<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<String>, D::Error> {
+    let entries = Vec::<String>::deserialize(deserializer)?;
+    Ok(entries
+        .into_iter()
+        .map(|entry| entry.split('=').next().unwrap_or_default().to_owned())
+        .collect())
 }
 
 #[derive(Deserialize)]
@@ -261,6 +287,9 @@ impl ContainerRecord {
         shape: Shape,
     ) -> Self {
         let resources = config.resources;
+        let (terminal, env_names) = config
+            .init_process
+            .map_or((false, Vec::new()), |p| (p.terminal, p.environment));
         Self {
             id: config.id,
             image: config.image.reference,
@@ -272,6 +301,8 @@ impl ContainerRecord {
             cpus: resources.as_ref().and_then(|r| r.cpus),
             memory_bytes: resources.as_ref().and_then(|r| r.memory_in_bytes),
             exit_code,
+            terminal,
+            env_names,
             shape,
         }
     }
@@ -474,13 +505,15 @@ struct RawNetworkConfiguration {
 
 #[derive(Deserialize)]
 struct WrappedNetwork {
+    #[serde(alias = "config")]
     configuration: RawNetworkConfiguration,
 }
 
-/// Parses `network list --format json` (`{"id", "configuration": {...}}` entries).
+/// Parses `network list --format json`: `{"id", "configuration": {...}}` entries
+/// (1.x), or `{"id", "state", "config": {...}}` ones (0.12), labels inside either.
 pub fn parse_networks(text: &str) -> Result<Vec<NetworkRecord>, serde_json::Error> {
     parse_array(text, "networks", |index, value| {
-        let raw = if value.get("configuration").is_some() {
+        let raw = if value.get("configuration").is_some() || value.get("config").is_some() {
             serde_json::from_value::<WrappedNetwork>(value).map(|w| w.configuration)
         } else {
             serde_json::from_value::<RawNetworkConfiguration>(value)
@@ -504,6 +537,55 @@ pub enum ServiceState {
     Unregistered,
     /// Something else, kept as printed.
     Other(String),
+}
+
+/// A `container` release, `major.minor.patch`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct ApiVersion {
+    /// Major.
+    pub major: u32,
+    /// Minor.
+    pub minor: u32,
+    /// Patch.
+    pub patch: u32,
+}
+
+/// The oldest CLI berth drives: 0.12.0 added `--cap-drop` (and `--tmpfs`,
+/// `--ulimit`, `network create --internal` are there from 0.12.0 on).
+pub const MINIMUM_VERSION: ApiVersion = ApiVersion {
+    major: 0,
+    minor: 12,
+    patch: 0,
+};
+
+impl ApiVersion {
+    /// What a build without a release version reports: not a release to judge.
+    pub const UNRELEASED: Self = Self {
+        major: 0,
+        minor: 0,
+        patch: 0,
+    };
+
+    /// The first `X.Y.Z` word of `text`, such as the API server's
+    /// `container-apiserver version 1.2.2 (build: release, commit: ...)`.
+    pub fn parse(text: &str) -> Option<Self> {
+        text.split_whitespace().find_map(|word| {
+            let mut parts = word.split('.');
+            let mut next = || parts.next()?.parse::<u32>().ok();
+            let version = Self {
+                major: next()?,
+                minor: next()?,
+                patch: next()?,
+            };
+            parts.next().is_none().then_some(version)
+        })
+    }
+}
+
+impl fmt::Display for ApiVersion {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{}.{}", self.major, self.minor, self.patch)
+    }
 }
 
 /// `container system status`.

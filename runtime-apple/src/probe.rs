@@ -121,10 +121,27 @@ fn judge(status: &SystemStatus) -> ProbeReport {
             "this `container` CLI is older than 0.11 (its `system status` has no --format)",
             FIX_UPGRADE,
         ),
-        ServiceState::Running => ProbeReport {
-            availability: Availability::Available,
-            engine: None,
-        },
+        ServiceState::Running => {
+            let version = status
+                .api_server_version
+                .as_deref()
+                .and_then(model::ApiVersion::parse)
+                // ReleaseVersion.swift: 0.0.0 is a build without a release version.
+                .filter(|v| *v != model::ApiVersion::UNRELEASED);
+            match version {
+                Some(version) if version < model::MINIMUM_VERSION => unavailable(
+                    format!(
+                        "this `container` is {version}, and berth needs {} or later (for --cap-drop)",
+                        model::MINIMUM_VERSION
+                    ),
+                    FIX_UPGRADE,
+                ),
+                _ => ProbeReport {
+                    availability: Availability::Available,
+                    engine: None,
+                },
+            }
+        }
         ServiceState::NotRunning => unavailable(
             "Apple's container services are not running (`container system status`: not running)",
             FIX_SYSTEM_START,

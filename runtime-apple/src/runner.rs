@@ -245,6 +245,63 @@ impl Runner {
     }
 }
 
+/// A command running on a pseudo-terminal: berth's end of it (the master), read
+/// for the output and written for the input.
+#[derive(Debug)]
+pub struct PtyChild {
+    /// The command.
+    pub child: Child,
+    /// Its command line.
+    pub argv: Vec<String>,
+    /// The terminal's master side.
+    pub master: std::os::fd::OwnedFd,
+}
+
+/// The size a pseudo-terminal starts with.
+const PTY_SIZE: nix::pty::Winsize = nix::pty::Winsize {
+    ws_row: 24,
+    ws_col: 80,
+    ws_xpixel: 0,
+    ws_ypixel: 0,
+};
+
+impl Runner {
+    /// Spawns a long-lived command (`exec -i -t`, `start -a -i` of a container with
+    /// a terminal) with a new pseudo-terminal as its stdin, stdout and stderr:
+    /// Apple's CLI puts its stdin into raw mode for such a session, which fails on
+    /// a pipe. The child is killed if its handle is dropped before it exits.
+    pub fn spawn_pty(&self, args: &[String]) -> Result<PtyChild, AppleError> {
+        let (mut cmd, argv) = self.command(args);
+        let io = |argv: &[String], source: std::io::Error| AppleError::Io {
+            argv: argv.to_vec(),
+            source,
+        };
+        let pty = nix::pty::openpty(Some(&PTY_SIZE), None)
+            .map_err(|errno| io(&argv, std::io::Error::from(errno)))?;
+        let slave = |fd: &std::os::fd::OwnedFd| fd.try_clone().map(Stdio::from);
+        let (stdin, stdout, stderr) = (|| {
+            Ok::<_, std::io::Error>((slave(&pty.slave)?, slave(&pty.slave)?, slave(&pty.slave)?))
+        })()
+        .map_err(|e| io(&argv, e))?;
+        cmd.stdin(stdin)
+            .stdout(stdout)
+            .stderr(stderr)
+            .kill_on_drop(true);
+        let spawned = cmd.spawn();
+        // Only the child may hold the slave side: its last close ends the output.
+        drop(cmd);
+        drop(pty.slave);
+        match spawned {
+            Ok(child) => Ok(PtyChild {
+                child,
+                argv,
+                master: pty.master,
+            }),
+            Err(source) => Err(AppleError::Spawn { argv, source }),
+        }
+    }
+}
+
 /// Reads both streams line by line until both end.
 async fn pump_lines(
     stdout: impl AsyncRead + Unpin,

@@ -32,8 +32,12 @@ use runtime_core::{
     Runtime, RuntimeKind, SandboxInfo, Session, labels,
 };
 
-/// How often `wait` polls `container inspect`.
+/// How often `wait` (and `logs -f`) polls `container inspect`.
 const POLL: Duration = Duration::from_millis(250);
+
+/// How long `logs -f` keeps reading after the container has stopped, for output
+/// the CLI has not passed on yet.
+const FOLLOW_DRAIN: Duration = Duration::from_millis(500);
 
 /// Drives the `container` CLI.
 #[derive(Debug, Clone)]
@@ -282,12 +286,24 @@ impl Runtime for AppleRuntime {
             });
         }
         let args = argv::attach(id, stdin);
-        let (mut child, argv) = self
-            .runner
-            .spawn(&args, stdin)
-            .map_err(|e| core(e, format!("attach to {id}"), Subject::sandbox(id)))?;
-        let output = sessions::output_stream(&mut child, &argv);
-        let input = sessions::input(&mut child);
+        let failed = |e: AppleError| core(e, format!("attach to {id}"), Subject::sandbox(id));
+        // With a terminal and input, Apple's CLI needs a terminal to put in raw mode.
+        let (child, argv, output, input) = if record.terminal && stdin {
+            let pty = self.runner.spawn_pty(&args).map_err(failed)?;
+            let (output, input) =
+                sessions::pty_session(pty.master, &pty.argv).map_err(|source| {
+                    failed(AppleError::Io {
+                        argv: pty.argv.clone(),
+                        source,
+                    })
+                })?;
+            (pty.child, pty.argv, output, Some(input))
+        } else {
+            let (mut child, argv) = self.runner.spawn(&args, stdin).map_err(failed)?;
+            let output = sessions::output_stream(&mut child, &argv);
+            let input = sessions::input(&mut child);
+            (child, argv, output, input)
+        };
         let (exit, rx) = sessions::exit_watch(child, argv, ());
         self.attached().insert(id.to_owned(), rx);
         Ok(Session {
@@ -343,6 +359,14 @@ impl Runtime for AppleRuntime {
         }
         let refuse = |e: AppleError| core(e, format!("exec in {id}"), Subject::sandbox(id));
         self.env_dir.sweep();
+        // The exec's variables win over the sandbox's, as on every runtime.
+        let (vars, cmd) =
+            argv::exec_env(&spec.env, &spec.cmd, &record.env_names).map_err(refuse)?;
+        let spec = &ExecSpec {
+            cmd,
+            env: vars,
+            ..spec.clone()
+        };
         let env = if spec.env.is_empty() {
             None
         } else {
@@ -351,13 +375,33 @@ impl Runtime for AppleRuntime {
         };
         let args =
             argv::exec(id, spec, env.as_ref().map(|(_, fifo)| fifo.path())).map_err(refuse)?;
-        let (mut child, argv) = self.runner.spawn(&args, spec.stdin).map_err(refuse)?;
+        // With a terminal and input, Apple's CLI needs a terminal to put in raw mode.
+        let (mut child, argv, pty) = if spec.tty && spec.stdin {
+            let pty = self.runner.spawn_pty(&args).map_err(refuse)?;
+            (pty.child, pty.argv, Some(pty.master))
+        } else {
+            let (child, argv) = self.runner.spawn(&args, spec.stdin).map_err(refuse)?;
+            (child, argv, None)
+        };
         if let Some((text, fifo)) = env {
             // Dropped on cancellation: the FIFO is removed and the child killed.
             fifo.feed(text, &mut child).await.map_err(refuse)?;
         }
-        let output = sessions::output_stream(&mut child, &argv);
-        let input = sessions::input(&mut child);
+        let (output, input) = match pty {
+            Some(master) => {
+                let (output, input) = sessions::pty_session(master, &argv).map_err(|source| {
+                    refuse(AppleError::Io {
+                        argv: argv.clone(),
+                        source,
+                    })
+                })?;
+                (output, Some(input))
+            }
+            None => (
+                sessions::output_stream(&mut child, &argv),
+                sessions::input(&mut child),
+            ),
+        };
         let (exit, _) = sessions::exit_watch(child, argv, ());
         Ok(Session {
             input,
@@ -367,7 +411,11 @@ impl Runtime for AppleRuntime {
     }
 
     /// `container logs [-f] [-n N] ID`. Apple keeps one log per container, with
-    /// stdout and stderr merged, so everything arrives as stdout.
+    /// stdout and stderr merged, so everything arrives as stdout. Apple's `-f`
+    /// follows for ever, also after the container has stopped, so berth ends the
+    /// stream itself once `inspect` says the container stopped (after a moment
+    /// for the last output). Without `-f` the CLI trims the log's trailing
+    /// newlines, and with `-n` it skips blank lines before counting.
     async fn logs(&self, id: &str, options: &LogOptions) -> Result<OutputStream, Error> {
         self.gate()?;
         self.inspect(id).await?;
@@ -377,14 +425,14 @@ impl Runtime for AppleRuntime {
             .spawn(&args, false)
             .map_err(|e| core(e, format!("read the logs of {id}"), Subject::sandbox(id)))?;
         let output = sessions::output_stream(&mut child, &argv);
-        let id = id.to_owned();
+        let name = id.to_owned();
         // The child lives in the stream: dropping the stream (a `-f` the caller
-        // stops reading) kills it.
+        // stops reading, or the end of a follow) kills it.
         let check = futures::stream::once(async move {
             let failed = |detail: String| {
                 Some(Err(Error::engine(
                     RuntimeKind::Apple,
-                    format!("read the logs of {id}"),
+                    format!("read the logs of {name}"),
                     detail,
                 )))
             };
@@ -398,7 +446,25 @@ impl Runtime for AppleRuntime {
             }
         })
         .filter_map(futures::future::ready);
-        Ok(Box::pin(output.chain(check)))
+        let stream = output.chain(check);
+        if !options.follow {
+            return Ok(Box::pin(stream));
+        }
+        let this = self.clone();
+        let id = id.to_owned();
+        let stopped = async move {
+            loop {
+                tokio::time::sleep(POLL).await;
+                match this.inspect(&id).await {
+                    Ok(record) if record.state.is_stopped() => break,
+                    Ok(_) => {}
+                    // Gone (deleted) ends the follow too.
+                    Err(_) => break,
+                }
+            }
+            tokio::time::sleep(FOLLOW_DRAIN).await;
+        };
+        Ok(Box::pin(stream.take_until(Box::pin(stopped))))
     }
 
     /// `container stop -t SECS ID`.

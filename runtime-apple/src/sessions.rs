@@ -114,6 +114,35 @@ pub fn output_stream(child: &mut Child, argv: &[String]) -> OutputStream {
     ))
 }
 
+/// A pseudo-terminal's master as the session's output (all of it stdout, as a
+/// terminal merges the streams) and input. The output ends when the child's side
+/// is closed (the master then reads EIO).
+pub fn pty_session(
+    master: std::os::fd::OwnedFd,
+    argv: &[String],
+) -> Result<(OutputStream, InputSink), std::io::Error> {
+    let writer = tokio::fs::File::from_std(std::fs::File::from(master.try_clone()?));
+    let reader = PtyReader(tokio::fs::File::from_std(std::fs::File::from(master)));
+    let output = Box::pin(chunks(reader, Output::Stdout, argv.to_vec()));
+    Ok((output, Box::pin(writer) as InputSink))
+}
+
+/// A pty master, where EIO (every slave closed) is the end of input.
+struct PtyReader(tokio::fs::File);
+
+impl AsyncRead for PtyReader {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        match Pin::new(&mut self.0).poll_read(cx, buf) {
+            Poll::Ready(Err(e)) if e.raw_os_error() == Some(nix::libc::EIO) => Poll::Ready(Ok(())),
+            other => other,
+        }
+    }
+}
+
 /// The child's stdin as a session input.
 pub fn input(child: &mut Child) -> Option<InputSink> {
     child

@@ -223,8 +223,6 @@ fn defensive_refusals() {
     dind.docker = DockerAccess::Dind {
         privilege: runtime_core::plan::DindPrivilege::Privileged,
     };
-    let mut pids = base.clone();
-    pids.limits.pids = Some(1024);
     let mut groups = base.clone();
     groups.group_add.push(998);
     let mut bridge = base.clone();
@@ -245,7 +243,6 @@ fn defensive_refusals() {
         privileged,
         socket,
         dind,
-        pids,
         groups,
         bridge,
         colon_and_comma,
@@ -300,4 +297,244 @@ fn references_that_could_read_as_options_never_reach_a_command_line() {
         refused(argv::image_inspect("-it")),
         refused(argv::build(&build).expect("a build")),
     ]);
+}
+
+/// Apple's CLI has no no-new-privileges setting and its runtime leaves it off: a
+/// plan for Apple lists it as not applied instead of claiming it.
+#[test]
+fn plans_for_apple_do_not_claim_no_new_privileges() {
+    let plan = plan_of("minimal.toml");
+    assert!(!plan.security.no_new_privileges);
+    assert!(
+        !plan.security.to_string().contains("no-new-privileges"),
+        "{}",
+        plan.security
+    );
+    assert!(
+        plan.not_applied
+            .iter()
+            .any(|w| w.starts_with("no-new-privileges:") && w.contains("its own virtual machine")),
+        "{:?}",
+        plan.not_applied
+    );
+}
+
+/// Apple's `--tmpfs` takes only a path: the plan says the home is not private.
+#[test]
+fn plans_for_apple_say_the_home_tmpfs_is_not_private() {
+    let plan = plan_of("minimal.toml");
+    assert!(
+        plan.not_applied
+            .iter()
+            .any(|w| w.starts_with("a private home:") && w.contains("mode 1777")),
+        "{:?}",
+        plan.not_applied
+    );
+}
+
+/// The options of each `container` command in one release of Apple's CLI, from
+/// fixtures/apple-cli-options.txt (names ending in `=` take a value).
+type Release = std::collections::BTreeMap<String, BTreeSet<String>>;
+
+/// Every release listed in fixtures/apple-cli-options.txt: the ones berth supports.
+fn releases() -> Vec<(String, Release)> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/apple-cli-options.txt");
+    let text = std::fs::read_to_string(&path).expect("read apple-cli-options.txt");
+    let mut out: Vec<(String, Release)> = Vec::new();
+    for line in text
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+    {
+        if let Some(tag) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+            out.push((tag.to_owned(), Release::new()));
+            continue;
+        }
+        let (command, options) = line.split_once(':').expect("command: options");
+        let release = &mut out.last_mut().expect("a [version] first").1;
+        release.insert(
+            command.to_owned(),
+            options.split_whitespace().map(str::to_owned).collect(),
+        );
+    }
+    out
+}
+
+/// Why `argv` is not a command line `release` accepts, if it is not: an unknown
+/// command, an option the command lacks, or a value before `--` that no option takes.
+fn check_against(argv: &[String], release: &Release) -> Result<(), String> {
+    let nested = [
+        "image", "volume", "network", "system", "builder", "registry",
+    ];
+    let words = if nested.contains(&argv[0].as_str()) {
+        2
+    } else {
+        1
+    };
+    let command = argv[..words].join(" ");
+    let options = release
+        .get(&command)
+        .ok_or_else(|| format!("no command `container {command}`"))?;
+    let mut rest = argv[words..].iter();
+    while let Some(arg) = rest.next() {
+        if arg == "--" {
+            return Ok(());
+        }
+        if options.contains(&format!("{arg}=")) {
+            rest.next()
+                .ok_or_else(|| format!("{arg} without its value"))?;
+        } else if !options.contains(arg) {
+            return Err(format!("`container {command}` has no option {arg}"));
+        }
+    }
+    Ok(())
+}
+
+/// Every command line berth can build: each fixture config's create and image
+/// commands, the variants with every option (input, terminal, volumes, networks,
+/// a `-v` mount, a pids limit, a build), and every session and lifecycle command.
+fn everything_berth_emits() -> Vec<Vec<String>> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/configs");
+    let mut plans: Vec<Plan> = std::fs::read_dir(&dir)
+        .expect("configs")
+        .flatten()
+        .filter_map(|entry| resolve(&entry.path()).ok())
+        .collect();
+    let mut full = plan_of("workspace.toml");
+    full.mounts.push(Mount::Volume {
+        target: "/cache".to_owned(),
+        purpose: MountPurpose::Workspace,
+    });
+    full.mounts.push(Mount::Bind {
+        source: "/Users/agent/a,b".into(),
+        declared: None,
+        target: "/other".into(),
+        read_only: true,
+        purpose: MountPurpose::Workspace,
+    });
+    full.network
+        .create
+        .push("berth-3f9c2a1b7d4e-net".to_owned());
+    full.security.cap_add.push("NET_RAW".to_owned());
+    full.security.read_only_rootfs = true;
+    full.limits.pids = Some(100);
+    plans.push(full);
+    let mut out = Vec::new();
+    for plan in &plans {
+        for (stdin, tty) in [(false, false), (true, false), (true, true)] {
+            let mut spec = spec(plan);
+            spec.stdin = stdin;
+            spec.tty = tty;
+            out.push(argv::create(&spec, Some(Path::new(ENV_FILE))).expect("create argv"));
+            let labels = spec.labels();
+            out.push(argv::volume_create("berth-3f9c2a1b7d4e-0", &labels));
+            out.push(argv::network_create("berth-3f9c2a1b7d4e-net", &labels));
+        }
+        if let Some(build) = argv::build(&plan.image) {
+            out.push(build.expect("build argv"));
+        }
+        out.push(argv::image_inspect(plan.image.reference()).expect("image argv"));
+    }
+    let id = "agent-3f9c2a1b";
+    let exec = ExecSpec {
+        cmd: vec!["sh".into()],
+        workdir: Some("/workspace".into()),
+        env: vec![("TOKEN".into(), "x".into())],
+        user: Some("1000:1000".into()),
+        stdin: true,
+        tty: true,
+    };
+    out.push(argv::exec(id, &exec, Some(Path::new(ENV_FILE))).expect("exec argv"));
+    out.push(
+        argv::exec(
+            id,
+            &ExecSpec {
+                cmd: vec!["true".into()],
+                ..ExecSpec::default()
+            },
+            None,
+        )
+        .expect("exec argv"),
+    );
+    for (follow, tail) in [(false, None), (true, Some(10))] {
+        out.push(argv::logs(id, &LogOptions { follow, tail }));
+    }
+    out.extend([
+        argv::start(id),
+        argv::attach(id, false),
+        argv::attach(id, true),
+        argv::stop(id, Duration::from_secs(10)),
+        argv::delete(&[id.to_owned()]),
+        argv::list(false),
+        argv::list(true),
+        argv::inspect(id),
+        argv::volume_list(),
+        argv::volume_delete(&["berth-3f9c2a1b7d4e-0".to_owned()]),
+        argv::network_list(),
+        argv::network_delete("berth-3f9c2a1b7d4e-net"),
+        argv::system_status(),
+    ]);
+    out
+}
+
+/// The contract with Apple's CLI: every command and option berth can put on a
+/// command line exists, with the same arity, in every release berth supports
+/// (0.12.0 to 1.2.2), as Apple's command reference lists them. A new release is
+/// supported by adding it to the list with scripts/apple-cli-options.py.
+#[test]
+fn every_command_and_option_is_in_apples_reference_for_each_supported_release() {
+    let releases = releases();
+    let tags: Vec<&str> = releases.iter().map(|(tag, _)| tag.as_str()).collect();
+    assert_eq!(
+        tags.first(),
+        Some(&"0.12.0"),
+        "the oldest release berth supports"
+    );
+    assert_eq!(tags.last(), Some(&"1.2.2"));
+    let emitted = everything_berth_emits();
+    let options: BTreeSet<&str> = emitted
+        .iter()
+        .flat_map(|argv| argv.iter().take_while(|a| *a != "--"))
+        .filter(|a| a.starts_with('-'))
+        .map(String::as_str)
+        .collect();
+    // The check covers what matters: options of every kind berth uses.
+    for expected in [
+        "--ulimit",
+        "--cap-drop",
+        "--read-only",
+        "-t",
+        "-i",
+        "--env-file",
+        "-f",
+        "--format",
+        "--label",
+        "-v",
+    ] {
+        assert!(
+            options.contains(expected),
+            "{expected} was not emitted: {options:?}"
+        );
+    }
+    let mut failures = Vec::new();
+    for (tag, release) in &releases {
+        for argv in &emitted {
+            if let Err(why) = check_against(argv, release) {
+                failures.push(format!("{tag}: {why} in {argv:?}"));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// The check itself refuses what Apple's parser would refuse.
+#[test]
+fn the_reference_check_refuses_unknown_options_and_commands() {
+    let releases = releases();
+    let (_, release) = releases.first().expect("a release");
+    let argv = |args: &[&str]| args.iter().map(|a| (*a).to_owned()).collect::<Vec<_>>();
+    assert!(check_against(&argv(&["logs", "--tail", "1", "--", "x"]), release).is_err());
+    assert!(check_against(&argv(&["create", "--pids-limit", "1", "--", "i"]), release).is_err());
+    assert!(check_against(&argv(&["attach", "--", "x"]), release).is_err());
+    assert!(check_against(&argv(&["stop", "-t"]), release).is_err());
+    assert!(check_against(&argv(&["stop", "-t", "5", "--", "x"]), release).is_ok());
 }

@@ -44,6 +44,9 @@ both_shapes!(
     exec_stdin_is_byte_exact_for_one_mebibyte,
     exec_passes_exit_codes_through,
     env_travels_in_env_files_never_on_a_command_line,
+    exec_variables_win_over_the_sandboxs_own,
+    a_pids_limit_is_a_process_limit,
+    exec_with_a_terminal_and_input_runs_on_a_pseudo_terminal,
     logs_return_the_merged_output,
     stop_stops_the_sandbox,
     remove_leaves_nothing_behind,
@@ -305,6 +308,82 @@ async fn env_travels_in_env_files_never_on_a_command_line(shape: &'static str) {
     assert_eq!(mode.ok(), Some(0o700));
 }
 
+async fn exec_variables_win_over_the_sandboxs_own(shape: &'static str) {
+    let fx = Fixture::new(shape, &[]);
+    let plan = busybox(&["sleep", "600"]);
+    let mut spec = fx.spec(&plan, "exec-env");
+    spec.env = vec![("TOKEN".into(), "from-create".into())];
+    let rt = &fx.runtime;
+    let id = within("create", rt.create(&spec)).await.expect("create");
+    within("start", rt.start(&id)).await.expect("start");
+    let exec = ExecSpec {
+        cmd: vec![
+            "sh".into(),
+            "-c".into(),
+            "env | grep -c '^TOKEN='; printf '%s' \"$TOKEN\"".into(),
+        ],
+        env: vec![("TOKEN".into(), "from-exec".into())],
+        ..ExecSpec::default()
+    };
+    let session = within("exec", rt.exec(&id, &exec)).await.expect("exec");
+    let (out, _) = collect(session.output).await;
+    assert_eq!(within("exit", session.exit).await.expect("exit"), 0);
+    assert_eq!(String::from_utf8_lossy(&out), "1\nfrom-exec");
+    for argv in rt.runner().history() {
+        assert!(
+            argv.iter().all(|a| !a.contains("from-exec")),
+            "a value reached a command line: {argv:?}"
+        );
+    }
+}
+
+async fn a_pids_limit_is_a_process_limit(shape: &'static str) {
+    let fx = Fixture::new(shape, &[]);
+    let mut plan = busybox(&["sleep", "600"]);
+    plan.limits.pids = Some(64);
+    let spec = fx.spec(&plan, "pids");
+    let rt = &fx.runtime;
+    let id = within("create", rt.create(&spec)).await.expect("create");
+    within("start", rt.start(&id)).await.expect("start");
+    let exec = ExecSpec {
+        cmd: vec!["sh".into(), "-c".into(), "ulimit -u; ulimit -H -u".into()],
+        ..ExecSpec::default()
+    };
+    let session = within("exec", rt.exec(&id, &exec)).await.expect("exec");
+    let (out, _) = collect(session.output).await;
+    assert_eq!(within("exit", session.exit).await.expect("exit"), 0);
+    assert_eq!(String::from_utf8_lossy(&out), "64\n64\n");
+}
+
+async fn exec_with_a_terminal_and_input_runs_on_a_pseudo_terminal(shape: &'static str) {
+    let fx = Fixture::new(shape, &[]);
+    let plan = busybox(&["sleep", "600"]);
+    let spec = fx.spec(&plan, "exec-tty");
+    let rt = &fx.runtime;
+    let id = within("create", rt.create(&spec)).await.expect("create");
+    within("start", rt.start(&id)).await.expect("start");
+    let exec = ExecSpec {
+        cmd: vec![
+            "sh".into(),
+            "-c".into(),
+            "read line; test -t 0 && echo \"tty:$line\"".into(),
+        ],
+        stdin: true,
+        tty: true,
+        ..ExecSpec::default()
+    };
+    let mut session = within("exec", rt.exec(&id, &exec))
+        .await
+        .expect("exec -i -t");
+    let mut input = session.input.take().expect("input");
+    input.write_all(b"hello\r").await.expect("write");
+    input.flush().await.expect("flush");
+    let (out, _) = collect(session.output).await;
+    let text = String::from_utf8_lossy(&out);
+    assert!(text.contains("tty:hello"), "{text:?}");
+    assert_eq!(within("exit", session.exit).await.expect("exit"), 0);
+}
+
 async fn logs_return_the_merged_output(shape: &'static str) {
     let fx = Fixture::new(shape, &[]);
     let plan = busybox(&["sh", "-c", "echo one; echo two >&2; echo three; sleep 600"]);
@@ -359,7 +438,8 @@ async fn logs_return_the_merged_output(shape: &'static str) {
     within("stop", rt.stop(&id, Duration::from_secs(1)))
         .await
         .expect("stop");
-    collect(stream).await;
+    // Apple's `logs -f` never ends by itself: berth ends it when the sandbox stops.
+    within("the follow to end after stop", collect(stream)).await;
 }
 
 async fn stop_stops_the_sandbox(shape: &'static str) {
@@ -411,6 +491,10 @@ async fn remove_leaves_nothing_behind(shape: &'static str) {
         target: "/cache".into(),
         purpose: MountPurpose::Workspace,
     });
+    // A network of the run: its labels are read in the 0.12 shape (under
+    // `config`) and the 1.x one (under `configuration`).
+    let network = format!("berth-{}-net", fx.run_id);
+    plan.network.create.push(network.clone());
     let spec = fx.spec(&plan, "rm");
     let rt = &fx.runtime;
     let id = within("create", rt.create(&spec)).await.expect("create");
@@ -427,6 +511,7 @@ async fn remove_leaves_nothing_behind(shape: &'static str) {
         .expect("remove");
     assert_eq!(removed.containers, [id]);
     assert_eq!(removed.volumes, [volume]);
+    assert_eq!(removed.networks, [network]);
     let (containers, volumes, networks) = leftovers(&fx.label());
     assert!(
         containers.is_empty() && volumes.is_empty() && networks.is_empty(),

@@ -213,3 +213,156 @@ fn listings_come_in_both_shapes() {
         "Error: notFound: \"container not found: apple-no-such\""
     );
 }
+
+/// Creates and starts a labelled busybox container running `script`; returns its id.
+fn started(run: &Run, suffix: &str, extra: &[&str], script: &str) -> String {
+    let name = format!("apple-contract-{}-{suffix}", &run.0[..8]);
+    let label = format!("berth.run-id={}", run.0);
+    let mut args = vec!["create", "--name", &name, "-l", &label];
+    args.extend_from_slice(extra);
+    args.extend_from_slice(&[IMAGE, "sh", "-c", script]);
+    let out = output(&mut double(&args));
+    assert_eq!(code(&out), Some(0), "{}", text(&out.stderr));
+    let out = output(&mut double(&["start", &name]));
+    assert_eq!(code(&out), Some(0), "{}", text(&out.stderr));
+    name
+}
+
+/// ProcessIO.swift: with a terminal and input, the CLI puts its stdin into raw
+/// mode, which fails on anything but a terminal; `start` then stops the container.
+#[test]
+fn a_terminal_with_input_fails_when_stdin_is_not_a_terminal() {
+    require_engine();
+    require_image();
+    let run = Run(run_id());
+    let id = started(&run, "raw", &[], "sleep 600");
+    let out = output(&mut double(&["exec", "-i", "-t", &id, "true"]));
+    assert_eq!(code(&out), Some(1));
+    assert!(
+        text(&out.stderr).starts_with("Error: internalError: \"failed to exec process"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = output(&mut double(&["exec", "-t", &id, "true"]));
+    assert_eq!(
+        code(&out),
+        Some(0),
+        "a terminal without input: {}",
+        text(&out.stderr)
+    );
+    let name = format!("apple-contract-{}-rawstart", &run.0[..8]);
+    let label = format!("berth.run-id={}", run.0);
+    let out = output(&mut double(&[
+        "create", "--name", &name, "-l", &label, "-t", IMAGE, "true",
+    ]));
+    assert_eq!(code(&out), Some(0), "{}", text(&out.stderr));
+    let out = output(&mut double(&["start", "-a", "-i", &name]));
+    assert_eq!(code(&out), Some(1));
+    assert!(
+        text(&out.stderr).contains("failed to start container"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+/// ContainerExec.swift: exec variables are appended to the init process's
+/// environment, so the value set at create is the one `getenv` finds.
+#[test]
+fn exec_variables_come_after_the_init_environment() {
+    require_engine();
+    require_image();
+    let run = Run(run_id());
+    let id = started(&run, "env", &["-e", "TOKEN=create"], "sleep 600");
+    let out = output(&mut double(&[
+        "exec",
+        "-e",
+        "TOKEN=exec",
+        "-e",
+        "OTHER=x",
+        &id,
+        "sh",
+        "-c",
+        "echo $TOKEN $OTHER",
+    ]));
+    assert_eq!(code(&out), Some(0), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "create x\n");
+}
+
+/// ContainerLogs.swift: `-f` keeps following after the container has stopped.
+#[test]
+fn logs_follow_outlives_the_container() {
+    require_engine();
+    require_image();
+    let run = Run(run_id());
+    let id = started(&run, "logs", &[], "echo one; echo; echo two; echo; echo");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let out = output(docker().args(["inspect", "--format", "{{.State.Running}}", &id]));
+        if text(&out.stdout).trim() == "false" {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the container never stopped"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    // Without -f: trailing newlines trimmed; with -n: blank lines skipped.
+    let all = output(&mut double(&["logs", &id]));
+    assert_eq!(text(&all.stdout), "one\n\ntwo\n");
+    let last = output(&mut double(&["logs", "-n", "2", &id]));
+    assert_eq!(text(&last.stdout), "one\ntwo\n");
+    let mut follow = double(&["logs", "-f", &id])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn logs -f");
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    let still = follow.try_wait().expect("try_wait");
+    let _ = follow.kill();
+    let _ = follow.wait();
+    assert!(still.is_none(), "logs -f ended by itself: {still:?}");
+}
+
+/// VolumeDelete.swift and NetworkDelete.swift: a missing name fails the command
+/// with "failed to delete one or more ...", which does not say "not found".
+#[test]
+fn deleting_a_missing_volume_or_network_fails_as_a_whole() {
+    require_engine();
+    for (kind, plural) in [("volume", "volumes"), ("network", "networks")] {
+        let out = output(&mut double(&[kind, "delete", "--", "apple-contract-gone"]));
+        assert_eq!(code(&out), Some(1));
+        assert_eq!(
+            text(&out.stderr),
+            format!(
+                "Error: notFound: \"failed to delete one or more {plural}: [\"apple-contract-gone\"]\"\n"
+            )
+        );
+    }
+}
+
+/// NetworkList.swift of 0.12: labels under `config`, the state a string.
+#[test]
+fn network_lists_of_0_12_nest_the_configuration_under_config() {
+    require_engine();
+    let run = Run(run_id());
+    let name = format!("apple-contract-{}-net", &run.0[..8]);
+    let label = format!("berth.run-id={}", run.0);
+    let out = output(&mut double(&[
+        "network", "create", "--label", &label, &name,
+    ]));
+    assert_eq!(code(&out), Some(0), "{}", text(&out.stderr));
+    let listed = output(
+        double(&["network", "list", "--format", "json"]).env("BERTH_APPLE_DOUBLE_SHAPE", "0"),
+    );
+    let networks: Value = serde_json::from_slice(&listed.stdout).expect("JSON");
+    let entry = networks
+        .as_array()
+        .expect("array")
+        .iter()
+        .find(|n| n["id"] == name.as_str())
+        .expect("listed")
+        .clone();
+    assert_eq!(entry["config"]["labels"]["berth.run-id"], run.0.as_str());
+    assert!(entry.get("configuration").is_none());
+    assert_eq!(entry["state"], "running");
+}

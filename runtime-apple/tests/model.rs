@@ -129,6 +129,35 @@ fn network_lists_parse() {
 }
 
 #[test]
+fn network_lists_of_0_12_keep_their_labels_under_config() {
+    let legacy = model::parse_networks(&fixture("networks/list-0.12.json")).expect("parses");
+    let current = model::parse_networks(&fixture("networks/list-1x.json")).expect("parses");
+    assert_eq!(legacy, current);
+    assert_eq!(
+        legacy[1].labels.get("berth.run-id").map(String::as_str),
+        Some("3f9c2a1b7d4e")
+    );
+}
+
+#[test]
+fn api_server_versions_parse() {
+    let version = |text: &str| model::ApiVersion::parse(text).map(|v| v.to_string());
+    assert_eq!(
+        version("container-apiserver version 1.2.2 (build: release, commit: 9a1c2f3)").as_deref(),
+        Some("1.2.2")
+    );
+    assert_eq!(
+        version("container-apiserver version 0.12.3").as_deref(),
+        Some("0.12.3")
+    );
+    assert_eq!(version("0.11.0").as_deref(), Some("0.11.0"));
+    assert_eq!(version("container-apiserver version unknown"), None);
+    let old = model::ApiVersion::parse("0.11.0").expect("parses");
+    assert!(old < model::MINIMUM_VERSION);
+    assert!(model::ApiVersion::parse("1.0.0").expect("parses") >= model::MINIMUM_VERSION);
+}
+
+#[test]
 fn system_status_json() {
     let running = model::parse_system_status(&fixture("status/running.json")).expect("parses");
     assert_eq!(running.state, ServiceState::Running);

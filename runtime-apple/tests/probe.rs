@@ -74,6 +74,24 @@ async fn a_cli_older_than_0_11_asks_for_an_upgrade() {
 }
 
 #[tokio::test]
+async fn a_cli_older_than_0_12_is_refused_with_the_version_needed() {
+    let fx = Fixture::new("0", &[("BERTH_APPLE_DOUBLE_VERSION", "0.11.0")]);
+    let report = fx.runtime.probe().await;
+    let (reason, fix) = unavailable(&report.availability);
+    assert_eq!(
+        reason,
+        "this `container` is 0.11.0, and berth needs 0.12.0 or later (for --cap-drop)"
+    );
+    assert!(fix.contains("0.12 or later"), "{fix}");
+    // 0.0.0: a build without a release version, not judged.
+    for accepted in ["0.12.0", "1.2.2", "0.0.0"] {
+        let fx = Fixture::new("0", &[("BERTH_APPLE_DOUBLE_VERSION", accepted)]);
+        let report = fx.runtime.probe().await;
+        assert_eq!(report.availability, Availability::Available, "{accepted}");
+    }
+}
+
+#[tokio::test]
 async fn a_missing_cli_says_install_it() {
     let rt = AppleRuntime::with_program("/nonexistent/bin/container");
     let report = rt.probe().await;

@@ -167,4 +167,7 @@ pub struct Capabilities {
     /// Whether sandboxes join a berth-owned network, shared by every run, rather
     /// than the engine's default one.
     pub shared_network: bool,
+    /// Whether a tmpfs mount can carry a mode and an owner (Apple's `--tmpfs` takes
+    /// only a path).
+    pub tmpfs_options: bool,
 }

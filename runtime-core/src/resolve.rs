@@ -128,6 +128,10 @@ pub fn prepare(config: &Config, caps: &Capabilities, host: &HostFacts) -> Result
     };
     if !security.no_new_privileges {
         warnings.push("no-new-privileges is off ([security] no_new_privileges = false)".to_owned());
+    } else if caps.runtime == RuntimeKind::Apple {
+        // Apple's CLI has no such setting and its runtime leaves it off: the plan
+        // must not claim it.
+        security.no_new_privileges = false;
     }
 
     let mut group_add = Vec::new();
@@ -187,6 +191,11 @@ pub fn prepare(config: &Config, caps: &Capabilities, host: &HostFacts) -> Result
 
     let mut defaults = hardening.defaults;
     let mut not_applied = hardening.not_applied;
+    if caps.runtime == RuntimeKind::Apple && file.security.no_new_privileges {
+        not_applied.push(
+            "no-new-privileges: Apple `container` has no such setting and leaves it off; the isolation is that each container runs in its own virtual machine".to_owned(),
+        );
+    }
     let env = resolve_env(config, host)?;
     for name in &config.file.secrets.names {
         dangers.push(Danger {
@@ -552,6 +561,14 @@ fn resolve_limits(
     let engine = host.engine.as_ref();
     let cpus = match r.cpus.as_ref().map(|c| *c.get_ref()) {
         Some(Limit::Value(_)) if !caps.limits.cpus => return Err(refuse("cpus")),
+        // Apple allocates whole virtual CPUs: the plan shows what it gives.
+        Some(Limit::Value(asked)) if runtime == RuntimeKind::Apple && asked.fract() != 0.0 => {
+            let whole = asked.ceil().max(1.0);
+            warnings.push(format!(
+                "cpus {asked} on Apple `container` is {whole}: it gives a virtual machine whole CPUs"
+            ));
+            Some(whole)
+        }
         Some(Limit::Value(c)) => Some(c),
         Some(Limit::Unlimited) => None,
         None if caps.limits.cpus => {
@@ -600,6 +617,11 @@ fn resolve_limits(
         }
         None => None,
     };
+    if let (Some(pids), RuntimeKind::Apple) = (pids, runtime) {
+        warnings.push(format!(
+            "pids {pids} on Apple `container` is a process limit for the sandbox's user inside its virtual machine (--ulimit nproc), which does not hold the root user"
+        ));
+    }
     Ok(Limits { cpus, memory, pids })
 }
 
@@ -687,6 +709,14 @@ fn harden(
             owner: TmpfsOwner::Root,
             purpose: MountPurpose::Run,
         });
+    }
+    if let Some(home) = &home
+        && !caps.tmpfs_options
+    {
+        not_applied.push(format!(
+            "a private home: tmpfs mounts on {} take no mode or owner, so {home} has the kernel's default, mode 1777 owned by root, not mode 0700 owned by the sandbox user",
+            caps.runtime
+        ));
     }
     if let Some(home) = &home {
         mounts.push(Mount::Tmpfs {

@@ -161,6 +161,7 @@ mod tests {
             },
             non_root_fallback: true,
             shared_network: true,
+            tmpfs_options: true,
         }
     }
 

@@ -35,6 +35,7 @@ pub fn capabilities(_host: &HostFacts, probe: &ProbeReport) -> Capabilities {
         },
         non_root_fallback: true,
         shared_network: true,
+        tmpfs_options: true,
     }
 }
 

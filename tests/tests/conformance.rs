@@ -526,6 +526,100 @@ mod cases {
     }
 }
 
+/// Cases for terminals and `logs -f`.
+mod tty_and_follow {
+    use super::*;
+
+    /// Runs `cmd` with `input` on its stdin (a pipe, not a terminal; written a
+    /// second after the start, as a person types, and kept open), failing when it
+    /// takes longer than 60 s (killing it).
+    fn within_a_minute(cmd: &mut Command, input: &[u8], what: &str) -> std::process::Output {
+        let mut child = cmd
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn berth");
+        // Open until the end: what a tty session does at end of input is not
+        // what these cases check.
+        let mut stdin = child.stdin.take().expect("stdin");
+        if !input.is_empty() {
+            std::thread::sleep(Duration::from_secs(1));
+            stdin.write_all(input).expect("write stdin");
+        }
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while child.try_wait().expect("try_wait").is_none() {
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                let out = child.wait_with_output().expect("wait");
+                panic!(
+                    "{what} did not end within 60 s; stdout: {}",
+                    String::from_utf8_lossy(&out.stdout)
+                );
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        drop(stdin);
+        child.wait_with_output().expect("wait")
+    }
+
+    /// The script a terminal case runs: reads a line, then says whether its
+    /// stdin is a terminal.
+    const TTY_SCRIPT: &str =
+        "read line; if test -t 0; then echo \"tty:$line\"; else echo \"pipe:$line\"; fi";
+
+    /// `run -i -t` and `exec -i -t` give the process a terminal, even when berth's
+    /// own stdin is a pipe.
+    pub fn run_and_exec_with_a_terminal(b: &Backend) {
+        let s = Scratch::new(b, "tty");
+        let config = s.config("");
+        let out = within_a_minute(
+            b.berth()
+                .args(["run", "--rm", "-i", "-t", "-f"])
+                .arg(&config)
+                .args(["--", "sh", "-c", TTY_SCRIPT]),
+            b"hello\n",
+            "run -i -t",
+        );
+        assert_ok(&out, "run -i -t");
+        assert!(stdout(&out).contains("tty:hello"), "{}", stdout(&out));
+        s.assert_clean();
+        let name = b.detached(&s, "");
+        let out = within_a_minute(
+            b.berth()
+                .args(["exec", "-i", "-t", &name, "--", "sh", "-c", TTY_SCRIPT]),
+            b"again\n",
+            "exec -i -t",
+        );
+        assert_ok(&out, "exec -i -t");
+        assert!(stdout(&out).contains("tty:again"), "{}", stdout(&out));
+        assert_ok(&run(b.berth().args(["rm", "-f", &name])), "rm -f");
+        s.assert_clean();
+    }
+
+    /// `logs -f` prints what the sandbox prints and ends when it stops.
+    pub fn logs_follow_ends_when_the_sandbox_stops(b: &Backend) {
+        let s = Scratch::new(b, "follow");
+        let config = s.config("");
+        let out = run(b
+            .berth()
+            .args(["run", "-d", "--name", &s.name, "-f"])
+            .arg(&config)
+            .args(["--", "sh", "-c", "echo first; sleep 3; echo second"]));
+        assert_ok(&out, "run -d");
+        let follow = within_a_minute(b.berth().args(["logs", "-f", &s.name]), b"", "logs -f");
+        assert_ok(&follow, "logs -f");
+        let lines: Vec<&str> = std::str::from_utf8(&follow.stdout)
+            .expect("utf-8")
+            .lines()
+            .collect();
+        assert_eq!(lines, ["first", "second"]);
+        // The engine may still be recording the stop: -f.
+        assert_ok(&run(b.berth().args(["rm", "-f", &s.name])), "rm -f");
+        s.assert_clean();
+    }
+}
+
 macro_rules! conformance {
     ($($backend:ident => ($runtime:literal, $oci:literal, $merged:literal)),* $(,)?) => {$(
         mod $backend {
@@ -547,6 +641,17 @@ macro_rules! conformance {
                 pinned_name_conflict,
                 interrupted_launch_leaves_nothing,
             );
+            conformance!(@more
+                run_and_exec_with_a_terminal,
+                logs_follow_ends_when_the_sandbox_stops,
+            );
+        }
+    )*};
+    (@more $($case:ident),* $(,)?) => {$(
+        #[test]
+        fn $case() {
+            require_engine();
+            super::tty_and_follow::$case(&BACKEND);
         }
     )*};
     (@cases $($case:ident),* $(,)?) => {$(

@@ -11,6 +11,8 @@
 //! - `BERTH_APPLE_DOUBLE_SYSTEM=running|not-running|unregistered|legacy|no-kernel`:
 //!   what `system status` says (`legacy`: a CLI older than 0.11, without
 //!   `--format`), and for `no-kernel`, `create` failing as with no kernel.
+//! - `BERTH_APPLE_DOUBLE_VERSION=X.Y.Z`: the API server version `system status`
+//!   reports (1.2.2, or 0.12.3 with the 0.x shape).
 //!
 //! Every Docker object it creates is labelled as asked plus `berth.apple-double=1`,
 //! and only such objects are visible through it. Where the real CLI would pull a
@@ -183,6 +185,17 @@ fn system_mode() -> String {
     std::env::var("BERTH_APPLE_DOUBLE_SYSTEM").unwrap_or_else(|_| "running".to_owned())
 }
 
+/// The API server version `system status` reports.
+fn api_version() -> String {
+    std::env::var("BERTH_APPLE_DOUBLE_VERSION").unwrap_or_else(|_| {
+        match shapes::Shape::from_env() {
+            shapes::Shape::Legacy => "0.12.3",
+            shapes::Shape::Current => "1.2.2",
+        }
+        .to_owned()
+    })
+}
+
 fn system(args: &[String]) -> Outcome {
     match args.split_first() {
         Some((sub, rest)) if sub == "status" => system_status(rest),
@@ -223,7 +236,8 @@ fn system_status(args: &[String]) -> Outcome {
             "status": status,
             "appRoot": "/Users/agent/Library/Application Support/com.apple.container/",
             "installRoot": "/usr/local/",
-            "apiServerVersion": "container-apiserver version 1.2.2 (build: release, commit: berthdb)",
+            // ReleaseVersion.swift: "<app> version <version> (build: ..., commit: ...)".
+            "apiServerVersion": format!("container-apiserver version {} (build: release, commit: berthdb)", api_version()),
             "apiServerCommit": "berthdouble",
             "apiServerBuild": "release",
             "apiServerAppName": "container-apiserver",

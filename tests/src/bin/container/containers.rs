@@ -110,6 +110,20 @@ pub fn start(args: &[String]) -> Outcome {
         println!("{id}");
         return Ok(0);
     }
+    // ContainerStart.swift: the I/O is set up with the terminal flag the container
+    // was created with and `--interactive`; on failure the container is stopped
+    // and the error wrapped as "failed to start container".
+    let tty = container
+        .pointer("/Config/Tty")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
+    if let Err(detail) = raw_mode(tty, parsed.flag("-i")) {
+        let _ = docker::run(&["stop", "--time", "0", id]);
+        return Err(Fail::apple(
+            "internalError",
+            format!("failed to start container: {detail}"),
+        ));
+    }
     let mut cmd = docker();
     cmd.args(["start", "--attach"]);
     if parsed.flag("-i") {
@@ -117,6 +131,17 @@ pub fn start(args: &[String]) -> Outcome {
     }
     cmd.arg(id);
     Err(replace(cmd))
+}
+
+/// ProcessIO.swift (`ProcessIO.create`): with both a terminal and `--interactive`,
+/// the CLI wraps its own stdin as a terminal and puts it into raw mode, which fails
+/// when stdin is not a terminal (a pipe, /dev/null).
+fn raw_mode(tty: bool, interactive: bool) -> Result<(), String> {
+    use std::io::IsTerminal;
+    if tty && interactive && !std::io::stdin().is_terminal() {
+        return Err("Error(errno: 25, \"Inappropriate ioctl for device\")".to_owned());
+    }
+    Ok(())
 }
 
 /// `container stop [-s SIG] [-t SECS] ID...`: prints each stopped id.
@@ -291,6 +316,14 @@ pub fn exec(args: &[String]) -> Outcome {
             format!("container {id} is not running"),
         ));
     }
+    // ContainerExec.swift: a failure setting up the I/O is wrapped as
+    // "failed to exec process".
+    if let Err(detail) = raw_mode(parsed.flag("-t"), parsed.flag("-i")) {
+        return Err(Fail::apple(
+            "internalError",
+            format!("failed to exec process {detail}"),
+        ));
+    }
     let mut cmd = docker();
     cmd.arg("exec");
     if parsed.flag("-d") {
@@ -321,11 +354,25 @@ pub fn exec(args: &[String]) -> Outcome {
         }
         _ => {}
     }
+    // ContainerExec.swift: the exec's variables are appended to the init process's
+    // environment (`config.environment.append`), duplicates kept, so the process
+    // gets both entries and `getenv`, which reads the first, sees the init
+    // process's value. Docker would replace it; the double drops the exec's value
+    // for a name the container already has, which is what such a process sees.
+    let init_names: Vec<String> = strings_at(&container, "/Config/Env")
+        .iter()
+        .filter_map(|e| e.split('=').next().map(str::to_owned))
+        .collect();
+    let fresh = |name: &str| !init_names.iter().any(|n| n == name);
     for (name, value) in crate::envfile::read(&parsed)? {
-        cmd.args(["--env", &name]).env(name, value);
+        if fresh(&name) {
+            cmd.args(["--env", &name]).env(name, value);
+        }
     }
     for env in parsed.values("-e") {
-        cmd.args(["--env", env]);
+        if fresh(env.split('=').next().unwrap_or_default()) {
+            cmd.args(["--env", env]);
+        }
     }
     cmd.arg(id).args(command);
     if parsed.flag("-d") {
@@ -346,7 +393,11 @@ pub fn exec(args: &[String]) -> Outcome {
 }
 
 /// `container logs [-f] [-n N] ID`: Apple keeps one log with stdout and stderr
-/// merged, printed on stdout; so is Docker's here.
+/// merged, printed on stdout; so is Docker's here. As ContainerLogs.swift does:
+/// without `-n` the whole log is printed with its trailing newlines trimmed (and
+/// one newline after it); with `-n` blank lines are skipped before the last N are
+/// taken; with `-f` the CLI then follows the file for ever, also after the
+/// container has stopped (it ends only when killed).
 pub fn logs(args: &[String]) -> Outcome {
     let parsed = LOGS.parse(args)?;
     let [id] = parsed.positionals.as_slice() else {
@@ -356,28 +407,101 @@ pub fn logs(args: &[String]) -> Outcome {
         return Err(Fail::double("`container logs --boot`"));
     }
     existing(id)?;
-    let mut cmd = docker();
-    cmd.arg("logs");
+    let tail =
+        match parsed.value("-n") {
+            Some(n) => Some(n.parse::<usize>().map_err(|_| {
+                LOGS.usage_error(&format!("The value '{n}' is invalid for '-n <n>'"))
+            })?),
+            None => None,
+        };
     if parsed.flag("-f") {
-        cmd.arg("--follow");
+        return follow(id, tail);
     }
-    if let Some(n) = parsed.value("-n") {
-        if n.parse::<u64>().is_err() {
-            return Err(LOGS.usage_error(&format!("The value '{n}' is invalid for '-n <n>'")));
+    let opened = |e: String| {
+        Fail::apple(
+            "internalError",
+            format!("failed to open container logs: {e}"),
+        )
+    };
+    let out = docker()
+        .args(["logs", "--timestamps", id])
+        .output()
+        .map_err(|e| opened(e.to_string()))?;
+    // Both streams, merged in time order (docker keeps them apart).
+    let mut stamped: Vec<(f64, String)> = [&out.stdout, &out.stderr]
+        .iter()
+        .flat_map(|b| {
+            String::from_utf8_lossy(b)
+                .lines()
+                .map(|l| match l.split_once(' ') {
+                    Some((at, text)) => (
+                        shapes::parse_docker_date(at).unwrap_or_default(),
+                        text.to_owned(),
+                    ),
+                    None => (0.0, String::new()),
+                })
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    stamped.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let lines: Vec<&str> = stamped.iter().map(|(_, text)| text.as_str()).collect();
+    let mut stdout = std::io::stdout().lock();
+    let printed = match tail {
+        Some(n) => {
+            let kept: Vec<&&str> = lines.iter().filter(|l| !l.is_empty()).collect();
+            let skip = kept.len().saturating_sub(n);
+            kept[skip..]
+                .iter()
+                .map(|l| format!("{l}\n"))
+                .collect::<String>()
         }
-        cmd.args(["--tail", n]);
+        None => format!("{}\n", lines.join("\n").trim_end_matches('\n')),
+    };
+    std::io::Write::write_all(&mut stdout, printed.as_bytes())
+        .and_then(|()| std::io::Write::flush(&mut stdout))
+        .map_err(|e| opened(e.to_string()))?;
+    drop(stdout);
+    Ok(0)
+}
+
+/// `logs -f`: Docker's follow (which ends when the container stops), then for
+/// ever, as Apple's follow never ends by itself. The part before the follow is
+/// not trimmed here.
+fn follow(id: &str, tail: Option<usize>) -> Outcome {
+    let opened = |e: String| {
+        Fail::apple(
+            "internalError",
+            format!("failed to open container logs: {e}"),
+        )
+    };
+    let mut cmd = docker();
+    cmd.args(["logs", "--follow"]);
+    if let Some(n) = tail {
+        cmd.args(["--tail", &n.to_string()]);
     }
     cmd.arg(id);
     use std::os::fd::AsFd;
     let merged = std::io::stdout()
         .as_fd()
         .try_clone_to_owned()
-        .map_err(|e| {
-            Fail::apple(
-                "internalError",
-                format!("failed to open container logs: {e}"),
-            )
-        })?;
+        .map_err(|e| opened(e.to_string()))?;
     cmd.stderr(Stdio::from(merged));
-    Err(replace(cmd))
+    let _ = cmd.status();
+    loop {
+        std::thread::park();
+    }
+}
+
+/// The strings of the array at `pointer` in `value`.
+fn strings_at(value: &Value, pointer: &str) -> Vec<String> {
+    value
+        .pointer(pointer)
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default()
 }

@@ -68,7 +68,6 @@ pub const CREATE: Spec = Spec {
 
 /// Real options the double does not translate (it fails loudly on them).
 const CREATE_UNTRANSLATED: &[&str] = &[
-    "--ulimit",
     "--dns-domain",
     "--dns-option",
     "--dns-search",
@@ -383,6 +382,25 @@ fn translate_create(parsed: &Parsed, cmd: &mut Vec<String>) -> Result<Vec<(Strin
     }
     for volume in parsed.values("-v") {
         cmd.extend(translate_volume(volume)?);
+    }
+    // Parser.swift (`rlimit`): `<type>=<soft>[:<hard>]`, the hard limit the soft
+    // one when left out; the double passes nproc on to Docker's --ulimit.
+    for ulimit in parsed.values("--ulimit") {
+        let invalid = || {
+            Fail::apple(
+                "invalidArgument",
+                format!("invalid ulimit format '{ulimit}': expected <type>=<soft>[:<hard>]"),
+            )
+        };
+        let (kind, values) = ulimit.split_once('=').ok_or_else(invalid)?;
+        if !kind.eq_ignore_ascii_case("nproc") {
+            return Err(Fail::double(&format!("`--ulimit {kind}`")));
+        }
+        let (soft, hard) = values.split_once(':').unwrap_or((values, values));
+        if soft.parse::<u64>().is_err() || hard.parse::<u64>().is_err() {
+            return Err(invalid());
+        }
+        cmd.extend(["--ulimit".to_owned(), format!("nproc={soft}:{hard}")]);
     }
     for tmpfs in parsed.values("--tmpfs") {
         cmd.extend(["--tmpfs".to_owned(), tmpfs.to_owned()]);

@@ -61,6 +61,29 @@ fn labels(values: Vec<&str>) -> Vec<String> {
     args
 }
 
+/// VolumeDelete.swift and NetworkDelete.swift: before deleting anything, the
+/// names that do not exist fail the whole command with `notFound` and "failed to
+/// delete one or more volumes: [names]" (Swift's array text), which does not say
+/// "not found".
+fn missing_first(plural: &str, kind: &str, names: &[String]) -> Result<(), Fail> {
+    let mut missing = Vec::new();
+    for name in names {
+        if docker::inspect(kind, name)?.is_none() {
+            missing.push(format!("\"{name}\""));
+        }
+    }
+    if missing.is_empty() {
+        return Ok(());
+    }
+    Err(Fail {
+        code: 1,
+        text: format!(
+            "Error: notFound: \"failed to delete one or more {plural}: [{}]\"",
+            missing.join(", ")
+        ),
+    })
+}
+
 /// `container volume ...`.
 pub fn volume(args: &[String]) -> Outcome {
     let (sub, rest) = args
@@ -95,12 +118,9 @@ pub fn volume(args: &[String]) -> Outcome {
             } else {
                 parsed.positionals.clone()
             };
+            missing_first("volumes", "volume", &names)?;
             let mut errors = Vec::new();
             for name in &names {
-                if docker::inspect("volume", name)?.is_none() {
-                    errors.push(format!("volume '{name}' not found"));
-                    continue;
-                }
                 let ran = docker::run(&["volume", "rm", name])?;
                 if ran.ok {
                     println!("{name}");
@@ -175,12 +195,9 @@ pub fn network(args: &[String]) -> Outcome {
             } else {
                 parsed.positionals.clone()
             };
+            missing_first("networks", "network", &names)?;
             let mut errors = Vec::new();
             for name in &names {
-                if docker::inspect("network", name)?.is_none() {
-                    errors.push(format!("notFound: \"no network for id {name}\""));
-                    continue;
-                }
                 match docker::run_ok(&["network", "rm", name]) {
                     Ok(_) => println!("{name}"),
                     Err(e) => errors.push(e.text.trim_start_matches("Error: ").to_owned()),

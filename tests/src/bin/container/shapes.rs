@@ -333,7 +333,14 @@ pub fn network(inspect: &Value, shape: Shape) -> Value {
     ) {
         map.insert("creationDate".into(), date);
     }
-    json!({"id": name, "configuration": config, "status": {"state": "running"}})
+    match shape {
+        // NetworkList.swift in 0.12 prints `PrintableNetwork`: the configuration
+        // (labels included) under `config`, the state as a string.
+        Shape::Legacy => json!({"id": name, "state": "running", "config": config, "status": {}}),
+        Shape::Current => {
+            json!({"id": name, "configuration": config, "status": {"state": "running"}})
+        }
+    }
 }
 
 /// Docker prints volume and network dates with a local offset
