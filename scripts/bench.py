@@ -2,7 +2,14 @@
 """Wall-time benchmarks of berth against the docker CLI, in the same run.
 
 Prints medians and ratios (berth / docker); never asserts a time. Uses the local
-busybox test image. Usage: scripts/bench.py [-n RUNS] [--berth PATH]
+busybox test image. The commands compared are run in turn, sample by sample, so a
+machine that slows down mid-run slows both. Usage:
+scripts/bench.py [-n RUNS] [--berth PATH]
+
+berth's default sandbox joins the berth-owned network; the engine sets up its
+embedded DNS for every container on a user-defined network (one re-exec and
+eleven iptables runs on Docker 20.10), which `docker run --rm` on the default
+bridge does not pay. The second row of each pair runs docker on the same network.
 """
 import argparse
 import statistics
@@ -25,6 +32,15 @@ def timed(argv, runs):
     return statistics.median(samples)
 
 
+def interleaved(commands, runs):
+    """Medians of `commands`, run in turn `runs` times."""
+    samples = [[] for _ in commands]
+    for _ in range(runs):
+        for i, argv in enumerate(commands):
+            samples[i].append(timed(argv, 1))
+    return [statistics.median(s) for s in samples]
+
+
 def row(name, berth_s, docker_s):
     print(f"{name:<44} berth {berth_s * 1000:7.1f} ms   docker {docker_s * 1000:7.1f} ms   ratio {berth_s / docker_s:5.2f}")
 
@@ -41,13 +57,22 @@ def main():
     timed([berth, "run", "--rm", *env_docker, IMAGE, "--", "true"], 1)
     timed(["docker", "run", "--rm", IMAGE, "true"], 1)
 
-    b = timed([berth, "run", "--rm", *env_docker, IMAGE, "--", "true"], n)
-    d = timed(["docker", "run", "--rm", "--label", LABEL, IMAGE, "true"], n)
+    network = "berth"  # the shared network berth's first run created
+    b, d, dn = interleaved([
+        [berth, "run", "--rm", *env_docker, IMAGE, "--", "true"],
+        ["docker", "run", "--rm", "--label", LABEL, IMAGE, "true"],
+        ["docker", "run", "--rm", "--network", network, "--label", LABEL, IMAGE, "true"],
+    ], n)
     row("run --rm IMG true (runc)", b, d)
+    row("  against docker on the same network", b, dn)
 
-    bg = timed([berth, "run", "--rm", "--runtime", "gvisor", IMAGE, "--", "true"], n)
-    dg = timed(["docker", "run", "--rm", "--runtime", "runsc", "--label", LABEL, IMAGE, "true"], n)
+    bg, dg, dgn = interleaved([
+        [berth, "run", "--rm", "--runtime", "gvisor", IMAGE, "--", "true"],
+        ["docker", "run", "--rm", "--runtime", "runsc", "--label", LABEL, IMAGE, "true"],
+        ["docker", "run", "--rm", "--runtime", "runsc", "--network", network, "--label", LABEL, IMAGE, "true"],
+    ], n)
     row("run --rm IMG true (runsc)", bg, dg)
+    row("  against docker on the same network", bg, dgn)
     print(f"{'berth runsc / berth runc':<44} {bg / b:5.2f}   (docker CLI: {dg / d:5.2f})")
 
     name = "bench-exec-target"
@@ -55,8 +80,10 @@ def main():
     subprocess.run([berth, "run", "-d", "--runtime", "docker", "--name", name, IMAGE, "--", "sleep", "3600"], check=True, stdout=subprocess.DEVNULL)
     subprocess.run(["docker", "run", "-d", "--label", LABEL, "--name", "bench-docker-exec", IMAGE, "sleep", "3600"], check=True, stdout=subprocess.DEVNULL)
     try:
-        be = timed([berth, "exec", name, "--", "true"], n)
-        de = timed(["docker", "exec", "bench-docker-exec", "true"], n)
+        be, de = interleaved([
+            [berth, "exec", name, "--", "true"],
+            ["docker", "exec", "bench-docker-exec", "true"],
+        ], n)
         row("exec RUN true (runc)", be, de)
     finally:
         subprocess.run([berth, "rm", "-f", name], capture_output=True)

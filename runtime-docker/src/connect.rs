@@ -8,7 +8,8 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use bollard::{API_DEFAULT_VERSION, Docker};
+use bollard::models::SystemVersion;
+use bollard::{API_DEFAULT_VERSION, ClientVersion, Docker};
 use runtime_core::{RealHost, SocketFacts};
 use tokio::sync::OnceCell;
 
@@ -64,7 +65,15 @@ pub fn endpoint() -> Endpoint {
 pub struct Engine {
     /// Where to connect; found on this host at first use when `None`.
     endpoint: Option<Endpoint>,
-    client: OnceCell<Docker>,
+    client: OnceCell<Connected>,
+}
+
+/// A client and the engine's version answer it was negotiated with, which the
+/// probe reuses rather than asking again.
+#[derive(Debug)]
+struct Connected {
+    docker: Docker,
+    version: SystemVersion,
 }
 
 impl Engine {
@@ -78,13 +87,31 @@ impl Engine {
 
     /// The client, connecting and negotiating the API version on first use.
     pub async fn client(&self) -> Result<&Docker, DockerError> {
+        Ok(&self.connected().await?.docker)
+    }
+
+    /// The engine's answer to `/version`, as read when connecting.
+    pub async fn version(&self) -> Result<&SystemVersion, DockerError> {
+        Ok(&self.connected().await?.version)
+    }
+
+    async fn connected(&self) -> Result<&Connected, DockerError> {
         self.client
             .get_or_try_init(|| connect(self.endpoint.clone().unwrap_or_else(endpoint)))
             .await
     }
 }
 
-async fn connect(endpoint: Endpoint) -> Result<Docker, DockerError> {
+/// `major.minor` as a client version.
+fn api_version(text: &str) -> Option<ClientVersion> {
+    let (major, minor) = text.split_once('.')?;
+    Some(ClientVersion {
+        major_version: major.parse().ok()?,
+        minor_version: minor.parse().ok()?,
+    })
+}
+
+async fn connect(endpoint: Endpoint) -> Result<Connected, DockerError> {
     let connected = match &endpoint {
         Endpoint::Unix(path) => Docker::connect_with_socket(
             &path.to_string_lossy(),
@@ -99,9 +126,38 @@ async fn connect(endpoint: Endpoint) -> Result<Docker, DockerError> {
         Ok(docker) => docker,
         Err(source) => return Err(DockerError::Connect { endpoint, source }),
     };
-    let docker = match docker.negotiate_version().await {
-        Ok(docker) => docker,
+    // Negotiated by hand from one `/version` answer, which the probe reuses: the
+    // lower of the engine's API version and bollard's.
+    let version = match docker.version().await {
+        Ok(version) => version,
         Err(source) => return Err(DockerError::Connect { endpoint, source }),
+    };
+    let Some(server) = version.api_version.as_deref().and_then(api_version) else {
+        return Err(DockerError::Connect {
+            endpoint,
+            source: bollard::errors::Error::APIVersionParseError {},
+        });
+    };
+    let docker = if server >= docker.client_version() {
+        docker
+    } else {
+        match &endpoint {
+            Endpoint::Unix(path) => Docker::connect_with_socket(
+                &path.to_string_lossy(),
+                REQUEST_TIMEOUT.as_secs(),
+                &server,
+            )
+            .map_err(|source| DockerError::Connect {
+                endpoint: endpoint.clone(),
+                source,
+            })?,
+            // A remote client takes no version when it is made: negotiate (one
+            // more request).
+            Endpoint::Remote(_) => match docker.negotiate_version().await {
+                Ok(docker) => docker,
+                Err(source) => return Err(DockerError::Connect { endpoint, source }),
+            },
+        }
     };
     let api = docker.client_version();
     tracing::debug!(
@@ -109,5 +165,5 @@ async fn connect(endpoint: Endpoint) -> Result<Docker, DockerError> {
         api = %format_args!("{}.{}", api.major_version, api.minor_version),
         "connected to the Docker engine"
     );
-    Ok(docker)
+    Ok(Connected { docker, version })
 }

@@ -114,7 +114,10 @@ impl Runtime for DockerRuntime {
     async fn probe(&self) -> ProbeReport {
         let attempt = async {
             let docker = self.client().await?;
-            probe::engine_facts(docker).await.map_err(|e| self.core(e))
+            let version = self.engine.version().await.map_err(|e| self.core(e))?;
+            probe::engine_facts(docker, version)
+                .await
+                .map_err(|e| self.core(e))
         };
         let (availability, engine) = match tokio::time::timeout(PROBE_TIMEOUT, attempt).await {
             Ok(Ok(facts)) => (Availability::Available, Some(facts)),

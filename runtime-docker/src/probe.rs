@@ -7,13 +7,16 @@ use runtime_core::{Availability, EngineFacts, Error, OciRuntime};
 
 use crate::errors::DockerError;
 
-/// Reads `/version` and `/info` (concurrently).
-pub async fn engine_facts(docker: &Docker) -> Result<EngineFacts, DockerError> {
-    let (version, info) = tokio::join!(docker.version(), docker.info());
-    let version =
-        version.map_err(|e| DockerError::api("read the engine version", "engine", "", e))?;
-    let info = info.map_err(|e| DockerError::api("read the engine info", "engine", "", e))?;
-    Ok(facts(version, info, &docker.client_version()))
+/// Reads `/info`; the version is the answer the client was negotiated with.
+pub async fn engine_facts(
+    docker: &Docker,
+    version: &SystemVersion,
+) -> Result<EngineFacts, DockerError> {
+    let info = docker
+        .info()
+        .await
+        .map_err(|e| DockerError::api("read the engine info", "engine", "", e))?;
+    Ok(facts(version.clone(), info, &docker.client_version()))
 }
 
 /// The facts in the engine's answers. Pure. Runtimes are sorted by name; a runtime

@@ -42,12 +42,18 @@ pub async fn execute(args: RunArgs) -> Result<u8, Error> {
     let env = environment(&plan);
     let runtime = chosen.probed.runtime;
     let run_id = RunId::random();
+    // Expired runs are swept while this one launches (the sweep removes only runs
+    // past their TTL, never one being launched), and awaited before the session
+    // starts, so what it prints never lands inside the session's output.
+    let sweep = {
+        let runtime = runtime.clone();
+        tokio::spawn(async move { super::gc::sweep_with(std::slice::from_ref(&runtime)).await })
+    };
     let name = match &args.name {
         // A pinned name that is taken fails at create with a conflict (exit 7).
         Some(name) => name.clone(),
         None => free_name(&*runtime, &plan.name, &run_id).await?,
     };
-    super::gc::sweep_with(std::slice::from_ref(&runtime)).await;
     let store = super::run_store()?;
     let expires_at = args
         .detach
@@ -91,7 +97,11 @@ pub async fn execute(args: RunArgs) -> Result<u8, Error> {
     let progress = |line: &str| eprintln!("berth: {line}");
     let cancel = Cancellation::new();
     let launched = {
-        let fut = launch(&*runtime, &spec, args.detach, &progress, &cancel);
+        let fut = async {
+            let launched = launch(&*runtime, &spec, args.detach, &progress, &cancel).await;
+            let _ = sweep.await;
+            launched
+        };
         tokio::pin!(fut);
         tokio::select! {
             result = &mut fut => result,
