@@ -345,7 +345,7 @@ pub fn collect(inventory: &Inventory, rules: &Rules<'_>) -> Collected {
         };
         let too_recent = |reason: Reason| {
             !matches!(reason, Reason::Expired | Reason::CorruptRecord)
-                && min_age.is_some_and(|min| rules.now - run.last_activity() < min)
+                && min_age.is_some_and(|min| rules.now.saturating_sub(run.last_activity()) < min)
         };
         let Some(reason) = reason.filter(|r| !too_recent(*r)) else {
             kept.extend(run.kept_record());
@@ -528,6 +528,28 @@ mod tests {
         let mut out: Vec<(RunId, Reason)> = pairs.iter().map(|(r, why)| (id(r), *why)).collect();
         out.sort();
         out
+    }
+
+    /// Times from records and engines are outside input: the most extreme ones
+    /// neither overflow nor make a run look old enough to remove.
+    #[test]
+    fn extreme_times_do_not_overflow() {
+        let mut from_the_future = record("future", RunState::Failed, LIVE);
+        for t in &mut from_the_future.history {
+            t.at = i64::MAX;
+        }
+        let mut from_the_past = record("past", RunState::Failed, LIVE);
+        for t in &mut from_the_past.history {
+            t.at = i64::MIN;
+        }
+        let inv = Inventory {
+            records: vec![from_the_future, from_the_past],
+            ..Inventory::default()
+        };
+        assert_eq!(
+            decide(&inv, Some(Duration::from_secs(3600))),
+            want(&[("past", Reason::StaleRecord)])
+        );
     }
 
     #[test]

@@ -63,7 +63,7 @@ pub async fn execute(args: PsArgs) -> Result<u8, Error> {
                         s.oci_runtime.clone().unwrap_or_else(|| "-".to_owned()),
                         s.image.clone(),
                         s.state.to_string(),
-                        ago(now - s.created),
+                        ago(now.saturating_sub(s.created)),
                         match &s.foreign {
                             Some(reason) => format!("foreign, left alone: {reason}"),
                             None => s.status.clone(),
@@ -78,7 +78,7 @@ pub async fn execute(args: PsArgs) -> Result<u8, Error> {
                         "-".to_owned(),
                         String::new(),
                         "corrupt".to_owned(),
-                        ago(now - c.modified),
+                        ago(now.saturating_sub(c.modified)),
                         CorruptRow::new(c).status,
                     ]
                 }))
