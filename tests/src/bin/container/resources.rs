@@ -63,7 +63,7 @@ fn labels(values: Vec<&str>) -> Vec<String> {
 
 /// VolumeDelete.swift and NetworkDelete.swift: before deleting anything, the
 /// names that do not exist fail the whole command with `notFound` and "failed to
-/// delete one or more volumes: [names]" (Swift's array text), which does not say
+/// delete one or more volumes: \[names\]" (Swift's array text), which does not say
 /// "not found".
 fn missing_first(plural: &str, kind: &str, names: &[String]) -> Result<(), Fail> {
     let mut missing = Vec::new();
