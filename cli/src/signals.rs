@@ -1,7 +1,9 @@
 //! SIGINT and SIGTERM as a future, so a launch or attach can be abandoned and torn
 //! down instead of leaving debris.
 
-use runtime_core::launch::Signal as Stop;
+use std::future::Future;
+
+use runtime_core::launch::{Cancellation, Signal as Stop};
 use tokio::signal::unix::{Signal, SignalKind, signal};
 
 /// Listens for SIGINT and SIGTERM from the moment it is created.
@@ -17,6 +19,24 @@ impl Interrupts {
         Self {
             int: signal(SignalKind::interrupt()).ok(),
             term: signal(SignalKind::terminate()).ok(),
+        }
+    }
+
+    /// Awaits `launching`; a signal meanwhile cancels it through `cancel` (the
+    /// launch then removes what it created and fails naming the signal).
+    pub async fn cancel_on_signal<T>(
+        &mut self,
+        cancel: &Cancellation,
+        launching: impl Future<Output = T>,
+    ) -> T {
+        tokio::pin!(launching);
+        tokio::select! {
+            done = &mut launching => done,
+            signal = self.recv() => {
+                eprintln!("berth: {signal}: stopping the launch and removing what it created");
+                cancel.cancel(signal);
+                launching.await
+            }
         }
     }
 

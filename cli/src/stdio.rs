@@ -6,7 +6,8 @@
 use std::io::IsTerminal;
 
 use futures::StreamExt;
-use runtime_core::{Error, Output, Session};
+use runtime_core::runtime::DEFAULT_STOP_GRACE;
+use runtime_core::{Error, Output, Sandbox, Session};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// Pumps `session` until its output ends, then returns its exit code.
@@ -60,6 +61,53 @@ pub async fn pump(session: Session, forward_stdin: bool) -> Result<i64, Error> {
         task.abort();
     }
     exit.await
+}
+
+/// Runs a created sandbox in the foreground: attaches berth's stdio, starts it,
+/// and pumps until it exits (its exit code) or a signal arrives (128 + the
+/// signal's number). Then, with `rm`, removes it; else leaves it stopped.
+pub async fn foreground(
+    mut sandbox: Sandbox,
+    interrupts: &mut crate::signals::Interrupts,
+    interactive: bool,
+    tty: bool,
+    rm: bool,
+) -> Result<u8, Error> {
+    let session = sandbox.attach_and_start().await?;
+    let raw = tty.then(RawTerminal::enter);
+    let outcome = tokio::select! {
+        code = pump(session, interactive) => Ok(code),
+        signal = interrupts.recv() => Err(signal),
+    };
+    drop(raw);
+    if let Err(signal) = outcome {
+        let verb = if rm { "removing" } else { "stopping" };
+        eprintln!("berth: {signal}: {verb} {}", sandbox.name());
+    }
+    let exit_code = outcome
+        .as_ref()
+        .ok()
+        .and_then(|code| code.as_ref().ok().copied());
+    if rm {
+        let run_id = sandbox.run_id().clone();
+        if let Err(err) = sandbox.remove().await {
+            eprintln!(
+                "berth: warning: cleanup of run {run_id} failed: {}; run `berth rm -f {run_id}` to finish it",
+                err.report()
+            );
+        }
+    } else {
+        if outcome.is_err() {
+            let _ = sandbox.stop(DEFAULT_STOP_GRACE).await;
+        }
+        sandbox.keep(exit_code);
+    }
+    match outcome {
+        Ok(code) => {
+            Ok(u8::try_from(code?.rem_euclid(256)).unwrap_or(runtime_core::error::exit::FAILED))
+        }
+        Err(signal) => Ok(signal.exit_code()),
+    }
 }
 
 /// Puts the terminal in raw mode while alive, when stdin is a terminal.

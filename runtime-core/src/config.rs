@@ -506,6 +506,30 @@ impl Config {
         Self::parse_bytes(path, &bytes, base_dir)
     }
 
+    /// Runs `image` instead of the file's image or build (`berth run IMAGE`); the
+    /// reference is checked as the file's `image` is.
+    pub fn override_image(&mut self, image: &str) -> Result<(), Error> {
+        crate::reference::check(image).map_err(|why| Error::Usage {
+            message: format!(
+                "`{}` is not an image reference: {why}",
+                image.escape_debug()
+            ),
+        })?;
+        self.file.sandbox.image = Some(toml::Spanned::new(0..0, image.to_owned()));
+        self.file.sandbox.build = None;
+        Ok(())
+    }
+
+    /// Runs `command` instead of the file's (and the image's).
+    pub fn override_command(&mut self, command: Vec<String>) {
+        self.file.sandbox.command = Some(toml::Spanned::new(0..0, command));
+    }
+
+    /// How long a detached run lives: `[sandbox] ttl`.
+    pub fn ttl(&self) -> Option<std::time::Duration> {
+        self.file.sandbox.ttl.as_ref().map(|ttl| ttl.get_ref().0)
+    }
+
     /// The sandbox's base name: `[sandbox] name`, else the config directory's name.
     pub fn sandbox_name(&self) -> String {
         if let Some(name) = &self.file.sandbox.name {

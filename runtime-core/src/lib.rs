@@ -17,6 +17,7 @@
 //! ```
 
 pub mod capabilities;
+pub mod collector;
 pub mod config;
 pub mod danger;
 pub mod diagnostic;
@@ -32,6 +33,7 @@ pub mod reference;
 pub mod resolve;
 pub mod run_id;
 pub mod runtime;
+pub mod sandbox;
 pub mod select;
 pub mod size;
 pub mod state;
@@ -51,5 +53,6 @@ pub use runtime::{
     CreateSpec, ExecSpec, LogOptions, Output, ProbeReport, Removed, Runtime, SandboxInfo,
     SandboxState, Session,
 };
+pub use sandbox::Sandbox;
 pub use select::{Selection, SelectionSource, select};
 pub use validate::is_env_name;

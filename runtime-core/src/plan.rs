@@ -326,6 +326,19 @@ pub struct Plan {
 }
 
 impl Plan {
+    /// The environment to create the sandbox with: literal values from the plan,
+    /// and each secret's value as `lookup` finds it (this process's environment,
+    /// for berth); a secret `lookup` does not find is left out.
+    pub fn environment(&self, lookup: impl Fn(&str) -> Option<String>) -> Vec<(String, String)> {
+        self.env
+            .iter()
+            .filter_map(|var| match &var.value {
+                EnvValue::Literal { value } => Some((var.name.clone(), value.clone())),
+                EnvValue::HostSecret => lookup(&var.name).map(|v| (var.name.clone(), v)),
+            })
+            .collect()
+    }
+
     /// The labels of one run: [`Plan::labels`] plus `berth.run-id`.
     pub fn labels_for_run(&self, run_id: &str) -> BTreeMap<String, String> {
         let mut labels = self.labels.clone();

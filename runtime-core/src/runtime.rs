@@ -131,6 +131,17 @@ pub struct ExecSpec {
     pub tty: bool,
 }
 
+impl ExecSpec {
+    /// Runs `cmd` with the sandbox's user, working directory and environment, no
+    /// stdin and no terminal.
+    pub fn new<S: Into<String>>(cmd: impl IntoIterator<Item = S>) -> Self {
+        Self {
+            cmd: cmd.into_iter().map(Into::into).collect(),
+            ..Self::default()
+        }
+    }
+}
+
 /// The names of an environment, for `Debug`: values may be secrets.
 struct EnvNames<'a>(&'a [(String, String)]);
 

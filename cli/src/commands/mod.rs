@@ -48,6 +48,18 @@ pub fn run_of<'a>(
     })
 }
 
+/// Removes runs past their TTL; run by every berth command but exec and logs,
+/// which stay on the fast path (and run, whose sandbox sweeps as it launches).
+/// Failures are warnings: the command goes on.
+pub async fn sweep_expired(flag: Option<runtime_core::RuntimeChoice>) {
+    let (Ok(runtimes), Ok(store)) = (crate::backends::search_runtimes(flag), run_store()) else {
+        return;
+    };
+    for swept in runtime_core::collector::sweep_expired(&runtimes, &store).await {
+        eprintln!("berth: {}", swept.message());
+    }
+}
+
 /// The run records of this user.
 pub fn run_store() -> Result<runtime_core::state::RunStore, Error> {
     runtime_core::state::RunStore::from_env(|name| std::env::var(name).ok())

@@ -15,7 +15,7 @@ use crate::{Format, PsArgs, backends};
 
 pub async fn execute(args: PsArgs) -> Result<u8, Error> {
     let flag = args.runtime.map(Into::into);
-    super::gc::sweep_expired(flag).await;
+    super::sweep_expired(flag).await;
     let mut all: Vec<SandboxInfo> = backends::list_all(flag, true).await?;
     let corrupt = reconcile(&mut all, args.all)?;
     if !args.all {

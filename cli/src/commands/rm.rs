@@ -9,7 +9,7 @@ use crate::{RmArgs, backends};
 
 pub async fn execute(args: RmArgs) -> Result<u8, Error> {
     let flag = args.runtime.map(Into::into);
-    super::gc::sweep_expired(flag).await;
+    super::sweep_expired(flag).await;
     let store = super::run_store()?;
     for run in &args.runs {
         let (runtime, info) = match backends::locate(flag, run).await {

@@ -10,7 +10,7 @@ use crate::{StopArgs, backends};
 
 pub async fn execute(args: StopArgs) -> Result<u8, Error> {
     let flag = args.runtime.map(Into::into);
-    super::gc::sweep_expired(flag).await;
+    super::sweep_expired(flag).await;
     let store = super::run_store()?;
     for run in &args.runs {
         let (runtime, info) = backends::locate(flag, run).await?;

@@ -1,0 +1,140 @@
+//! Acting on [`gc`]'s decisions: gathering the inventory from the
+//! backends and the run records, deciding with this host's identity and the
+//! processes alive on it, and removing what was decided. `berth gc` and the sweep
+//! of expired runs that launching commands do are both built from these.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::capabilities::RuntimeKind;
+use crate::error::Error;
+use crate::gc::{self, Collected, Doomed, Inventory, Reason, Rules};
+use crate::owner::HostIdentity;
+use crate::run_id::RunId;
+use crate::runtime::Runtime;
+use crate::state::{self, RunStore};
+
+/// An inventory and the backends that answered while it was gathered.
+pub struct Gathered {
+    /// What is on the engines and in the records.
+    pub inventory: Inventory,
+    /// The backends that answered; removals go to these.
+    pub reached: Vec<Arc<dyn Runtime>>,
+}
+
+/// Everything on the backends that answer, plus the records. A single backend
+/// that is not there fails with its reason; of several, those that do not answer
+/// are skipped, and none answering is [`Error::Unavailable`].
+pub async fn gather(runtimes: &[Arc<dyn Runtime>], store: &RunStore) -> Result<Gathered, Error> {
+    let mut inventory = Inventory::default();
+    let mut reached = Vec::new();
+    for runtime in runtimes {
+        match runtime.list(true).await {
+            Ok(containers) => {
+                inventory.containers.extend(containers);
+                match runtime.resources().await {
+                    Ok(resources) => inventory.resources.extend(resources),
+                    Err(Error::Unsupported { .. }) => {}
+                    Err(err) => return Err(err),
+                }
+                reached.push(runtime.clone());
+            }
+            Err(err @ (Error::Unavailable { .. } | Error::PermissionDenied { .. }))
+                if runtimes.len() == 1 =>
+            {
+                return Err(err);
+            }
+            Err(_) => {}
+        }
+    }
+    if reached.is_empty() {
+        return Err(Error::Unavailable {
+            runtime: RuntimeKind::Docker,
+            reason: "no engine answered, so berth cannot tell which runs are finished".to_owned(),
+            fix: "start the Docker engine, then run berth gc again".to_owned(),
+        });
+    }
+    let listing = store.list();
+    inventory.records = listing.records;
+    inventory.corrupt = listing.corrupt;
+    inventory.incomplete = listing.incomplete;
+    Ok(Gathered { inventory, reached })
+}
+
+/// [`gc::collect`] with this host's identity, the time now, and the processes
+/// alive here.
+pub fn decide(
+    inventory: &Inventory,
+    older_than: Option<Duration>,
+    remove_corrupt: bool,
+) -> Collected {
+    let here = HostIdentity::current();
+    gc::collect(
+        inventory,
+        &Rules {
+            now: state::now(),
+            older_than,
+            remove_corrupt,
+            here: here.as_ref(),
+            alive: &state::process_alive,
+        },
+    )
+}
+
+/// Removes what `doomed` names: by run label on every reached backend, then the
+/// record when it goes too.
+pub async fn remove(
+    reached: &[Arc<dyn Runtime>],
+    store: &RunStore,
+    doomed: &Doomed,
+) -> Result<(), Error> {
+    if doomed.on_engine() {
+        for runtime in reached {
+            runtime.remove(&doomed.run_id).await?;
+        }
+    }
+    if doomed.record_incomplete {
+        store.remove_if_incomplete(&doomed.run_id)?;
+    } else if doomed.record {
+        store.remove(&doomed.run_id)?;
+    }
+    Ok(())
+}
+
+/// What a sweep did with one expired run.
+#[derive(Debug)]
+pub struct Swept {
+    /// The run.
+    pub run_id: RunId,
+    /// `None` when it was removed; else why it could not be.
+    pub error: Option<Error>,
+}
+
+/// Removes the runs past their TTL, and nothing else. A backend that does not
+/// answer sweeps nothing; the outcome of each removal is returned, never raised.
+pub async fn sweep_expired(runtimes: &[Arc<dyn Runtime>], store: &RunStore) -> Vec<Swept> {
+    let Ok(gathered) = gather(runtimes, store).await else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for doomed in decide(&gathered.inventory, None, false).doomed {
+        if doomed.reason == Reason::Expired {
+            let error = remove(&gathered.reached, store, &doomed).await.err();
+            out.push(Swept {
+                run_id: doomed.run_id,
+                error,
+            });
+        }
+    }
+    out
+}
+
+impl Swept {
+    /// One line for a person: what was removed, or the warning.
+    pub fn message(&self) -> String {
+        match &self.error {
+            None => format!("removed run {} ({})", self.run_id, Reason::Expired),
+            Some(err) => format!("warning: {}", err.report()),
+        }
+    }
+}

@@ -1,0 +1,475 @@
+//! A running sandbox as a handle: what `berth run` does, for any crate that embeds
+//! berth with the backend it chose.
+//!
+//! [`Sandbox::builder`] takes a backend and a resolved [`Plan`]; creating the
+//! sandbox writes its run record, sweeps expired runs alongside, launches behind
+//! the guard of [`launch`] (everything the run created is removed if a step fails
+//! or the launch is cancelled), and returns a [`Sandbox`]. The handle attaches,
+//! starts, execs (byte-exact stdio streams), reads logs, waits, stops and removes,
+//! keeping the run record in step. A handle that is dropped while it still owns
+//! its run removes the run and its record; [`Sandbox::keep`] and
+//! [`Sandbox::detach`] hand the run over instead.
+//!
+//! ```no_run
+//! # async fn demo(runtime: std::sync::Arc<dyn runtime_core::Runtime>, plan: runtime_core::Plan)
+//! # -> Result<(), runtime_core::Error> {
+//! use runtime_core::{ExecSpec, Sandbox};
+//! let sandbox = Sandbox::builder(runtime, &plan)
+//!     .command(["sleep", "600"])
+//!     .start()
+//!     .await?;
+//! let session = sandbox.exec(&ExecSpec::new(["echo", "hello"])).await?;
+//! let code = session.exit.await?;
+//! sandbox.remove().await?;
+//! # let _ = code;
+//! # Ok(())
+//! # }
+//! ```
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::collector::{self, Swept};
+use crate::error::Error;
+use crate::launch::{Cancellation, launch};
+use crate::owner::HostIdentity;
+use crate::plan::Plan;
+use crate::run_id::RunId;
+use crate::runtime::{CreateSpec, ExecSpec, LogOptions, OutputStream, Removed, Runtime, Session};
+use crate::state::{self, RunRecord, RunState, RunStore};
+
+/// How long a cancelled launch may take to finish the request it has in flight.
+const CANCEL_BOUND: Duration = Duration::from_secs(60);
+
+/// Receives progress lines: image builds, swept runs, cleanup warnings.
+pub type ProgressFn = dyn Fn(&str) + Send + Sync;
+
+/// How to create a sandbox; from [`Sandbox::builder`].
+#[must_use = "a builder does nothing until create() or start() is awaited"]
+pub struct Builder<'a> {
+    runtime: Arc<dyn Runtime>,
+    plan: &'a Plan,
+    store: Option<Result<RunStore, Error>>,
+    name: Option<String>,
+    command: Option<Vec<String>>,
+    env: Option<Vec<(String, String)>>,
+    stdin: bool,
+    tty: bool,
+    detach: Option<Option<Duration>>,
+    sweep: bool,
+    progress: Option<&'a ProgressFn>,
+    cancel: Cancellation,
+}
+
+impl<'a> Builder<'a> {
+    /// Keeps the run record in `store` rather than in the user's state directory
+    /// (`$XDG_STATE_HOME/berth`, else `~/.local/state/berth`).
+    pub fn records(mut self, store: RunStore) -> Self {
+        self.store = Some(Ok(store));
+        self
+    }
+
+    /// The container's name; by default the plan's name and 8 hex digits, free on
+    /// the engine. A pinned name that is taken fails at create (a conflict).
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// The command, instead of the plan's (and the image's).
+    pub fn command<S: Into<String>>(mut self, command: impl IntoIterator<Item = S>) -> Self {
+        self.command = Some(command.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// The environment, instead of the plan's literal values and, for its
+    /// secrets, this process's environment ([`Plan::environment`]).
+    pub fn env(mut self, env: Vec<(String, String)>) -> Self {
+        self.env = Some(env);
+        self
+    }
+
+    /// Keeps the main process's stdin open for [`Sandbox::attach`].
+    pub fn stdin(mut self, stdin: bool) -> Self {
+        self.stdin = stdin;
+        self
+    }
+
+    /// Gives the main process a terminal.
+    pub fn tty(mut self, tty: bool) -> Self {
+        self.tty = tty;
+        self
+    }
+
+    /// The run outlives this process (and the handle, once [`Sandbox::detach`]ed),
+    /// until `ttl` passes, when any later sweep removes it.
+    pub fn detach(mut self, ttl: Option<Duration>) -> Self {
+        self.detach = Some(ttl);
+        self
+    }
+
+    /// Whether to remove expired runs while this one launches (on by default).
+    pub fn sweep_expired(mut self, sweep: bool) -> Self {
+        self.sweep = sweep;
+        self
+    }
+
+    /// Where progress lines go; by default nowhere.
+    pub fn progress(mut self, progress: &'a ProgressFn) -> Self {
+        self.progress = Some(progress);
+        self
+    }
+
+    /// A cancellation that stops the launch: what it created is removed and
+    /// creating fails with [`Error::Interrupted`].
+    pub fn cancel(mut self, cancel: &Cancellation) -> Self {
+        self.cancel = cancel.clone();
+        self
+    }
+
+    /// Creates the sandbox without starting it, so that [`Sandbox::attach`] can
+    /// come before [`Sandbox::start`] and miss no output.
+    pub async fn create(self) -> Result<Sandbox, Error> {
+        self.launch(false).await
+    }
+
+    /// Creates and starts the sandbox.
+    pub async fn start(self) -> Result<Sandbox, Error> {
+        self.launch(true).await
+    }
+
+    async fn launch(self, start: bool) -> Result<Sandbox, Error> {
+        let store = match self.store {
+            Some(store) => store?,
+            None => RunStore::from_env(|name| std::env::var(name).ok())?,
+        };
+        let runtime = self.runtime;
+        let plan = self.plan;
+        let say = |line: &str| {
+            if let Some(progress) = self.progress {
+                progress(line);
+            }
+        };
+        let run_id = RunId::random();
+        let sweep = self.sweep.then(|| {
+            let (runtime, store) = (runtime.clone(), store.clone());
+            tokio::spawn(async move {
+                collector::sweep_expired(std::slice::from_ref(&runtime), &store).await
+            })
+        });
+        let name = match self.name {
+            Some(name) => name,
+            None => free_name(&*runtime, &plan.name, &run_id).await?,
+        };
+        let detached = self.detach.is_some();
+        let expires_at = self.detach.flatten().map(|ttl| {
+            state::now().saturating_add(i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX))
+        });
+        let spec = CreateSpec {
+            plan,
+            run_id: run_id.clone(),
+            name,
+            env: self
+                .env
+                .unwrap_or_else(|| plan.environment(|name| std::env::var(name).ok())),
+            stdin: self.stdin,
+            tty: self.tty,
+            command: self.command,
+            owner_pid: std::process::id(),
+            owner_host: HostIdentity::current(),
+            detached,
+            expires_at,
+        };
+        store.create(&RunRecord::new(
+            &run_id,
+            &spec.name,
+            plan.runtime,
+            detached,
+            expires_at,
+        ))?;
+        let mut sandbox = Sandbox {
+            runtime: runtime.clone(),
+            store,
+            run_id,
+            name: spec.name.clone(),
+            id: String::new(),
+            stdin: self.stdin,
+            detached,
+            owned: true,
+        };
+        sandbox.record(|r| r.transition(RunState::Starting));
+
+        let progress = |line: &str| say(line);
+        let launched = {
+            let fut = async {
+                let launched = launch(&*runtime, &spec, start, &progress, &self.cancel).await;
+                if let Some(sweep) = sweep {
+                    for swept in sweep.await.unwrap_or_default() {
+                        say(&Swept::message(&swept));
+                    }
+                }
+                launched
+            };
+            tokio::pin!(fut);
+            tokio::select! {
+                result = &mut fut => result,
+                signal = self.cancel.cancelled() => {
+                    sandbox.record(|r| r.transition(RunState::Stopping));
+                    // The launch sees the cancellation at its next step; let the
+                    // request in flight land first, so nothing is created after the
+                    // teardown looked.
+                    let _ = tokio::time::timeout(CANCEL_BOUND, &mut fut).await;
+                    Err(Error::Interrupted { signal })
+                }
+            }
+        };
+        match launched {
+            Ok(id) => {
+                sandbox.id = id;
+                let id = sandbox.id.clone();
+                sandbox.record(|r| r.container_id = Some(id));
+                if start {
+                    sandbox.record(|r| r.transition(RunState::Running));
+                }
+                Ok(sandbox)
+            }
+            Err(err @ Error::Interrupted { .. }) => {
+                // Dropping the handle removes what the launch created and the record.
+                drop(sandbox);
+                Err(err)
+            }
+            Err(err) => {
+                // launch() already removed what it created; the failure stays on
+                // record (`berth ps --all`) until gc.
+                sandbox.fail(&err);
+                Err(err)
+            }
+        }
+    }
+}
+
+/// A sandbox this process launched. Record keeping never fails a run: a record
+/// that cannot be written is logged (as a warning) and the run goes on.
+pub struct Sandbox {
+    runtime: Arc<dyn Runtime>,
+    store: RunStore,
+    run_id: RunId,
+    name: String,
+    id: String,
+    stdin: bool,
+    detached: bool,
+    /// Whether the handle still owns the run: dropping it then removes the run.
+    owned: bool,
+}
+
+impl std::fmt::Debug for Sandbox {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sandbox")
+            .field("runtime", &self.runtime.kind())
+            .field("run_id", &self.run_id)
+            .field("name", &self.name)
+            .field("id", &self.id)
+            .field("owned", &self.owned)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Sandbox {
+    /// How to create a sandbox for `plan` on `runtime`.
+    pub fn builder(runtime: Arc<dyn Runtime>, plan: &Plan) -> Builder<'_> {
+        Builder {
+            runtime,
+            plan,
+            store: None,
+            name: None,
+            command: None,
+            env: None,
+            stdin: false,
+            tty: false,
+            detach: None,
+            sweep: true,
+            progress: None,
+            cancel: Cancellation::new(),
+        }
+    }
+
+    /// The run's id (its `berth.run-id` label).
+    pub fn run_id(&self) -> &RunId {
+        &self.run_id
+    }
+
+    /// The container's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The engine's id of the container.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// The backend it runs on.
+    pub fn runtime(&self) -> &Arc<dyn Runtime> {
+        &self.runtime
+    }
+
+    /// Attaches to the main process (with stdin when the builder asked for it).
+    pub async fn attach(&self) -> Result<Session, Error> {
+        self.runtime.attach(&self.id, self.stdin).await
+    }
+
+    /// Starts a created sandbox.
+    pub async fn start(&self) -> Result<(), Error> {
+        self.runtime.start(&self.id).await?;
+        self.record(|r| r.transition(RunState::Running));
+        Ok(())
+    }
+
+    /// Attaches, then starts: the main process's whole output. On failure the run
+    /// is removed, and the failure stays on its record.
+    pub async fn attach_and_start(&mut self) -> Result<Session, Error> {
+        let attached = async {
+            let session = self.attach().await?;
+            self.start().await?;
+            Ok::<_, Error>(session)
+        }
+        .await;
+        if let Err(err) = &attached {
+            self.teardown().await;
+            self.fail(err);
+        }
+        attached
+    }
+
+    /// Runs a process inside.
+    pub async fn exec(&self, spec: &ExecSpec) -> Result<Session, Error> {
+        self.runtime.exec(&self.id, spec).await
+    }
+
+    /// The main process's output.
+    pub async fn logs(&self, options: &LogOptions) -> Result<OutputStream, Error> {
+        self.runtime.logs(&self.id, options).await
+    }
+
+    /// Waits for the main process to exit; its exit code.
+    pub async fn wait(&self) -> Result<i64, Error> {
+        self.runtime.wait(&self.id).await
+    }
+
+    /// Stops the main process (SIGTERM, then SIGKILL after `grace`). The run stays
+    /// owned: dropping the handle still removes it.
+    pub async fn stop(&self, grace: Duration) -> Result<(), Error> {
+        self.record(|r| r.transition(RunState::Stopping));
+        let stopped = self.runtime.stop(&self.id, grace).await;
+        self.record(|r| r.transition(RunState::Stopped));
+        stopped
+    }
+
+    /// Removes the run: its containers, networks and volumes, then its record.
+    pub async fn remove(mut self) -> Result<Removed, Error> {
+        self.owned = false;
+        self.record(|r| r.transition(RunState::Stopping));
+        let removed = self.runtime.remove(&self.run_id).await?;
+        self.forget();
+        Ok(removed)
+    }
+
+    /// Leaves the run on the engine, stopped, for `berth ps`, `logs` and `rm`;
+    /// records its exit code when known.
+    pub fn keep(mut self, exit_code: Option<i64>) {
+        self.owned = false;
+        self.record(|r| {
+            r.exit_code = exit_code.or(r.exit_code);
+            r.transition(RunState::Stopped);
+        });
+    }
+
+    /// Hands the run over: it keeps running after this process (until its TTL,
+    /// when the builder gave one). Returns its name.
+    pub fn detach(mut self) -> String {
+        self.owned = false;
+        if !self.detached {
+            self.record(|r| r.detached = true);
+        }
+        std::mem::take(&mut self.name)
+    }
+
+    fn record(&self, change: impl FnOnce(&mut RunRecord)) {
+        if let Err(err) = self.store.update(&self.run_id, change) {
+            tracing::warn!(run_id = %self.run_id, "run record not updated: {}", err.report());
+        }
+    }
+
+    fn forget(&self) {
+        if let Err(err) = self.store.remove(&self.run_id) {
+            tracing::warn!(run_id = %self.run_id, "run record not removed: {}", err.report());
+        }
+    }
+
+    /// Marks the run failed with `err` and lets it go (what it created is gone).
+    fn fail(&mut self, err: &Error) {
+        self.owned = false;
+        let message = err.report();
+        self.record(|r| {
+            r.error = Some(message);
+            r.transition(RunState::Failed);
+        });
+    }
+
+    async fn teardown(&self) {
+        crate::launch::teardown(&*self.runtime, &self.run_id).await;
+    }
+}
+
+impl Drop for Sandbox {
+    /// Removes a run the handle still owns, and its record. Inside a multi-thread
+    /// tokio runtime the removal runs to completion here; inside a current-thread
+    /// one it is spawned on it (await [`Sandbox::remove`] there to be sure); with
+    /// no runtime, one is made for it.
+    fn drop(&mut self) {
+        if !self.owned {
+            return;
+        }
+        self.owned = false;
+        let runtime = self.runtime.clone();
+        let store = self.store.clone();
+        let run_id = self.run_id.clone();
+        let job = async move {
+            crate::launch::teardown(&*runtime, &run_id).await;
+            if let Err(err) = store.remove(&run_id) {
+                tracing::warn!(%run_id, "run record not removed: {}", err.report());
+            }
+        };
+        match tokio::runtime::Handle::try_current() {
+            Ok(handle) if handle.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+                tokio::task::block_in_place(|| handle.block_on(job));
+            }
+            Ok(handle) => {
+                handle.spawn(job);
+            }
+            Err(_) => match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(rt) => rt.block_on(job),
+                Err(err) => tracing::warn!(run_id = %self.run_id, "cannot remove the run: {err}"),
+            },
+        }
+    }
+}
+
+/// `<sandbox>-<8 hex digits>`, with other digits while the name is taken.
+async fn free_name(runtime: &dyn Runtime, base: &str, run_id: &RunId) -> Result<String, Error> {
+    let mut candidate = format!("{base}-{}", run_id.short());
+    for _ in 0..5 {
+        match runtime.find(&candidate).await {
+            Err(Error::NotFound { .. }) => return Ok(candidate),
+            // Taken, by one of berth's sandboxes or by a foreign container.
+            Ok(_) | Err(Error::Foreign { .. }) => {
+                candidate = format!("{base}-{}", RunId::random().short());
+            }
+            Err(other) => return Err(other),
+        }
+    }
+    Ok(candidate)
+}
