@@ -6,52 +6,40 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use berth_tests::{LabelGuard, berth, berth_bin, require_engine, run};
+use berth_tests::{Scratch, apple_double, require_engine, run};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
 const IMAGE: &str = "berth-test/busybox:latest";
 
-struct Scratch {
-    dir: PathBuf,
-    name: String,
-    _guard: LabelGuard,
+/// A test's scratch area, with a `tmp/` that is berth's `$TMPDIR`.
+struct Apple {
+    scratch: Scratch,
 }
 
-impl Scratch {
+impl Apple {
     fn new(case: &str) -> Self {
-        let name = format!("appleenv-{case}-{}", std::process::id() % 100_000);
-        let dir = std::env::temp_dir().join(format!("berth-{name}"));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(dir.join("state")).expect("create scratch dir");
-        std::fs::create_dir_all(dir.join("tmp")).expect("create scratch dir");
-        Self {
-            _guard: LabelGuard::new("berth.sandbox", &name),
-            dir,
-            name,
-        }
+        let scratch = Scratch::new(&format!("appleenv-{case}"));
+        std::fs::create_dir_all(scratch.dir().join("tmp")).expect("create scratch dir");
+        Self { scratch }
     }
 
     fn berth(&self) -> Command {
-        let mut cmd = berth();
+        let mut cmd = self.scratch.berth();
         // An env file must be in neither the state directory nor $TMPDIR.
-        cmd.env("XDG_STATE_HOME", self.dir.join("state"))
-            .env("TMPDIR", self.dir.join("tmp"))
+        cmd.env("TMPDIR", self.scratch.dir().join("tmp"))
             .env("BERTH_RUNTIME", "apple")
-            .env(
-                "BERTH_APPLE_CONTAINER",
-                berth_bin().with_file_name("container"),
-            );
+            .env("BERTH_APPLE_CONTAINER", apple_double());
         cmd
     }
 
     fn env_dir(&self) -> PathBuf {
-        self.dir.join("state/berth/apple-env")
+        self.scratch.state().join("berth/apple-env")
     }
 
     /// What is in the env directory and in $TMPDIR.
     fn env_dir_entries(&self) -> Vec<PathBuf> {
-        [self.env_dir(), self.dir.join("tmp")]
+        [self.env_dir(), self.scratch.dir().join("tmp")]
             .iter()
             .flat_map(|dir| {
                 std::fs::read_dir(dir)
@@ -63,12 +51,9 @@ impl Scratch {
 
     /// Starts a detached sandbox and returns its name.
     fn sandbox(&self) -> String {
-        let config = self.dir.join("berth.toml");
-        std::fs::write(
-            &config,
-            format!("[sandbox]\nname = \"{}\"\nimage = \"{IMAGE}\"\n", self.name),
-        )
-        .expect("write berth.toml");
+        let config = self
+            .scratch
+            .write_config("berth.toml", &format!("image = \"{IMAGE}\"\n"));
         let out = run(self
             .berth()
             .args(["run", "-d", "-f"])
@@ -83,16 +68,10 @@ impl Scratch {
     }
 }
 
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
 #[test]
 fn a_sigtermed_exec_leaves_no_env_file() {
     require_engine();
-    let s = Scratch::new("term");
+    let s = Apple::new("term");
     let name = s.sandbox();
     // At once (before the CLI may have opened its FIFO), and mid-session.
     for delay_ms in [0u64, 20, 1500] {
@@ -130,7 +109,7 @@ fn a_sigtermed_exec_leaves_no_env_file() {
 #[test]
 fn gc_sweeps_env_files_that_killed_processes_left() {
     require_engine();
-    let s = Scratch::new("sweep");
+    let s = Apple::new("sweep");
     std::fs::create_dir_all(s.env_dir()).expect("env dir");
     // A pid above the kernel's limit never runs; this test's own pid does.
     let dead = s.env_dir().join("4294967-00000000deadbeef.env");

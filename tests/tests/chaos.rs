@@ -11,7 +11,7 @@ use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use berth_tests::{LabelGuard, berth, leftovers, require_engine, run};
+use berth_tests::{LabelGuard, Scratch, leftovers, require_engine, run};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
@@ -60,9 +60,8 @@ fn killed_launches_leave_nothing_after_one_gc() {
         });
     println!("chaos seed: {seed} (replay with BERTH_CHAOS_SEED={seed})");
     let mut rng = Rng(seed);
-    let state_home = std::env::temp_dir().join(format!("berth-chaos-{}", std::process::id()));
-    std::fs::create_dir_all(&state_home).expect("state dir");
-    let _all = LabelGuard::new("berth.sandbox", "chaos-sentinel");
+    let scratch = Scratch::new("chaos");
+    let state_home = scratch.state();
 
     let backends = ["docker", "gvisor"];
     let (mut leaked_c, mut leaked_n, mut leaked_v, mut leaked_r) = (0, 0, 0, 0);
@@ -79,7 +78,7 @@ fn killed_launches_leave_nothing_after_one_gc() {
         let delay = Duration::from_millis(rng.below(1500));
         let name = format!("chaos-{i}-{}", std::process::id());
         let _guard = LabelGuard::new("berth.sandbox", &name);
-        let dir = state_home.join(&name);
+        let dir = scratch.dir().join(&name);
         std::fs::create_dir_all(&dir).expect("mkdir");
         let config = dir.join("berth.toml");
         let body = if dind {
@@ -91,8 +90,8 @@ fn killed_launches_leave_nothing_after_one_gc() {
         };
         std::fs::write(&config, body).expect("config");
 
-        let child = berth()
-            .env("XDG_STATE_HOME", &state_home)
+        let child = scratch
+            .berth()
             .env("BERTH_RUNTIME", backend)
             .args(["run", "--rm", "-f"])
             .arg(&config)
@@ -117,7 +116,7 @@ fn killed_launches_leave_nothing_after_one_gc() {
             // Let a request the engine was already serving land, as it would before
             // a user's later gc.
             std::thread::sleep(Duration::from_millis(500));
-            let gc = run(berth().env("XDG_STATE_HOME", &state_home).arg("gc"));
+            let gc = run(scratch.berth().arg("gc"));
             assert!(
                 gc.status.success(),
                 "gc: {}",
@@ -149,18 +148,14 @@ fn killed_launches_leave_nothing_after_one_gc() {
         leaked_r += r;
     }
     // A second gc finds nothing more.
-    let again = run(berth().env("XDG_STATE_HOME", &state_home).args([
-        "gc",
-        "--dry-run",
-        "--format",
-        "json",
-    ]));
+    let again = run(scratch
+        .berth()
+        .args(["gc", "--dry-run", "--format", "json"]));
     let report: serde_json::Value = serde_json::from_slice(&again.stdout).expect("gc JSON");
     let left_for_gc = report["removed"].as_array().map_or(0, Vec::len);
     println!(
         "chaos: {LAUNCHES} launches ({kills} SIGKILL, {ints} SIGINT), seed {seed}: leaked {leaked_c} containers, {leaked_n} networks, {leaked_v} volumes, {leaked_r} run records; a second gc would remove {left_for_gc} runs"
     );
-    let _ = std::fs::remove_dir_all(&state_home);
     assert_eq!(
         (leaked_c, leaked_n, leaked_v, leaked_r, left_for_gc),
         (0, 0, 0, 0, 0),

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use berth_tests::{LabelGuard, berth, leftovers, require_engine, run};
+use berth_tests::{leftovers, require_engine, run};
 
 /// The local busybox image built by scripts/build-test-images.sh.
 const IMAGE: &str = "berth-test/busybox:latest";
@@ -22,84 +22,49 @@ pub struct Backend {
     merged_logs: bool,
 }
 
-/// A sandbox's scratch directory and unique name, removed (with everything labelled
-/// with its name) when dropped.
-pub struct Scratch {
-    /// The directory holding berth.toml and any workspace.
-    pub dir: PathBuf,
-    /// The sandbox's name (also its `berth.sandbox` label).
-    pub name: String,
-    _guard: LabelGuard,
+/// A case's scratch area (its state directory, berth.toml and any workspace, and
+/// a guard removing everything labelled with its sandbox's name).
+pub struct Scratch(berth_tests::Scratch);
+
+impl std::ops::Deref for Scratch {
+    type Target = berth_tests::Scratch;
+
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
 }
 
 impl Scratch {
     fn new(backend: &Backend, case: &str) -> Self {
-        let name = format!(
-            "conf-{}-{case}-{}",
-            backend.runtime,
-            std::process::id() % 100_000
-        )
-        .replace('_', "-");
-        let dir = std::env::temp_dir().join(format!("berth-{name}"));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("create scratch dir");
-        Self {
-            _guard: LabelGuard::new("berth.sandbox", &name),
-            dir,
-            name,
-        }
+        Self(berth_tests::Scratch::new(&format!(
+            "conf-{}-{case}",
+            backend.runtime
+        )))
     }
 
     /// Writes berth.toml with `[sandbox] name` and `image` set, plus `extra`.
     fn config(&self, extra: &str) -> PathBuf {
-        let path = self.dir.join("berth.toml");
-        let text = format!(
-            "[sandbox]\nname = \"{}\"\nimage = \"{IMAGE}\"\n{extra}",
-            self.name
-        );
-        std::fs::write(&path, text).expect("write berth.toml");
-        path
-    }
-
-    /// Nothing labelled with this sandbox's name remains on the engine.
-    fn assert_clean(&self) {
-        let (c, n, v) = leftovers(&format!("berth.sandbox={}", self.name));
-        assert!(
-            c.is_empty() && n.is_empty() && v.is_empty(),
-            "left behind for {}: containers {c:?}, networks {n:?}, volumes {v:?}",
-            self.name
-        );
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
+        self.write_config("berth.toml", &format!("image = \"{IMAGE}\"\n{extra}"))
     }
 }
 
 impl Backend {
-    fn berth(&self) -> Command {
-        let mut cmd = berth();
+    /// `berth` on this backend, with the scratch area's state.
+    fn berth(&self, s: &Scratch) -> Command {
+        let mut cmd = s.berth();
         cmd.env("BERTH_RUNTIME", self.runtime);
         if self.runtime == "apple" {
             // Apple's backend, driving the `container` double built next to berth,
             // which runs the containers on the local engine.
-            let double = berth_tests::berth_bin().with_file_name("container");
-            assert!(
-                double.exists(),
-                "{} is missing: cargo build --bins",
-                double.display()
-            );
-            cmd.env("BERTH_APPLE_CONTAINER", double);
+            cmd.env("BERTH_APPLE_CONTAINER", berth_tests::apple_double());
         }
         cmd
     }
 
     /// `berth run --rm -f CONFIG -- sh -c SCRIPT`, returning the output.
-    fn run_sh(&self, config: &Path, script: &str) -> std::process::Output {
+    fn run_sh(&self, s: &Scratch, config: &Path, script: &str) -> std::process::Output {
         run(self
-            .berth()
+            .berth(s)
             .args(["run", "--rm", "-f"])
             .arg(config)
             .args(["--", "sh", "-c", script]))
@@ -109,13 +74,13 @@ impl Backend {
     fn detached(&self, scratch: &Scratch, extra: &str) -> String {
         let config = scratch.config(extra);
         let out = run(self
-            .berth()
-            .args(["run", "-d", "--name", &scratch.name, "-f"])
+            .berth(scratch)
+            .args(["run", "-d", "--name", scratch.name(), "-f"])
             .arg(&config)
             .args(["--", "sleep", "3600"]));
         assert_ok(&out, "berth run -d");
         let printed = String::from_utf8_lossy(&out.stdout).trim().to_owned();
-        assert_eq!(printed, scratch.name, "run -d prints the sandbox's name");
+        assert_eq!(printed, scratch.name(), "run -d prints the sandbox's name");
         printed
     }
 }
@@ -151,7 +116,7 @@ mod cases {
     pub fn exit_code_passes_through(b: &Backend) {
         let s = Scratch::new(b, "exit");
         let config = s.config("");
-        let out = b.run_sh(&config, "echo out; echo err >&2; exit 7");
+        let out = b.run_sh(&s, &config, "echo out; echo err >&2; exit 7");
         assert_eq!(
             out.status.code(),
             Some(7),
@@ -171,7 +136,7 @@ mod cases {
         // A host secret is a danger: refused (exit 3, nothing created) until
         // acknowledged outside the config.
         let refused = run(b
-            .berth()
+            .berth(&s)
             .env("CONF_SECRET_TOKEN", "s3cr3t-value")
             .args(["run", "--rm", "-f"])
             .arg(&config)
@@ -185,7 +150,7 @@ mod cases {
         assert!(stderr(&refused).contains("--allow host-secret"));
         s.assert_clean();
         let out = run(b
-            .berth()
+            .berth(&s)
             .env("CONF_SECRET_TOKEN", "s3cr3t-value")
             .args(["run", "--rm", "--allow", "host-secret", "-f"])
             .arg(&config)
@@ -194,7 +159,7 @@ mod cases {
         assert_eq!(stdout(&out), "hello world|s3cr3t-value\n");
         // The plan names the secret, never its value.
         let plan = run(b
-            .berth()
+            .berth(&s)
             .env("CONF_SECRET_TOKEN", "s3cr3t-value")
             .args(["plan", "--format", "json", "-f"])
             .arg(&config));
@@ -203,7 +168,7 @@ mod cases {
         assert!(!stdout(&plan).contains("s3cr3t-value"));
         // A required secret that is unset is refused before anything is created.
         let refused = run(b
-            .berth()
+            .berth(&s)
             .env_remove("CONF_SECRET_TOKEN")
             .args(["run", "--rm", "--allow", "host-secret", "-f"])
             .arg(&config)
@@ -216,7 +181,7 @@ mod cases {
     pub fn workdir_and_user(b: &Backend) {
         let s = Scratch::new(b, "user");
         let config = s.config("workdir = \"/tmp\"\nuser = \"1000:1000\"\n");
-        let out = b.run_sh(&config, "pwd; id -u; id -g");
+        let out = b.run_sh(&s, &config, "pwd; id -u; id -g");
         assert_ok(&out, "run");
         assert_eq!(stdout(&out), "/tmp\n1000\n1000\n");
         s.assert_clean();
@@ -224,7 +189,7 @@ mod cases {
 
     pub fn workspace_read_only_and_read_write(b: &Backend) {
         let s = Scratch::new(b, "ws");
-        let ws = s.dir.join("ws");
+        let ws = s.dir().join("ws");
         std::fs::create_dir_all(&ws).expect("mkdir ws");
         std::fs::write(ws.join("input.txt"), "from the host\n").expect("write");
         // The sandbox runs as berth's non-root user (1000:1000) by default, which
@@ -236,6 +201,7 @@ mod cases {
             ws.display()
         ));
         let out = b.run_sh(
+            &s,
             &ro,
             "cat /work/input.txt; touch /work/new 2>/dev/null && echo wrote || echo refused",
         );
@@ -247,7 +213,7 @@ mod cases {
             "\n[workspace]\npath = \"{}\"\nmount = \"/work\"\n",
             ws.display()
         ));
-        let out = b.run_sh(&rw, "echo from the sandbox > /work/new && echo wrote");
+        let out = b.run_sh(&s, &rw, "echo from the sandbox > /work/new && echo wrote");
         assert_ok(&out, "read-write run");
         assert_eq!(stdout(&out), "wrote\n");
         assert_eq!(
@@ -260,7 +226,7 @@ mod cases {
     pub fn network_none_has_only_loopback(b: &Backend) {
         let s = Scratch::new(b, "netnone");
         let config = s.config("\n[network]\npolicy = \"none\"\n");
-        let out = b.run_sh(&config, "ls /sys/class/net | sort | tr '\\n' ' '");
+        let out = b.run_sh(&s, &config, "ls /sys/class/net | sort | tr '\\n' ' '");
         assert_ok(&out, "run");
         assert_eq!(stdout(&out).trim(), "lo");
         s.assert_clean();
@@ -278,14 +244,14 @@ mod cases {
         } else {
             assert_eq!(labels["berth.oci-runtime"], b.oci);
         }
-        assert_eq!(labels["berth.sandbox"], s.name.as_str());
+        assert_eq!(labels["berth.sandbox"], s.name());
         let run_id = labels["berth.run-id"]
             .as_str()
             .expect("run id label")
             .to_owned();
         assert_eq!(run_id.len(), 12);
 
-        let ps = run(b.berth().args(["ps", "--format", "json"]));
+        let ps = run(b.berth(&s).args(["ps", "--format", "json"]));
         assert_ok(&ps, "ps");
         let list: serde_json::Value = serde_json::from_slice(&ps.stdout).expect("ps JSON");
         let entry = list
@@ -304,7 +270,7 @@ mod cases {
             assert_eq!(entry["oci_runtime"], b.oci);
         }
 
-        let rm = run(b.berth().args(["rm", "-f", &name]));
+        let rm = run(b.berth(&s).args(["rm", "-f", &name]));
         assert_ok(&rm, "rm -f");
         s.assert_clean();
         let (c, n, v) = leftovers(&format!("berth.run-id={run_id}"));
@@ -325,7 +291,7 @@ mod cases {
             })
             .collect();
         let mut child = b
-            .berth()
+            .berth(&s)
             .args(["exec", "-i", &name, "--", "cat"])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -345,35 +311,37 @@ mod cases {
         assert_ok(&out, "exec -i cat");
         assert_eq!(out.stdout.len(), data.len(), "length differs");
         assert!(out.stdout == data, "bytes differ");
-        run(b.berth().args(["rm", "-f", &name]));
+        run(b.berth(&s).args(["rm", "-f", &name]));
         s.assert_clean();
     }
 
     pub fn exec_exit_codes_workdir_and_env(b: &Backend) {
         let s = Scratch::new(b, "exec");
         let name = b.detached(&s, "");
-        let out = run(b.berth().args(["exec", &name, "--", "sh", "-c", "exit 3"]));
+        let out = run(b
+            .berth(&s)
+            .args(["exec", &name, "--", "sh", "-c", "exit 3"]));
         assert_eq!(out.status.code(), Some(3));
-        let out = run(b.berth().args(["exec", &name, "--", "/no/such/binary"]));
+        let out = run(b.berth(&s).args(["exec", &name, "--", "/no/such/binary"]));
         let code = out.status.code();
         assert!(
             matches!(code, Some(126 | 127)),
             "missing binary gave {code:?}"
         );
-        let env_file = s.dir.join("env");
+        let env_file = s.dir().join("env");
         std::fs::write(&env_file, "# comment\nFROM_FILE=file value\n").expect("write env file");
         let out = run(b
-            .berth()
+            .berth(&s)
             .args(["exec", "-w", "/etc", "-e", "ONE=1", "--env-file"])
             .arg(&env_file)
             .args([&name, "--", "sh", "-c", "pwd; echo \"$ONE|$FROM_FILE\""]));
         assert_ok(&out, "exec -w -e");
         assert_eq!(stdout(&out), "/etc\n1|file value\n");
         let out = run(b
-            .berth()
+            .berth(&s)
             .args(["exec", "no-such-sandbox-anywhere", "--", "true"]));
         assert_eq!(out.status.code(), Some(8));
-        run(b.berth().args(["rm", "-f", &name]));
+        run(b.berth(&s).args(["rm", "-f", &name]));
         s.assert_clean();
     }
 
@@ -381,8 +349,8 @@ mod cases {
         let s = Scratch::new(b, "logs");
         let config = s.config("");
         let out = run(b
-            .berth()
-            .args(["run", "-d", "--name", &s.name, "-f"])
+            .berth(&s)
+            .args(["run", "-d", "--name", s.name(), "-f"])
             .arg(&config)
             .args([
                 "--",
@@ -393,7 +361,7 @@ mod cases {
         assert_ok(&out, "run -d");
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
-            let logs = run(b.berth().args(["logs", &s.name]));
+            let logs = run(b.berth(&s).args(["logs", s.name()]));
             assert_ok(&logs, "logs");
             if b.merged_logs && stdout(&logs).lines().count() == 3 {
                 let mut lines: Vec<String> = stdout(&logs).lines().map(str::to_owned).collect();
@@ -414,39 +382,39 @@ mod cases {
         }
         // The engine copies stdout and stderr separately, so which of line2 and
         // line3 is last in its log is not fixed: --tail 1 gives exactly one of them.
-        let tail = run(b.berth().args(["logs", "--tail", "1", &s.name]));
+        let tail = run(b.berth(&s).args(["logs", "--tail", "1", s.name()]));
         let both = format!("{}{}", stdout(&tail), String::from_utf8_lossy(&tail.stderr));
         assert!(
             both == "line3\n" || both == "line2\n",
             "--tail 1 gave {both:?}"
         );
-        let rm = run(b.berth().args(["rm", &s.name]));
+        let rm = run(b.berth(&s).args(["rm", s.name()]));
         assert_eq!(
             rm.status.code(),
             Some(2),
             "rm of a running sandbox without -f is refused"
         );
-        let stop = run(b.berth().args(["stop", "-t", "1", &s.name]));
+        let stop = run(b.berth(&s).args(["stop", "-t", "1", s.name()]));
         assert_ok(&stop, "stop");
-        let ps = run(b.berth().args(["ps", "--all", "--format", "json"]));
+        let ps = run(b.berth(&s).args(["ps", "--all", "--format", "json"]));
         let list: serde_json::Value = serde_json::from_slice(&ps.stdout).expect("ps JSON");
         let entry = list
             .as_array()
             .expect("array")
             .iter()
-            .find(|e| e["name"] == s.name.as_str())
+            .find(|e| e["name"] == s.name())
             .expect("stopped sandbox listed with --all")
             .clone();
         assert_eq!(entry["state"], "exited");
-        let running = run(b.berth().args(["ps", "--format", "json"]));
+        let running = run(b.berth(&s).args(["ps", "--format", "json"]));
         assert!(
-            !stdout(&running).contains(&s.name),
+            !stdout(&running).contains(s.name()),
             "ps without --all lists running only"
         );
-        let rm = run(b.berth().args(["rm", &s.name]));
+        let rm = run(b.berth(&s).args(["rm", s.name()]));
         assert_ok(&rm, "rm");
         s.assert_clean();
-        let again = run(b.berth().args(["rm", &s.name]));
+        let again = run(b.berth(&s).args(["rm", s.name()]));
         assert_eq!(
             again.status.code(),
             Some(8),
@@ -457,7 +425,7 @@ mod cases {
     pub fn image_missing_leaves_nothing(b: &Backend) {
         let s = Scratch::new(b, "noimage");
         let config = s.config("");
-        let out = run(b.berth().args(["run", "--rm", "-f"]).arg(&config).args([
+        let out = run(b.berth(&s).args(["run", "--rm", "-f"]).arg(&config).args([
             "berth-test/does-not-exist:1",
             "--",
             "true",
@@ -477,7 +445,7 @@ mod cases {
         let name = b.detached(&s, "");
         let config = s.config("");
         let out = run(b
-            .berth()
+            .berth(&s)
             .args(["run", "-d", "--name", &name, "-f"])
             .arg(&config)
             .args(["--", "true"]));
@@ -487,9 +455,9 @@ mod cases {
             "{}",
             String::from_utf8_lossy(&out.stderr)
         );
-        let (c, _, _) = leftovers(&format!("berth.sandbox={}", s.name));
+        let (c, _, _) = leftovers(&format!("berth.sandbox={}", s.name()));
         assert_eq!(c.len(), 1, "the failed launch removed only what it created");
-        run(b.berth().args(["rm", "-f", &name]));
+        run(b.berth(&s).args(["rm", "-f", &name]));
         s.assert_clean();
     }
 
@@ -499,7 +467,7 @@ mod cases {
         let config = s.config("");
         for delay_ms in [0u64, 30, 80, 150, 250, 400, 700, 1200, 2500] {
             let child = b
-                .berth()
+                .berth(&s)
                 .args(["run", "--rm", "-f"])
                 .arg(&config)
                 .args(["--", "sleep", "30"])
@@ -574,7 +542,7 @@ mod tty_and_follow {
         let s = Scratch::new(b, "tty");
         let config = s.config("");
         let out = within_a_minute(
-            b.berth()
+            b.berth(&s)
                 .args(["run", "--rm", "-i", "-t", "-f"])
                 .arg(&config)
                 .args(["--", "sh", "-c", TTY_SCRIPT]),
@@ -586,14 +554,14 @@ mod tty_and_follow {
         s.assert_clean();
         let name = b.detached(&s, "");
         let out = within_a_minute(
-            b.berth()
+            b.berth(&s)
                 .args(["exec", "-i", "-t", &name, "--", "sh", "-c", TTY_SCRIPT]),
             b"again\n",
             "exec -i -t",
         );
         assert_ok(&out, "exec -i -t");
         assert!(stdout(&out).contains("tty:again"), "{}", stdout(&out));
-        assert_ok(&run(b.berth().args(["rm", "-f", &name])), "rm -f");
+        assert_ok(&run(b.berth(&s).args(["rm", "-f", &name])), "rm -f");
         s.assert_clean();
     }
 
@@ -602,12 +570,12 @@ mod tty_and_follow {
         let s = Scratch::new(b, "follow");
         let config = s.config("");
         let out = run(b
-            .berth()
-            .args(["run", "-d", "--name", &s.name, "-f"])
+            .berth(&s)
+            .args(["run", "-d", "--name", s.name(), "-f"])
             .arg(&config)
             .args(["--", "sh", "-c", "echo first; sleep 3; echo second"]));
         assert_ok(&out, "run -d");
-        let follow = within_a_minute(b.berth().args(["logs", "-f", &s.name]), b"", "logs -f");
+        let follow = within_a_minute(b.berth(&s).args(["logs", "-f", s.name()]), b"", "logs -f");
         assert_ok(&follow, "logs -f");
         let lines: Vec<&str> = std::str::from_utf8(&follow.stdout)
             .expect("utf-8")
@@ -615,7 +583,7 @@ mod tty_and_follow {
             .collect();
         assert_eq!(lines, ["first", "second"]);
         // The engine may still be recording the stop: -f.
-        assert_ok(&run(b.berth().args(["rm", "-f", &s.name])), "rm -f");
+        assert_ok(&run(b.berth(&s).args(["rm", "-f", s.name()])), "rm -f");
         s.assert_clean();
     }
 }

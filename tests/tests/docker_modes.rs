@@ -6,35 +6,18 @@ use std::io::Write;
 use std::os::unix::fs::MetadataExt;
 use std::process::Stdio;
 
-use berth_tests::{LabelGuard, berth, docker, leftovers, require_engine, run};
+use berth_tests::{Scratch, describe, docker, require_engine, run};
 
 const DIND_IMAGE: &str = "berth-test/dind:latest";
 const INNER_IMAGE: &str = "berth-test/busybox:latest";
 
-fn scratch(name: &str, body: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(name);
-    std::fs::create_dir_all(&dir).expect("mkdir");
-    let config = dir.join("berth.toml");
-    std::fs::write(&config, format!("[sandbox]\nname = \"{name}\"\n{body}")).expect("write");
-    config
-}
-
-fn text(out: &std::process::Output) -> String {
-    format!(
-        "status {:?}\nstdout: {}\nstderr: {}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
 #[test]
 fn host_mode_gives_a_non_root_user_the_host_engine() {
     require_engine();
-    let name = format!("mode-host-{}", std::process::id());
-    let _guard = LabelGuard::new("berth.sandbox", &name);
-    let config = scratch(
-        &name,
+    let s = Scratch::new("mode-host");
+    let name = s.name();
+    let config = s.write_config(
+        "berth.toml",
         &format!(
             "image = \"{DIND_IMAGE}\"\nuser = \"1000:1000\"\n\n[env]\nHOME = \"/tmp\"\n\n[docker]\nmode = \"host\"\n"
         ),
@@ -42,7 +25,8 @@ fn host_mode_gives_a_non_root_user_the_host_engine() {
     let gid = std::fs::metadata("/var/run/docker.sock")
         .expect("socket")
         .gid();
-    let out = run(berth()
+    let out = run(s
+        .berth()
         .args([
             "run",
             "--rm",
@@ -51,7 +35,7 @@ fn host_mode_gives_a_non_root_user_the_host_engine() {
             "--allow",
             "docker-host",
         ])
-        .args(["--name", &name, "-f"])
+        .args(["--name", name, "-f"])
         .arg(&config)
         .args([
             "--",
@@ -59,7 +43,7 @@ fn host_mode_gives_a_non_root_user_the_host_engine() {
             "-c",
             "id -u; id -G; docker ps --format '{{.Names}}'",
         ]));
-    assert!(out.status.success(), "{}", text(&out));
+    assert!(out.status.success(), "{}", describe(&out));
     let stdout = String::from_utf8_lossy(&out.stdout);
     let mut lines = stdout.lines();
     assert_eq!(lines.next(), Some("1000"));
@@ -71,50 +55,53 @@ fn host_mode_gives_a_non_root_user_the_host_engine() {
     assert!(
         lines.any(|l| l == name),
         "docker ps inside should list the sandbox itself: {}",
-        text(&out)
+        describe(&out)
     );
-    let (c, n, v) = leftovers(&format!("berth.sandbox={name}"));
-    assert!(c.is_empty() && n.is_empty() && v.is_empty());
+    s.assert_clean();
 }
 
 #[test]
 fn dind_mode_runs_a_private_engine_the_host_never_sees() {
     require_engine();
-    let name = format!("mode-dind-{}", std::process::id());
-    let _guard = LabelGuard::new("berth.sandbox", &name);
-    let config = scratch(
-        &name,
+    let s = Scratch::new("mode-dind");
+    let name = s.name();
+    let config = s.write_config(
+        "berth.toml",
         &format!("image = \"{DIND_IMAGE}\"\n\n[docker]\nmode = \"dind\"\n"),
     );
-    let started = run(berth()
+    let started = run(s
+        .berth()
         .args(["run", "-d", "--runtime", "docker", "--allow", "dind"])
-        .args(["--name", &name, "-f"])
+        .args(["--name", name, "-f"])
         .arg(&config)
         .args(["--", "berth-dind-entrypoint", "sleep", "3600"]));
-    assert!(started.status.success(), "{}", text(&started));
+    assert!(started.status.success(), "{}", describe(&started));
 
     // The host socket is not mounted: the only docker.sock is the inner engine's.
-    let mounts = run(berth().args(["exec", &name, "--", "cat", "/proc/self/mountinfo"]));
-    assert!(mounts.status.success(), "{}", text(&mounts));
+    let mounts = run(s
+        .berth()
+        .args(["exec", name, "--", "cat", "/proc/self/mountinfo"]));
+    assert!(mounts.status.success(), "{}", describe(&mounts));
     assert!(
         !String::from_utf8_lossy(&mounts.stdout).contains("docker.sock"),
         "the host socket must not be mounted in dind mode"
     );
 
     // Wait for the inner engine, then load an image into it through exec -i.
-    let ready = run(berth().args([
-        "exec", &name, "--", "sh", "-c",
+    let ready = run(s.berth().args([
+        "exec", name, "--", "sh", "-c",
         "for i in $(seq 1 60); do docker version >/dev/null 2>&1 && exit 0; sleep 0.5; done; cat /var/log/dockerd.log; exit 1",
     ]));
     assert!(
         ready.status.success(),
         "inner engine never answered: {}",
-        text(&ready)
+        describe(&ready)
     );
     let saved = run(docker().args(["save", INNER_IMAGE]));
-    assert!(saved.status.success(), "{}", text(&saved));
-    let mut load = berth()
-        .args(["exec", "-i", &name, "--", "docker", "load"])
+    assert!(saved.status.success(), "{}", describe(&saved));
+    let mut load = s
+        .berth()
+        .args(["exec", "-i", name, "--", "docker", "load"])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -125,12 +112,12 @@ fn dind_mode_runs_a_private_engine_the_host_never_sees() {
     let writer = std::thread::spawn(move || stdin.write_all(&image));
     let loaded = load.wait_with_output().expect("wait");
     writer.join().expect("join").expect("write image");
-    assert!(loaded.status.success(), "{}", text(&loaded));
+    assert!(loaded.status.success(), "{}", describe(&loaded));
 
     let inner_name = format!("inner-{}", std::process::id());
-    let inner = run(berth().args([
+    let inner = run(s.berth().args([
         "exec",
-        &name,
+        name,
         "--",
         "docker",
         "run",
@@ -141,7 +128,7 @@ fn dind_mode_runs_a_private_engine_the_host_never_sees() {
         "echo",
         "inner-ok",
     ]));
-    assert!(inner.status.success(), "{}", text(&inner));
+    assert!(inner.status.success(), "{}", describe(&inner));
     assert_eq!(String::from_utf8_lossy(&inner.stdout).trim(), "inner-ok");
 
     // The host engine never saw the inner container.
@@ -153,11 +140,7 @@ fn dind_mode_runs_a_private_engine_the_host_never_sees() {
         "the host engine lists the inner container"
     );
 
-    let rm = run(berth().args(["rm", "-f", &name]));
-    assert!(rm.status.success(), "{}", text(&rm));
-    let (c, n, v) = leftovers(&format!("berth.sandbox={name}"));
-    assert!(
-        c.is_empty() && n.is_empty() && v.is_empty(),
-        "dind left containers {c:?} networks {n:?} volumes {v:?}"
-    );
+    let rm = run(s.berth().args(["rm", "-f", name]));
+    assert!(rm.status.success(), "{}", describe(&rm));
+    s.assert_clean();
 }

@@ -3,12 +3,13 @@
 
 use std::os::unix::fs::MetadataExt;
 
-use berth_tests::{berth, require_engine, run};
+use berth_tests::{Scratch, require_engine, run};
 
 #[test]
 fn doctor_reports_docker_and_gvisor_with_the_real_socket_gid() {
     require_engine();
-    let out = run(berth().args(["doctor", "--format", "json"]));
+    let scratch = Scratch::new("doctor-json");
+    let out = run(scratch.berth().args(["doctor", "--format", "json"]));
     assert!(
         out.status.success(),
         "doctor failed: {}",
@@ -98,7 +99,8 @@ fn doctor_reports_docker_and_gvisor_with_the_real_socket_gid() {
 #[test]
 fn doctor_human_output_names_each_runtime() {
     require_engine();
-    let out = run(berth().arg("doctor"));
+    let scratch = Scratch::new("doctor-text");
+    let out = run(scratch.berth().arg("doctor"));
     assert!(out.status.success());
     let text = String::from_utf8_lossy(&out.stdout);
     for needle in [

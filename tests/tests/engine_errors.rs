@@ -3,28 +3,34 @@
 
 use std::os::unix::process::CommandExt;
 
-use berth_tests::{berth, berth_bin, leftovers, require_engine, run};
+use berth_tests::{Scratch, berth_bin, leftovers, require_engine, run};
+
+/// A foreground run of the busybox test image that does nothing.
+const RUN_TRUE: &[&str] = &[
+    "run",
+    "--rm",
+    "--runtime",
+    "docker",
+    "berth-test/busybox",
+    "--",
+    "true",
+];
 
 #[test]
 fn engine_not_running_exits_4_and_says_how_to_start_it() {
-    let out = run(berth()
+    let scratch = Scratch::new("no-engine");
+    let out = run(scratch
+        .berth()
         .env("DOCKER_HOST", "unix:///tmp/berth-no-such-engine.sock")
-        .args([
-            "run",
-            "--rm",
-            "--runtime",
-            "docker",
-            "berth-test/busybox",
-            "--",
-            "true",
-        ]));
+        .args(RUN_TRUE));
     assert_eq!(out.status.code(), Some(4));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("not running"), "{stderr}");
     assert!(stderr.contains("fix: start the Docker engine"), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
 
-    let ps = run(berth()
+    let ps = run(scratch
+        .berth()
         .env("DOCKER_HOST", "unix:///tmp/berth-no-such-engine.sock")
         .args(["ps", "--format", "json"]));
     assert_eq!(ps.status.code(), Some(4));
@@ -36,29 +42,29 @@ fn engine_not_running_exits_4_and_says_how_to_start_it() {
 #[test]
 fn permission_denied_exits_5_and_names_the_group() {
     require_engine();
-    // A copy any user can execute, run as nobody (no supplementary groups).
-    let dir = std::env::temp_dir().join(format!("berth-perm-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("mkdir");
+    // A copy any user can execute, run as nobody (no supplementary groups), with
+    // a state directory nobody owns.
+    let scratch = Scratch::new("perm");
+    let dir = scratch.dir();
     let bin = dir.join("berth");
     std::fs::copy(berth_bin(), &bin).expect("copy berth");
-    std::fs::set_permissions(&dir, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+    std::fs::set_permissions(dir, std::os::unix::fs::PermissionsExt::from_mode(0o755))
         .expect("chmod");
+    let nobody = Some(nix::unistd::Uid::from_raw(65534));
+    nix::unistd::chown(
+        &scratch.state(),
+        nobody,
+        Some(nix::unistd::Gid::from_raw(65534)),
+    )
+    .expect("chown the state directory");
     let out = run(std::process::Command::new(&bin)
         .env_remove("BERTH_RUNTIME")
         .env_remove("DOCKER_HOST")
+        .env("XDG_STATE_HOME", scratch.state())
         .uid(65534)
         .gid(65534)
-        .current_dir(&dir)
-        .args([
-            "run",
-            "--rm",
-            "--runtime",
-            "docker",
-            "berth-test/busybox",
-            "--",
-            "true",
-        ]));
-    let _ = std::fs::remove_dir_all(&dir);
+        .current_dir(dir)
+        .args(RUN_TRUE));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(5), "{stderr}");
     assert!(
@@ -72,14 +78,15 @@ fn permission_denied_exits_5_and_names_the_group() {
 fn a_failed_start_leaves_nothing_behind() {
     require_engine();
     // The image exists but the command does not: create succeeds, start fails.
-    let name = format!("failstart-{}", std::process::id());
-    let out = run(berth().args([
+    let scratch = Scratch::new("failstart");
+    let name = scratch.name();
+    let out = run(scratch.berth().args([
         "run",
         "--rm",
         "--runtime",
         "docker",
         "--name",
-        &name,
+        name,
         "berth-test/busybox",
         "--",
         "/no/such/program",

@@ -2,12 +2,13 @@
 //! boots gVisor's kernel (its dmesg says so, and uname differs from the host's),
 //! while `--runtime docker` shares the host kernel.
 
-use berth_tests::{berth, require_engine, run};
+use berth_tests::{Scratch, require_engine, run};
 
 const IMAGE: &str = "berth-test/busybox:latest";
 
 fn sh(runtime: &str, script: &str) -> String {
-    let out = run(berth().args([
+    let scratch = Scratch::new(&format!("gvisor-kernel-{runtime}"));
+    let out = run(scratch.berth().args([
         "run",
         "--rm",
         "--runtime",

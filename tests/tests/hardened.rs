@@ -8,65 +8,52 @@
 //! embedded DNS (127.0.0.11), answered for a container this test starts, and the
 //! shared network keeps sandboxes from reaching each other.
 
-use std::path::PathBuf;
-
-use berth_tests::{LabelGuard, berth, docker, require_engine, run};
+use berth_tests::{Scratch, describe, docker, require_engine, run};
 use serde_json::Value;
 
 const IMAGE: &str = "berth-test/busybox:latest";
 
-fn text(out: &std::process::Output) -> String {
-    format!(
-        "status {:?}\nstdout: {}\nstderr: {}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
-/// A scratch directory holding the project (`berth.toml`, an image and a workspace
-/// and nothing else, in the workspace directory) and, beside it, berth's state;
-/// removed on drop.
+/// A scratch area holding the project (`berth.toml`, an image and a workspace
+/// and nothing else, in the workspace directory) and, beside it, berth's state.
 struct Project {
-    dir: PathBuf,
-    name: String,
+    scratch: Scratch,
 }
 
 impl Project {
     fn new(tag: &str) -> Self {
-        let name = format!("cis-{tag}-{}", std::process::id());
-        let dir = std::env::temp_dir().join(format!("berth-{name}"));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(dir.join("project")).expect("mkdir");
-        std::fs::write(
-            dir.join("project").join("berth.toml"),
-            format!("[sandbox]\nname = \"{name}\"\nimage = \"{IMAGE}\"\n\n[workspace]\n"),
-        )
-        .expect("write berth.toml");
-        Self { dir, name }
+        let scratch = Scratch::new(&format!("cis-{tag}"));
+        scratch.write_config(
+            "project/berth.toml",
+            &format!("image = \"{IMAGE}\"\n\n[workspace]\n"),
+        );
+        Self { scratch }
     }
 
     /// `berth run -d` of the default sandbox under `runtime`; returns its name.
     fn launch(&self, runtime: &str) -> String {
-        let out = run(berth()
-            .current_dir(self.dir.join("project"))
-            .env("XDG_STATE_HOME", self.dir.join("state"))
-            .args(["run", "-d", "--runtime", runtime, "--name", &self.name])
+        let name = self.scratch.name();
+        let out = run(self
+            .scratch
+            .berth()
+            .current_dir(self.scratch.dir().join("project"))
+            .args(["run", "-d", "--runtime", runtime, "--name", name])
             .args(["--", "sleep", "300"]));
-        assert!(out.status.success(), "launch failed: {}", text(&out));
-        self.name.clone()
+        assert!(out.status.success(), "launch failed: {}", describe(&out));
+        name.to_owned()
     }
-}
 
-impl Drop for Project {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
+    /// `berth exec NAME -- sh -c SCRIPT`.
+    fn exec_sh(&self, name: &str, script: &str) -> std::process::Output {
+        run(self
+            .scratch
+            .berth()
+            .args(["exec", name, "--", "sh", "-c", script]))
     }
 }
 
 fn inspect(name: &str) -> Value {
     let out = run(docker().args(["inspect", name]));
-    assert!(out.status.success(), "docker inspect: {}", text(&out));
+    assert!(out.status.success(), "docker inspect: {}", describe(&out));
     let mut all: Vec<Value> = serde_json::from_slice(&out.stdout).expect("inspect json");
     assert_eq!(all.len(), 1);
     all.remove(0)
@@ -260,7 +247,6 @@ fn checks(c: &Value) -> Vec<(&'static str, &'static str, bool)> {
 fn default_sandbox_passes_cis(runtime: &str, oci_runtime: &str) {
     require_engine();
     let project = Project::new(runtime);
-    let _guard = LabelGuard::new("berth.sandbox", &project.name);
     let name = project.launch(runtime);
     let container = inspect(&name);
     assert_eq!(
@@ -289,15 +275,11 @@ fn default_sandbox_passes_cis(runtime: &str, oci_runtime: &str) {
 
     // What the defaults are for: the agent still has a writable home, /tmp and
     // workspace, and may run what it puts there.
-    let out = run(berth().args([
-        "exec",
+    let out = project.exec_sh(
         &name,
-        "--",
-        "sh",
-        "-c",
         "for d in \"$HOME\" /tmp /run; do printf '#!/bin/sh\\necho ran\\n' > $d/tool && chmod +x $d/tool && $d/tool; done; id -u; touch /etc/x 2>/dev/null && echo root-writable || true",
-    ]));
-    assert!(out.status.success(), "exec: {}", text(&out));
+    );
+    assert!(out.status.success(), "exec: {}", describe(&out));
     assert_eq!(
         String::from_utf8_lossy(&out.stdout),
         "ran\nran\nran\n1000\n"
@@ -318,12 +300,11 @@ fn the_default_sandbox_passes_cis_under_runsc() {
 fn names_resolve_for_runsc_sandboxes_on_the_berth_network() {
     require_engine();
     let project = Project::new("dns");
-    let _guard = LabelGuard::new("berth.sandbox", &project.name);
     let name = project.launch("gvisor");
     let network = str_of(&inspect(&name)["HostConfig"]["NetworkMode"]).to_owned();
     assert_eq!(network, "berth", "the sandbox is on the berth network");
     let shared = run(docker().args(["network", "inspect", &network]));
-    assert!(shared.status.success(), "{}", text(&shared));
+    assert!(shared.status.success(), "{}", describe(&shared));
     let shared: Vec<Value> = serde_json::from_slice(&shared.stdout).expect("network json");
     assert_eq!(
         shared[0]["Labels"]["berth.role"], "network",
@@ -335,7 +316,7 @@ fn names_resolve_for_runsc_sandboxes_on_the_berth_network() {
     );
 
     // A container of this test's on the same network, to be found by name.
-    let target = format!("{}-target", project.name);
+    let target = format!("{}-target", project.scratch.name());
     let started = run(docker().args([
         "run",
         "-d",
@@ -346,26 +327,26 @@ fn names_resolve_for_runsc_sandboxes_on_the_berth_network() {
         "--label",
         "berth.managed-by=berth-test",
         "--label",
-        &format!("berth.sandbox={}", project.name),
+        &format!("berth.sandbox={}", project.scratch.name()),
         IMAGE,
         "sleep",
         "300",
     ]));
-    assert!(started.status.success(), "{}", text(&started));
+    assert!(started.status.success(), "{}", describe(&started));
     let ip =
         str_of(&inspect(&target)["NetworkSettings"]["Networks"][network.as_str()]["IPAddress"])
             .to_owned();
     assert!(!ip.is_empty(), "the target has an address");
 
-    let out = run(berth().args([
-        "exec",
+    let out = project.exec_sh(
         &name,
-        "--",
-        "sh",
-        "-c",
         &format!("grep nameserver /etc/resolv.conf; nslookup {target}"),
-    ]));
-    assert!(out.status.success(), "nslookup under runsc: {}", text(&out));
+    );
+    assert!(
+        out.status.success(),
+        "nslookup under runsc: {}",
+        describe(&out)
+    );
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         stdout.starts_with("nameserver 127.0.0.11\n"),

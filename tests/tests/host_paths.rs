@@ -13,7 +13,7 @@ use std::os::unix::fs::symlink;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use berth_tests::{LabelGuard, berth, leftovers, require_engine, run};
+use berth_tests::{Scratch, describe, require_engine, run};
 use runtime_core::host::HostPath;
 use runtime_core::{Config, Error, HostFacts, Os, ProbeReport, RealHost, SocketFacts, prepare};
 
@@ -236,23 +236,19 @@ fn a_path_that_resolves_elsewhere_at_launch_is_refused() {
 }
 
 /// A scratch area: a home, a state directory and a project, all temporary.
-struct Scratch {
-    dir: tempfile::TempDir,
-    name: String,
+struct Home {
+    scratch: Scratch,
 }
 
-impl Scratch {
+impl Home {
     fn new(tag: &str) -> Self {
-        let dir = tempfile::tempdir().expect("tempdir");
-        std::fs::create_dir_all(dir.path().join("home/project")).expect("mkdir");
-        Self {
-            dir,
-            name: format!("hp-{tag}-{}", std::process::id()),
-        }
+        let scratch = Scratch::new(&format!("hp-{tag}"));
+        std::fs::create_dir_all(scratch.dir().join("home/project")).expect("mkdir");
+        Self { scratch }
     }
 
     fn home(&self) -> PathBuf {
-        self.dir.path().join("home")
+        self.scratch.dir().join("home")
     }
 
     fn project(&self) -> PathBuf {
@@ -260,47 +256,30 @@ impl Scratch {
     }
 
     fn config(&self, workspace: &str) -> PathBuf {
-        let path = self.project().join("berth.toml");
-        std::fs::write(
-            &path,
-            format!(
-                "[sandbox]\nname = \"{}\"\nimage = \"berth-test/busybox:latest\"\n\n[workspace]\npath = \"{workspace}\"\nread_only = true\n",
-                self.name
+        self.scratch.write_config(
+            "home/project/berth.toml",
+            &format!(
+                "image = \"berth-test/busybox:latest\"\n\n[workspace]\npath = \"{workspace}\"\nread_only = true\n"
             ),
         )
-        .expect("write config");
-        path
     }
 
     fn berth(&self, args: &[&str]) -> Output {
-        run(berth()
-            .env("HOME", self.home())
-            .env("XDG_STATE_HOME", self.dir.path().join("state"))
-            .args(args))
+        run(self.scratch.berth().env("HOME", self.home()).args(args))
     }
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "exit {:?}\nstdout: {}\nstderr: {}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
 }
 
 #[test]
 fn a_symlink_to_home_is_shown_resolved_and_refused_until_acknowledged() {
     require_engine();
-    let s = Scratch::new("home");
-    let _guard = LabelGuard::new("berth.sandbox", &s.name);
+    let s = Home::new("home");
     symlink(s.home(), s.project().join("link")).expect("symlink");
     let config = s.config("link");
     let config_arg = config.to_str().expect("utf-8 path");
     let home = s.home().canonicalize().expect("home");
 
     let plan = s.berth(&["plan", "--runtime", "docker", "-f", config_arg]);
-    assert_eq!(plan.status.code(), Some(0), "{}", text(&plan));
+    assert_eq!(plan.status.code(), Some(0), "{}", describe(&plan));
     let shown = String::from_utf8_lossy(&plan.stdout);
     assert!(
         shown.contains(&format!("mounts    {} (named as", home.display())),
@@ -321,15 +300,11 @@ fn a_symlink_to_home_is_shown_resolved_and_refused_until_acknowledged() {
         "true",
     ];
     let refused = s.berth(&cmd);
-    assert_eq!(refused.status.code(), Some(3), "{}", text(&refused));
+    assert_eq!(refused.status.code(), Some(3), "{}", describe(&refused));
     let said = String::from_utf8_lossy(&refused.stderr);
     assert!(said.contains("--allow sensitive-path"), "{said}");
     assert!(said.contains("berth allow -f"), "{said}");
-    let (c, n, v) = leftovers(&format!("berth.sandbox={}", s.name));
-    assert!(
-        c.is_empty() && n.is_empty() && v.is_empty(),
-        "{c:?} {n:?} {v:?}"
-    );
+    s.scratch.assert_clean();
 
     // Acknowledged for one run by the flag; the danger is still said.
     let allowed = s.berth(&[
@@ -345,7 +320,7 @@ fn a_symlink_to_home_is_shown_resolved_and_refused_until_acknowledged() {
         "ls",
         "/workspace/project",
     ]);
-    assert_eq!(allowed.status.code(), Some(0), "{}", text(&allowed));
+    assert_eq!(allowed.status.code(), Some(0), "{}", describe(&allowed));
     assert!(String::from_utf8_lossy(&allowed.stdout).contains("berth.toml"));
     assert!(
         String::from_utf8_lossy(&allowed.stderr)
@@ -354,9 +329,9 @@ fn a_symlink_to_home_is_shown_resolved_and_refused_until_acknowledged() {
 
     // Acknowledged for this exact file by `berth allow`...
     let approve = s.berth(&["allow", "--runtime", "docker", "-f", config_arg]);
-    assert_eq!(approve.status.code(), Some(0), "{}", text(&approve));
+    assert_eq!(approve.status.code(), Some(0), "{}", describe(&approve));
     let ok = s.berth(&cmd);
-    assert_eq!(ok.status.code(), Some(0), "{}", text(&ok));
+    assert_eq!(ok.status.code(), Some(0), "{}", describe(&ok));
     assert!(String::from_utf8_lossy(&ok.stderr).contains("acknowledged by berth allow"));
 
     // ...until the file changes,
@@ -364,21 +339,26 @@ fn a_symlink_to_home_is_shown_resolved_and_refused_until_acknowledged() {
     changed.push_str("# edited\n");
     std::fs::write(&config, &changed).expect("write");
     let again = s.berth(&cmd);
-    assert_eq!(again.status.code(), Some(3), "{}", text(&again));
+    assert_eq!(again.status.code(), Some(3), "{}", describe(&again));
 
     // or what the file points at changes, with the file the same.
     let approve = s.berth(&["allow", "--runtime", "docker", "-f", config_arg]);
-    assert_eq!(approve.status.code(), Some(0), "{}", text(&approve));
+    assert_eq!(approve.status.code(), Some(0), "{}", describe(&approve));
     std::fs::remove_file(s.project().join("link")).expect("rm link");
     std::fs::create_dir_all(s.home().join(".ssh")).expect("mkdir");
     symlink(s.home().join(".ssh"), s.project().join("link")).expect("retarget");
     let retargeted = s.berth(&cmd);
-    assert_eq!(retargeted.status.code(), Some(3), "{}", text(&retargeted));
+    assert_eq!(
+        retargeted.status.code(),
+        Some(3),
+        "{}",
+        describe(&retargeted)
+    );
     assert!(String::from_utf8_lossy(&retargeted.stderr).contains("credentials (~/.ssh)"));
 
     let revoke = s.berth(&["allow", "--revoke", "-f", config_arg]);
-    assert_eq!(revoke.status.code(), Some(0), "{}", text(&revoke));
-    let approvals = s.dir.path().join("state/berth/approvals");
+    assert_eq!(revoke.status.code(), Some(0), "{}", describe(&revoke));
+    let approvals = s.scratch.state().join("berth/approvals");
     assert_eq!(
         std::fs::read_dir(&approvals).expect("approvals").count(),
         0,
@@ -389,7 +369,7 @@ fn a_symlink_to_home_is_shown_resolved_and_refused_until_acknowledged() {
 #[test]
 fn a_build_that_reaches_outside_its_context_is_refused() {
     require_engine();
-    let s = Scratch::new("build");
+    let s = Home::new("build");
     let config = s.project().join("berth.toml");
     std::fs::write(
         s.home().join("Dockerfile"),
@@ -403,7 +383,7 @@ fn a_build_that_reaches_outside_its_context_is_refused() {
     .expect("write config");
     let config_arg = config.to_str().expect("utf-8 path");
     let out = s.berth(&["plan", "--runtime", "docker", "-f", config_arg]);
-    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
     assert!(String::from_utf8_lossy(&out.stderr).contains("outside the build context"));
 
     // The home directory as a context is a danger: refused by run, before a build.
@@ -422,7 +402,7 @@ fn a_build_that_reaches_outside_its_context_is_refused() {
         "--",
         "true",
     ]);
-    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(3), "{}", describe(&out));
     assert!(String::from_utf8_lossy(&out.stderr).contains("the build context"));
     let image =
         run(berth_tests::docker().args(["image", "inspect", "berth-test/hp-never-built:latest"]));

@@ -2,21 +2,20 @@
 //! before any engine is asked: a value that is not a Docker reference is a usage
 //! error (exit 2) that says why.
 
-use berth_tests::{berth, run};
+use berth_tests::{Scratch, run};
 
 #[test]
 fn an_image_argument_that_is_not_a_reference_is_refused() {
-    let dir = std::env::temp_dir().join(format!("berth-imagearg-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("scratch dir");
+    let scratch = Scratch::new("imagearg");
     for (image, why) in [
         ("Busy Box", "whitespace"),
         ("busybox\u{1b}[2J", "control characters"),
         ("Debian:bookworm", "lowercase"),
         ("x:-tag", "a tag must start"),
     ] {
-        let out = run(berth()
-            .current_dir(&dir)
-            .env("XDG_STATE_HOME", dir.join("state"))
+        let out = run(scratch
+            .berth()
+            .current_dir(scratch.dir())
             .args(["run", "--rm", image, "--", "true"]));
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{image:?}: {stderr}");
@@ -25,5 +24,4 @@ fn an_image_argument_that_is_not_a_reference_is_refused() {
             "{image:?}: {stderr}"
         );
     }
-    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -198,12 +198,7 @@ fn every_invalid_config_is_refused_with_a_located_message() {
 fn no_stale_snapshots() {
     let expected: BTreeSet<String> = corpus().into_iter().map(|c| c.name).collect();
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/snapshots/invalid_configs");
-    let stale: Vec<String> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("read {}: {e}", dir.display()))
-        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
-        .filter_map(|f| f.strip_suffix(".snap").map(str::to_owned))
-        .filter(|name| !expected.contains(name))
-        .collect();
+    let stale = berth_tests::stale_snapshots(&dir, &expected);
     assert!(
         stale.is_empty(),
         "snapshots without a fixture (delete them): {stale:?}"

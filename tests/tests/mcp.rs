@@ -4,25 +4,22 @@
 
 use std::path::Path;
 
-use berth_tests::{LabelGuard, berth, leftovers, require_engine, run};
+use berth_tests::{Scratch, require_engine, run};
 
 const IMAGE: &str = "berth-test/mcp:latest";
 
 #[test]
 fn mcp_client_talks_to_a_server_inside_a_sandbox() {
     require_engine();
-    let name = format!("mcp-e2e-{}", std::process::id());
-    let _guard = LabelGuard::new("berth.sandbox", &name);
-    let dir = std::env::temp_dir().join(&name);
-    std::fs::create_dir_all(&dir).expect("mkdir");
-    let config = dir.join("berth.toml");
-    std::fs::write(
-        &config,
-        format!("[sandbox]\nname = \"{name}\"\nimage = \"{IMAGE}\"\nuser = \"1000:1000\"\n\n[network]\npolicy = \"none\"\n"),
-    )
-    .expect("write config");
-    let started = run(berth()
-        .args(["run", "-d", "--runtime", "docker", "--name", &name, "-f"])
+    let scratch = Scratch::new("mcp-e2e");
+    let name = scratch.name();
+    let config = scratch.write_config(
+        "berth.toml",
+        &format!("image = \"{IMAGE}\"\nuser = \"1000:1000\"\n\n[network]\npolicy = \"none\"\n"),
+    );
+    let started = run(scratch
+        .berth()
+        .args(["run", "-d", "--runtime", "docker", "--name", name, "-f"])
         .arg(&config)
         .args(["--", "sleep", "3600"]));
     assert!(
@@ -32,15 +29,19 @@ fn mcp_client_talks_to_a_server_inside_a_sandbox() {
     );
 
     let client = Path::new(env!("CARGO_MANIFEST_DIR")).join("mcp/client.py");
+    // The client starts berth itself, with the SDK's short list of environment
+    // variables: `env` gives it the scratch area's state.
     let out = run(std::process::Command::new("python3")
         .arg(&client)
+        .arg("env")
+        .arg(format!("XDG_STATE_HOME={}", scratch.state().display()))
         .arg(berth_tests::berth_bin())
         .args([
             "exec",
             "-i",
             "-w",
             "/srv",
-            &name,
+            name,
             "--",
             "python3",
             "/srv/server.py",
@@ -71,9 +72,7 @@ fn mcp_client_talks_to_a_server_inside_a_sandbox() {
     );
     assert!(summary["protocol"].as_str().is_some_and(|p| !p.is_empty()));
 
-    let rm = run(berth().args(["rm", "-f", &name]));
+    let rm = run(scratch.berth().args(["rm", "-f", name]));
     assert!(rm.status.success());
-    let (c, n, v) = leftovers(&format!("berth.sandbox={name}"));
-    assert!(c.is_empty() && n.is_empty() && v.is_empty());
-    let _ = std::fs::remove_dir_all(&dir);
+    scratch.assert_clean();
 }

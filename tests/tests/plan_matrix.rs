@@ -529,12 +529,7 @@ fn expected_snapshots() -> BTreeSet<String> {
 fn no_stale_snapshots() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/snapshots/plan_matrix");
     let expected = expected_snapshots();
-    let stale: Vec<String> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("read {}: {e}", dir.display()))
-        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
-        .filter_map(|f| f.strip_suffix(".snap").map(str::to_owned))
-        .filter(|name| !expected.contains(name))
-        .collect();
+    let stale = berth_tests::stale_snapshots(&dir, &expected);
     assert!(
         stale.is_empty(),
         "snapshots without a case (delete them): {stale:?}"

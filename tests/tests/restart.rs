@@ -5,43 +5,23 @@
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use berth_tests::{LabelGuard, berth, leftovers, require_engine, run};
+use berth_tests::{Scratch, ps_entry, require_engine, run};
 
-fn ps_entry(state_home: &std::path::Path, name: &str) -> serde_json::Value {
-    let out = run(berth()
-        .env("XDG_STATE_HOME", state_home)
-        .args(["ps", "--all", "--format", "json"]));
-    assert!(
-        out.status.success(),
-        "ps: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let list: serde_json::Value = serde_json::from_slice(&out.stdout).expect("ps JSON");
-    list.as_array()
-        .expect("array")
-        .iter()
-        .find(|e| e["name"] == name)
-        .cloned()
-        .unwrap_or_else(|| panic!("{name} not listed: {list}"))
+fn ps_all(scratch: &Scratch, name: &str) -> serde_json::Value {
+    ps_entry(
+        &run(scratch.berth().args(["ps", "--all", "--format", "json"])),
+        name,
+    )
 }
 
 #[test]
 fn ps_and_rm_after_a_dockerd_restart() {
     require_engine();
-    let name = format!("restart-{}", std::process::id());
-    let _guard = LabelGuard::new("berth.sandbox", &name);
-    let state_home = std::env::temp_dir().join(format!("berth-restart-{}", std::process::id()));
-    std::fs::create_dir_all(&state_home).expect("state dir");
-    let dir = state_home.join("cfg");
-    std::fs::create_dir_all(&dir).expect("mkdir");
-    let config = dir.join("berth.toml");
-    std::fs::write(
-        &config,
-        format!("[sandbox]\nname = \"{name}\"\nimage = \"berth-test/busybox:latest\"\n"),
-    )
-    .expect("config");
-    let started = run(berth()
-        .env("XDG_STATE_HOME", &state_home)
+    let scratch = Scratch::new("restart");
+    let name = scratch.name().to_owned();
+    let config = scratch.write_config("cfg/berth.toml", "image = \"berth-test/busybox:latest\"\n");
+    let started = run(scratch
+        .berth()
         .args(["run", "-d", "--runtime", "docker", "--name", &name, "-f"])
         .arg(&config)
         .args(["--", "sleep", "3600"]));
@@ -50,7 +30,7 @@ fn ps_and_rm_after_a_dockerd_restart() {
         "{}",
         String::from_utf8_lossy(&started.stderr)
     );
-    assert_eq!(ps_entry(&state_home, &name)["state"], "running");
+    assert_eq!(ps_all(&scratch, &name)["state"], "running");
 
     // Stop dockerd, then start it again with the project's setup script.
     let stopped = Command::new("pkill")
@@ -67,9 +47,7 @@ fn ps_and_rm_after_a_dockerd_restart() {
         assert!(Instant::now() < deadline, "dockerd did not stop");
         std::thread::sleep(Duration::from_millis(200));
     }
-    let down = run(berth()
-        .env("XDG_STATE_HOME", &state_home)
-        .args(["ps", "--format", "json"]));
+    let down = run(scratch.berth().args(["ps", "--format", "json"]));
     assert_eq!(
         down.status.code(),
         Some(4),
@@ -83,11 +61,11 @@ fn ps_and_rm_after_a_dockerd_restart() {
     assert!(up.success(), "the engine did not come back");
 
     // Without live-restore the engine stopped the container: ps says so.
-    let entry = ps_entry(&state_home, &name);
+    let entry = ps_all(&scratch, &name);
     assert_eq!(entry["state"], "exited", "{entry}");
     let record = std::fs::read_to_string(
-        state_home
-            .join("berth/runs")
+        scratch
+            .runs()
             .join(entry["run_id"].as_str().expect("run id"))
             .join("record.json"),
     )
@@ -97,19 +75,12 @@ fn ps_and_rm_after_a_dockerd_restart() {
         "record reconciled: {record}"
     );
 
-    let rm = run(berth()
-        .env("XDG_STATE_HOME", &state_home)
-        .args(["rm", &name]));
+    let rm = run(scratch.berth().args(["rm", &name]));
     assert!(
         rm.status.success(),
         "{}",
         String::from_utf8_lossy(&rm.stderr)
     );
-    let (c, n, v) = leftovers(&format!("berth.sandbox={name}"));
-    assert!(c.is_empty() && n.is_empty() && v.is_empty());
-    assert!(
-        std::fs::read_dir(state_home.join("berth/runs")).map_or(0, Iterator::count) == 0,
-        "rm removes the run record"
-    );
-    let _ = std::fs::remove_dir_all(&state_home);
+    scratch.assert_clean();
+    assert_eq!(scratch.records(), 0, "rm removes the run record");
 }

@@ -3,10 +3,9 @@
 //! and the HTTP client crates' own targets turned up, and the value must appear in
 //! neither stdout nor stderr while the sandbox proves it got it.
 
-use std::path::PathBuf;
 use std::process::Output;
 
-use berth_tests::{LabelGuard, berth, berth_bin, require_engine, run};
+use berth_tests::{Scratch, apple_double, require_engine, run};
 
 const IMAGE: &str = "berth-test/busybox:latest";
 
@@ -23,32 +22,6 @@ const LOG_SETTINGS: &[&str] = &[
     "log=trace,tracing=trace",
 ];
 
-struct Scratch {
-    dir: PathBuf,
-    name: String,
-    _guard: LabelGuard,
-}
-
-impl Scratch {
-    fn new(case: &str) -> Self {
-        let name = format!("secretlog-{case}-{}", std::process::id() % 100_000);
-        let dir = std::env::temp_dir().join(format!("berth-{name}"));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(dir.join("state")).expect("create scratch dir");
-        Self {
-            _guard: LabelGuard::new("berth.sandbox", &name),
-            dir,
-            name,
-        }
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
 fn text(out: &Output) -> String {
     format!(
         "{}{}",
@@ -59,36 +32,27 @@ fn text(out: &Output) -> String {
 
 fn secret_never_logged(runtime: &str) {
     require_engine();
-    let s = Scratch::new(runtime);
-    let config = s.dir.join("berth.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[sandbox]\nname = \"{}\"\nimage = \"{IMAGE}\"\n\n[secrets]\nnames = [\"BERTH_LOG_CANARY\"]\n",
-            s.name
-        ),
-    )
-    .expect("write berth.toml");
-    let value = format!("canary-{}-{}", std::process::id(), s.name.len() * 7919);
+    let s = Scratch::new(&format!("secretlog-{runtime}"));
+    let config = s.write_config(
+        "berth.toml",
+        &format!("image = \"{IMAGE}\"\n\n[secrets]\nnames = [\"BERTH_LOG_CANARY\"]\n"),
+    );
+    let value = format!("canary-{}-{}", std::process::id(), s.name().len() * 7919);
     // The sandbox shows that it received the value without printing it (nor
     // putting it on a command line berth logs): it prints it upper-cased.
     let script = "echo \"$BERTH_LOG_CANARY\" | tr a-z A-Z";
     let shouted = value.to_uppercase();
     for setting in LOG_SETTINGS {
-        let mut cmd = berth();
+        let mut cmd = s.berth();
         cmd.env("BERTH_LOG", setting)
             .env("RUST_LOG", "trace")
-            .env("XDG_STATE_HOME", s.dir.join("state"))
             .env("BERTH_LOG_CANARY", &value)
             .env("BERTH_RUNTIME", runtime)
             .args(["run", "--rm", "--allow", "host-secret", "-f"])
             .arg(&config)
             .args(["--", "sh", "-c", script]);
         if runtime == "apple" {
-            cmd.env(
-                "BERTH_APPLE_CONTAINER",
-                berth_bin().with_file_name("container"),
-            );
+            cmd.env("BERTH_APPLE_CONTAINER", apple_double());
         }
         let out = run(&mut cmd);
         let all = text(&out);

@@ -5,81 +5,43 @@
 //!   NAME, as `docker exec` does, and sends berth's value when it is set.
 
 use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use berth_tests::{LabelGuard, berth, docker, leftovers, require_engine, run};
+use berth_tests::{Scratch, docker, require_engine, run};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
 const IMAGE: &str = "berth-test/busybox:latest";
 
-struct Scratch {
-    dir: PathBuf,
-    name: String,
-    _guard: LabelGuard,
-}
-
-impl Scratch {
-    fn new(case: &str) -> Self {
-        let name = format!("sig-{case}-{}", std::process::id() % 100_000);
-        let dir = std::env::temp_dir().join(format!("berth-{name}"));
-        let _ = std::fs::remove_dir_all(&dir);
-        // The config and build context apart from the state, which a context must
-        // not hold.
-        std::fs::create_dir_all(dir.join("state")).expect("create scratch dir");
-        std::fs::create_dir_all(dir.join("ctx")).expect("create scratch dir");
-        Self {
-            _guard: LabelGuard::new("berth.sandbox", &name),
-            dir,
-            name,
-        }
-    }
-
-    fn berth(&self) -> Command {
-        let mut cmd = berth();
-        cmd.env("XDG_STATE_HOME", self.dir.join("state"))
-            .env("BERTH_RUNTIME", "docker");
-        cmd
-    }
-
-    fn assert_clean(&self) {
-        let (c, n, v) = leftovers(&format!("berth.sandbox={}", self.name));
-        assert!(
-            c.is_empty() && n.is_empty() && v.is_empty(),
-            "left behind: containers {c:?}, networks {n:?}, volumes {v:?}"
-        );
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
+/// `berth` of this test's scratch area, on the Docker backend.
+fn berth(s: &Scratch) -> Command {
+    let mut cmd = s.berth();
+    cmd.env("BERTH_RUNTIME", "docker");
+    cmd
 }
 
 /// Starts `berth run --rm` of an image whose build takes 20 s, waits until the
 /// build runs, sends `signal`, and returns the output.
 fn signal_during_build(s: &Scratch, signal: Signal) -> (Output, String) {
     // A marker in the build step's command, to find any container it leaves.
-    let marker = format!("berth-build-marker-{}-{}", s.name, signal as i32);
+    let marker = format!("berth-build-marker-{}-{}", s.name(), signal as i32);
+    std::fs::create_dir_all(s.dir().join("ctx")).expect("mkdir ctx");
     std::fs::write(
-        s.dir.join("ctx/Dockerfile"),
+        s.dir().join("ctx/Dockerfile"),
         format!("FROM {IMAGE}\nRUN echo {marker} && sleep 20\n"),
     )
     .expect("write Dockerfile");
-    let config = s.dir.join("ctx/berth.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[sandbox]\nname = \"{}\"\n\n[sandbox.build]\ncontext = \".\"\ntag = \"berth-local/{}:latest\"\n",
-            s.name, s.name
+    // The config and build context apart from the state, which a context must
+    // not hold.
+    let config = s.write_config(
+        "ctx/berth.toml",
+        &format!(
+            "\n[sandbox.build]\ncontext = \".\"\ntag = \"berth-local/{}:latest\"\n",
+            s.name()
         ),
-    )
-    .expect("write berth.toml");
-    let mut child = s
-        .berth()
+    );
+    let mut child = berth(s)
         .args(["run", "--rm", "-f"])
         .arg(&config)
         .args(["--", "true"])
@@ -154,7 +116,7 @@ fn signal_during_build(s: &Scratch, signal: Signal) -> (Output, String) {
 #[test]
 fn sigterm_during_a_launch_exits_143_and_names_sigterm() {
     require_engine();
-    let s = Scratch::new("term");
+    let s = Scratch::new("sig-term");
     let (out, stderr) = signal_during_build(&s, Signal::SIGTERM);
     assert_eq!(out.status.code(), Some(143), "stderr:\n{stderr}");
     assert!(stderr.contains("SIGTERM"), "stderr:\n{stderr}");
@@ -165,7 +127,7 @@ fn sigterm_during_a_launch_exits_143_and_names_sigterm() {
 #[test]
 fn sigint_during_a_launch_exits_130_and_names_sigint() {
     require_engine();
-    let s = Scratch::new("int");
+    let s = Scratch::new("sig-int");
     let (out, stderr) = signal_during_build(&s, Signal::SIGINT);
     assert_eq!(out.status.code(), Some(130), "stderr:\n{stderr}");
     assert!(stderr.contains("SIGINT"), "stderr:\n{stderr}");
@@ -175,15 +137,9 @@ fn sigint_during_a_launch_exits_130_and_names_sigint() {
 #[test]
 fn exec_e_name_sends_nothing_when_name_is_unset() {
     require_engine();
-    let s = Scratch::new("exec-env");
-    let config = s.dir.join("berth.toml");
-    std::fs::write(
-        &config,
-        format!("[sandbox]\nname = \"{}\"\nimage = \"{IMAGE}\"\n", s.name),
-    )
-    .expect("write berth.toml");
-    let started = run(s
-        .berth()
+    let s = Scratch::new("sig-exec-env");
+    let config = s.write_config("berth.toml", &format!("image = \"{IMAGE}\"\n"));
+    let started = run(berth(&s)
         .args(["run", "-d", "-f"])
         .arg(&config)
         .args(["--", "sleep", "60"]));
@@ -195,7 +151,7 @@ fn exec_e_name_sends_nothing_when_name_is_unset() {
     let name = String::from_utf8_lossy(&started.stdout).trim().to_owned();
     // `env` lists what the process received; `set` would not tell unset from empty.
     let exec = |set: bool| {
-        let mut cmd = s.berth();
+        let mut cmd = berth(&s);
         if set {
             cmd.env("BERTH_EXEC_PROBE", "from-berth");
         } else {
@@ -220,6 +176,6 @@ fn exec_e_name_sends_nothing_when_name_is_unset() {
         "{}",
         String::from_utf8_lossy(&set.stdout)
     );
-    run(s.berth().args(["rm", "-f", &name]));
+    run(berth(&s).args(["rm", "-f", &name]));
     s.assert_clean();
 }

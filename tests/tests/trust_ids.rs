@@ -13,81 +13,56 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use berth_tests::{LabelGuard, berth, docker, require_engine, run};
+use berth_tests::{Scratch, docker, ps_entries, require_engine, run};
 
-/// A test's temporary directory: `state/` (the XDG_STATE_HOME), `work/` (the
-/// workspace with its berth.toml). Removed on drop.
-struct Scratch {
-    root: PathBuf,
-    name: String,
+/// A test's scratch area (its state directory, removed on drop) with the
+/// workspace's berth.toml in `work/`.
+struct Case {
+    scratch: Scratch,
+    config: PathBuf,
 }
 
-impl Scratch {
+impl Case {
     fn new(test: &str) -> Self {
-        let name = format!("trust-{test}-{}", std::process::id());
-        let root = std::env::temp_dir().join(format!("berth-{name}"));
-        let _ = std::fs::remove_dir_all(&root);
-        std::fs::create_dir_all(root.join("state")).expect("mkdir state");
-        std::fs::create_dir_all(root.join("work")).expect("mkdir work");
-        std::fs::write(
-            root.join("work/berth.toml"),
-            format!("[sandbox]\nname = \"{name}\"\nimage = \"berth-test/busybox:latest\"\n"),
-        )
-        .expect("write berth.toml");
-        Self { root, name }
-    }
-
-    fn state(&self) -> PathBuf {
-        self.root.join("state")
+        let scratch = Scratch::new(&format!("trust-{test}"));
+        let config =
+            scratch.write_config("work/berth.toml", "image = \"berth-test/busybox:latest\"\n");
+        Self { scratch, config }
     }
 
     fn runs(&self) -> PathBuf {
-        self.state().join("berth/runs")
-    }
-
-    fn config(&self) -> PathBuf {
-        self.root.join("work/berth.toml")
+        self.scratch.runs()
     }
 
     /// `berth ARGS` with this test's state; output and exit code.
     fn berth(&self, args: &[&str]) -> Output {
-        run(berth().env("XDG_STATE_HOME", self.state()).args(args))
+        run(self.scratch.berth().args(args))
     }
 
     /// `berth run -d` of `sleep 3600` (from `image` when given); returns the
     /// sandbox's name and run id.
     fn detached_run(&self, image: Option<&str>) -> (String, String) {
-        let config = self.config();
         let mut args = vec![
             "run",
             "-d",
             "--runtime",
             "docker",
             "-f",
-            config.to_str().expect("utf-8 path"),
+            self.config.to_str().expect("utf-8 path"),
         ];
         args.extend(image);
         args.extend(["--", "sleep", "3600"]);
         let out = self.berth(&args);
         assert!(out.status.success(), "berth run -d: {}", text(&out.stderr));
         let name = text(&out.stdout).trim().to_owned();
-        let ps = self.berth(&["ps", "--format", "json"]);
-        let list: serde_json::Value = serde_json::from_slice(&ps.stdout).expect("ps JSON");
+        let list = ps_entries(&self.berth(&["ps", "--format", "json"]));
         let run_id = list
-            .as_array()
-            .expect("array")
             .iter()
             .find(|e| e["name"] == name.as_str())
             .and_then(|e| e["run_id"].as_str())
-            .unwrap_or_else(|| panic!("{name} is not listed: {list}"))
+            .unwrap_or_else(|| panic!("{name} is not listed: {list:?}"))
             .to_owned();
         (name, run_id)
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.root);
     }
 }
 
@@ -196,11 +171,10 @@ fn label_of(container: &str, key: &str) -> String {
 #[test]
 fn a_run_id_label_that_is_a_path_deletes_nothing_and_the_container_is_left_alone() {
     require_engine();
-    let scratch = Scratch::new("path");
-    let _runs = LabelGuard::new("berth.sandbox", &scratch.name);
+    let scratch = Case::new("path");
     // The canary sits next to the state directory: `runs/../../../<canary>`.
     let canary_name = format!("canary-{}", std::process::id());
-    let canary = scratch.root.join(&canary_name);
+    let canary = scratch.scratch.dir().join(&canary_name);
     std::fs::create_dir_all(&canary).expect("mkdir canary");
     std::fs::write(canary.join("precious"), b"keep me").expect("write canary");
     assert_eq!(
@@ -258,14 +232,13 @@ fn a_run_id_label_that_is_a_path_deletes_nothing_and_the_container_is_left_alone
     }
     let rm_f = scratch.berth(&["rm", "-f", &impostor.container]);
     assert_eq!(rm_f.status.code(), Some(3), "{}", text(&rm_f.stderr));
-    let config = scratch.config();
     let once = scratch.berth(&[
         "run",
         "--rm",
         "--runtime",
         "docker",
         "-f",
-        config.to_str().expect("utf-8"),
+        scratch.config.to_str().expect("utf-8"),
         "--",
         "true",
     ]);
@@ -293,8 +266,7 @@ fn a_run_id_label_that_is_a_path_deletes_nothing_and_the_container_is_left_alone
 #[test]
 fn a_container_without_a_run_id_wipes_no_records_and_makes_no_lock_file() {
     require_engine();
-    let scratch = Scratch::new("no-id");
-    let _runs = LabelGuard::new("berth.sandbox", &scratch.name);
+    let scratch = Case::new("no-id");
     let impostor = Foreign::guard(
         &format!("berth-test-no-id-{}", std::process::id()),
         "berth-test/busybox:latest",
@@ -333,18 +305,17 @@ fn a_container_without_a_run_id_wipes_no_records_and_makes_no_lock_file() {
 #[test]
 fn an_image_cannot_set_berth_s_labels_on_berth_s_own_containers() {
     require_engine();
-    let scratch = Scratch::new("labels");
     let image = Foreign::image(
         &format!("impostor-labels-{}", std::process::id()),
         "berth.managed-by=berth berth.run-id=../../../x berth.expires=1 berth.detached=false berth.owner-pid=1 berth.owner-host=0/1 berth.oci-runtime=runsc",
     );
-    // Only the image is guarded here (dropped last, once the label guard has
-    // removed berth's container that uses it).
+    // Only the image is guarded here (dropped last, once the scratch area's guard
+    // has removed berth's container that uses it).
     let _image = Foreign {
         container: format!("berth-test-none-{}", std::process::id()),
         image: Some(image.clone()),
     };
-    let _runs = LabelGuard::new("berth.sandbox", &scratch.name);
+    let scratch = Case::new("labels");
     let (name, run_id) = scratch.detached_run(Some(&image));
     assert_eq!(run_id.len(), 12);
     assert_eq!(label_of(&name, "berth.run-id"), run_id);
@@ -369,7 +340,7 @@ fn an_image_cannot_set_berth_s_labels_on_berth_s_own_containers() {
 #[test]
 fn corrupt_records_are_shown_with_their_path_and_kept_until_asked() {
     require_engine();
-    let scratch = Scratch::new("corrupt");
+    let scratch = Case::new("corrupt");
     let runs = scratch.runs();
     let garbled = runs.join("00000000c0de");
     std::fs::create_dir_all(&garbled).expect("mkdir");
