@@ -16,8 +16,10 @@ profile=default
 # Doc tests are not run by nextest; they go first so the last lines printed are
 # the nextest summaries.
 cargo test --workspace --doc --quiet
-# Phase 1: everything that can share the engine, in parallel.
-serial='binary(chaos) | binary(restart)'
-cargo nextest run --workspace --profile "$profile" -E "not ($serial)" "$@"
-# Phase 2: tests that sweep or restart the whole engine, one at a time.
-cargo nextest run -p berth-tests --profile "$profile" -E "$serial" --test-threads 1 --no-capture "$@"
+# Phase 1: every test that is not ignored (each touches only what it created), in
+# parallel.
+cargo nextest run --workspace --profile "$profile" "$@"
+# Phase 2: the ignored tests, which restart or sweep the whole engine (the
+# `engine-wide` group of .config/nextest.toml), one at a time. Between them, the
+# two phases run every test exactly once.
+cargo nextest run --workspace --profile "$profile" --run-ignored only --test-threads 1 --no-capture "$@"

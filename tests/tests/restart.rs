@@ -1,6 +1,8 @@
 //! A dockerd restart while a detached run exists: afterwards `berth ps` shows its
-//! true state, and `berth rm` cleans it up. Restarts the engine, so it runs alone
-//! (scripts/test.sh runs it in the serial phase).
+//! true state, and `berth rm` cleans it up. It stops the engine every other test
+//! and container on the host uses, so it is ignored by a plain `cargo test` or
+//! `cargo nextest run` and run alone by scripts/test.sh, in its serial phase (the
+//! `engine-wide` group of `.config/nextest.toml`).
 
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -15,6 +17,7 @@ fn ps_all(scratch: &Scratch, name: &str) -> serde_json::Value {
 }
 
 #[test]
+#[ignore = "it stops and restarts dockerd: run by scripts/test.sh, or alone with `cargo nextest run -p berth-tests --run-ignored only -E 'binary(restart)'`"]
 fn ps_and_rm_after_a_dockerd_restart() {
     require_engine();
     let scratch = Scratch::new("restart");
