@@ -99,8 +99,7 @@ async fn wait_without_attach_is_unsupported_once_stopped(shape: &'static str) {
     let plan = busybox(&["sh", "-c", "sleep 1; exit 3"]);
     let spec = fx.spec(&plan, "wait");
     let rt = &fx.runtime;
-    let id = within("create", rt.create(&spec)).await.expect("create");
-    within("start", rt.start(&id)).await.expect("start");
+    let id = fx.started(&spec).await;
     match within("wait", rt.wait(&id)).await {
         Err(Error::Unsupported {
             operation, reason, ..
@@ -123,8 +122,7 @@ async fn attach_to_a_running_sandbox_is_refused(shape: &'static str) {
     let plan = busybox(&["sleep", "600"]);
     let spec = fx.spec(&plan, "reattach");
     let rt = &fx.runtime;
-    let id = within("create", rt.create(&spec)).await.expect("create");
-    within("start", rt.start(&id)).await.expect("start");
+    let id = fx.started(&spec).await;
     match within("attach", rt.attach(&id, false)).await {
         Err(Error::Unsupported {
             operation: "attach",
@@ -160,8 +158,7 @@ async fn exec_stdin_is_byte_exact_for_one_mebibyte(shape: &'static str) {
     let plan = busybox(&["sleep", "600"]);
     let spec = fx.spec(&plan, "cat");
     let rt = &fx.runtime;
-    let id = within("create", rt.create(&spec)).await.expect("create");
-    within("start", rt.start(&id)).await.expect("start");
+    let id = fx.started(&spec).await;
     let exec = ExecSpec {
         cmd: vec!["cat".into()],
         stdin: true,
@@ -202,8 +199,7 @@ async fn exec_passes_exit_codes_through(shape: &'static str) {
     let plan = busybox(&["sleep", "600"]);
     let spec = fx.spec(&plan, "codes");
     let rt = &fx.runtime;
-    let id = within("create", rt.create(&spec)).await.expect("create");
-    within("start", rt.start(&id)).await.expect("start");
+    let id = fx.started(&spec).await;
     assert_eq!(exec_code(&fx, &id, &["sh", "-c", "exit 42"]).await, 42);
     assert_eq!(exec_code(&fx, &id, &["false"]).await, 1);
     assert_eq!(exec_code(&fx, &id, &["true"]).await, 0);
@@ -314,8 +310,7 @@ async fn exec_variables_win_over_the_sandboxs_own(shape: &'static str) {
     let mut spec = fx.spec(&plan, "exec-env");
     spec.env = vec![("TOKEN".into(), "from-create".into())];
     let rt = &fx.runtime;
-    let id = within("create", rt.create(&spec)).await.expect("create");
-    within("start", rt.start(&id)).await.expect("start");
+    let id = fx.started(&spec).await;
     let exec = ExecSpec {
         cmd: vec![
             "sh".into(),
@@ -325,9 +320,7 @@ async fn exec_variables_win_over_the_sandboxs_own(shape: &'static str) {
         env: vec![("TOKEN".into(), "from-exec".into())],
         ..ExecSpec::default()
     };
-    let session = within("exec", rt.exec(&id, &exec)).await.expect("exec");
-    let (out, _) = collect(session.output).await;
-    assert_eq!(within("exit", session.exit).await.expect("exit"), 0);
+    let out = fx.exec_ok(&id, &exec).await;
     assert_eq!(String::from_utf8_lossy(&out), "1\nfrom-exec");
     for argv in rt.runner().history() {
         assert!(
@@ -342,16 +335,12 @@ async fn a_pids_limit_is_a_process_limit(shape: &'static str) {
     let mut plan = busybox(&["sleep", "600"]);
     plan.limits.pids = Some(64);
     let spec = fx.spec(&plan, "pids");
-    let rt = &fx.runtime;
-    let id = within("create", rt.create(&spec)).await.expect("create");
-    within("start", rt.start(&id)).await.expect("start");
+    let id = fx.started(&spec).await;
     let exec = ExecSpec {
         cmd: vec!["sh".into(), "-c".into(), "ulimit -u; ulimit -H -u".into()],
         ..ExecSpec::default()
     };
-    let session = within("exec", rt.exec(&id, &exec)).await.expect("exec");
-    let (out, _) = collect(session.output).await;
-    assert_eq!(within("exit", session.exit).await.expect("exit"), 0);
+    let out = fx.exec_ok(&id, &exec).await;
     assert_eq!(String::from_utf8_lossy(&out), "64\n64\n");
 }
 
@@ -360,8 +349,7 @@ async fn exec_with_a_terminal_and_input_runs_on_a_pseudo_terminal(shape: &'stati
     let plan = busybox(&["sleep", "600"]);
     let spec = fx.spec(&plan, "exec-tty");
     let rt = &fx.runtime;
-    let id = within("create", rt.create(&spec)).await.expect("create");
-    within("start", rt.start(&id)).await.expect("start");
+    let id = fx.started(&spec).await;
     let exec = ExecSpec {
         cmd: vec![
             "sh".into(),
@@ -389,8 +377,7 @@ async fn logs_return_the_merged_output(shape: &'static str) {
     let plan = busybox(&["sh", "-c", "echo one; echo two >&2; echo three; sleep 600"]);
     let spec = fx.spec(&plan, "logs");
     let rt = &fx.runtime;
-    let id = within("create", rt.create(&spec)).await.expect("create");
-    within("start", rt.start(&id)).await.expect("start");
+    let id = fx.started(&spec).await;
     let mut text = String::new();
     for _ in 0..100 {
         let stream = within("logs", rt.logs(&id, &LogOptions::default()))
@@ -497,8 +484,7 @@ async fn remove_leaves_nothing_behind(shape: &'static str) {
     plan.network.create.push(network.clone());
     let spec = fx.spec(&plan, "rm");
     let rt = &fx.runtime;
-    let id = within("create", rt.create(&spec)).await.expect("create");
-    within("start", rt.start(&id)).await.expect("start");
+    let id = fx.started(&spec).await;
     let volume = format!("berth-{}-0", fx.run_id);
     let resources = rt.resources().await.expect("resources");
     assert!(

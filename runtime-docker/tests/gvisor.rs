@@ -4,7 +4,9 @@
 
 mod common;
 
-use common::{RunGuard, collect, collect_parts, direct, engine, image, plan, run_id, spec};
+use common::{
+    RunGuard, collect, collect_parts, direct, engine, engine_and_run, image, plan, run_id, spec,
+};
 use runtime_core::{ExecSpec, Runtime, RuntimeKind};
 use runtime_docker::DockerRuntime;
 use tokio::io::AsyncWriteExt;
@@ -77,10 +79,7 @@ async fn a_gvisor_plan_runs_under_runsc_on_the_gvisor_kernel() {
 
 #[tokio::test]
 async fn a_docker_plan_runs_under_runc_explicitly() {
-    let docker = engine().await;
-    let image = image(&docker).await;
-    let run = run_id();
-    let _guard = RunGuard::new(&run);
+    let (docker, image, run, _guard) = engine_and_run().await;
     let mut plan = plan(RuntimeKind::Docker, &image);
     // Even a plan that names no OCI runtime must not get the engine's default,
     // which may be runsc.

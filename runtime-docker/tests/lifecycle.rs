@@ -6,7 +6,9 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{RunGuard, collect, collect_parts, direct, engine, image, plan, run_id, spec};
+use common::{
+    RunGuard, collect, collect_parts, direct, engine, engine_and_run, image, plan, run_id, spec,
+};
 use futures::StreamExt;
 use runtime_core::plan::{Mount, MountPurpose};
 use runtime_core::{
@@ -25,10 +27,7 @@ async fn run_to_end(docker: &DockerRuntime, spec: &CreateSpec<'_>) -> common::Co
 
 #[tokio::test]
 async fn wait_returns_the_main_process_exit_code() {
-    let docker = engine().await;
-    let image = image(&docker).await;
-    let run = run_id();
-    let _guard = RunGuard::new(&run);
+    let (docker, image, run, _guard) = engine_and_run().await;
     let plan = plan(RuntimeKind::Docker, &image);
     let id = docker
         .create(&spec(&plan, &run, &["sh", "-c", "exit 7"]))
@@ -42,10 +41,7 @@ async fn wait_returns_the_main_process_exit_code() {
 
 #[tokio::test]
 async fn attach_before_start_sees_all_output_on_its_stream() {
-    let docker = engine().await;
-    let image = image(&docker).await;
-    let run = run_id();
-    let _guard = RunGuard::new(&run);
+    let (docker, image, run, _guard) = engine_and_run().await;
     let plan = plan(RuntimeKind::Docker, &image);
     let out = run_to_end(
         &docker,
@@ -59,10 +55,7 @@ async fn attach_before_start_sees_all_output_on_its_stream() {
 
 #[tokio::test]
 async fn attach_with_stdin_feeds_the_main_process_until_closed() {
-    let docker = engine().await;
-    let image = image(&docker).await;
-    let run = run_id();
-    let _guard = RunGuard::new(&run);
+    let (docker, image, run, _guard) = engine_and_run().await;
     let plan = plan(RuntimeKind::Docker, &image);
     let mut spec = spec(&plan, &run, &["sh", "-c", "cat; echo done"]);
     spec.stdin = true;
@@ -82,10 +75,7 @@ async fn attach_with_stdin_feeds_the_main_process_until_closed() {
 
 #[tokio::test]
 async fn a_tty_sandbox_sends_its_output_as_stdout() {
-    let docker = engine().await;
-    let image = image(&docker).await;
-    let run = run_id();
-    let _guard = RunGuard::new(&run);
+    let (docker, image, run, _guard) = engine_and_run().await;
     let plan = plan(RuntimeKind::Docker, &image);
     let mut spec = spec(&plan, &run, &["sh", "-c", "echo hi; echo err >&2; exit 2"]);
     spec.tty = true;
@@ -97,10 +87,7 @@ async fn a_tty_sandbox_sends_its_output_as_stdout() {
 
 #[tokio::test]
 async fn env_workdir_user_and_groups_reach_the_process() {
-    let docker = engine().await;
-    let image = image(&docker).await;
-    let run = run_id();
-    let _guard = RunGuard::new(&run);
+    let (docker, image, run, _guard) = engine_and_run().await;
     let mut plan = plan(RuntimeKind::Docker, &image);
     plan.workdir = Some("/tmp".to_owned());
     plan.user = Some("1000:1000".to_owned());
@@ -123,10 +110,7 @@ async fn env_workdir_user_and_groups_reach_the_process() {
 
 #[tokio::test]
 async fn a_read_only_bind_mount_is_readable_and_not_writable() {
-    let docker = engine().await;
-    let image = image(&docker).await;
-    let run = run_id();
-    let _guard = RunGuard::new(&run);
+    let (docker, image, run, _guard) = engine_and_run().await;
     let dir = tempfile::tempdir().expect("tempdir");
     std::fs::write(dir.path().join("hello.txt"), "from the host\n").expect("write");
     let mut plan = plan(RuntimeKind::Docker, &image);
@@ -159,10 +143,7 @@ async fn a_read_only_bind_mount_is_readable_and_not_writable() {
 
 #[tokio::test]
 async fn volumes_and_networks_are_labelled_and_removed_with_the_run() {
-    let docker = engine().await;
-    let image = image(&docker).await;
-    let run = run_id();
-    let _guard = RunGuard::new(&run);
+    let (docker, image, run, _guard) = engine_and_run().await;
     let network = format!("berth-dt-{run}-net");
     let mut plan = plan(RuntimeKind::Docker, &image);
     plan.mounts = vec![Mount::Volume {
@@ -209,10 +190,7 @@ async fn volumes_and_networks_are_labelled_and_removed_with_the_run() {
 
 #[tokio::test]
 async fn the_container_carries_the_plan_labels_and_host_config() {
-    let docker = engine().await;
-    let image = image(&docker).await;
-    let run = run_id();
-    let _guard = RunGuard::new(&run);
+    let (docker, image, run, _guard) = engine_and_run().await;
     let mut plan = plan(RuntimeKind::Docker, &image);
     plan.security.cap_drop = vec!["NET_RAW".to_owned()];
     plan.limits.pids = Some(64);
@@ -274,10 +252,7 @@ async fn the_container_carries_the_plan_labels_and_host_config() {
 
 #[tokio::test]
 async fn logs_give_the_tail_and_follow_to_the_end() {
-    let docker = engine().await;
-    let image = image(&docker).await;
-    let run = run_id();
-    let _guard = RunGuard::new(&run);
+    let (docker, image, run, _guard) = engine_and_run().await;
     let plan = plan(RuntimeKind::Docker, &image);
     let id = docker
         .create(&spec(
@@ -333,10 +308,7 @@ async fn read_logs(docker: &DockerRuntime, id: &str, options: &LogOptions) -> St
 
 #[tokio::test]
 async fn stop_ends_a_running_sandbox_with_sigterm() {
-    let docker = engine().await;
-    let image = image(&docker).await;
-    let run = run_id();
-    let _guard = RunGuard::new(&run);
+    let (docker, image, run, _guard) = engine_and_run().await;
     let plan = plan(RuntimeKind::Docker, &image);
     let id = docker
         .create(&spec(&plan, &run, &["sleep", "600"]))

@@ -17,7 +17,8 @@ use runtime_core::host::SocketSource;
 use runtime_core::plan::Plan;
 use runtime_core::runtime::OutputStream;
 use runtime_core::{
-    Availability, Config, CreateSpec, HostFacts, Os, Output, ProbeReport, SocketFacts, prepare,
+    Availability, Config, CreateSpec, ExecSpec, HostFacts, Os, Output, ProbeReport, Runtime,
+    SocketFacts, prepare,
 };
 
 /// The local busybox image (scripts/build-test-images.sh builds it).
@@ -274,4 +275,28 @@ pub async fn within<T>(what: &str, fut: impl std::future::Future<Output = T>) ->
     tokio::time::timeout(STEP, fut)
         .await
         .unwrap_or_else(|_| panic!("{what} took longer than {}s", STEP.as_secs()))
+}
+
+impl Fixture {
+    /// Creates and starts the sandbox of `spec`; returns its id.
+    pub async fn started(&self, spec: &CreateSpec<'_>) -> String {
+        let id = within("create", self.runtime.create(spec))
+            .await
+            .expect("create");
+        within("start", self.runtime.start(&id))
+            .await
+            .expect("start");
+        id
+    }
+
+    /// Runs `exec` in sandbox `id` to its end, failing unless it exits 0; returns
+    /// its stdout.
+    pub async fn exec_ok(&self, id: &str, exec: &ExecSpec) -> Vec<u8> {
+        let session = within("exec", self.runtime.exec(id, exec))
+            .await
+            .expect("exec");
+        let (out, _) = collect(session.output).await;
+        assert_eq!(within("exit", session.exit).await.expect("exit"), 0);
+        out
+    }
 }

@@ -123,6 +123,17 @@ pub async fn engine() -> DockerRuntime {
     docker
 }
 
+/// The usual start of an engine test: the Docker backend (a missing engine fails
+/// the test), the busybox image, a fresh run id, and the guard that removes
+/// everything labelled with it (keep it bound, as `_guard`, to the test's end).
+pub async fn engine_and_run() -> (DockerRuntime, String, RunId, RunGuard) {
+    let docker = engine().await;
+    let image = image(&docker).await;
+    let run = run_id();
+    let guard = RunGuard::new(&run);
+    (docker, image, run, guard)
+}
+
 /// A busybox image with user `agent` (1000): the shared test image when present,
 /// else this crate's own, built from the host's busybox through `ensure_image`.
 pub async fn image(docker: &DockerRuntime) -> String {
