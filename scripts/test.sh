@@ -19,6 +19,16 @@ cargo test --workspace --doc --quiet
 # Phase 1: every test that is not ignored (each touches only what it created), in
 # parallel.
 cargo nextest run --workspace --profile "$profile" "$@"
+# The embedding example (a crate on runtime-core and runtime-docker alone) talks
+# to an MCP server in a sandbox it starts, with records in a scratch state dir.
+state=$(mktemp -d)
+summary=$(XDG_STATE_HOME="$state" target/debug/berth-embed-example)
+rm -rf "$state"
+echo "embedding example: $summary"
+case "$summary" in
+  *'"add":"42"'*'"tools":["add","echo"]'*) ;;
+  *) echo "the embedding example did not get add(40, 2) = 42 and the tools add, echo" >&2; exit 1 ;;
+esac
 # Phase 2: the ignored tests, which restart or sweep the whole engine (the
 # `engine-wide` group of .config/nextest.toml), one at a time. Between them, the
 # two phases run every test exactly once.
