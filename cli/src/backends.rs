@@ -92,11 +92,9 @@ pub async fn choose(config: &Config, flag: Option<RuntimeChoice>) -> Result<Chos
     let env = std::env::var(select::ENV_VAR).ok();
     let configured = config.file.sandbox.runtime.as_ref().map(|r| *r.get_ref());
     let selection = select::select(flag, configured, env.as_deref())?;
-    let kinds: Vec<RuntimeKind> = match selection.requested {
-        RuntimeChoice::Docker => vec![RuntimeKind::Docker],
-        RuntimeChoice::Gvisor => vec![RuntimeKind::Gvisor],
-        RuntimeChoice::Apple => vec![RuntimeKind::Apple],
-        RuntimeChoice::Auto => RuntimeKind::ALL.to_vec(),
+    let kinds: Vec<RuntimeKind> = match selection.requested.kind() {
+        Some(kind) => vec![kind],
+        None => RuntimeKind::ALL.to_vec(),
     };
     let (probed, host) = probe(&kinds, Some(config)).await;
     let caps: Vec<Capabilities> = probed.iter().map(|p| p.caps.clone()).collect();
@@ -120,10 +118,10 @@ pub async fn choose(config: &Config, flag: Option<RuntimeChoice>) -> Result<Chos
 fn search_kinds(flag: Option<RuntimeChoice>) -> Result<(Vec<RuntimeKind>, bool), Error> {
     let env = std::env::var(select::ENV_VAR).ok();
     let selection = select::select(flag, None, env.as_deref())?;
-    Ok(match selection.requested {
-        RuntimeChoice::Docker | RuntimeChoice::Gvisor => (vec![RuntimeKind::Docker], true),
-        RuntimeChoice::Apple => (vec![RuntimeKind::Apple], true),
-        RuntimeChoice::Auto => (vec![RuntimeKind::Docker, RuntimeKind::Apple], false),
+    Ok(match selection.requested.kind() {
+        Some(RuntimeKind::Docker | RuntimeKind::Gvisor) => (vec![RuntimeKind::Docker], true),
+        Some(RuntimeKind::Apple) => (vec![RuntimeKind::Apple], true),
+        None => (vec![RuntimeKind::Docker, RuntimeKind::Apple], false),
     })
 }
 

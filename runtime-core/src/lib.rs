@@ -38,9 +38,9 @@ pub mod state;
 mod validate;
 
 pub use capabilities::{
-    Availability, Capabilities, LimitSupport, Privileged, RuntimeKind, SocketMount,
+    Availability, Capabilities, LimitSupport, Privileged, RuntimeChoice, RuntimeKind, SocketMount,
 };
-pub use config::{Config, ConfigFile, DockerMode, NetworkPolicy, RuntimeChoice};
+pub use config::{Config, ConfigFile, DockerMode, NetworkPolicy};
 pub use error::Error;
 pub use host::{EngineFacts, HostEnv, HostFacts, OciRuntime, Os, RealHost, SocketFacts};
 pub use owner::HostIdentity;

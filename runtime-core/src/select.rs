@@ -5,8 +5,7 @@ use std::fmt;
 
 use serde::Serialize;
 
-use crate::capabilities::{Capabilities, RuntimeKind};
-use crate::config::RuntimeChoice;
+use crate::capabilities::{Capabilities, RuntimeChoice, RuntimeKind};
 use crate::error::Error;
 use crate::host::Os;
 
@@ -75,7 +74,7 @@ pub fn select(
         });
     }
     Ok(Selection {
-        requested: RuntimeChoice::Auto,
+        requested: RuntimeChoice::AUTO,
         source: SelectionSource::Default,
     })
 }
@@ -92,11 +91,9 @@ pub fn resolve_choice(
             .iter()
             .any(|c| c.runtime == kind && c.availability.is_available())
     };
-    match choice {
-        RuntimeChoice::Docker => Ok(RuntimeKind::Docker),
-        RuntimeChoice::Gvisor => Ok(RuntimeKind::Gvisor),
-        RuntimeChoice::Apple => Ok(RuntimeKind::Apple),
-        RuntimeChoice::Auto => {
+    match choice.kind() {
+        Some(kind) => Ok(kind),
+        None => {
             if available(RuntimeKind::Gvisor) {
                 Ok(RuntimeKind::Gvisor)
             } else if available(RuntimeKind::Docker) {
@@ -168,29 +165,29 @@ mod tests {
     #[test]
     fn flag_beats_config_beats_env_beats_default() {
         let s = select(
-            Some(RuntimeChoice::Docker),
-            Some(RuntimeChoice::Apple),
+            Some(RuntimeKind::Docker.into()),
+            Some(RuntimeKind::Apple.into()),
             Some("gvisor"),
         )
         .unwrap();
         assert_eq!(
             (s.requested, s.source),
-            (RuntimeChoice::Docker, SelectionSource::Flag)
+            (RuntimeKind::Docker.into(), SelectionSource::Flag)
         );
-        let s = select(None, Some(RuntimeChoice::Apple), Some("gvisor")).unwrap();
+        let s = select(None, Some(RuntimeKind::Apple.into()), Some("gvisor")).unwrap();
         assert_eq!(
             (s.requested, s.source),
-            (RuntimeChoice::Apple, SelectionSource::Config)
+            (RuntimeKind::Apple.into(), SelectionSource::Config)
         );
         let s = select(None, None, Some("gvisor")).unwrap();
         assert_eq!(
             (s.requested, s.source),
-            (RuntimeChoice::Gvisor, SelectionSource::Env)
+            (RuntimeKind::Gvisor.into(), SelectionSource::Env)
         );
         let s = select(None, None, Some("")).unwrap();
         assert_eq!(
             (s.requested, s.source),
-            (RuntimeChoice::Auto, SelectionSource::Default)
+            (RuntimeChoice::AUTO, SelectionSource::Default)
         );
         let err = select(None, None, Some("podman")).unwrap_err();
         assert_eq!(err.exit_code(), 2);
@@ -206,7 +203,7 @@ mod tests {
                 caps(RuntimeKind::Apple, a),
             ]
         };
-        let auto = |os, c: &[Capabilities]| resolve_choice(RuntimeChoice::Auto, os, c);
+        let auto = |os, c: &[Capabilities]| resolve_choice(RuntimeChoice::AUTO, os, c);
         assert_eq!(
             auto(Os::Linux, &all(true, true, false)).unwrap(),
             RuntimeKind::Gvisor
@@ -227,7 +224,12 @@ mod tests {
         );
         // An explicit choice is honoured even when unavailable (launch says why).
         assert_eq!(
-            resolve_choice(RuntimeChoice::Docker, Os::Linux, &all(true, false, false)).unwrap(),
+            resolve_choice(
+                RuntimeKind::Docker.into(),
+                Os::Linux,
+                &all(true, false, false)
+            )
+            .unwrap(),
             RuntimeKind::Docker
         );
     }

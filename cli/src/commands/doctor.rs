@@ -42,7 +42,7 @@ struct Report {
 pub async fn execute(args: DoctorArgs) -> Result<u8, Error> {
     let (probed, host) = backends::probe(&RuntimeKind::ALL, None).await;
     let caps: Vec<_> = probed.iter().map(|p| p.caps.clone()).collect();
-    let auto = select::resolve_choice(runtime_core::RuntimeChoice::Auto, host.os, &caps).ok();
+    let auto = select::resolve_choice(runtime_core::RuntimeChoice::AUTO, host.os, &caps).ok();
     let runtimes: Vec<RuntimeReport> = probed.iter().map(|p| report(p, &host)).collect();
     let any = runtimes.iter().any(|r| r.available);
     let report = Report {
