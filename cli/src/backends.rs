@@ -37,8 +37,9 @@ pub fn runtime_for(kind: RuntimeKind) -> Arc<dyn Runtime> {
     }
 }
 
-/// Gathers host facts; `engine` comes from the Docker probe when there is one.
-pub fn host_facts(config: Option<&Config>, docker: Option<&ProbeReport>) -> HostFacts {
+/// Gathers host facts; `engine` comes from the Docker probe when there is one, and
+/// the socket from the Docker backend.
+fn host_facts(config: Option<&Config>, docker: Option<(&ProbeReport, &dyn Runtime)>) -> HostFacts {
     let secrets: Vec<String> = config
         .map(|c| {
             c.file
@@ -54,7 +55,8 @@ pub fn host_facts(config: Option<&Config>, docker: Option<&ProbeReport>) -> Host
         &RealHost,
         &secrets,
         &paths,
-        docker.and_then(|p| p.engine.clone()),
+        docker.and_then(|(p, _)| p.engine.clone()),
+        docker.and_then(|(_, runtime)| runtime.engine_socket(&RealHost)),
     )
 }
 
@@ -69,7 +71,7 @@ pub async fn probe(kinds: &[RuntimeKind], config: Option<&Config>) -> (Vec<Probe
     } else {
         None
     };
-    let host = host_facts(config, engine_probe.as_ref());
+    let host = host_facts(config, engine_probe.as_ref().map(|p| (p, &*docker)));
     let mut out = Vec::new();
     for &kind in kinds {
         let runtime = if kind == RuntimeKind::Docker {

@@ -191,39 +191,31 @@ impl Availability {
     }
 }
 
-/// Whether the host engine socket can be mounted into a sandbox.
+/// Whether a runtime can do one thing a config may ask for; when it cannot, the
+/// backend says why and what to do, and resolution refuses (or notes) with those
+/// words.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "status", rename_all = "kebab-case")]
-pub enum SocketMount {
+pub enum Support {
     /// Yes.
     Supported,
-    /// gVisor without `--host-uds=open|all`: the sandbox cannot connect to host sockets.
-    NeedsHostUds {
-        /// The OCI runtime's name in the engine.
-        oci_runtime: String,
-        /// Its current runtimeArgs.
-        runtime_args: Vec<String>,
-    },
-    /// Never on this runtime.
-    Unsupported {
-        /// Why, lowercase.
-        reason: String,
-    },
-}
-
-/// Whether a sandbox can run privileged (needed by docker-in-docker).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "status", rename_all = "kebab-case")]
-pub enum Privileged {
-    /// Yes.
-    Supported,
-    /// Never on this runtime.
+    /// Not on this runtime, or not as it is set up here.
     Unsupported {
         /// Why, lowercase.
         reason: String,
         /// What to do instead.
         fix: String,
     },
+}
+
+impl Support {
+    /// Why not and what to do, when unsupported.
+    pub fn problem(&self) -> Option<(&str, &str)> {
+        match self {
+            Self::Supported => None,
+            Self::Unsupported { reason, fix } => Some((reason, fix)),
+        }
+    }
 }
 
 /// Which resource limits a runtime enforces.
@@ -247,11 +239,11 @@ pub struct Capabilities {
     /// The engine OCI runtime containers are created with (`runsc` for gVisor).
     pub oci_runtime: Option<OciRuntime>,
     /// Mounting the host engine socket (docker `host` mode).
-    pub socket_mount: SocketMount,
+    pub socket_mount: Support,
     /// Running privileged (docker `dind` mode).
-    pub privileged: Privileged,
-    /// Whether container names resolve on user-defined networks.
-    pub user_network_dns: bool,
+    pub privileged: Support,
+    /// Resolving container names on user-defined networks.
+    pub user_network_dns: Support,
     /// Whether `network = "none"` is possible.
     pub network_none: bool,
     /// Enforced limits.
@@ -259,9 +251,12 @@ pub struct Capabilities {
     /// Whether the backend switches a sandbox whose image runs as root (or names no
     /// user) to a non-root user at launch, once it has inspected the image.
     pub non_root_fallback: bool,
-    /// Whether sandboxes join a berth-owned network, shared by every run, rather
-    /// than the engine's default one.
-    pub shared_network: bool,
+    /// Joining a berth-owned network, shared by every run, rather than the
+    /// engine's default one.
+    pub shared_network: Support,
+    /// The engine's own network a sandbox joins when it has no berth-owned one
+    /// (`bridge` for Docker).
+    pub default_network: String,
     /// Whether a tmpfs mount can carry a mode and an owner (Apple's `--tmpfs` takes
     /// only a path).
     pub tmpfs_options: bool,

@@ -38,11 +38,11 @@ pub mod state;
 mod validate;
 
 pub use capabilities::{
-    Availability, Capabilities, LimitSupport, Privileged, RuntimeChoice, RuntimeKind, SocketMount,
+    Availability, Capabilities, LimitSupport, RuntimeChoice, RuntimeKind, Support,
 };
 pub use config::{Config, ConfigFile, DockerMode, NetworkPolicy};
 pub use error::Error;
-pub use host::{EngineFacts, HostEnv, HostFacts, OciRuntime, Os, RealHost, SocketFacts};
+pub use host::{EngineFacts, FileStat, HostEnv, HostFacts, OciRuntime, Os, RealHost, SocketFacts};
 pub use owner::HostIdentity;
 pub use plan::Plan;
 pub use resolve::prepare;

@@ -133,7 +133,7 @@ pub fn resolve_choice(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::capabilities::{Availability, LimitSupport, Privileged, SocketMount};
+    use crate::capabilities::{Availability, LimitSupport, Support};
 
     fn caps(runtime: RuntimeKind, available: bool) -> Capabilities {
         Capabilities {
@@ -147,9 +147,9 @@ mod tests {
                 }
             },
             oci_runtime: None,
-            socket_mount: SocketMount::Supported,
-            privileged: Privileged::Supported,
-            user_network_dns: true,
+            socket_mount: Support::Supported,
+            privileged: Support::Supported,
+            user_network_dns: Support::Supported,
             network_none: true,
             limits: LimitSupport {
                 cpus: true,
@@ -157,7 +157,8 @@ mod tests {
                 pids: true,
             },
             non_root_fallback: true,
-            shared_network: true,
+            shared_network: Support::Supported,
+            default_network: "bridge".to_owned(),
             tmpfs_options: true,
         }
     }

@@ -30,8 +30,8 @@ use async_trait::async_trait;
 use runtime_core::plan::ImageSource;
 use runtime_core::runtime::{OutputStream, Progress, ResourceInfo};
 use runtime_core::{
-    Availability, Capabilities, CreateSpec, Error, ExecSpec, HostFacts, LogOptions, ProbeReport,
-    Removed, Runtime, RuntimeKind, SandboxInfo, Session,
+    Availability, Capabilities, CreateSpec, Error, ExecSpec, HostEnv, HostFacts, LogOptions,
+    ProbeReport, Removed, Runtime, RuntimeKind, SandboxInfo, Session, SocketFacts,
 };
 
 pub mod capabilities;
@@ -45,6 +45,7 @@ pub mod network;
 pub mod probe;
 pub mod remove;
 pub mod sessions;
+pub mod socket;
 
 pub use capabilities::capabilities;
 use connect::Engine;
@@ -138,6 +139,20 @@ impl Runtime for DockerRuntime {
 
     fn capabilities(&self, host: &HostFacts, probe: &ProbeReport) -> Capabilities {
         capabilities::capabilities(host, probe)
+    }
+
+    fn engine_socket(&self, host: &dyn HostEnv) -> Option<SocketFacts> {
+        Some(match self.engine.endpoint() {
+            None => socket::discover(host),
+            Some(connect::Endpoint::Unix(path)) => SocketFacts::from_stat(
+                path.clone(),
+                "the backend's endpoint".to_owned(),
+                host.stat(path),
+            ),
+            Some(connect::Endpoint::Remote(docker_host)) => SocketFacts::Remote {
+                docker_host: docker_host.clone(),
+            },
+        })
     }
 
     async fn ensure_image(&self, image: &ImageSource, progress: Progress<'_>) -> Result<(), Error> {

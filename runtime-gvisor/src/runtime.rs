@@ -115,7 +115,7 @@ mod tests {
             availability: runtime_core::Availability::Available,
             engine: None,
         };
-        let host = HostFacts::gather(&RealHost, &[], &[], None);
+        let host = HostFacts::gather(&RealHost, &[], &[], None, None);
         assert_eq!(
             gvisor.capabilities(&host, &probe),
             crate::capabilities(&host, &probe)
@@ -134,7 +134,7 @@ mod tests {
             "the Docker engine is required: {:?}",
             probe.availability
         );
-        let host = HostFacts::gather(&RealHost, &[], &[], probe.engine.clone());
+        let host = HostFacts::gather(&RealHost, &[], &[], probe.engine.clone(), None);
         let caps = gvisor.capabilities(&host, &probe);
         let dir = std::env::temp_dir();
         let config = Config::parse(

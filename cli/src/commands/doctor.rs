@@ -129,8 +129,14 @@ fn human(report: &Report) -> String {
     let mut out = String::new();
     let host = &report.host;
     out.push_str(&format!("host      {}\n", host.os));
-    out.push_str(&format!("socket    {}\n", host.socket.describe()));
-    if let SocketFacts::Usable { gid, .. } | SocketFacts::NoGroupAccess { gid, .. } = &host.socket
+    out.push_str(&format!(
+        "socket    {}\n",
+        host.socket
+            .as_ref()
+            .map_or_else(|| "none found".to_owned(), SocketFacts::describe)
+    ));
+    if let Some(SocketFacts::Usable { gid, .. } | SocketFacts::NoGroupAccess { gid, .. }) =
+        &host.socket
         && let Ok(Some(group)) = nix::unistd::Group::from_gid((*gid).into())
     {
         out.push_str(&format!("          group {gid} is `{}`\n", group.name));
