@@ -8,7 +8,6 @@ use runtime_core::{
     RuntimeKind, Selection, select,
 };
 use runtime_docker::DockerRuntime;
-use runtime_gvisor::GvisorRuntime;
 
 /// A backend with what its probe found.
 pub struct Probed {
@@ -32,7 +31,7 @@ pub struct Chosen {
 pub fn runtime_for(kind: RuntimeKind) -> Arc<dyn Runtime> {
     match kind {
         RuntimeKind::Docker => Arc::new(DockerRuntime::new()),
-        RuntimeKind::Gvisor => Arc::new(GvisorRuntime::new()),
+        RuntimeKind::Gvisor => Arc::new(runtime_gvisor::runtime()),
         RuntimeKind::Apple => Arc::new(AppleRuntime::new()),
     }
 }
