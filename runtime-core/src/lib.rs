@@ -51,5 +51,5 @@ pub use runtime::{
     CreateSpec, ExecSpec, LogOptions, Output, ProbeReport, Removed, Runtime, SandboxInfo,
     SandboxState, Session,
 };
-pub use select::{Selection, SelectionSource, select};
+pub use select::{Chosen, Probed, Selection, SelectionSource, select};
 pub use validate::is_env_name;

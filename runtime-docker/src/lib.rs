@@ -61,7 +61,8 @@ const PROBE_TIMEOUT: Duration = Duration::from_secs(10);
 #[derive(Debug)]
 pub struct DockerRuntime {
     flavour: Arc<dyn Flavour>,
-    engine: Engine,
+    /// Shared by [`DockerRuntime::sibling`]s: one connection, one negotiation.
+    engine: Arc<Engine>,
     /// The `User` of each image [`Runtime::ensure_image`] checked, by reference, so
     /// that create applies the plan's non-root policy without a second inspect.
     image_users: std::sync::Mutex<std::collections::HashMap<String, String>>,
@@ -85,7 +86,17 @@ impl DockerRuntime {
     pub fn with_flavour(flavour: impl Flavour) -> Self {
         Self {
             flavour: Arc::new(flavour),
-            engine: Engine::default(),
+            engine: Arc::default(),
+            image_users: Default::default(),
+        }
+    }
+
+    /// A backend of another flavour on this one's engine connection: the engine
+    /// is connected to (and its API version negotiated) once for both.
+    pub fn sibling(&self, flavour: impl Flavour) -> Self {
+        Self {
+            flavour: Arc::new(flavour),
+            engine: self.engine.clone(),
             image_users: Default::default(),
         }
     }
@@ -95,7 +106,7 @@ impl DockerRuntime {
     pub fn with_endpoint(flavour: impl Flavour, endpoint: connect::Endpoint) -> Self {
         Self {
             flavour: Arc::new(flavour),
-            engine: Engine::at(endpoint),
+            engine: Arc::new(Engine::at(endpoint)),
             image_users: Default::default(),
         }
     }
@@ -142,6 +153,17 @@ impl Runtime for DockerRuntime {
 
     fn capabilities(&self, host: &HostFacts, probe: &ProbeReport) -> Capabilities {
         self.flavour.capabilities(host, probe)
+    }
+
+    /// The engine's endpoint: backends on one endpoint (whatever their flavour)
+    /// share the engine.
+    fn engine_id(&self) -> String {
+        let endpoint = self
+            .engine
+            .endpoint()
+            .cloned()
+            .unwrap_or_else(connect::endpoint);
+        format!("docker engine at {endpoint}")
     }
 
     fn engine_socket(&self, host: &dyn HostEnv) -> Option<SocketFacts> {

@@ -7,7 +7,9 @@ use runtime_core::{
 };
 use serde::Serialize;
 
-use crate::backends::{self, Probed};
+use runtime_core::select::Probed;
+
+use crate::backends;
 use crate::render;
 use crate::{DoctorArgs, Format};
 
@@ -40,7 +42,7 @@ struct Report {
 }
 
 pub async fn execute(args: DoctorArgs) -> Result<u8, Error> {
-    let (probed, host) = backends::probe(&RuntimeKind::ALL, None).await;
+    let (probed, host) = backends::probe_all().await;
     let caps: Vec<_> = probed.iter().map(|p| p.caps.clone()).collect();
     let auto = select::resolve_choice(runtime_core::RuntimeChoice::AUTO, host.os, &caps).ok();
     let runtimes: Vec<RuntimeReport> = probed.iter().map(|p| report(p, &host)).collect();
