@@ -35,6 +35,10 @@ pub fn capabilities(_host: &HostFacts, probe: &ProbeReport) -> Capabilities {
             fix: "use --runtime docker for one".to_owned(),
         },
         default_network: DEFAULT_NETWORK.to_owned(),
+        no_new_privileges: Support::Unsupported {
+            reason: "Apple `container` has no such setting and leaves it off; the isolation is that each container runs in its own virtual machine".to_owned(),
+            fix: "use --runtime docker or --runtime gvisor where it must be set".to_owned(),
+        },
         tmpfs_options: false,
     }
 }

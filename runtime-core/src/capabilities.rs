@@ -257,6 +257,8 @@ pub struct Capabilities {
     /// The engine's own network a sandbox joins when it has no berth-owned one
     /// (`bridge` for Docker).
     pub default_network: String,
+    /// Setting `no-new-privileges` on the sandbox's processes.
+    pub no_new_privileges: Support,
     /// Whether a tmpfs mount can carry a mode and an owner (Apple's `--tmpfs` takes
     /// only a path).
     pub tmpfs_options: bool,

@@ -128,9 +128,8 @@ pub fn prepare(config: &Config, caps: &Capabilities, host: &HostFacts) -> Result
     };
     if !security.no_new_privileges {
         warnings.push("no-new-privileges is off ([security] no_new_privileges = false)".to_owned());
-    } else if caps.runtime == RuntimeKind::Apple {
-        // Apple's CLI has no such setting and its runtime leaves it off: the plan
-        // must not claim it.
+    } else if caps.no_new_privileges.problem().is_some() {
+        // The runtime cannot set it: the plan must not claim it.
         security.no_new_privileges = false;
     }
 
@@ -191,10 +190,11 @@ pub fn prepare(config: &Config, caps: &Capabilities, host: &HostFacts) -> Result
 
     let mut defaults = hardening.defaults;
     let mut not_applied = hardening.not_applied;
-    if caps.runtime == RuntimeKind::Apple && file.security.no_new_privileges {
-        not_applied.push(
-            "no-new-privileges: Apple `container` has no such setting and leaves it off; the isolation is that each container runs in its own virtual machine".to_owned(),
-        );
+    if let (true, Some((reason, _))) = (
+        file.security.no_new_privileges,
+        caps.no_new_privileges.problem(),
+    ) {
+        not_applied.push(format!("no-new-privileges: {reason}"));
     }
     let env = resolve_env(config, host)?;
     for name in &config.file.secrets.names {

@@ -409,6 +409,7 @@ mod tests {
             non_root_fallback: true,
             shared_network: Support::Supported,
             default_network: "bridge".to_owned(),
+            no_new_privileges: Support::Supported,
             tmpfs_options: true,
         }
     }

@@ -39,6 +39,7 @@ pub fn capabilities(_host: &HostFacts, probe: &ProbeReport) -> Capabilities {
         non_root_fallback: true,
         shared_network: Support::Supported,
         default_network: DEFAULT_NETWORK.to_owned(),
+        no_new_privileges: Support::Supported,
         tmpfs_options: true,
     }
 }

@@ -87,6 +87,7 @@ pub fn capabilities(_host: &HostFacts, probe: &ProbeReport) -> Capabilities {
             }
         },
         default_network: runtime_docker::capabilities::DEFAULT_NETWORK.to_owned(),
+        no_new_privileges: Support::Supported,
         tmpfs_options: true,
     }
 }
