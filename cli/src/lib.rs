@@ -80,32 +80,19 @@ pub struct ConfigArgs {
     pub file: Option<PathBuf>,
     /// The runtime: docker (runc), gvisor (runsc), apple, or auto. Overrides the
     /// config's `runtime` and BERTH_RUNTIME.
-    #[arg(long, value_enum)]
-    pub runtime: Option<RuntimeArg>,
+    #[arg(long, value_parser = runtime_choice())]
+    pub runtime: Option<RuntimeChoice>,
 }
 
-/// `--runtime` values.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum RuntimeArg {
-    /// Docker with runc.
-    Docker,
-    /// Docker with gVisor (runsc).
-    Gvisor,
-    /// Apple `container` (macOS).
-    Apple,
-    /// gVisor if registered, else Docker, else Apple on macOS.
-    Auto,
-}
-
-impl From<RuntimeArg> for RuntimeChoice {
-    fn from(arg: RuntimeArg) -> Self {
-        match arg {
-            RuntimeArg::Docker => Self::Docker,
-            RuntimeArg::Gvisor => Self::Gvisor,
-            RuntimeArg::Apple => Self::Apple,
-            RuntimeArg::Auto => Self::Auto,
-        }
-    }
+/// `--runtime`: the names of [`RuntimeChoice`], each with what it runs on, parsed by
+/// its `FromStr`.
+fn runtime_choice() -> impl clap::builder::TypedValueParser<Value = RuntimeChoice> {
+    use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser as _};
+    let values = RuntimeChoice::NAMES.into_iter().map(|name| {
+        let help = name.parse::<RuntimeChoice>().map(RuntimeChoice::describe);
+        PossibleValue::new(name).help(help.unwrap_or_default())
+    });
+    PossibleValuesParser::new(values).try_map(|name| name.parse::<RuntimeChoice>())
 }
 
 /// `berth plan`.
@@ -198,8 +185,8 @@ pub struct ExecArgs {
     #[arg(short = 'u', long)]
     user: Option<String>,
     /// The runtime to look in [default: every available one].
-    #[arg(long, value_enum)]
-    runtime: Option<RuntimeArg>,
+    #[arg(long, value_parser = runtime_choice())]
+    runtime: Option<RuntimeChoice>,
     /// The sandbox: name, run id or id.
     #[arg(value_name = "RUN")]
     run: String,
@@ -218,8 +205,8 @@ pub struct PsArgs {
     #[arg(long, value_enum, default_value_t)]
     format: Format,
     /// Only this runtime's sandboxes.
-    #[arg(long, value_enum)]
-    runtime: Option<RuntimeArg>,
+    #[arg(long, value_parser = runtime_choice())]
+    runtime: Option<RuntimeChoice>,
 }
 
 /// `berth logs`.
@@ -232,8 +219,8 @@ pub struct LogsArgs {
     #[arg(long, value_name = "N")]
     tail: Option<u64>,
     /// The runtime to look in [default: every available one].
-    #[arg(long, value_enum)]
-    runtime: Option<RuntimeArg>,
+    #[arg(long, value_parser = runtime_choice())]
+    runtime: Option<RuntimeChoice>,
     /// The sandbox: name, run id or id.
     #[arg(value_name = "RUN")]
     run: String,
@@ -246,8 +233,8 @@ pub struct StopArgs {
     #[arg(short = 't', long = "time", default_value_t = 10, value_name = "SECS")]
     time: u64,
     /// The runtime to look in [default: every available one].
-    #[arg(long, value_enum)]
-    runtime: Option<RuntimeArg>,
+    #[arg(long, value_parser = runtime_choice())]
+    runtime: Option<RuntimeChoice>,
     /// The sandboxes: names, run ids or ids.
     #[arg(value_name = "RUN", required = true)]
     runs: Vec<String>,
@@ -260,8 +247,8 @@ pub struct RmArgs {
     #[arg(short = 'f', long)]
     force: bool,
     /// The runtime to look in [default: every available one].
-    #[arg(long, value_enum)]
-    runtime: Option<RuntimeArg>,
+    #[arg(long, value_parser = runtime_choice())]
+    runtime: Option<RuntimeChoice>,
     /// The sandboxes: names, run ids or ids.
     #[arg(value_name = "RUN", required = true)]
     runs: Vec<String>,
@@ -282,8 +269,8 @@ pub struct GcArgs {
     #[arg(long)]
     remove_corrupt: bool,
     /// Only this runtime's engine [default: every available one].
-    #[arg(long, value_enum)]
-    runtime: Option<RuntimeArg>,
+    #[arg(long, value_parser = runtime_choice())]
+    runtime: Option<RuntimeChoice>,
     /// Output format.
     #[arg(long, value_enum, default_value_t)]
     format: Format,
@@ -385,6 +372,33 @@ mod tests {
     #[test]
     fn cli_is_well_formed() {
         super::Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn runtime_flag_lists_every_choice_and_parses_to_it() {
+        use clap::Parser as _;
+        let mut command = super::Cli::command();
+        let help = command
+            .find_subcommand_mut("ps")
+            .expect("ps")
+            .render_long_help()
+            .to_string();
+        for name in ["docker", "gvisor", "apple", "auto"] {
+            assert!(help.contains(&format!("- {name}:")), "{name} in:\n{help}");
+        }
+        let cli =
+            super::Cli::try_parse_from(["berth", "ps", "--runtime", "gvisor"]).expect("parse");
+        let super::Command::Ps(args) = cli.command else {
+            panic!("not ps");
+        };
+        assert_eq!(args.runtime, Some(runtime_core::RuntimeKind::Gvisor.into()));
+        let auto = super::Cli::try_parse_from(["berth", "logs", "--runtime", "auto", "x"]);
+        assert!(matches!(
+            auto.map(|c| c.command),
+            Ok(super::Command::Logs(super::LogsArgs { runtime: Some(choice), .. }))
+                if choice == runtime_core::RuntimeChoice::AUTO
+        ));
+        assert!(super::Cli::try_parse_from(["berth", "ps", "--runtime", "podman"]).is_err());
     }
 
     #[test]

@@ -3,9 +3,10 @@
 //! container's virtual machine (`--ulimit nproc`, 0.12.0 and later); no image
 //! inspection at launch (so no non-root fallback), no berth network.
 
-use runtime_core::{
-    Capabilities, HostFacts, LimitSupport, Privileged, ProbeReport, RuntimeKind, SocketMount,
-};
+use runtime_core::{Capabilities, HostFacts, LimitSupport, ProbeReport, RuntimeKind, Support};
+
+/// The network Apple `container` puts every container on.
+pub const DEFAULT_NETWORK: &str = "default";
 
 /// Apple `container` capabilities. Pure.
 pub fn capabilities(_host: &HostFacts, probe: &ProbeReport) -> Capabilities {
@@ -13,14 +14,15 @@ pub fn capabilities(_host: &HostFacts, probe: &ProbeReport) -> Capabilities {
         runtime: RuntimeKind::Apple,
         availability: probe.availability.clone(),
         oci_runtime: None,
-        socket_mount: SocketMount::Unsupported {
+        socket_mount: Support::Unsupported {
             reason: "each Apple container is its own virtual machine, and there is no host Docker engine socket to mount into it".to_owned(),
+            fix: "use --runtime docker on a host with a Docker engine, or set [docker] mode = \"none\"".to_owned(),
         },
-        privileged: Privileged::Unsupported {
+        privileged: Support::Unsupported {
             reason: "Apple `container` has no --privileged".to_owned(),
             fix: "use --runtime docker on a host with a Docker engine".to_owned(),
         },
-        user_network_dns: true,
+        user_network_dns: Support::Supported,
         network_none: true,
         limits: LimitSupport {
             cpus: true,
@@ -28,7 +30,15 @@ pub fn capabilities(_host: &HostFacts, probe: &ProbeReport) -> Capabilities {
             pids: true,
         },
         non_root_fallback: false,
-        shared_network: false,
+        shared_network: Support::Unsupported {
+            reason: "Apple `container` sandboxes join Apple's default network".to_owned(),
+            fix: "use --runtime docker for one".to_owned(),
+        },
+        default_network: DEFAULT_NETWORK.to_owned(),
+        no_new_privileges: Support::Unsupported {
+            reason: "Apple `container` has no such setting and leaves it off; the isolation is that each container runs in its own virtual machine".to_owned(),
+            fix: "use --runtime docker or --runtime gvisor where it must be set".to_owned(),
+        },
         tmpfs_options: false,
     }
 }

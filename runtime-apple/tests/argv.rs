@@ -9,11 +9,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use runtime_apple::argv;
-use runtime_core::host::SocketSource;
 use runtime_core::plan::{DockerAccess, EnvValue, ImageSource, Mount, MountPurpose, Plan};
 use runtime_core::{
-    Availability, Config, CreateSpec, ExecSpec, HostFacts, LogOptions, Os, ProbeReport,
-    SocketFacts, prepare,
+    Availability, Config, CreateSpec, ExecSpec, HostFacts, LogOptions, Os, ProbeReport, prepare,
 };
 
 /// Where the env file would be: in berth's env directory, named by pid and random digits.
@@ -23,11 +21,7 @@ const ENV_FILE: &str = "/Users/dev/.local/state/berth/apple-env/4242-0123456789a
 fn macos() -> HostFacts {
     HostFacts {
         os: Os::Macos,
-        socket: SocketFacts::Missing {
-            path: PathBuf::from("/var/run/docker.sock"),
-            source: SocketSource::Default,
-            reason: "No such file or directory (os error 2)".to_owned(),
-        },
+        socket: None,
         engine: None,
         cap_bounding_set: None,
         env_names: BTreeSet::from(["GITHUB_TOKEN".to_owned()]),

@@ -39,6 +39,101 @@ impl fmt::Display for RuntimeKind {
     }
 }
 
+impl std::str::FromStr for RuntimeKind {
+    type Err = String;
+
+    /// Parses a name (any case); `auto` is not a kind: see [`RuntimeChoice`].
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let lower = s.to_ascii_lowercase();
+        Self::ALL
+            .into_iter()
+            .find(|kind| kind.as_str() == lower)
+            .ok_or_else(|| format!("unknown runtime `{lower}`: expected docker, gvisor or apple"))
+    }
+}
+
+/// A runtime as asked for (`--runtime`, the config's `runtime`, `BERTH_RUNTIME`):
+/// one [`RuntimeKind`], or `auto` ([`RuntimeChoice::AUTO`]), which picks the most
+/// isolated runtime available.
+///
+/// ```
+/// use runtime_core::{RuntimeChoice, RuntimeKind};
+/// let choice: RuntimeChoice = "gvisor".parse().unwrap();
+/// assert_eq!(choice.kind(), Some(RuntimeKind::Gvisor));
+/// assert_eq!("auto".parse::<RuntimeChoice>().unwrap(), RuntimeChoice::AUTO);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct RuntimeChoice(Option<RuntimeKind>);
+
+impl RuntimeChoice {
+    /// `auto`.
+    pub const AUTO: Self = Self(None);
+
+    /// Every name a choice is written as, in `--help` order.
+    pub const NAMES: [&'static str; 4] = ["docker", "gvisor", "apple", "auto"];
+
+    /// The kind asked for; `None` for `auto`.
+    pub fn kind(self) -> Option<RuntimeKind> {
+        self.0
+    }
+
+    /// What the choice runs sandboxes on, in a few words (for `--help`).
+    pub fn describe(self) -> &'static str {
+        match self.0 {
+            Some(RuntimeKind::Docker) => "Docker with runc",
+            Some(RuntimeKind::Gvisor) => "Docker with gVisor (runsc)",
+            Some(RuntimeKind::Apple) => "Apple `container` (macOS)",
+            None => "gVisor if registered, else Docker, else Apple on macOS",
+        }
+    }
+}
+
+impl From<RuntimeKind> for RuntimeChoice {
+    fn from(kind: RuntimeKind) -> Self {
+        Self(Some(kind))
+    }
+}
+
+impl fmt::Display for RuntimeChoice {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.0.map_or("auto", RuntimeKind::as_str))
+    }
+}
+
+impl std::str::FromStr for RuntimeChoice {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if s.eq_ignore_ascii_case("auto") {
+            return Ok(Self::AUTO);
+        }
+        s.parse::<RuntimeKind>().map(Self::from).map_err(|_| {
+            format!(
+                "unknown runtime `{}`: expected docker, gvisor, apple or auto",
+                s.to_ascii_lowercase()
+            )
+        })
+    }
+}
+
+impl Serialize for RuntimeChoice {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for RuntimeChoice {
+    /// Exactly one of [`RuntimeChoice::NAMES`] (lowercase, as in a config file).
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let name = String::deserialize(deserializer)?;
+        if Self::NAMES.contains(&name.as_str()) {
+            name.parse().map_err(serde::de::Error::custom)
+        } else {
+            Err(serde::de::Error::unknown_variant(&name, &Self::NAMES))
+        }
+    }
+}
+
 /// Whether a runtime can be used at all on this host.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "status", rename_all = "kebab-case")]
@@ -96,39 +191,31 @@ impl Availability {
     }
 }
 
-/// Whether the host engine socket can be mounted into a sandbox.
+/// Whether a runtime can do one thing a config may ask for; when it cannot, the
+/// backend says why and what to do, and resolution refuses (or notes) with those
+/// words.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "status", rename_all = "kebab-case")]
-pub enum SocketMount {
+pub enum Support {
     /// Yes.
     Supported,
-    /// gVisor without `--host-uds=open|all`: the sandbox cannot connect to host sockets.
-    NeedsHostUds {
-        /// The OCI runtime's name in the engine.
-        oci_runtime: String,
-        /// Its current runtimeArgs.
-        runtime_args: Vec<String>,
-    },
-    /// Never on this runtime.
-    Unsupported {
-        /// Why, lowercase.
-        reason: String,
-    },
-}
-
-/// Whether a sandbox can run privileged (needed by docker-in-docker).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "status", rename_all = "kebab-case")]
-pub enum Privileged {
-    /// Yes.
-    Supported,
-    /// Never on this runtime.
+    /// Not on this runtime, or not as it is set up here.
     Unsupported {
         /// Why, lowercase.
         reason: String,
         /// What to do instead.
         fix: String,
     },
+}
+
+impl Support {
+    /// Why not and what to do, when unsupported.
+    pub fn problem(&self) -> Option<(&str, &str)> {
+        match self {
+            Self::Supported => None,
+            Self::Unsupported { reason, fix } => Some((reason, fix)),
+        }
+    }
 }
 
 /// Which resource limits a runtime enforces.
@@ -152,11 +239,11 @@ pub struct Capabilities {
     /// The engine OCI runtime containers are created with (`runsc` for gVisor).
     pub oci_runtime: Option<OciRuntime>,
     /// Mounting the host engine socket (docker `host` mode).
-    pub socket_mount: SocketMount,
+    pub socket_mount: Support,
     /// Running privileged (docker `dind` mode).
-    pub privileged: Privileged,
-    /// Whether container names resolve on user-defined networks.
-    pub user_network_dns: bool,
+    pub privileged: Support,
+    /// Resolving container names on user-defined networks.
+    pub user_network_dns: Support,
     /// Whether `network = "none"` is possible.
     pub network_none: bool,
     /// Enforced limits.
@@ -164,10 +251,43 @@ pub struct Capabilities {
     /// Whether the backend switches a sandbox whose image runs as root (or names no
     /// user) to a non-root user at launch, once it has inspected the image.
     pub non_root_fallback: bool,
-    /// Whether sandboxes join a berth-owned network, shared by every run, rather
-    /// than the engine's default one.
-    pub shared_network: bool,
+    /// Joining a berth-owned network, shared by every run, rather than the
+    /// engine's default one.
+    pub shared_network: Support,
+    /// The engine's own network a sandbox joins when it has no berth-owned one
+    /// (`bridge` for Docker).
+    pub default_network: String,
+    /// Setting `no-new-privileges` on the sandbox's processes.
+    pub no_new_privileges: Support,
     /// Whether a tmpfs mount can carry a mode and an owner (Apple's `--tmpfs` takes
     /// only a path).
     pub tmpfs_options: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_choice_name_parses_displays_and_deserializes_to_itself() {
+        for name in RuntimeChoice::NAMES {
+            let choice: RuntimeChoice = name.parse().expect(name);
+            assert_eq!(choice.to_string(), name);
+            let from_toml: RuntimeChoice =
+                toml::Value::String(name.to_owned()).try_into().expect(name);
+            assert_eq!(from_toml, choice);
+        }
+        assert_eq!(
+            "GVisor".parse::<RuntimeChoice>(),
+            Ok(RuntimeKind::Gvisor.into())
+        );
+        assert_eq!("auto".parse::<RuntimeKind>().ok(), None);
+        let err = toml::Value::String("Docker".to_owned())
+            .try_into::<RuntimeChoice>()
+            .expect_err("a config value is exact");
+        assert!(
+            err.to_string().contains("unknown variant `Docker`"),
+            "{err}"
+        );
+    }
 }

@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use toml::Spanned;
 
+use crate::capabilities::RuntimeChoice;
 use crate::diagnostic::{ConfigDiagnostic, SourceFile};
 use crate::error::Error;
 use crate::size::ByteSize;
@@ -357,47 +358,6 @@ pub struct SecurityConfig {
     /// the home directory are writable tmpfs mounts).
     #[serde(default = "yes")]
     pub read_only_rootfs: bool,
-}
-
-/// A runtime the user can ask for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum RuntimeChoice {
-    /// Docker with runc.
-    Docker,
-    /// Docker with gVisor (runsc).
-    Gvisor,
-    /// Apple `container`.
-    Apple,
-    /// Pick the most isolated available runtime.
-    Auto,
-}
-
-impl fmt::Display for RuntimeChoice {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Self::Docker => "docker",
-            Self::Gvisor => "gvisor",
-            Self::Apple => "apple",
-            Self::Auto => "auto",
-        })
-    }
-}
-
-impl std::str::FromStr for RuntimeChoice {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s.to_ascii_lowercase().as_str() {
-            "docker" => Ok(Self::Docker),
-            "gvisor" => Ok(Self::Gvisor),
-            "apple" => Ok(Self::Apple),
-            "auto" => Ok(Self::Auto),
-            other => Err(format!(
-                "unknown runtime `{other}`: expected docker, gvisor, apple or auto"
-            )),
-        }
-    }
 }
 
 impl Config {

@@ -230,7 +230,12 @@ pub fn sensitive_path(resolved: &Path, host: &HostFacts) -> Option<String> {
     if let Some(state) = &host.state_dir {
         owned.push((state.clone(), "berth's own state,".to_owned()));
     }
-    if let Some(dir) = host.socket.path().and_then(Path::parent) {
+    if let Some(dir) = host
+        .socket
+        .as_ref()
+        .and_then(crate::host::SocketFacts::path)
+        .and_then(Path::parent)
+    {
         let dir = host.resolved(dir).to_path_buf();
         owned.push((dir, "the engine socket's directory,".to_owned()));
     }
@@ -392,17 +397,17 @@ impl ApprovalStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::host::{SocketFacts, SocketSource};
+    use crate::host::SocketFacts;
 
     fn host() -> HostFacts {
         HostFacts {
             os: crate::host::Os::Linux,
-            socket: SocketFacts::Usable {
+            socket: Some(SocketFacts::Usable {
                 path: "/var/run/docker.sock".into(),
-                source: SocketSource::Default,
+                source: "default path".to_owned(),
                 gid: 999,
                 mode: 0o660,
-            },
+            }),
             engine: None,
             cap_bounding_set: None,
             env_names: BTreeSet::new(),

@@ -59,7 +59,8 @@ pub enum Error {
         message: String,
     },
 
-    /// docker `host` mode on a runtime that cannot mount a host socket.
+    /// docker `host` mode on a runtime that cannot mount a host socket (or not as
+    /// it is set up here).
     #[error(
         "{runtime} cannot give the sandbox the host docker engine (docker mode \"host\"): {reason}\n  = fix: {fix}"
     )]
@@ -68,19 +69,6 @@ pub enum Error {
         runtime: RuntimeKind,
         /// Why.
         reason: String,
-        /// What to do.
-        fix: String,
-    },
-
-    /// docker `host` mode under gVisor without `--host-uds`.
-    #[error(
-        "gvisor cannot connect the sandbox to the host docker socket (docker mode \"host\"): the OCI runtime `{oci_runtime}` runs with runtimeArgs {runtime_args:?}, which do not allow host unix sockets\n  = fix: {fix}"
-    )]
-    DockerHostNeedsHostUds {
-        /// The OCI runtime's name.
-        oci_runtime: String,
-        /// Its current runtimeArgs.
-        runtime_args: Vec<String>,
         /// What to do.
         fix: String,
     },
@@ -347,7 +335,6 @@ impl Error {
             | Self::DockerfileOutsideContext { .. }
             | Self::InvalidRunId { .. } => USAGE,
             Self::DockerHostUnsupported { .. }
-            | Self::DockerHostNeedsHostUds { .. }
             | Self::DindUnsupported { .. }
             | Self::SocketRemote { .. }
             | Self::SocketRootGroup { .. }
@@ -375,7 +362,6 @@ impl Error {
             Self::Config(_) => "config",
             Self::Usage { .. } => "usage",
             Self::DockerHostUnsupported { .. } => "docker-host-unsupported",
-            Self::DockerHostNeedsHostUds { .. } => "docker-host-needs-host-uds",
             Self::DindUnsupported { .. } => "dind-unsupported",
             Self::SocketMissing { .. } => "socket-missing",
             Self::SocketRemote { .. } => "socket-remote",

@@ -144,30 +144,9 @@ impl HostPath {
     }
 }
 
-/// Where the engine socket path came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum SocketSource {
-    /// The `DOCKER_HOST` variable.
-    DockerHost,
-    /// The rootless socket under `XDG_RUNTIME_DIR`.
-    Rootless,
-    /// `/var/run/docker.sock`.
-    Default,
-}
-
-impl fmt::Display for SocketSource {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Self::DockerHost => "DOCKER_HOST",
-            Self::Rootless => "rootless socket under XDG_RUNTIME_DIR",
-            Self::Default => "default path",
-        })
-    }
-}
-
-/// The engine socket as found on the host: each outcome is distinct because each
-/// has a different fix.
+/// The engine socket as a backend found it on the host (the Docker backend looks
+/// at `DOCKER_HOST`, the rootless socket, then the default path): each outcome is
+/// distinct because each has a different fix.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "status", rename_all = "kebab-case")]
 pub enum SocketFacts {
@@ -175,8 +154,8 @@ pub enum SocketFacts {
     Usable {
         /// Socket path (as found; the engine follows symlinks when mounting).
         path: PathBuf,
-        /// Where the path came from.
-        source: SocketSource,
+        /// Where the path came from, in words (such as `DOCKER_HOST`).
+        source: String,
         /// Owning group id.
         gid: u32,
         /// Permission bits, such as 0o660.
@@ -186,8 +165,8 @@ pub enum SocketFacts {
     RootGroup {
         /// Socket path.
         path: PathBuf,
-        /// Where the path came from.
-        source: SocketSource,
+        /// Where the path came from, in words (such as `DOCKER_HOST`).
+        source: String,
         /// Permission bits.
         mode: u32,
     },
@@ -195,8 +174,8 @@ pub enum SocketFacts {
     NoGroupAccess {
         /// Socket path.
         path: PathBuf,
-        /// Where the path came from.
-        source: SocketSource,
+        /// Where the path came from, in words (such as `DOCKER_HOST`).
+        source: String,
         /// Owning group id.
         gid: u32,
         /// Permission bits.
@@ -206,8 +185,8 @@ pub enum SocketFacts {
     Missing {
         /// The path looked at.
         path: PathBuf,
-        /// Where the path came from.
-        source: SocketSource,
+        /// Where the path came from, in words (such as `DOCKER_HOST`).
+        source: String,
         /// What stat said.
         reason: String,
     },
@@ -230,28 +209,10 @@ impl SocketFacts {
         }
     }
 
-    /// Finds and stats the engine socket: `DOCKER_HOST` (unix:// only), then the
-    /// rootless socket under `XDG_RUNTIME_DIR`, then `/var/run/docker.sock`.
-    pub fn probe(host: &dyn HostEnv) -> Self {
-        let (path, source) = match host.var("DOCKER_HOST").filter(|v| !v.is_empty()) {
-            Some(value) => match value.strip_prefix("unix://") {
-                Some(path) => (PathBuf::from(path), SocketSource::DockerHost),
-                None if value.starts_with('/') => (PathBuf::from(value), SocketSource::DockerHost),
-                None => return Self::Remote { docker_host: value },
-            },
-            None => {
-                let rootless = host
-                    .var("XDG_RUNTIME_DIR")
-                    .filter(|d| !d.is_empty())
-                    .map(|d| Path::new(&d).join("docker.sock"))
-                    .filter(|p| host.stat(p).is_ok_and(|s| s.is_socket));
-                match rootless {
-                    Some(path) => (path, SocketSource::Rootless),
-                    None => (PathBuf::from("/var/run/docker.sock"), SocketSource::Default),
-                }
-            }
-        };
-        match host.stat(&path) {
+    /// The facts about a socket at `path` (found through `source`), from what
+    /// `stat` said about it.
+    pub fn from_stat(path: PathBuf, source: String, stat: std::io::Result<FileStat>) -> Self {
+        match stat {
             Err(err) => Self::Missing {
                 path,
                 source,
@@ -364,8 +325,10 @@ pub struct EngineFacts {
 pub struct HostFacts {
     /// The operating system.
     pub os: Os,
-    /// The Docker engine socket.
-    pub socket: SocketFacts,
+    /// The engine socket a backend would hand a sandbox in docker `host` mode;
+    /// `None` when no backend that has one was asked.
+    #[serde(default)]
+    pub socket: Option<SocketFacts>,
     /// The engine, when it answered.
     pub engine: Option<EngineFacts>,
     /// This process's capability bounding set; `None` when unknown.
@@ -389,21 +352,26 @@ pub struct HostFacts {
 }
 
 impl HostFacts {
-    /// Gathers the local facts; `engine` comes from a backend's probe. `paths` are
-    /// the host paths a config names ([`crate::Config::host_paths`]).
+    /// Gathers the local facts; `engine` comes from a backend's probe and
+    /// `socket` from [`crate::Runtime::engine_socket`]. `paths` are the host paths
+    /// a config names ([`crate::Config::host_paths`]).
     pub fn gather(
         host: &dyn HostEnv,
         secret_names: &[String],
         paths: &[PathBuf],
         engine: Option<EngineFacts>,
+        socket: Option<SocketFacts>,
     ) -> Self {
-        let socket = SocketFacts::probe(host);
         let resolve = |p: &Path| host.canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
         let mut path_facts: BTreeMap<PathBuf, HostPath> = paths
             .iter()
             .map(|p| (p.clone(), HostPath::probe(host, p)))
             .collect();
-        if let Some(dir) = socket.path().and_then(Path::parent) {
+        if let Some(dir) = socket
+            .as_ref()
+            .and_then(SocketFacts::path)
+            .and_then(Path::parent)
+        {
             path_facts.insert(dir.to_path_buf(), HostPath::probe(host, dir));
         }
         let home = host

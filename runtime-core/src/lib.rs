@@ -40,11 +40,11 @@ pub mod state;
 mod validate;
 
 pub use capabilities::{
-    Availability, Capabilities, LimitSupport, Privileged, RuntimeKind, SocketMount,
+    Availability, Capabilities, LimitSupport, RuntimeChoice, RuntimeKind, Support,
 };
-pub use config::{Config, ConfigFile, DockerMode, NetworkPolicy, RuntimeChoice};
+pub use config::{Config, ConfigFile, DockerMode, NetworkPolicy};
 pub use error::Error;
-pub use host::{EngineFacts, HostEnv, HostFacts, OciRuntime, Os, RealHost, SocketFacts};
+pub use host::{EngineFacts, FileStat, HostEnv, HostFacts, OciRuntime, Os, RealHost, SocketFacts};
 pub use owner::HostIdentity;
 pub use plan::Plan;
 pub use resolve::prepare;
@@ -54,5 +54,5 @@ pub use runtime::{
     SandboxState, Session,
 };
 pub use sandbox::Sandbox;
-pub use select::{Selection, SelectionSource, select};
+pub use select::{Chosen, Probed, Selection, SelectionSource, select};
 pub use validate::is_env_name;

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use crate::capabilities::{Capabilities, Privileged, RuntimeKind, SocketMount};
+use crate::capabilities::{Capabilities, RuntimeKind, Support};
 use crate::config::{Config, DockerMode, Limit, NetworkPolicy};
 use crate::danger::{Danger, DangerKind, breaking_capability, sensitive_path};
 use crate::error::Error;
@@ -128,9 +128,8 @@ pub fn prepare(config: &Config, caps: &Capabilities, host: &HostFacts) -> Result
     };
     if !security.no_new_privileges {
         warnings.push("no-new-privileges is off ([security] no_new_privileges = false)".to_owned());
-    } else if caps.runtime == RuntimeKind::Apple {
-        // Apple's CLI has no such setting and its runtime leaves it off: the plan
-        // must not claim it.
+    } else if caps.no_new_privileges.problem().is_some() {
+        // The runtime cannot set it: the plan must not claim it.
         security.no_new_privileges = false;
     }
 
@@ -169,7 +168,7 @@ pub fn prepare(config: &Config, caps: &Capabilities, host: &HostFacts) -> Result
             }
         }
         DockerMode::Dind => {
-            if let Privileged::Unsupported { reason, fix } = &caps.privileged {
+            if let Support::Unsupported { reason, fix } = &caps.privileged {
                 return Err(Error::DindUnsupported {
                     runtime,
                     reason: reason.clone(),
@@ -191,10 +190,11 @@ pub fn prepare(config: &Config, caps: &Capabilities, host: &HostFacts) -> Result
 
     let mut defaults = hardening.defaults;
     let mut not_applied = hardening.not_applied;
-    if caps.runtime == RuntimeKind::Apple && file.security.no_new_privileges {
-        not_applied.push(
-            "no-new-privileges: Apple `container` has no such setting and leaves it off; the isolation is that each container runs in its own virtual machine".to_owned(),
-        );
+    if let (true, Some((reason, _))) = (
+        file.security.no_new_privileges,
+        caps.no_new_privileges.problem(),
+    ) {
+        not_applied.push(format!("no-new-privileges: {reason}"));
     }
     let env = resolve_env(config, host)?;
     for name in &config.file.secrets.names {
@@ -215,9 +215,11 @@ pub fn prepare(config: &Config, caps: &Capabilities, host: &HostFacts) -> Result
         }
     }
     let network = resolve_network(config, caps, &mut defaults, &mut not_applied)?;
-    if !network.create.is_empty() && !caps.user_network_dns {
+    if let (false, Some((reason, fix))) =
+        (network.create.is_empty(), caps.user_network_dns.problem())
+    {
         warnings.push(format!(
-            "{runtime} cannot resolve container names on user-defined networks (Docker's embedded DNS is unreachable from gVisor): reach sidecars by IP address"
+            "{runtime} cannot resolve container names on user-defined networks ({reason}): {fix}"
         ));
     }
     let limits = resolve_limits(config, caps, host, &mut defaults, &mut warnings)?;
@@ -320,45 +322,21 @@ fn resolve_host_socket(
     user: Option<&str>,
     warnings: &mut Vec<String>,
 ) -> Result<(PathBuf, Option<u32>), Error> {
-    match &caps.socket_mount {
-        SocketMount::Supported => {}
-        SocketMount::NeedsHostUds {
-            oci_runtime,
-            runtime_args,
-        } => {
-            let mut wanted: Vec<String> = runtime_args
-                .iter()
-                .filter(|a| !a.starts_with("--host-uds"))
-                .cloned()
-                .collect();
-            // Keep what `create` allowed: `all` is open plus create.
-            let had_create = runtime_args.iter().any(|a| a == "--host-uds=create");
-            wanted.push(
-                if had_create {
-                    "--host-uds=all"
-                } else {
-                    "--host-uds=open"
-                }
-                .to_owned(),
-            );
-            return Err(Error::DockerHostNeedsHostUds {
-                oci_runtime: oci_runtime.clone(),
-                runtime_args: runtime_args.clone(),
-                fix: format!(
-                    "set \"runtimeArgs\": {} for \"{oci_runtime}\" under \"runtimes\" in /etc/docker/daemon.json, then reload dockerd (kill -HUP $(pidof dockerd)); or use --runtime docker",
-                    json_list(&wanted)
-                ),
-            });
-        }
-        SocketMount::Unsupported { reason } => {
-            return Err(Error::DockerHostUnsupported {
-                runtime: caps.runtime,
-                reason: reason.clone(),
-                fix: "use --runtime docker on a host with a Docker engine, or set [docker] mode = \"none\"".to_owned(),
-            });
-        }
+    if let Some((reason, fix)) = caps.socket_mount.problem() {
+        return Err(Error::DockerHostUnsupported {
+            runtime: caps.runtime,
+            reason: reason.to_owned(),
+            fix: fix.to_owned(),
+        });
     }
-    match &host.socket {
+    let Some(socket) = &host.socket else {
+        return Err(Error::DockerHostUnsupported {
+            runtime: caps.runtime,
+            reason: "no backend reported an engine socket on this host".to_owned(),
+            fix: "use --runtime docker on a host with a Docker engine, or set [docker] mode = \"none\"".to_owned(),
+        });
+    };
+    match socket {
         SocketFacts::Usable { path, gid, .. } => Ok((path.clone(), Some(*gid))),
         SocketFacts::Missing { path, source, reason } => Err(Error::SocketMissing {
             path: path.clone(),
@@ -398,11 +376,6 @@ fn resolve_host_socket(
             }),
         },
     }
-}
-
-fn json_list(items: &[String]) -> String {
-    let quoted: Vec<String> = items.iter().map(|a| format!("\"{a}\"")).collect();
-    format!("[{}]", quoted.join(", "))
 }
 
 /// `--privileged` when the host's bounding set is complete, else its equivalent.
@@ -495,32 +468,26 @@ fn resolve_network(
 ) -> Result<NetworkPlan, Error> {
     let policy = *config.file.network.policy.get_ref();
     let mut shared = None;
+    let shared_problem = caps.shared_network.problem();
     let mode = match policy {
-        NetworkPolicy::Open if caps.runtime == RuntimeKind::Apple => {
-            not_applied.push(
-                "a berth-owned network: Apple `container` sandboxes join Apple's default network"
-                    .to_owned(),
-            );
-            "default"
+        NetworkPolicy::Open if shared_problem.is_some() => {
+            if let Some((reason, fix)) = shared_problem {
+                not_applied.push(format!("a berth-owned network: {reason}; {fix}"));
+            }
+            caps.default_network.as_str()
         }
-        NetworkPolicy::Open if !caps.user_network_dns => {
-            not_applied.push(format!(
-                "a berth-owned network: {} cannot reach Docker's embedded DNS on a user-defined network (its own network stack answers 127.0.0.11), so the sandbox stays on the engine's default bridge; register runsc with --network=host to get it",
-                caps.oci_runtime.as_ref().map_or("runsc", |r| r.name.as_str())
-            ));
-            "bridge"
-        }
-        NetworkPolicy::Open if caps.shared_network && config.file.network.shared => {
+        NetworkPolicy::Open if config.file.network.shared => {
             defaults.push(AppliedDefault {
                 what: format!(
-                    "the berth-owned network {SHARED_NETWORK}, not the engine's default bridge"
+                    "the berth-owned network {SHARED_NETWORK}, not the engine's default {}",
+                    caps.default_network
                 ),
                 loosen: "[network] shared = false".to_owned(),
             });
             shared = Some(SHARED_NETWORK.to_owned());
             SHARED_NETWORK
         }
-        NetworkPolicy::Open => "bridge",
+        NetworkPolicy::Open => caps.default_network.as_str(),
         NetworkPolicy::None if !caps.network_none => {
             return Err(Error::Unsupported {
                 runtime: caps.runtime,

@@ -17,7 +17,7 @@ use tokio::io::AsyncWrite;
 
 use crate::capabilities::{Availability, Capabilities, RuntimeKind};
 use crate::error::Error;
-use crate::host::{EngineFacts, HostFacts};
+use crate::host::{EngineFacts, HostEnv, HostFacts, SocketFacts};
 use crate::owner::HostIdentity;
 use crate::plan::{ImageSource, Plan};
 use crate::run_id::RunId;
@@ -325,6 +325,22 @@ pub trait Runtime: Send + Sync {
 
     /// What this runtime can do, from host facts and a probe. Pure.
     fn capabilities(&self, host: &HostFacts, probe: &ProbeReport) -> Capabilities;
+
+    /// Names the engine this backend drives. Backends with one name share that
+    /// engine (docker and gvisor): one probe serves them all, and listing one lists
+    /// the others' sandboxes, so [`mod@crate::select`] asks only one of them. The
+    /// default is the backend's own kind: an engine of its own.
+    fn engine_id(&self) -> String {
+        self.kind().to_string()
+    }
+
+    /// The engine socket this backend would mount into a sandbox in docker `host`
+    /// mode, found and stat'ed on `host` (it becomes [`HostFacts::socket`]).
+    /// Backends without one keep this default, `None`.
+    fn engine_socket(&self, host: &dyn HostEnv) -> Option<SocketFacts> {
+        let _ = host;
+        None
+    }
 
     /// Makes the image present: checks a reference exists locally, or builds it,
     /// reporting build output through `progress`. Docker: never pulls implicitly

@@ -1,14 +1,32 @@
 //! Which runtime a command uses: `--runtime`, then the config's `runtime`, then
 //! `BERTH_RUNTIME`, then auto. The source is kept so `plan` and `doctor` can say it.
+//!
+//! The functions here take the backends a program has, already built, as
+//! `Arc<dyn Runtime>` candidates (berth's CLI passes docker, gvisor and apple; an
+//! embedding crate may pass just one): [`choose`] probes and picks one for a
+//! config, [`probe`] probes them all (for `doctor`), and [`search`], [`list_all`]
+//! and [`locate`] find existing runs. Backends that drive one engine (docker and
+//! gvisor, see [`Runtime::engine_id`]) are probed once and searched once.
+//!
+//! ```no_run
+//! # async fn demo(docker: std::sync::Arc<dyn runtime_core::Runtime>) -> Result<(), runtime_core::Error> {
+//! use runtime_core::{Config, RealHost, prepare, select};
+//! let config = Config::load("berth.toml".as_ref())?;
+//! let chosen = select::choose(&[docker], None, &config, &RealHost).await?;
+//! let plan = prepare(&config, &chosen.probed.caps, &chosen.host)?;
+//! # Ok(()) }
+//! ```
 
 use std::fmt;
+use std::sync::Arc;
 
 use serde::Serialize;
 
-use crate::capabilities::{Capabilities, RuntimeKind};
-use crate::config::RuntimeChoice;
+use crate::capabilities::{Capabilities, RuntimeChoice, RuntimeKind};
+use crate::config::Config;
 use crate::error::Error;
-use crate::host::Os;
+use crate::host::{HostEnv, HostFacts, Os};
+use crate::runtime::{ProbeReport, Runtime, SandboxInfo};
 
 /// The environment variable that picks a runtime.
 pub const ENV_VAR: &str = "BERTH_RUNTIME";
@@ -75,7 +93,7 @@ pub fn select(
         });
     }
     Ok(Selection {
-        requested: RuntimeChoice::Auto,
+        requested: RuntimeChoice::AUTO,
         source: SelectionSource::Default,
     })
 }
@@ -92,11 +110,9 @@ pub fn resolve_choice(
             .iter()
             .any(|c| c.runtime == kind && c.availability.is_available())
     };
-    match choice {
-        RuntimeChoice::Docker => Ok(RuntimeKind::Docker),
-        RuntimeChoice::Gvisor => Ok(RuntimeKind::Gvisor),
-        RuntimeChoice::Apple => Ok(RuntimeKind::Apple),
-        RuntimeChoice::Auto => {
+    match choice.kind() {
+        Some(kind) => Ok(kind),
+        None => {
             if available(RuntimeKind::Gvisor) {
                 Ok(RuntimeKind::Gvisor)
             } else if available(RuntimeKind::Docker) {
@@ -133,10 +149,241 @@ pub fn resolve_choice(
     }
 }
 
+/// A backend with what its probe found.
+#[derive(Clone)]
+pub struct Probed {
+    /// The backend.
+    pub runtime: Arc<dyn Runtime>,
+    /// Its capabilities on this host.
+    pub caps: Capabilities,
+}
+
+impl fmt::Debug for Probed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Probed")
+            .field("runtime", &self.runtime.kind())
+            .field("caps", &self.caps)
+            .finish()
+    }
+}
+
+/// The backend a command uses, and why.
+#[derive(Debug, Clone)]
+pub struct Chosen {
+    /// The backend and its probe.
+    pub probed: Probed,
+    /// What chose it.
+    pub selection: Selection,
+    /// The host facts resolution uses.
+    pub host: HostFacts,
+}
+
+/// Probes `candidates` (once per engine: backends with one [`Runtime::engine_id`]
+/// share the first one's probe) and gathers the host facts: the engine's from the
+/// first probe that has them, the socket from the first backend that has one, the
+/// paths and secret names from `config`, the rest from `host`.
+pub async fn probe(
+    candidates: &[Arc<dyn Runtime>],
+    config: Option<&Config>,
+    host: &(dyn HostEnv + Sync),
+) -> (Vec<Probed>, HostFacts) {
+    let mut reports: Vec<(String, ProbeReport)> = Vec::new();
+    for runtime in candidates {
+        let engine = runtime.engine_id();
+        if !reports.iter().any(|(id, _)| *id == engine) {
+            let report = runtime.probe().await;
+            reports.push((engine, report));
+        }
+    }
+    let secrets: Vec<String> = config
+        .map(|c| {
+            c.file
+                .secrets
+                .names
+                .iter()
+                .map(|n| n.get_ref().clone())
+                .collect()
+        })
+        .unwrap_or_default();
+    let paths = config.map(Config::host_paths).unwrap_or_default();
+    let engine = reports.iter().find_map(|(_, r)| r.engine.clone());
+    let socket = candidates.iter().find_map(|r| r.engine_socket(host));
+    let facts = HostFacts::gather(host, &secrets, &paths, engine, socket);
+    let probed = candidates
+        .iter()
+        .filter_map(|runtime| {
+            let engine = runtime.engine_id();
+            let (_, report) = reports.iter().find(|(id, _)| *id == engine)?;
+            Some(Probed {
+                runtime: runtime.clone(),
+                caps: runtime.capabilities(&facts, report),
+            })
+        })
+        .collect();
+    (probed, facts)
+}
+
+/// Chooses the backend for `config` among `candidates`: applies the selection
+/// order (`flag`, the config's `runtime`, `BERTH_RUNTIME` as `host` has it), probes
+/// the backend asked for (every candidate for auto), and picks per
+/// [`resolve_choice`].
+pub async fn choose(
+    candidates: &[Arc<dyn Runtime>],
+    flag: Option<RuntimeChoice>,
+    config: &Config,
+    host: &(dyn HostEnv + Sync),
+) -> Result<Chosen, Error> {
+    let env = host.var(ENV_VAR);
+    let configured = config.file.sandbox.runtime.as_ref().map(|r| *r.get_ref());
+    let selection = select(flag, configured, env.as_deref())?;
+    let asked: Vec<Arc<dyn Runtime>> = match selection.requested.kind() {
+        Some(kind) => vec![candidate(candidates, kind)?],
+        None => candidates.to_vec(),
+    };
+    let (probed, host) = probe(&asked, Some(config), host).await;
+    let caps: Vec<Capabilities> = probed.iter().map(|p| p.caps.clone()).collect();
+    let kind = resolve_choice(selection.requested, host.os, &caps)?;
+    let probed = probed
+        .into_iter()
+        .find(|p| p.caps.runtime == kind)
+        .ok_or_else(|| missing_backend(candidates, kind))?;
+    Ok(Chosen {
+        probed,
+        selection,
+        host,
+    })
+}
+
+/// The candidate of `kind`.
+fn candidate(
+    candidates: &[Arc<dyn Runtime>],
+    kind: RuntimeKind,
+) -> Result<Arc<dyn Runtime>, Error> {
+    candidates
+        .iter()
+        .find(|r| r.kind() == kind)
+        .cloned()
+        .ok_or_else(|| missing_backend(candidates, kind))
+}
+
+fn missing_backend(candidates: &[Arc<dyn Runtime>], kind: RuntimeKind) -> Error {
+    let have: Vec<String> = candidates.iter().map(|r| r.kind().to_string()).collect();
+    Error::Unavailable {
+        runtime: kind,
+        reason: format!("this program has no {kind} backend"),
+        fix: format!("use one it has: {}", have.join(", ")),
+    }
+}
+
+/// The backends to search for existing runs: the one asked for (by `flag`, else
+/// `env`, the value of `BERTH_RUNTIME`), else one per engine. The flag says whether
+/// one was asked for: then its errors are the caller's, not a sign that an engine
+/// is absent. No probe: the first request says whether an engine is there, which
+/// keeps exec fast.
+pub fn search(
+    candidates: &[Arc<dyn Runtime>],
+    flag: Option<RuntimeChoice>,
+    env: Option<&str>,
+) -> Result<(Vec<Arc<dyn Runtime>>, bool), Error> {
+    let selection = select(flag, None, env)?;
+    if let Some(kind) = selection.requested.kind() {
+        return Ok((vec![candidate(candidates, kind)?], true));
+    }
+    let mut engines: Vec<String> = Vec::new();
+    let mut out = Vec::new();
+    for runtime in candidates {
+        let engine = runtime.engine_id();
+        if !engines.contains(&engine) {
+            engines.push(engine);
+            out.push(runtime.clone());
+        }
+    }
+    Ok((out, false))
+}
+
+/// Whether an error only says that a backend is not there to ask.
+fn absent(err: &Error) -> bool {
+    matches!(
+        err,
+        Error::Unavailable { .. } | Error::PermissionDenied { .. } | Error::Unsupported { .. }
+    )
+}
+
+/// Lists sandboxes on every searched backend (see [`search`]). Fails only when
+/// none could be asked (with the first backend's reason) or when one failed for
+/// another reason.
+pub async fn list_all(
+    candidates: &[Arc<dyn Runtime>],
+    flag: Option<RuntimeChoice>,
+    env: Option<&str>,
+    all: bool,
+) -> Result<Vec<SandboxInfo>, Error> {
+    let (searched, explicit) = search(candidates, flag, env)?;
+    let mut out = Vec::new();
+    let mut reached = false;
+    let mut first_absent = None;
+    for runtime in searched {
+        match runtime.list(all).await {
+            Ok(found) => {
+                reached = true;
+                out.extend(found);
+            }
+            Err(err) if !explicit && absent(&err) => {
+                first_absent.get_or_insert(err);
+            }
+            Err(err) => return Err(err),
+        }
+    }
+    match (reached, first_absent) {
+        (false, Some(err)) => Err(err),
+        _ => Ok(out),
+    }
+}
+
+/// Finds a run by name, run id or id on the searched backends (see [`search`]),
+/// and returns it with the backend of its own runtime: a gvisor run found on the
+/// engine it shares with docker comes back with the gvisor backend, so what is
+/// done to it, and its errors, are gvisor's.
+pub async fn locate(
+    candidates: &[Arc<dyn Runtime>],
+    flag: Option<RuntimeChoice>,
+    env: Option<&str>,
+    name: &str,
+) -> Result<(Arc<dyn Runtime>, SandboxInfo), Error> {
+    let (searched, explicit) = search(candidates, flag, env)?;
+    let mut reached = false;
+    let mut first_absent = None;
+    for runtime in searched {
+        match runtime.find(name).await {
+            Ok(info) => {
+                let engine = runtime.engine_id();
+                let own = candidates
+                    .iter()
+                    .find(|r| r.kind() == info.runtime && r.engine_id() == engine)
+                    .cloned()
+                    .unwrap_or(runtime);
+                return Ok((own, info));
+            }
+            Err(Error::NotFound { .. }) => reached = true,
+            Err(err) if !explicit && absent(&err) => {
+                first_absent.get_or_insert(err);
+            }
+            Err(err) => return Err(err),
+        }
+    }
+    match (reached, first_absent) {
+        (false, Some(err)) => Err(err),
+        _ => Err(Error::NotFound {
+            what: "sandbox",
+            name: name.to_owned(),
+        }),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::capabilities::{Availability, LimitSupport, Privileged, SocketMount};
+    use crate::capabilities::{Availability, LimitSupport, Support};
 
     fn caps(runtime: RuntimeKind, available: bool) -> Capabilities {
         Capabilities {
@@ -150,9 +397,9 @@ mod tests {
                 }
             },
             oci_runtime: None,
-            socket_mount: SocketMount::Supported,
-            privileged: Privileged::Supported,
-            user_network_dns: true,
+            socket_mount: Support::Supported,
+            privileged: Support::Supported,
+            user_network_dns: Support::Supported,
             network_none: true,
             limits: LimitSupport {
                 cpus: true,
@@ -160,7 +407,9 @@ mod tests {
                 pids: true,
             },
             non_root_fallback: true,
-            shared_network: true,
+            shared_network: Support::Supported,
+            default_network: "bridge".to_owned(),
+            no_new_privileges: Support::Supported,
             tmpfs_options: true,
         }
     }
@@ -168,29 +417,29 @@ mod tests {
     #[test]
     fn flag_beats_config_beats_env_beats_default() {
         let s = select(
-            Some(RuntimeChoice::Docker),
-            Some(RuntimeChoice::Apple),
+            Some(RuntimeKind::Docker.into()),
+            Some(RuntimeKind::Apple.into()),
             Some("gvisor"),
         )
         .unwrap();
         assert_eq!(
             (s.requested, s.source),
-            (RuntimeChoice::Docker, SelectionSource::Flag)
+            (RuntimeKind::Docker.into(), SelectionSource::Flag)
         );
-        let s = select(None, Some(RuntimeChoice::Apple), Some("gvisor")).unwrap();
+        let s = select(None, Some(RuntimeKind::Apple.into()), Some("gvisor")).unwrap();
         assert_eq!(
             (s.requested, s.source),
-            (RuntimeChoice::Apple, SelectionSource::Config)
+            (RuntimeKind::Apple.into(), SelectionSource::Config)
         );
         let s = select(None, None, Some("gvisor")).unwrap();
         assert_eq!(
             (s.requested, s.source),
-            (RuntimeChoice::Gvisor, SelectionSource::Env)
+            (RuntimeKind::Gvisor.into(), SelectionSource::Env)
         );
         let s = select(None, None, Some("")).unwrap();
         assert_eq!(
             (s.requested, s.source),
-            (RuntimeChoice::Auto, SelectionSource::Default)
+            (RuntimeChoice::AUTO, SelectionSource::Default)
         );
         let err = select(None, None, Some("podman")).unwrap_err();
         assert_eq!(err.exit_code(), 2);
@@ -206,7 +455,7 @@ mod tests {
                 caps(RuntimeKind::Apple, a),
             ]
         };
-        let auto = |os, c: &[Capabilities]| resolve_choice(RuntimeChoice::Auto, os, c);
+        let auto = |os, c: &[Capabilities]| resolve_choice(RuntimeChoice::AUTO, os, c);
         assert_eq!(
             auto(Os::Linux, &all(true, true, false)).unwrap(),
             RuntimeKind::Gvisor
@@ -227,8 +476,281 @@ mod tests {
         );
         // An explicit choice is honoured even when unavailable (launch says why).
         assert_eq!(
-            resolve_choice(RuntimeChoice::Docker, Os::Linux, &all(true, false, false)).unwrap(),
+            resolve_choice(
+                RuntimeKind::Docker.into(),
+                Os::Linux,
+                &all(true, false, false)
+            )
+            .unwrap(),
             RuntimeKind::Docker
         );
+    }
+
+    /// A backend that only probes, reports capabilities and lists; it counts its
+    /// probes. `engine` names the engine it shares (or not) with the others.
+    struct Fake {
+        kind: RuntimeKind,
+        engine: &'static str,
+        available: bool,
+        probes: std::sync::atomic::AtomicUsize,
+        sandboxes: Vec<SandboxInfo>,
+    }
+
+    impl Fake {
+        fn new(kind: RuntimeKind, engine: &'static str, available: bool) -> Arc<Self> {
+            Self::listing(kind, engine, available, Vec::new())
+        }
+
+        fn listing(
+            kind: RuntimeKind,
+            engine: &'static str,
+            available: bool,
+            sandboxes: Vec<SandboxInfo>,
+        ) -> Arc<Self> {
+            Arc::new(Self {
+                kind,
+                engine,
+                available,
+                probes: Default::default(),
+                sandboxes,
+            })
+        }
+
+        fn probes(&self) -> usize {
+            self.probes.load(std::sync::atomic::Ordering::SeqCst)
+        }
+
+        fn unsupported(&self, operation: &'static str) -> Error {
+            Error::Unsupported {
+                runtime: self.kind,
+                operation,
+                reason: "a fake".to_owned(),
+            }
+        }
+    }
+
+    #[async_trait::async_trait]
+    impl Runtime for Fake {
+        fn kind(&self) -> RuntimeKind {
+            self.kind
+        }
+        fn engine_id(&self) -> String {
+            self.engine.to_owned()
+        }
+        async fn probe(&self) -> ProbeReport {
+            self.probes
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            ProbeReport {
+                availability: caps(self.kind, self.available).availability,
+                engine: None,
+            }
+        }
+        fn capabilities(&self, _host: &HostFacts, probe: &ProbeReport) -> Capabilities {
+            Capabilities {
+                availability: probe.availability.clone(),
+                ..caps(self.kind, true)
+            }
+        }
+        async fn ensure_image(
+            &self,
+            _image: &crate::plan::ImageSource,
+            _progress: crate::runtime::Progress<'_>,
+        ) -> Result<(), Error> {
+            Err(self.unsupported("ensure_image"))
+        }
+        async fn create(&self, _spec: &crate::CreateSpec<'_>) -> Result<String, Error> {
+            Err(self.unsupported("create"))
+        }
+        async fn start(&self, _id: &str) -> Result<(), Error> {
+            Err(self.unsupported("start"))
+        }
+        async fn attach(&self, _id: &str, _stdin: bool) -> Result<crate::Session, Error> {
+            Err(self.unsupported("attach"))
+        }
+        async fn wait(&self, _id: &str) -> Result<i64, Error> {
+            Err(self.unsupported("wait"))
+        }
+        async fn exec(&self, _id: &str, _spec: &crate::ExecSpec) -> Result<crate::Session, Error> {
+            Err(self.unsupported("exec"))
+        }
+        async fn logs(
+            &self,
+            _id: &str,
+            _options: &crate::LogOptions,
+        ) -> Result<crate::runtime::OutputStream, Error> {
+            Err(self.unsupported("logs"))
+        }
+        async fn stop(&self, _id: &str, _grace: std::time::Duration) -> Result<(), Error> {
+            Err(self.unsupported("stop"))
+        }
+        async fn remove(&self, _run_id: &crate::RunId) -> Result<crate::Removed, Error> {
+            Err(self.unsupported("remove"))
+        }
+        async fn list(&self, _all: bool) -> Result<Vec<SandboxInfo>, Error> {
+            if self.available {
+                Ok(self.sandboxes.clone())
+            } else {
+                Err(caps(self.kind, false)
+                    .availability
+                    .to_error(self.kind)
+                    .expect("unavailable"))
+            }
+        }
+    }
+
+    fn sandbox(name: &str, runtime: RuntimeKind) -> SandboxInfo {
+        SandboxInfo {
+            id: format!("{name}-id"),
+            name: name.to_owned(),
+            run_id: Some(crate::RunId::random()),
+            foreign: None,
+            runtime,
+            oci_runtime: None,
+            image: "i".to_owned(),
+            state: crate::SandboxState::Running,
+            status: String::new(),
+            created: 0,
+            exit_code: None,
+            labels: Default::default(),
+        }
+    }
+
+    fn config(runtime: Option<&str>) -> Config {
+        let line = runtime.map_or_else(String::new, |r| format!("runtime = \"{r}\"\n"));
+        Config::parse(
+            "berth.toml".as_ref(),
+            &format!("[sandbox]\nimage = \"i\"\n{line}"),
+            "/w".into(),
+        )
+        .expect("config")
+    }
+
+    /// The real host's facts, with `BERTH_RUNTIME` as given.
+    struct Env(Option<&'static str>);
+
+    impl HostEnv for Env {
+        fn var(&self, name: &str) -> Option<String> {
+            (name == ENV_VAR)
+                .then(|| self.0.map(str::to_owned))
+                .flatten()
+        }
+        fn stat(&self, _path: &std::path::Path) -> std::io::Result<crate::FileStat> {
+            Err(std::io::Error::from(std::io::ErrorKind::NotFound))
+        }
+        fn cap_bounding_set(&self) -> Option<u64> {
+            None
+        }
+        fn os(&self) -> Os {
+            Os::Linux
+        }
+        fn canonicalize(&self, path: &std::path::Path) -> std::io::Result<std::path::PathBuf> {
+            Ok(path.to_owned())
+        }
+    }
+
+    #[tokio::test]
+    async fn backends_of_one_engine_are_probed_once_and_auto_prefers_gvisor() {
+        let docker = Fake::new(RuntimeKind::Docker, "engine-a", true);
+        let gvisor = Fake::new(RuntimeKind::Gvisor, "engine-a", true);
+        let apple = Fake::new(RuntimeKind::Apple, "apple", false);
+        let candidates: Vec<Arc<dyn Runtime>> = vec![docker.clone(), gvisor.clone(), apple.clone()];
+        let chosen = choose(&candidates, None, &config(None), &Env(None))
+            .await
+            .expect("chosen");
+        assert_eq!(chosen.probed.runtime.kind(), RuntimeKind::Gvisor);
+        assert_eq!(chosen.probed.caps.runtime, RuntimeKind::Gvisor);
+        assert_eq!(chosen.selection.source, SelectionSource::Default);
+        assert_eq!(
+            (docker.probes(), gvisor.probes(), apple.probes()),
+            (1, 0, 1)
+        );
+
+        let chosen = choose(
+            &candidates,
+            None,
+            &config(Some("docker")),
+            &Env(Some("apple")),
+        )
+        .await
+        .expect("chosen");
+        assert_eq!(chosen.probed.runtime.kind(), RuntimeKind::Docker);
+        assert_eq!(chosen.selection.source, SelectionSource::Config);
+        assert_eq!(apple.probes(), 1, "only the backend asked for is probed");
+
+        let chosen = choose(&candidates, None, &config(None), &Env(Some("apple")))
+            .await
+            .expect("an explicit choice is kept even when unavailable");
+        assert_eq!(chosen.probed.runtime.kind(), RuntimeKind::Apple);
+        assert!(!chosen.probed.caps.availability.is_available());
+    }
+
+    #[tokio::test]
+    async fn a_backend_the_program_lacks_is_unavailable_and_names_what_it_has() {
+        let candidates: Vec<Arc<dyn Runtime>> = vec![Fake::new(RuntimeKind::Docker, "e", true)];
+        let err = choose(
+            &candidates,
+            Some(RuntimeKind::Gvisor.into()),
+            &config(None),
+            &Env(None),
+        )
+        .await
+        .expect_err("no gvisor backend");
+        assert_eq!(err.exit_code(), 4);
+        assert!(err.to_string().contains("no gvisor backend"), "{err}");
+        assert!(err.to_string().contains("use one it has: docker"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn a_run_is_searched_once_per_engine_and_returned_with_its_own_backend() {
+        let docker = Fake::listing(
+            RuntimeKind::Docker,
+            "engine-a",
+            true,
+            vec![
+                sandbox("d", RuntimeKind::Docker),
+                sandbox("g", RuntimeKind::Gvisor),
+            ],
+        );
+        let gvisor = Fake::listing(
+            RuntimeKind::Gvisor,
+            "engine-a",
+            true,
+            vec![
+                sandbox("d", RuntimeKind::Docker),
+                sandbox("g", RuntimeKind::Gvisor),
+            ],
+        );
+        let apple = Fake::new(RuntimeKind::Apple, "apple", false);
+        let candidates: Vec<Arc<dyn Runtime>> = vec![docker, gvisor, apple];
+
+        let (searched, explicit) = search(&candidates, None, None).expect("search");
+        let kinds: Vec<RuntimeKind> = searched.iter().map(|r| r.kind()).collect();
+        assert_eq!(kinds, [RuntimeKind::Docker, RuntimeKind::Apple]);
+        assert!(!explicit);
+        let listed = list_all(&candidates, None, None, true).await.expect("list");
+        assert_eq!(
+            listed.len(),
+            2,
+            "the shared engine is listed once, apple is absent"
+        );
+
+        let (runtime, info) = locate(&candidates, None, None, "g").await.expect("found");
+        assert_eq!(info.runtime, RuntimeKind::Gvisor);
+        assert_eq!(runtime.kind(), RuntimeKind::Gvisor);
+        let (runtime, _) = locate(&candidates, None, None, "d").await.expect("found");
+        assert_eq!(runtime.kind(), RuntimeKind::Docker);
+        assert!(matches!(
+            locate(&candidates, None, None, "nope").await,
+            Err(Error::NotFound { .. })
+        ));
+        // Asked for explicitly, an absent backend's error is the answer.
+        assert!(matches!(
+            list_all(&candidates, Some(RuntimeKind::Apple.into()), None, true).await,
+            Err(Error::Unavailable { .. })
+        ));
+        assert!(matches!(
+            locate(&candidates, None, Some("apple"), "g").await,
+            Err(Error::Unavailable { .. })
+        ));
     }
 }

@@ -12,8 +12,8 @@ use runtime_core::runtime::{LogOptions, OutputStream, Progress, Removed};
 use runtime_core::state::{RunState, RunStore};
 use runtime_core::{
     Availability, Capabilities, Config, CreateSpec, Error, ExecSpec, HostFacts, LimitSupport, Plan,
-    Privileged, ProbeReport, RealHost, RunId, Runtime, RuntimeKind, Sandbox, SandboxInfo, Session,
-    SocketMount, prepare,
+    ProbeReport, RealHost, RunId, Runtime, RuntimeKind, Sandbox, SandboxInfo, Session, Support,
+    prepare,
 };
 
 /// Where the fake stops to let a test cancel in the middle of a step.
@@ -163,9 +163,9 @@ fn caps() -> Capabilities {
         runtime: RuntimeKind::Docker,
         availability: Availability::Available,
         oci_runtime: None,
-        socket_mount: SocketMount::Supported,
-        privileged: Privileged::Supported,
-        user_network_dns: true,
+        socket_mount: Support::Supported,
+        privileged: Support::Supported,
+        user_network_dns: Support::Supported,
         network_none: true,
         limits: LimitSupport {
             cpus: true,
@@ -173,7 +173,9 @@ fn caps() -> Capabilities {
             pids: true,
         },
         non_root_fallback: true,
-        shared_network: true,
+        shared_network: Support::Supported,
+        default_network: "bridge".to_owned(),
+        no_new_privileges: Support::Supported,
         tmpfs_options: true,
     }
 }
@@ -181,7 +183,7 @@ fn caps() -> Capabilities {
 fn plan() -> Plan {
     let text = "[sandbox]\nname = \"fake\"\nimage = \"berth-test/busybox:latest\"\n";
     let config = Config::parse("berth.toml".as_ref(), text, "/work".into()).expect("config");
-    let host = HostFacts::gather(&RealHost, &[], &[], None);
+    let host = HostFacts::gather(&RealHost, &[], &[], None, None);
     prepare(&config, &caps(), &host).expect("plan")
 }
 

@@ -1,9 +1,12 @@
 //! What Docker with runc can do: everything the capability matrix asks of it.
 
 use runtime_core::{
-    Availability, Capabilities, HostFacts, LimitSupport, OciRuntime, Privileged, ProbeReport,
-    RuntimeKind, SocketMount,
+    Availability, Capabilities, HostFacts, LimitSupport, OciRuntime, ProbeReport, RuntimeKind,
+    Support,
 };
+
+/// The engine's own network, which sandboxes join when they have no berth-owned one.
+pub const DEFAULT_NETWORK: &str = "bridge";
 
 /// The OCI runtime `--runtime docker` always uses.
 pub const RUNC: &str = "runc";
@@ -24,9 +27,9 @@ pub fn capabilities(_host: &HostFacts, probe: &ProbeReport) -> Capabilities {
         runtime: RuntimeKind::Docker,
         availability: probe.availability.clone(),
         oci_runtime: Some(runc),
-        socket_mount: SocketMount::Supported,
-        privileged: Privileged::Supported,
-        user_network_dns: true,
+        socket_mount: Support::Supported,
+        privileged: Support::Supported,
+        user_network_dns: Support::Supported,
         network_none: true,
         limits: LimitSupport {
             cpus: true,
@@ -34,7 +37,9 @@ pub fn capabilities(_host: &HostFacts, probe: &ProbeReport) -> Capabilities {
             pids: true,
         },
         non_root_fallback: true,
-        shared_network: true,
+        shared_network: Support::Supported,
+        default_network: DEFAULT_NETWORK.to_owned(),
+        no_new_privileges: Support::Supported,
         tmpfs_options: true,
     }
 }

@@ -1,8 +1,8 @@
 //! Where the engine is, and the lazily connected, version-negotiated client.
 //!
-//! The socket is found the way `runtime_core` finds the socket it mounts for docker
-//! `host` mode ([`SocketFacts::probe`]: `DOCKER_HOST`, then the rootless socket,
-//! then `/var/run/docker.sock`), so berth talks to the engine it hands to sandboxes.
+//! The socket is the one [`crate::socket::discover`] finds (`DOCKER_HOST`, then the
+//! rootless socket, then `/var/run/docker.sock`), the same one docker `host` mode
+//! mounts, so berth talks to the engine it hands to sandboxes.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -11,6 +11,8 @@ use std::time::Duration;
 use bollard::models::SystemVersion;
 use bollard::{API_DEFAULT_VERSION, ClientVersion, Docker};
 use runtime_core::{RealHost, SocketFacts};
+
+use crate::socket::{self, DEFAULT_SOCKET};
 use tokio::sync::OnceCell;
 
 use crate::errors::DockerError;
@@ -34,7 +36,7 @@ impl Endpoint {
     pub fn socket(&self) -> &Path {
         match self {
             Self::Unix(path) => path,
-            Self::Remote(_) => Path::new("/var/run/docker.sock"),
+            Self::Remote(_) => Path::new(DEFAULT_SOCKET),
         }
     }
 }
@@ -50,7 +52,7 @@ impl fmt::Display for Endpoint {
 
 /// The engine's endpoint on this host.
 pub fn endpoint() -> Endpoint {
-    match SocketFacts::probe(&RealHost) {
+    match socket::discover(&RealHost) {
         SocketFacts::Usable { path, .. }
         | SocketFacts::RootGroup { path, .. }
         | SocketFacts::NoGroupAccess { path, .. }
@@ -77,6 +79,11 @@ struct Connected {
 }
 
 impl Engine {
+    /// The endpoint given at construction, if any.
+    pub fn endpoint(&self) -> Option<&Endpoint> {
+        self.endpoint.as_ref()
+    }
+
     /// An engine at a given endpoint.
     pub fn at(endpoint: Endpoint) -> Self {
         Self {

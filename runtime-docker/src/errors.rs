@@ -13,6 +13,7 @@ use bollard::errors::Error as BollardError;
 use runtime_core::{Error, RuntimeKind};
 
 use crate::connect::{self, Endpoint};
+use crate::flavour::Flavour;
 
 /// Everything that can go wrong talking to the engine.
 #[derive(Debug, thiserror::Error)]
@@ -168,8 +169,10 @@ impl DockerError {
         }
     }
 
-    /// Converts into the core error, once, at the trait boundary.
-    pub fn into_core(self, runtime: RuntimeKind) -> Error {
+    /// Converts into the core error, once, at the trait boundary; the backend's
+    /// flavour names the runtime and reads its OCI runtime's refusals.
+    pub fn into_core(self, flavour: &dyn Flavour) -> Error {
+        let runtime = flavour.kind();
         if let Some(source) = self.bollard() {
             // Connecting is the first request, so the endpoint is nearly always known.
             let endpoint = || match &self {
@@ -193,7 +196,9 @@ impl DockerError {
                 status_code,
                 message,
             } = source
-                && let Some(error) = self.classify(runtime, *status_code, message)
+                && let Some(error) = flavour
+                    .engine_error(*status_code, message)
+                    .or_else(|| self.classify(runtime, *status_code, message))
             {
                 return error;
             }
@@ -251,14 +256,8 @@ impl DockerError {
             return Some(Error::Unavailable {
                 runtime,
                 reason: format!("the engine has no such OCI runtime ({message})"),
-                fix: unknown_runtime_fix(runtime),
-            });
-        }
-        if message.contains("cannot run with network enabled in root network namespace") {
-            return Some(Error::Unavailable {
-                runtime,
-                reason: "runsc is registered but every sandbox fails to start: it cannot run with network enabled in the root network namespace".to_owned(),
-                fix: "add \"--network=host\" to the runtimeArgs of runsc in /etc/docker/daemon.json, e.g. \"runsc\": {\"path\": \"/usr/bin/runsc\", \"runtimeArgs\": [\"--network=host\"]}, then reload dockerd (kill -HUP $(pidof dockerd))".to_owned(),
+                fix: "check `docker info` for the registered runtimes, or use --runtime docker"
+                    .to_owned(),
             });
         }
         match status {
@@ -326,13 +325,6 @@ pub fn image_missing(runtime: RuntimeKind, reference: &str) -> Error {
     }
 }
 
-fn unknown_runtime_fix(runtime: RuntimeKind) -> String {
-    match runtime {
-        RuntimeKind::Gvisor => "install runsc and register it in /etc/docker/daemon.json: {\"runtimes\": {\"runsc\": {\"path\": \"/usr/bin/runsc\", \"runtimeArgs\": [\"--network=host\"]}}}, then reload dockerd (kill -HUP $(pidof dockerd)); or use --runtime docker".to_owned(),
-        _ => "check `docker info` for the registered runtimes, or use --runtime docker".to_owned(),
-    }
-}
-
 /// What to do about permission denied on `socket`: join its group, named.
 pub fn permission_fix(socket: &Path) -> String {
     use std::os::unix::fs::MetadataExt;
@@ -369,6 +361,7 @@ pub fn permission_fix_for_gid(socket: &Path, gid: u32, name: Option<&str>) -> St
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::flavour::Runc;
 
     fn server(status_code: u16, message: &str, what: &'static str, name: &str) -> DockerError {
         DockerError::api(
@@ -383,21 +376,43 @@ mod tests {
     }
 
     #[test]
-    fn runsc_failures_become_unavailable_with_the_daemon_json_fix() {
-        let broken = server(
-            500,
-            "OCI runtime create failed: cannot run with network enabled in root network namespace: unknown",
-            "container",
-            "x",
-        );
-        match broken.into_core(RuntimeKind::Gvisor) {
-            Error::Unavailable { fix, .. } => assert!(fix.contains("--network=host"), "{fix}"),
+    fn an_unknown_oci_runtime_is_unavailable_unless_the_flavour_explains_it() {
+        let unknown = || server(400, "Unknown runtime specified runsc", "container", "x");
+        match unknown().into_core(&Runc) {
+            Error::Unavailable { runtime, fix, .. } => {
+                assert_eq!(runtime, RuntimeKind::Docker);
+                assert!(fix.contains("docker info"), "{fix}");
+            }
             other => panic!("{other:?}"),
         }
-        match server(400, "Unknown runtime specified runsc", "container", "x")
-            .into_core(RuntimeKind::Gvisor)
-        {
-            Error::Unavailable { fix, .. } => assert!(fix.contains("daemon.json"), "{fix}"),
+        /// A flavour whose OCI runtime explains every refusal.
+        #[derive(Debug)]
+        struct Explains;
+        impl Flavour for Explains {
+            fn kind(&self) -> RuntimeKind {
+                RuntimeKind::Gvisor
+            }
+            fn capabilities(
+                &self,
+                host: &runtime_core::HostFacts,
+                probe: &runtime_core::ProbeReport,
+            ) -> runtime_core::Capabilities {
+                Runc.capabilities(host, probe)
+            }
+            fn engine_error(&self, status: u16, message: &str) -> Option<Error> {
+                Some(Error::Usage {
+                    message: format!("{status} {message}"),
+                })
+            }
+        }
+        match unknown().into_core(&Explains) {
+            Error::Usage { message } => {
+                assert_eq!(message, "400 Unknown runtime specified runsc");
+            }
+            other => panic!("{other:?}"),
+        }
+        match server(500, "boom", "container", "x").into_core(&Explains) {
+            Error::Usage { message } => assert_eq!(message, "500 boom"),
             other => panic!("{other:?}"),
         }
     }
@@ -411,15 +426,15 @@ mod tests {
             "x",
         );
         assert!(matches!(
-            conflict.into_core(RuntimeKind::Docker),
+            conflict.into_core(&Runc),
             Error::Conflict { what: "container", name } if name == "x"
         ));
         assert!(matches!(
-            server(404, "No such container: abc", "sandbox", "abc").into_core(RuntimeKind::Docker),
+            server(404, "No such container: abc", "sandbox", "abc").into_core(&Runc),
             Error::NotFound { what: "sandbox", name } if name == "abc"
         ));
         assert!(matches!(
-            server(500, "something else", "container", "x").into_core(RuntimeKind::Docker),
+            server(500, "something else", "container", "x").into_core(&Runc),
             Error::Engine { .. }
         ));
     }
@@ -430,7 +445,7 @@ mod tests {
             server(404, "No such image: nope:1", "image", "nope:1"),
             server(404, "No such image: nope:1", "container", "agent-x"),
         ] {
-            match err.into_core(RuntimeKind::Docker) {
+            match err.into_core(&Runc) {
                 Error::ImageMissing { reference, fix, .. } => {
                     assert_eq!(reference, "nope:1");
                     assert!(fix.contains("docker build -t nope:1"), "{fix}");
@@ -443,7 +458,7 @@ mod tests {
 
     #[test]
     fn engine_errors_keep_the_engine_message_as_their_cause_once() {
-        let err = server(500, "boom", "container", "x").into_core(RuntimeKind::Docker);
+        let err = server(500, "boom", "container", "x").into_core(&Runc);
         let report = err.report();
         assert_eq!(
             report,
@@ -457,10 +472,7 @@ mod tests {
             endpoint: Endpoint::Unix(PathBuf::from("/nope.sock")),
             source: BollardError::SocketNotFoundError("/nope.sock".to_owned()),
         };
-        assert!(matches!(
-            err.into_core(RuntimeKind::Docker),
-            Error::Unavailable { .. }
-        ));
+        assert!(matches!(err.into_core(&Runc), Error::Unavailable { .. }));
         let refused = DockerError::api(
             "list containers",
             "container",
@@ -470,7 +482,7 @@ mod tests {
             },
         );
         assert!(matches!(
-            refused.into_core(RuntimeKind::Docker),
+            refused.into_core(&Runc),
             Error::Unavailable { .. }
         ));
     }
@@ -491,7 +503,7 @@ mod tests {
             },
         );
         assert!(matches!(
-            denied.into_core(RuntimeKind::Docker),
+            denied.into_core(&Runc),
             Error::PermissionDenied { .. }
         ));
     }
@@ -505,7 +517,7 @@ mod tests {
                 last_lines: vec!["Step 2/2 : RUN false".to_owned()],
             },
         }
-        .into_core(RuntimeKind::Docker);
+        .into_core(&Runc);
         assert_eq!(
             err.report(),
             "docker: failed to build t:1\n  caused by: The command '/bin/sh -c false' returned a non-zero code: 1\n  last build output:\n    Step 2/2 : RUN false"

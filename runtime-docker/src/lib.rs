@@ -7,10 +7,10 @@
 //! version is always negotiated, and the connection is made on first use, so
 //! building a backend never fails.
 //!
-//! [`DockerRuntime`] serves both `--runtime docker` (runc) and, through the gVisor
-//! crate, `--runtime gvisor`: the plan names the OCI runtime and this backend puts
-//! it in `HostConfig.Runtime` (runc explicitly for docker, so an engine whose
-//! default runtime is runsc still runs `--runtime docker` under runc).
+//! [`DockerRuntime`] serves both `--runtime docker` (runc) and, built with the gVisor
+//! crate's [`Flavour`], `--runtime gvisor`: the plan names the OCI runtime and this
+//! backend puts it in `HostConfig.Runtime` (runc explicitly for docker, so an engine
+//! whose default runtime is runsc still runs `--runtime docker` under runc).
 //!
 //! Everything created (containers, networks, anonymous volumes) carries the
 //! `berth.managed-by` and `berth.run-id` labels; listing and removal go by them.
@@ -24,14 +24,15 @@
 //! # }
 //! ```
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use runtime_core::plan::ImageSource;
 use runtime_core::runtime::{OutputStream, Progress, ResourceInfo};
 use runtime_core::{
-    Availability, Capabilities, CreateSpec, Error, ExecSpec, HostFacts, LogOptions, ProbeReport,
-    Removed, Runtime, RuntimeKind, SandboxInfo, Session,
+    Availability, Capabilities, CreateSpec, Error, ExecSpec, HostEnv, HostFacts, LogOptions,
+    ProbeReport, Removed, Runtime, RuntimeKind, SandboxInfo, Session, SocketFacts,
 };
 
 pub mod capabilities;
@@ -39,25 +40,29 @@ pub mod connect;
 pub mod container;
 pub mod context;
 pub mod errors;
+pub mod flavour;
 pub mod image;
 pub mod list;
 pub mod network;
 pub mod probe;
 pub mod remove;
 pub mod sessions;
+pub mod socket;
 
 pub use capabilities::capabilities;
 use connect::Engine;
 use errors::DockerError;
+pub use flavour::{Flavour, Runc};
 
 /// How long a probe may wait for the engine.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// The Docker Engine backend.
+/// The Docker Engine backend, of one [`Flavour`].
 #[derive(Debug)]
 pub struct DockerRuntime {
-    kind: RuntimeKind,
-    engine: Engine,
+    flavour: Arc<dyn Flavour>,
+    /// Shared by [`DockerRuntime::sibling`]s: one connection, one negotiation.
+    engine: Arc<Engine>,
     /// The `User` of each image [`Runtime::ensure_image`] checked, by reference, so
     /// that create applies the plan's non-root policy without a second inspect.
     image_users: std::sync::Mutex<std::collections::HashMap<String, String>>,
@@ -73,31 +78,41 @@ impl DockerRuntime {
     /// A backend for `--runtime docker` on the local engine (`DOCKER_HOST`, the
     /// rootless socket, or `/var/run/docker.sock`); connects on first use.
     pub fn new() -> Self {
-        Self::with_kind(RuntimeKind::Docker)
+        Self::with_flavour(Runc)
     }
 
-    /// A backend that reports itself as `kind` (used by the gVisor backend, whose
-    /// sandboxes run on the same engine under another OCI runtime).
-    pub fn with_kind(kind: RuntimeKind) -> Self {
+    /// A backend of another flavour on the local engine (the gVisor backend is
+    /// this with runtime-gvisor's flavour).
+    pub fn with_flavour(flavour: impl Flavour) -> Self {
         Self {
-            kind,
-            engine: Engine::default(),
+            flavour: Arc::new(flavour),
+            engine: Arc::default(),
             image_users: Default::default(),
         }
     }
 
-    /// A backend of `kind` on the engine at `endpoint` rather than the one found
-    /// on this host.
-    pub fn with_endpoint(kind: RuntimeKind, endpoint: connect::Endpoint) -> Self {
+    /// A backend of another flavour on this one's engine connection: the engine
+    /// is connected to (and its API version negotiated) once for both.
+    pub fn sibling(&self, flavour: impl Flavour) -> Self {
         Self {
-            kind,
-            engine: Engine::at(endpoint),
+            flavour: Arc::new(flavour),
+            engine: self.engine.clone(),
+            image_users: Default::default(),
+        }
+    }
+
+    /// A backend of `flavour` on the engine at `endpoint` rather than the one
+    /// found on this host.
+    pub fn with_endpoint(flavour: impl Flavour, endpoint: connect::Endpoint) -> Self {
+        Self {
+            flavour: Arc::new(flavour),
+            engine: Arc::new(Engine::at(endpoint)),
             image_users: Default::default(),
         }
     }
 
     fn core(&self, err: DockerError) -> Error {
-        err.into_core(self.kind)
+        err.into_core(&*self.flavour)
     }
 
     async fn client(&self) -> Result<&bollard::Docker, Error> {
@@ -108,7 +123,7 @@ impl DockerRuntime {
 #[async_trait]
 impl Runtime for DockerRuntime {
     fn kind(&self) -> RuntimeKind {
-        self.kind
+        self.flavour.kind()
     }
 
     async fn probe(&self) -> ProbeReport {
@@ -137,7 +152,32 @@ impl Runtime for DockerRuntime {
     }
 
     fn capabilities(&self, host: &HostFacts, probe: &ProbeReport) -> Capabilities {
-        capabilities::capabilities(host, probe)
+        self.flavour.capabilities(host, probe)
+    }
+
+    /// The engine's endpoint: backends on one endpoint (whatever their flavour)
+    /// share the engine.
+    fn engine_id(&self) -> String {
+        let endpoint = self
+            .engine
+            .endpoint()
+            .cloned()
+            .unwrap_or_else(connect::endpoint);
+        format!("docker engine at {endpoint}")
+    }
+
+    fn engine_socket(&self, host: &dyn HostEnv) -> Option<SocketFacts> {
+        Some(match self.engine.endpoint() {
+            None => socket::discover(host),
+            Some(connect::Endpoint::Unix(path)) => SocketFacts::from_stat(
+                path.clone(),
+                "the backend's endpoint".to_owned(),
+                host.stat(path),
+            ),
+            Some(connect::Endpoint::Remote(docker_host)) => SocketFacts::Remote {
+                docker_host: docker_host.clone(),
+            },
+        })
     }
 
     async fn ensure_image(&self, image: &ImageSource, progress: Progress<'_>) -> Result<(), Error> {
@@ -149,15 +189,15 @@ impl Runtime for DockerRuntime {
                 }
                 Ok(())
             }
-            Ok(None) => Err(errors::image_missing(self.kind, image.reference())),
+            Ok(None) => Err(errors::image_missing(self.kind(), image.reference())),
             Err(e) => Err(self.core(e)),
         }
     }
 
     async fn create(&self, spec: &CreateSpec<'_>) -> Result<String, Error> {
-        if spec.plan.runtime != self.kind {
+        if spec.plan.runtime != self.kind() {
             return Err(Error::Unsupported {
-                runtime: self.kind,
+                runtime: self.kind(),
                 operation: "create",
                 reason: format!("the plan was resolved for {}", spec.plan.runtime),
             });
@@ -192,7 +232,7 @@ impl Runtime for DockerRuntime {
 
     async fn attach(&self, id: &str, stdin: bool) -> Result<Session, Error> {
         let docker = self.client().await?;
-        sessions::attach(docker, self.kind, id, stdin)
+        sessions::attach(docker, self.flavour.clone(), id, stdin)
             .await
             .map_err(|e| self.core(e))
     }
@@ -204,14 +244,14 @@ impl Runtime for DockerRuntime {
 
     async fn exec(&self, id: &str, spec: &ExecSpec) -> Result<Session, Error> {
         let docker = self.client().await?;
-        sessions::exec(docker, self.kind, id, spec)
+        sessions::exec(docker, self.flavour.clone(), id, spec)
             .await
             .map_err(|e| self.core(e))
     }
 
     async fn logs(&self, id: &str, options: &LogOptions) -> Result<OutputStream, Error> {
         let docker = self.client().await?;
-        Ok(sessions::logs(docker, self.kind, id, options))
+        Ok(sessions::logs(docker, self.flavour.clone(), id, options))
     }
 
     async fn stop(&self, id: &str, grace: Duration) -> Result<(), Error> {

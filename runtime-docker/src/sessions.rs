@@ -17,7 +17,11 @@ use bollard::query_parameters::{
 };
 use futures::{Stream, StreamExt};
 use runtime_core::runtime::{ExitFuture, OutputStream};
-use runtime_core::{ExecSpec, LogOptions, Output, RuntimeKind, Session};
+use std::sync::Arc;
+
+use runtime_core::{ExecSpec, LogOptions, Output, Session};
+
+use crate::flavour::Flavour;
 
 use crate::errors::{DockerError, Incomplete};
 
@@ -41,7 +45,7 @@ pub fn to_output(frame: LogOutput) -> Option<Output> {
 }
 
 fn output_stream(
-    runtime: RuntimeKind,
+    flavour: Arc<dyn Flavour>,
     operation: String,
     id: String,
     stream: impl Stream<Item = Result<LogOutput, BollardError>> + Send + 'static,
@@ -55,7 +59,7 @@ fn output_stream(
                 id.clone(),
                 e,
             )
-            .into_core(runtime))),
+            .into_core(&*flavour))),
         };
         std::future::ready(mapped)
     }))
@@ -84,7 +88,7 @@ pub async fn wait(docker: &Docker, id: &str) -> Result<i64, DockerError> {
 /// for the container to stop.
 pub async fn attach(
     docker: &Docker,
-    runtime: RuntimeKind,
+    flavour: Arc<dyn Flavour>,
     id: &str,
     stdin: bool,
 ) -> Result<Session, DockerError> {
@@ -102,12 +106,13 @@ pub async fn attach(
     let exit: ExitFuture = {
         let docker = docker.clone();
         let id = id.to_owned();
-        Box::pin(async move { wait(&docker, &id).await.map_err(|e| e.into_core(runtime)) })
+        let flavour = flavour.clone();
+        Box::pin(async move { wait(&docker, &id).await.map_err(|e| e.into_core(&*flavour)) })
     };
     Ok(Session {
         input: stdin.then_some(attached.input),
         output: output_stream(
-            runtime,
+            flavour,
             format!("read the output of {id}"),
             id.to_owned(),
             attached.output,
@@ -138,7 +143,7 @@ pub fn exec_options(spec: &ExecSpec) -> CreateExecOptions<String> {
 /// the runtime's message on its output, as `docker exec` does.
 pub async fn exec(
     docker: &Docker,
-    runtime: RuntimeKind,
+    flavour: Arc<dyn Flavour>,
     id: &str,
     spec: &ExecSpec,
 ) -> Result<Session, DockerError> {
@@ -166,16 +171,17 @@ pub async fn exec(
     let exit: ExitFuture = {
         let docker = docker.clone();
         let exec_id = created.id;
+        let flavour = flavour.clone();
         Box::pin(async move {
             exec_exit(&docker, &exec_id)
                 .await
-                .map_err(|e| e.into_core(runtime))
+                .map_err(|e| e.into_core(&*flavour))
         })
     };
     Ok(Session {
         input: spec.stdin.then_some(input),
         output: output_stream(
-            runtime,
+            flavour,
             format!("read the output of an exec in {id}"),
             id.to_owned(),
             output,
@@ -204,7 +210,12 @@ async fn exec_exit(docker: &Docker, exec_id: &str) -> Result<i64, DockerError> {
 }
 
 /// The main process's output (`follow`: until the container stops).
-pub fn logs(docker: &Docker, runtime: RuntimeKind, id: &str, options: &LogOptions) -> OutputStream {
+pub fn logs(
+    docker: &Docker,
+    flavour: Arc<dyn Flavour>,
+    id: &str,
+    options: &LogOptions,
+) -> OutputStream {
     let tail = options
         .tail
         .map_or_else(|| "all".to_owned(), |n| n.to_string());
@@ -215,7 +226,7 @@ pub fn logs(docker: &Docker, runtime: RuntimeKind, id: &str, options: &LogOption
         .tail(&tail)
         .build();
     output_stream(
-        runtime,
+        flavour,
         format!("read the logs of {id}"),
         id.to_owned(),
         docker.logs(id, Some(query)),

@@ -13,12 +13,12 @@ use runtime_core::{
 fn host(cap_bounding_set: u64) -> HostFacts {
     HostFacts {
         os: Os::Linux,
-        socket: SocketFacts::Usable {
+        socket: Some(SocketFacts::Usable {
             path: PathBuf::from("/var/run/docker.sock"),
-            source: runtime_core::host::SocketSource::Default,
+            source: "default path".to_owned(),
             gid: 999,
             mode: 0o660,
-        },
+        }),
         engine: Some(EngineFacts {
             version: "20.10.24".to_owned(),
             api_version: "1.41".to_owned(),

@@ -5,7 +5,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{RunGuard, collect, collect_parts, engine, image, plan, run_id, spec};
+use common::{RunGuard, backend, collect, collect_parts, engine, image, plan, run_id, spec};
 use futures::StreamExt;
 use runtime_core::{Error, ExecSpec, Output, Runtime, RuntimeKind};
 use runtime_docker::DockerRuntime;
@@ -15,7 +15,7 @@ use tokio::io::AsyncWriteExt;
 async fn sandbox(kind: RuntimeKind) -> (DockerRuntime, String, RunGuard) {
     let probe_ok = engine().await;
     let image = image(&probe_ok).await;
-    let docker = DockerRuntime::with_kind(kind);
+    let docker = backend(kind);
     let run = run_id();
     let guard = RunGuard::new(&run);
     let plan = plan(kind, &image);

@@ -5,16 +5,16 @@
 mod common;
 
 use common::{
-    RunGuard, collect, collect_parts, direct, engine, engine_and_run, image, plan, run_id, spec,
+    RunGuard, backend, collect, collect_parts, direct, engine, engine_and_run, image, plan, run_id,
+    spec,
 };
 use runtime_core::{ExecSpec, Runtime, RuntimeKind};
-use runtime_docker::DockerRuntime;
 use tokio::io::AsyncWriteExt;
 
 #[tokio::test]
 async fn a_gvisor_plan_runs_under_runsc_on_the_gvisor_kernel() {
     let image = image(&engine().await).await;
-    let docker = DockerRuntime::with_kind(RuntimeKind::Gvisor);
+    let docker = backend(RuntimeKind::Gvisor);
     let run = run_id();
     let _guard = RunGuard::new(&run);
     let plan = plan(RuntimeKind::Gvisor, &image);
@@ -97,26 +97,4 @@ async fn a_docker_plan_runs_under_runc_explicitly() {
     docker.start(&id).await.expect("start");
     let out = collect(session).await;
     assert!(!out.out().contains("gVisor"), "{}", out.out());
-}
-
-#[tokio::test]
-async fn an_oci_runtime_the_engine_lacks_is_unavailable_with_the_daemon_json_fix() {
-    let image = image(&engine().await).await;
-    let docker = DockerRuntime::with_kind(RuntimeKind::Gvisor);
-    let run = run_id();
-    let _guard = RunGuard::new(&run);
-    let mut plan = plan(RuntimeKind::Gvisor, &image);
-    plan.oci_runtime = Some("runsc-not-registered".to_owned());
-    match docker.create(&spec(&plan, &run, &["true"])).await {
-        Err(runtime_core::Error::Unavailable {
-            runtime,
-            reason,
-            fix,
-        }) => {
-            assert_eq!(runtime, RuntimeKind::Gvisor);
-            assert!(reason.contains("runsc-not-registered"), "{reason}");
-            assert!(fix.contains("/etc/docker/daemon.json"), "{fix}");
-        }
-        other => panic!("expected Unavailable, got {other:?}"),
-    }
 }

@@ -5,8 +5,8 @@ mod common;
 use std::path::PathBuf;
 
 use runtime_core::{Availability, Error, Runtime, RuntimeKind};
-use runtime_docker::DockerRuntime;
 use runtime_docker::connect::Endpoint;
+use runtime_docker::{DockerRuntime, Runc};
 
 #[tokio::test]
 async fn the_probe_reports_the_engine_and_its_runtimes() {
@@ -34,7 +34,7 @@ async fn the_probe_reports_the_engine_and_its_runtimes() {
 #[tokio::test]
 async fn an_engine_that_is_not_there_is_unavailable_and_says_how_to_start_it() {
     let socket = PathBuf::from(format!("/tmp/berth-dt-no-engine-{}.sock", common::run_id()));
-    let docker = DockerRuntime::with_endpoint(RuntimeKind::Docker, Endpoint::Unix(socket.clone()));
+    let docker = DockerRuntime::with_endpoint(Runc, Endpoint::Unix(socket.clone()));
     match docker.probe().await.availability {
         Availability::Unavailable { reason, fix } => {
             assert!(reason.contains(&socket.display().to_string()), "{reason}");
@@ -58,7 +58,8 @@ async fn a_socket_nobody_listens_on_is_unavailable_too() {
     let socket = dir.path().join("dead.sock");
     // Bound and closed: the file exists, connecting is refused.
     drop(std::os::unix::net::UnixListener::bind(&socket).expect("bind"));
-    let docker = DockerRuntime::with_endpoint(RuntimeKind::Gvisor, Endpoint::Unix(socket));
+    let docker =
+        DockerRuntime::with_endpoint(common::Reports(RuntimeKind::Gvisor), Endpoint::Unix(socket));
     assert!(matches!(
         docker.probe().await.availability,
         Availability::Unavailable { .. }

@@ -1,11 +1,15 @@
 //! What Docker with gVisor can do, derived from the registered runsc runtime's flags.
 
 use runtime_core::{
-    Availability, Capabilities, HostFacts, LimitSupport, Privileged, ProbeReport, RuntimeKind,
-    SocketMount,
+    Availability, Capabilities, HostFacts, LimitSupport, OciRuntime, ProbeReport, RuntimeKind,
+    Support,
 };
 
 use crate::flags::{RunscFlags, find_runsc};
+
+/// What to do when no runsc is registered and docker `host` mode is asked for.
+const NO_RUNSC_SOCKET_FIX: &str =
+    "use --runtime docker on a host with a Docker engine, or set [docker] mode = \"none\"";
 
 /// The daemon.json entry that registers runsc the way berth's setup does.
 pub const REGISTER_HINT: &str = "install runsc and register it in /etc/docker/daemon.json: {\"runtimes\": {\"runsc\": {\"path\": \"/usr/bin/runsc\", \"runtimeArgs\": [\"--network=host\"]}}}, then reload dockerd (kill -HUP $(pidof dockerd))";
@@ -27,36 +31,42 @@ pub fn capabilities(_host: &HostFacts, probe: &ProbeReport) -> Capabilities {
     };
     let flags = runsc.as_ref().map(|r| RunscFlags::parse(&r.args));
     let socket_mount = match (&runsc, &flags) {
-        (Some(_), Some(f)) if f.can_connect_host_sockets() => SocketMount::Supported,
-        (Some(r), _) => SocketMount::NeedsHostUds {
-            oci_runtime: r.name.clone(),
-            runtime_args: r.args.clone(),
-        },
-        (None, _) => SocketMount::Unsupported {
+        (Some(_), Some(f)) if f.can_connect_host_sockets() => Support::Supported,
+        (Some(r), _) => needs_host_uds(r),
+        (None, _) => Support::Unsupported {
             reason: "no runsc runtime is registered with the Docker engine".to_owned(),
+            fix: NO_RUNSC_SOCKET_FIX.to_owned(),
         },
     };
     let privileged = match &flags {
-        Some(f) if f.supports_docker_in_gvisor() => Privileged::Supported,
-        None => Privileged::Unsupported {
+        Some(f) if f.supports_docker_in_gvisor() => Support::Supported,
+        None => Support::Unsupported {
             reason: "no runsc runtime is registered with the Docker engine".to_owned(),
             fix: REGISTER_HINT.to_owned(),
         },
-        Some(_) => Privileged::Unsupported {
+        Some(_) => Support::Unsupported {
             reason: "an outer privileged container is not sandboxed by gVisor, and this runsc is not set up for docker-in-gVisor".to_owned(),
             fix: format!(
                 "use --runtime docker, or add \"--net-raw\" and \"--allow-packet-socket-write\" to the runtimeArgs of \"{}\" in /etc/docker/daemon.json and reload dockerd",
-                runsc.as_ref().map_or("runsc", |r| r.name.as_str())
+                runsc_name(runsc.as_ref())
             ),
         },
     };
+    let reaches_dns = flags.as_ref().is_some_and(RunscFlags::reaches_embedded_dns);
     Capabilities {
         runtime: RuntimeKind::Gvisor,
         availability,
-        oci_runtime: runsc,
+        oci_runtime: runsc.clone(),
         socket_mount,
         privileged,
-        user_network_dns: flags.as_ref().is_some_and(RunscFlags::reaches_embedded_dns),
+        user_network_dns: if reaches_dns {
+            Support::Supported
+        } else {
+            Support::Unsupported {
+                reason: "Docker's embedded DNS is unreachable from gVisor".to_owned(),
+                fix: "reach sidecars by IP address".to_owned(),
+            }
+        },
         network_none: true,
         limits: LimitSupport {
             cpus: true,
@@ -64,7 +74,61 @@ pub fn capabilities(_host: &HostFacts, probe: &ProbeReport) -> Capabilities {
             pids: true,
         },
         non_root_fallback: true,
-        shared_network: true,
+        shared_network: if reaches_dns {
+            Support::Supported
+        } else {
+            Support::Unsupported {
+                reason: format!(
+                    "{} cannot reach Docker's embedded DNS on a user-defined network (its own network stack answers 127.0.0.11), so the sandbox stays on the engine's default {}",
+                    runsc_name(runsc.as_ref()),
+                    runtime_docker::capabilities::DEFAULT_NETWORK
+                ),
+                fix: "register runsc with --network=host to get it".to_owned(),
+            }
+        },
+        default_network: runtime_docker::capabilities::DEFAULT_NETWORK.to_owned(),
+        no_new_privileges: Support::Supported,
         tmpfs_options: true,
     }
+}
+
+/// The name the engine knows runsc by (`runsc` when none is registered).
+fn runsc_name(runsc: Option<&OciRuntime>) -> &str {
+    runsc.map_or("runsc", |r| r.name.as_str())
+}
+
+/// docker `host` mode under a runsc that may not connect to host sockets: the fix
+/// is its runtimeArgs with `--host-uds=open` (or `=all`, keeping `create`).
+fn needs_host_uds(runsc: &OciRuntime) -> Support {
+    let mut wanted: Vec<String> = runsc
+        .args
+        .iter()
+        .filter(|a| !a.starts_with("--host-uds"))
+        .cloned()
+        .collect();
+    let had_create = runsc.args.iter().any(|a| a == "--host-uds=create");
+    wanted.push(
+        if had_create {
+            "--host-uds=all"
+        } else {
+            "--host-uds=open"
+        }
+        .to_owned(),
+    );
+    Support::Unsupported {
+        reason: format!(
+            "the OCI runtime `{}` runs with runtimeArgs {:?}, which do not allow host unix sockets",
+            runsc.name, runsc.args
+        ),
+        fix: format!(
+            "set \"runtimeArgs\": {} for \"{}\" under \"runtimes\" in /etc/docker/daemon.json, then reload dockerd (kill -HUP $(pidof dockerd)); or use --runtime docker",
+            json_list(&wanted),
+            runsc.name
+        ),
+    }
+}
+
+fn json_list(items: &[String]) -> String {
+    let quoted: Vec<String> = items.iter().map(|a| format!("\"{a}\"")).collect();
+    format!("[{}]", quoted.join(", "))
 }

@@ -94,9 +94,9 @@ fn cases() -> Vec<(&'static str, Error)> {
         ),
         (
             "docker-host-needs-host-uds",
-            Error::DockerHostNeedsHostUds {
-                oci_runtime: "runsc".to_owned(),
-                runtime_args: vec!["--network=host".to_owned()],
+            Error::DockerHostUnsupported {
+                runtime: RuntimeKind::Gvisor,
+                reason: "the OCI runtime `runsc` runs with runtimeArgs [\"--network=host\"], which do not allow host unix sockets".to_owned(),
                 fix: "set \"runtimeArgs\": [\"--network=host\", \"--host-uds=open\"] for \"runsc\" under \"runtimes\" in /etc/docker/daemon.json, then reload dockerd (kill -HUP $(pidof dockerd)); or use --runtime docker".to_owned(),
             },
         ),
@@ -377,7 +377,6 @@ fn exit_codes_follow_the_table() {
             | "dockerfile-outside-context"
             | "invalid-run-id" => 2,
             "docker-host-unsupported"
-            | "docker-host-needs-host-uds"
             | "dind-unsupported"
             | "socket-remote"
             | "socket-root-group"

@@ -40,12 +40,12 @@ fn host(paths: &[(&str, &str)]) -> HostFacts {
     );
     HostFacts {
         os: Os::Linux,
-        socket: SocketFacts::Usable {
+        socket: Some(SocketFacts::Usable {
             path: PathBuf::from("/var/run/docker.sock"),
-            source: runtime_core::host::SocketSource::Default,
+            source: "default path".to_owned(),
             gid: 999,
             mode: 0o660,
-        },
+        }),
         engine: None,
         cap_bounding_set: Some(0x1ff_ffff_ffff),
         env_names: ["GITHUB_TOKEN".to_owned()].into(),

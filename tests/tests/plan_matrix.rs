@@ -364,13 +364,14 @@ fn selection_rows() -> Vec<(
     Option<RuntimeChoice>,
     Option<&'static str>,
 )> {
-    use RuntimeChoice::{Apple, Auto, Docker, Gvisor};
+    let [docker, gvisor, apple] = RuntimeKind::ALL.map(RuntimeChoice::from);
+    let auto = RuntimeChoice::AUTO;
     vec![
-        (Some(Docker), Some(Apple), Some("gvisor")),
-        (Some(Auto), Some(Docker), Some("gvisor")),
-        (None, Some(Apple), Some("gvisor")),
-        (None, Some(Auto), Some("docker")),
-        (None, Some(Gvisor), Some("podman")),
+        (Some(docker), Some(apple), Some("gvisor")),
+        (Some(auto), Some(docker), Some("gvisor")),
+        (None, Some(apple), Some("gvisor")),
+        (None, Some(auto), Some("docker")),
+        (None, Some(gvisor), Some("podman")),
         (None, None, Some("gvisor")),
         (None, None, Some(" docker ")),
         (None, None, Some("auto")),
@@ -378,7 +379,7 @@ fn selection_rows() -> Vec<(
         (None, None, None),
         (None, None, Some("podman")),
         (None, None, Some("Docker")),
-        (Some(Apple), None, Some("podman")),
+        (Some(apple), None, Some("podman")),
     ]
 }
 
@@ -421,7 +422,7 @@ fn runtime_selection_table() {
             .filter(|c| c.availability.is_available())
             .map(|c| c.runtime.as_str())
             .collect();
-        let result = match resolve_choice(RuntimeChoice::Auto, scenario.host.os, &caps) {
+        let result = match resolve_choice(RuntimeChoice::AUTO, scenario.host.os, &caps) {
             Ok(kind) => kind.to_string(),
             Err(e) => format!(
                 "error, exit code {}:\n{}",
@@ -450,11 +451,7 @@ fn runtime_selection_table() {
         .iter()
         .map(|&r| capabilities(r, &scenario))
         .collect();
-    for requested in [
-        RuntimeChoice::Docker,
-        RuntimeChoice::Gvisor,
-        RuntimeChoice::Apple,
-    ] {
+    for requested in RuntimeKind::ALL.map(RuntimeChoice::from) {
         let result = resolve_choice(requested, scenario.host.os, &caps)
             .map_or_else(|e| format!("error: {}", e.report()), |k| k.to_string());
         let _ = writeln!(
@@ -479,19 +476,19 @@ fn indent(text: &str, prefix: &str) -> String {
 
 #[test]
 fn selection_order_and_auto_preference() {
-    use RuntimeChoice::{Apple, Auto, Docker, Gvisor};
+    let [docker, gvisor, apple] = RuntimeKind::ALL.map(RuntimeChoice::from);
     use runtime_core::SelectionSource::{Config as FromConfig, Default, Env, Flag};
     let pick = |flag, config, env| {
         let s = select(flag, config, env).expect("valid selection");
         (s.requested, s.source)
     };
     assert_eq!(
-        pick(Some(Docker), Some(Apple), Some("gvisor")),
-        (Docker, Flag)
+        pick(Some(docker), Some(apple), Some("gvisor")),
+        (docker, Flag)
     );
-    assert_eq!(pick(None, Some(Apple), Some("gvisor")), (Apple, FromConfig));
-    assert_eq!(pick(None, None, Some("gvisor")), (Gvisor, Env));
-    assert_eq!(pick(None, None, None), (Auto, Default));
+    assert_eq!(pick(None, Some(apple), Some("gvisor")), (apple, FromConfig));
+    assert_eq!(pick(None, None, Some("gvisor")), (gvisor, Env));
+    assert_eq!(pick(None, None, None), (RuntimeChoice::AUTO, Default));
     let err = select(None, None, Some("podman")).expect_err("invalid BERTH_RUNTIME");
     assert_eq!(err.exit_code(), 2, "{}", err.report());
     assert!(err.report().contains("BERTH_RUNTIME"), "{}", err.report());
@@ -502,7 +499,7 @@ fn selection_order_and_auto_preference() {
             .iter()
             .map(|&r| capabilities(r, &scenario))
             .collect();
-        resolve_choice(Auto, scenario.host.os, &caps)
+        resolve_choice(RuntimeChoice::AUTO, scenario.host.os, &caps)
     };
     assert_eq!(auto("socket-gid").expect("gvisor"), RuntimeKind::Gvisor);
     assert_eq!(auto("no-runsc").expect("docker"), RuntimeKind::Docker);

@@ -36,7 +36,7 @@ pub async fn execute(args: AllowArgs) -> Result<u8, Error> {
         }
         return Ok(0);
     }
-    let chosen = backends::choose(&config, args.config.runtime.map(Into::into)).await?;
+    let chosen = backends::choose(&config, args.config.runtime).await?;
     let plan = prepare(&config, &chosen.probed.caps, &chosen.host)?;
     let approval = Approval {
         config: path.clone(),

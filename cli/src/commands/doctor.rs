@@ -7,7 +7,9 @@ use runtime_core::{
 };
 use serde::Serialize;
 
-use crate::backends::{self, Probed};
+use runtime_core::select::Probed;
+
+use crate::backends;
 use crate::render;
 use crate::{DoctorArgs, Format};
 
@@ -40,9 +42,9 @@ struct Report {
 }
 
 pub async fn execute(args: DoctorArgs) -> Result<u8, Error> {
-    let (probed, host) = backends::probe(&RuntimeKind::ALL, None).await;
+    let (probed, host) = backends::probe_all().await;
     let caps: Vec<_> = probed.iter().map(|p| p.caps.clone()).collect();
-    let auto = select::resolve_choice(runtime_core::RuntimeChoice::Auto, host.os, &caps).ok();
+    let auto = select::resolve_choice(runtime_core::RuntimeChoice::AUTO, host.os, &caps).ok();
     let runtimes: Vec<RuntimeReport> = probed.iter().map(|p| report(p, &host)).collect();
     let any = runtimes.iter().any(|r| r.available);
     let report = Report {
@@ -129,8 +131,14 @@ fn human(report: &Report) -> String {
     let mut out = String::new();
     let host = &report.host;
     out.push_str(&format!("host      {}\n", host.os));
-    out.push_str(&format!("socket    {}\n", host.socket.describe()));
-    if let SocketFacts::Usable { gid, .. } | SocketFacts::NoGroupAccess { gid, .. } = &host.socket
+    out.push_str(&format!(
+        "socket    {}\n",
+        host.socket
+            .as_ref()
+            .map_or_else(|| "none found".to_owned(), SocketFacts::describe)
+    ));
+    if let Some(SocketFacts::Usable { gid, .. } | SocketFacts::NoGroupAccess { gid, .. }) =
+        &host.socket
         && let Ok(Some(group)) = nix::unistd::Group::from_gid((*gid).into())
     {
         out.push_str(&format!("          group {gid} is `{}`\n", group.name));

@@ -18,7 +18,7 @@ pub async fn execute(args: ExecArgs) -> Result<u8, Error> {
     for item in &args.env {
         env.extend(parse_env(item, |name| std::env::var(name).ok())?);
     }
-    let (runtime, info) = backends::locate(args.runtime.map(Into::into), &args.run).await?;
+    let (runtime, info) = backends::locate(args.runtime, &args.run).await?;
     let spec = ExecSpec {
         cmd: args.command,
         workdir: args.workdir,

@@ -20,7 +20,7 @@ struct Report<'a> {
 
 pub async fn execute(args: GcArgs) -> Result<u8, Error> {
     let store = super::run_store()?;
-    let runtimes = backends::search_runtimes(args.runtime.map(Into::into))?;
+    let runtimes = backends::search_runtimes(args.runtime)?;
     let Gathered { inventory, reached } = collector::gather(&runtimes, &store).await?;
     let older_than = args.older_than.map(|d| d.0);
     let Collected { doomed, kept } = collector::decide(&inventory, older_than, args.remove_corrupt);

@@ -7,7 +7,7 @@ use tokio::io::AsyncWriteExt;
 use crate::{LogsArgs, backends};
 
 pub async fn execute(args: LogsArgs) -> Result<u8, Error> {
-    let (runtime, info) = backends::locate(args.runtime.map(Into::into), &args.run).await?;
+    let (runtime, info) = backends::locate(args.runtime, &args.run).await?;
     let options = LogOptions {
         follow: args.follow,
         tail: args.tail,

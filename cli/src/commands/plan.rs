@@ -9,7 +9,7 @@ use crate::{Format, PlanArgs};
 
 pub async fn execute(args: PlanArgs) -> Result<u8, Error> {
     let config = super::load_config(args.config.file.as_deref(), true)?;
-    let chosen = backends::choose(&config, args.config.runtime.map(Into::into)).await?;
+    let chosen = backends::choose(&config, args.config.runtime).await?;
     let plan = prepare(&config, &chosen.probed.caps, &chosen.host)?;
     match args.format {
         Format::Human => {

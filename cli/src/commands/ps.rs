@@ -14,7 +14,7 @@ use crate::render;
 use crate::{Format, PsArgs, backends};
 
 pub async fn execute(args: PsArgs) -> Result<u8, Error> {
-    let flag = args.runtime.map(Into::into);
+    let flag = args.runtime;
     super::sweep_expired(flag).await;
     let mut all: Vec<SandboxInfo> = backends::list_all(flag, true).await?;
     let corrupt = reconcile(&mut all, args.all)?;
@@ -27,14 +27,8 @@ pub async fn execute(args: PsArgs) -> Result<u8, Error> {
                 )
         });
     }
-    if let Some(flag) = args.runtime {
-        let want = match flag {
-            crate::RuntimeArg::Docker => Some(runtime_core::RuntimeKind::Docker),
-            crate::RuntimeArg::Gvisor => Some(runtime_core::RuntimeKind::Gvisor),
-            crate::RuntimeArg::Apple => Some(runtime_core::RuntimeKind::Apple),
-            crate::RuntimeArg::Auto => None,
-        };
-        all.retain(|s| want.is_none_or(|k| s.runtime == k));
+    if let Some(want) = args.runtime.and_then(runtime_core::RuntimeChoice::kind) {
+        all.retain(|s| s.runtime == want);
     }
     all.sort_by(|a, b| b.created.cmp(&a.created).then(a.name.cmp(&b.name)));
     match args.format {

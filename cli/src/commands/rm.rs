@@ -8,7 +8,7 @@ use runtime_core::{Error, RunId, SandboxState};
 use crate::{RmArgs, backends};
 
 pub async fn execute(args: RmArgs) -> Result<u8, Error> {
-    let flag = args.runtime.map(Into::into);
+    let flag = args.runtime;
     super::sweep_expired(flag).await;
     let store = super::run_store()?;
     for run in &args.runs {

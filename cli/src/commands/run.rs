@@ -18,7 +18,7 @@ pub async fn execute(args: RunArgs) -> Result<u8, Error> {
     if !args.command.is_empty() {
         config.override_command(args.command);
     }
-    let chosen = backends::choose(&config, args.config.runtime.map(Into::into)).await?;
+    let chosen = backends::choose(&config, args.config.runtime).await?;
     let plan = prepare(&config, &chosen.probed.caps, &chosen.host)?;
     if let Some(err) = chosen.probed.caps.availability.to_error(plan.runtime) {
         return Err(err);

@@ -9,7 +9,7 @@ use runtime_core::state::RunState;
 use crate::{StopArgs, backends};
 
 pub async fn execute(args: StopArgs) -> Result<u8, Error> {
-    let flag = args.runtime.map(Into::into);
+    let flag = args.runtime;
     super::sweep_expired(flag).await;
     let store = super::run_store()?;
     for run in &args.runs {

@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use futures::StreamExt;
 use runtime_core::runtime::Output;
-use runtime_core::{Config, ExecSpec, HostFacts, RealHost, Runtime, Sandbox, prepare};
+use runtime_core::{Config, ExecSpec, RealHost, Runtime, Sandbox, prepare, select};
 use runtime_docker::DockerRuntime;
 use serde_json::{Value, json};
 use tokio::io::AsyncWriteExt;
@@ -41,16 +41,19 @@ async fn run() -> Result<Value, Box<dyn std::error::Error>> {
 
     // What the engine can do on this host, then the plan: refused here, before
     // anything exists, if the engine cannot run it.
-    let runtime: Arc<dyn Runtime> = Arc::new(DockerRuntime::new());
-    let probe = runtime.probe().await;
-    let host = HostFacts::gather(&RealHost, &[], &config.host_paths(), probe.engine.clone());
-    let caps = runtime.capabilities(&host, &probe);
-    if let Some(err) = caps.availability.to_error(caps.runtime) {
+    let docker: Arc<dyn Runtime> = Arc::new(DockerRuntime::new());
+    let chosen = select::choose(&[docker], None, &config, &RealHost).await?;
+    if let Some(err) = chosen
+        .probed
+        .caps
+        .availability
+        .to_error(chosen.probed.caps.runtime)
+    {
         return Err(err.into());
     }
-    let plan = prepare(&config, &caps, &host)?;
+    let plan = prepare(&config, &chosen.probed.caps, &chosen.host)?;
 
-    let sandbox = Sandbox::builder(runtime, &plan)
+    let sandbox = Sandbox::builder(chosen.probed.runtime, &plan)
         .command(["sleep", "600"])
         .start()
         .await?;

@@ -13,12 +13,11 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use runtime_apple::{AppleRuntime, Runner};
-use runtime_core::host::SocketSource;
 use runtime_core::plan::Plan;
 use runtime_core::runtime::OutputStream;
 use runtime_core::{
     Availability, Config, CreateSpec, ExecSpec, HostFacts, Os, Output, ProbeReport, Runtime,
-    SocketFacts, prepare,
+    prepare,
 };
 
 /// The local busybox image (scripts/build-test-images.sh builds it).
@@ -216,11 +215,7 @@ impl Drop for Fixture {
 pub fn macos() -> HostFacts {
     HostFacts {
         os: Os::Macos,
-        socket: SocketFacts::Missing {
-            path: PathBuf::from("/var/run/docker.sock"),
-            source: SocketSource::Default,
-            reason: "No such file or directory (os error 2)".to_owned(),
-        },
+        socket: None,
         engine: None,
         cap_bounding_set: None,
         env_names: BTreeSet::new(),

@@ -20,12 +20,37 @@ use runtime_core::config::NetworkPolicy;
 use runtime_core::plan::{DockerAccess, ImageSource, Limits, NetworkPlan, Security};
 use runtime_core::runtime::ExitFuture;
 use runtime_core::{CreateSpec, Output, Plan, RunId, Runtime, RuntimeKind, Session, labels};
-use runtime_docker::DockerRuntime;
+use runtime_docker::{DockerRuntime, Flavour, Runc};
 
 /// The image built by scripts/build-test-images.sh (busybox, user agent 1000).
 pub const SHARED_IMAGE: &str = "berth-test/busybox:latest";
 /// This crate's own busybox image, built when the shared one is missing.
 pub const OWN_IMAGE: &str = "berth-docker-test/busybox:latest";
+
+/// A flavour that reports itself as `kind` and has runc's capabilities: whatever
+/// the flavour, the plan's OCI runtime is what the engine runs (runtime-gvisor
+/// tests its own flavour).
+#[derive(Debug)]
+pub struct Reports(pub RuntimeKind);
+
+impl Flavour for Reports {
+    fn kind(&self) -> RuntimeKind {
+        self.0
+    }
+
+    fn capabilities(
+        &self,
+        host: &runtime_core::HostFacts,
+        probe: &runtime_core::ProbeReport,
+    ) -> runtime_core::Capabilities {
+        Runc.capabilities(host, probe)
+    }
+}
+
+/// The backend that reports itself as `kind`.
+pub fn backend(kind: RuntimeKind) -> DockerRuntime {
+    DockerRuntime::with_flavour(Reports(kind))
+}
 
 /// A run id no other test (or test process) uses.
 pub fn run_id() -> RunId {
