@@ -15,6 +15,7 @@ use runtime_core::{Error, RuntimeChoice};
 mod backends;
 mod commands;
 mod consent;
+pub mod exit;
 mod render;
 mod signals;
 mod stdio;
@@ -288,7 +289,7 @@ pub fn main() -> ExitCode {
         Ok(rt) => rt,
         Err(err) => {
             eprintln!("berth: error: failed to start the async runtime: {err}");
-            return ExitCode::from(runtime_core::error::exit::FAILED);
+            return ExitCode::from(crate::exit::FAILED);
         }
     };
     let format = cli.command.format();
@@ -297,7 +298,7 @@ pub fn main() -> ExitCode {
             Ok(code) => code,
             Err(err) => {
                 render::error(&err, format);
-                err.exit_code()
+                crate::exit::code(&err)
             }
         }
     });

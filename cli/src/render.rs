@@ -22,9 +22,9 @@ pub fn error(err: &Error, format: Format) {
             }
             json(&Wrapper {
                 error: Body {
-                    kind: err.kind(),
+                    kind: crate::exit::kind(err),
                     message: err.report(),
-                    exit_code: err.exit_code(),
+                    exit_code: crate::exit::code(err),
                 },
             });
         }

@@ -103,10 +103,8 @@ pub async fn foreground(
         sandbox.keep(exit_code);
     }
     match outcome {
-        Ok(code) => {
-            Ok(u8::try_from(code?.rem_euclid(256)).unwrap_or(runtime_core::error::exit::FAILED))
-        }
-        Err(signal) => Ok(signal.exit_code()),
+        Ok(code) => Ok(crate::exit::of_process(code?)),
+        Err(signal) => Ok(crate::exit::signalled(signal)),
     }
 }
 

@@ -274,7 +274,11 @@ fn references_that_could_read_as_options_never_reach_a_command_line() {
         Err(e) => {
             assert!(matches!(e, AppleError::InvalidReference { .. }), "{e:?}");
             let core = e.into_core("create", runtime_apple::error::Subject::sandbox("x"));
-            assert_eq!(core.exit_code(), 2, "{core}");
+            assert_eq!(
+                core.category(),
+                runtime_core::error::Category::Usage,
+                "{core}"
+            );
             core.to_string()
         }
     };

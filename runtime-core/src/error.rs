@@ -1,6 +1,7 @@
 //! The one error type of berth's core: config errors, refusals from resolution, and
 //! what backends report through the [`crate::Runtime`] trait. Every variant carries
-//! the context a person needs to act, and maps to an exit code.
+//! the context a person needs to act, and belongs to one [`Category`], which a
+//! program maps to its own exit codes (the `berth` CLI's table is its own).
 
 use std::path::PathBuf;
 
@@ -10,28 +11,28 @@ use crate::diagnostic::ConfigDiagnostic;
 /// A boxed error from a backend's engine or tool, kept as the source.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
-/// Exit codes, derived from the error type (see the README's table).
-pub mod exit {
-    /// Usage or config error.
-    pub const USAGE: u8 = 2;
-    /// The runtime cannot do what was asked.
-    pub const REFUSED: u8 = 3;
-    /// The runtime is unavailable (engine not running, not installed).
-    pub const UNAVAILABLE: u8 = 4;
-    /// Permission denied on the engine socket.
-    pub const PERMISSION: u8 = 5;
+/// What kind of failure an [`Error`] is, so that a program can map errors to its
+/// own exit codes or retry policy without matching every variant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Category {
+    /// A usage, config or input error: fix the command or berth.toml.
+    Usage,
+    /// The runtime cannot (or may not) do what was asked.
+    Refused,
+    /// The runtime is not there to ask (not running, not installed).
+    Unavailable,
+    /// The engine refused this user.
+    PermissionDenied,
     /// The image is missing.
-    pub const IMAGE_MISSING: u8 = 6;
+    ImageMissing,
     /// A name is already taken.
-    pub const CONFLICT: u8 = 7;
-    /// No such run.
-    pub const NOT_FOUND: u8 = 8;
-    /// Any other failure of berth or the engine, as `docker run` uses 125.
-    pub const FAILED: u8 = 125;
-    /// Interrupted by SIGINT (128 + 2).
-    pub const INTERRUPTED: u8 = 130;
-    /// Stopped by SIGTERM (128 + 15).
-    pub const TERMINATED: u8 = 143;
+    Conflict,
+    /// No such sandbox or run.
+    NotFound,
+    /// Anything else that failed in berth or the engine.
+    Failed,
+    /// A signal stopped the work.
+    Interrupted(crate::launch::Signal),
 }
 
 /// Everything that can go wrong in berth's core and backends.
@@ -324,16 +325,15 @@ fn dangers_message(dangers: &[crate::danger::Danger]) -> String {
 }
 
 impl Error {
-    /// The process exit code for this error.
-    pub fn exit_code(&self) -> u8 {
-        use exit::*;
+    /// The kind of failure.
+    pub fn category(&self) -> Category {
         match self {
             Self::ReadConfig { .. }
             | Self::Config(_)
             | Self::Usage { .. }
             | Self::SecretMissing { .. }
             | Self::DockerfileOutsideContext { .. }
-            | Self::InvalidRunId { .. } => USAGE,
+            | Self::InvalidRunId { .. } => Category::Usage,
             Self::DockerHostUnsupported { .. }
             | Self::DindUnsupported { .. }
             | Self::SocketRemote { .. }
@@ -344,46 +344,14 @@ impl Error {
             | Self::Unsupported { .. }
             | Self::DangersNotAcknowledged { .. }
             | Self::HostPathChanged { .. }
-            | Self::Foreign { .. } => REFUSED,
-            Self::Unavailable { .. } | Self::SocketMissing { .. } => UNAVAILABLE,
-            Self::PermissionDenied { .. } => PERMISSION,
-            Self::ImageMissing { .. } => IMAGE_MISSING,
-            Self::Conflict { .. } => CONFLICT,
-            Self::NotFound { .. } => NOT_FOUND,
-            Self::Engine { .. } | Self::Io { .. } => FAILED,
-            Self::Interrupted { signal } => signal.exit_code(),
-        }
-    }
-
-    /// A short machine-readable name for `--format json`.
-    pub fn kind(&self) -> &'static str {
-        match self {
-            Self::ReadConfig { .. } => "read-config",
-            Self::Config(_) => "config",
-            Self::Usage { .. } => "usage",
-            Self::DockerHostUnsupported { .. } => "docker-host-unsupported",
-            Self::DindUnsupported { .. } => "dind-unsupported",
-            Self::SocketMissing { .. } => "socket-missing",
-            Self::SocketRemote { .. } => "socket-remote",
-            Self::SocketRootGroup { .. } => "socket-root-group",
-            Self::SocketNoGroupAccess { .. } => "socket-no-group-access",
-            Self::AllowlistUnsupported { .. } => "allowlist-unsupported",
-            Self::LimitUnsupported { .. } => "limit-unsupported",
-            Self::SecretMissing { .. } => "secret-missing",
-            Self::Unavailable { .. } => "unavailable",
-            Self::Unsupported { .. } => "unsupported",
-            Self::PermissionDenied { .. } => "permission-denied",
-            Self::ImageMissing { .. } => "image-missing",
-            Self::Conflict { .. } => "conflict",
-            Self::NotFound { .. } => "not-found",
-            Self::Engine { .. } => "engine",
-            Self::Io { .. } => "io",
-            Self::DangersNotAcknowledged { .. } => "dangers-not-acknowledged",
-            Self::DockerfileOutsideContext { .. } => "dockerfile-outside-context",
-            Self::HostPathChanged { .. } => "host-path-changed",
-            Self::Interrupted { .. } => "interrupted",
-            Self::InvalidRunId { .. } => "invalid-run-id",
-            Self::Foreign { .. } => "foreign",
+            | Self::Foreign { .. } => Category::Refused,
+            Self::Unavailable { .. } | Self::SocketMissing { .. } => Category::Unavailable,
+            Self::PermissionDenied { .. } => Category::PermissionDenied,
+            Self::ImageMissing { .. } => Category::ImageMissing,
+            Self::Conflict { .. } => Category::Conflict,
+            Self::NotFound { .. } => Category::NotFound,
+            Self::Engine { .. } | Self::Io { .. } => Category::Failed,
+            Self::Interrupted { signal } => Category::Interrupted(*signal),
         }
     }
 

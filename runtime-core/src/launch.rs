@@ -17,12 +17,12 @@ use crate::host::RealHost;
 use crate::run_id::RunId;
 use crate::runtime::{CreateSpec, Progress, Runtime};
 
-/// A signal that stops berth, with the exit code it gives (128 + its number).
+/// A signal that stops berth.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Signal {
-    /// SIGINT (Ctrl-C): exit code 130.
+    /// SIGINT (Ctrl-C).
     Interrupt,
-    /// SIGTERM: exit code 143.
+    /// SIGTERM.
     Terminate,
 }
 
@@ -35,11 +35,11 @@ impl Signal {
         }
     }
 
-    /// The exit code of a process stopped by this signal: 128 + its number.
-    pub fn exit_code(self) -> u8 {
+    /// The signal's number: 2 for SIGINT, 15 for SIGTERM.
+    pub fn number(self) -> u8 {
         match self {
-            Self::Interrupt => 130,
-            Self::Terminate => 143,
+            Self::Interrupt => 2,
+            Self::Terminate => 15,
         }
     }
 }

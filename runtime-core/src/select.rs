@@ -442,7 +442,7 @@ mod tests {
             (RuntimeChoice::AUTO, SelectionSource::Default)
         );
         let err = select(None, None, Some("podman")).unwrap_err();
-        assert_eq!(err.exit_code(), 2);
+        assert_eq!(err.category(), crate::error::Category::Usage);
         assert!(err.to_string().contains("BERTH_RUNTIME"), "{err}");
     }
 
@@ -471,8 +471,8 @@ mod tests {
         assert_eq!(
             auto(Os::Linux, &all(false, false, true))
                 .unwrap_err()
-                .exit_code(),
-            4
+                .category(),
+            crate::error::Category::Unavailable
         );
         // An explicit choice is honoured even when unavailable (launch says why).
         assert_eq!(
@@ -695,7 +695,7 @@ mod tests {
         )
         .await
         .expect_err("no gvisor backend");
-        assert_eq!(err.exit_code(), 4);
+        assert_eq!(err.category(), crate::error::Category::Unavailable);
         assert!(err.to_string().contains("no gvisor backend"), "{err}");
         assert!(err.to_string().contains("use one it has: docker"), "{err}");
     }

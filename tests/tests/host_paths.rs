@@ -189,7 +189,12 @@ fn sensitive_and_symlinked_paths_resolve_to_what_is_really_used() {
                 }
             }
             Err(err) => {
-                let _ = writeln!(out, "error (exit {}): {}", err.exit_code(), err.report());
+                let _ = writeln!(
+                    out,
+                    "error (exit {}): {}",
+                    berth::exit::code(&err),
+                    err.report()
+                );
             }
         }
         out.push('\n');

@@ -126,7 +126,7 @@ fn refuse(case: &Case) -> Error {
 fn check_shape(case: &Case, err: &Error) {
     let name = &case.name;
     let message = err.report();
-    assert_eq!(err.exit_code(), 2, "{name}: {message}");
+    assert_eq!(berth::exit::code(err), 2, "{name}: {message}");
     let Error::Config(diag) = err else {
         panic!("{name}: not a config error: {message}");
     };
@@ -180,7 +180,7 @@ fn every_invalid_config_is_refused_with_a_located_message() {
             }, {
                 insta::assert_snapshot!(
                     case.name.clone(),
-                    format!("{}\nexit code: {}\n", err.report(), err.exit_code())
+                    format!("{}\nexit code: {}\n", err.report(), berth::exit::code(&err))
                 );
             });
         }));

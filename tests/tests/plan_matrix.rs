@@ -176,7 +176,11 @@ fn config(fixture: &Fixture) -> Config {
 fn outcome(config: &Config, caps: &Capabilities, host: &HostFacts) -> String {
     match prepare(config, caps, host) {
         Ok(plan) => plan.summary(),
-        Err(err) => format!("error: {}\nexit code: {}\n", err.report(), err.exit_code()),
+        Err(err) => format!(
+            "error: {}\nexit code: {}\n",
+            err.report(),
+            berth::exit::code(&err)
+        ),
     }
 }
 
@@ -397,7 +401,7 @@ fn runtime_selection_table() {
         let env_shown = env.map_or_else(|| "(unset)".to_owned(), |e| format!("{e:?}"));
         let result = match select(flag, config, env) {
             Ok(s) => format!("{} (from {})", s.requested, s.source),
-            Err(e) => format!("error, exit code {}: {}", e.exit_code(), e.report()),
+            Err(e) => format!("error, exit code {}: {}", berth::exit::code(&e), e.report()),
         };
         let _ = writeln!(
             text,
@@ -426,7 +430,7 @@ fn runtime_selection_table() {
             Ok(kind) => kind.to_string(),
             Err(e) => format!(
                 "error, exit code {}:\n{}",
-                e.exit_code(),
+                berth::exit::code(&e),
                 indent(&e.report(), "    ")
             ),
         };
@@ -490,7 +494,7 @@ fn selection_order_and_auto_preference() {
     assert_eq!(pick(None, None, Some("gvisor")), (gvisor, Env));
     assert_eq!(pick(None, None, None), (RuntimeChoice::AUTO, Default));
     let err = select(None, None, Some("podman")).expect_err("invalid BERTH_RUNTIME");
-    assert_eq!(err.exit_code(), 2, "{}", err.report());
+    assert_eq!(berth::exit::code(&err), 2, "{}", err.report());
     assert!(err.report().contains("BERTH_RUNTIME"), "{}", err.report());
 
     let auto = |name: &str| {
@@ -504,7 +508,10 @@ fn selection_order_and_auto_preference() {
     assert_eq!(auto("socket-gid").expect("gvisor"), RuntimeKind::Gvisor);
     assert_eq!(auto("no-runsc").expect("docker"), RuntimeKind::Docker);
     assert_eq!(auto("macos").expect("apple"), RuntimeKind::Apple);
-    assert_eq!(auto("socket-missing").expect_err("none").exit_code(), 4);
+    assert_eq!(
+        berth::exit::code(&auto("socket-missing").expect_err("none")),
+        4
+    );
 }
 
 /// Every snapshot name the tests above write.

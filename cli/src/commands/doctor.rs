@@ -56,11 +56,7 @@ pub async fn execute(args: DoctorArgs) -> Result<u8, Error> {
         Format::Json => render::json(&report),
         Format::Human => print!("{}", human(&report)),
     }
-    Ok(if any {
-        0
-    } else {
-        runtime_core::error::exit::UNAVAILABLE
-    })
+    Ok(if any { 0 } else { crate::exit::UNAVAILABLE })
 }
 
 fn report(p: &Probed, host: &HostFacts) -> RuntimeReport {

@@ -29,15 +29,15 @@ pub async fn execute(args: ExecArgs) -> Result<u8, Error> {
     };
     let session = tokio::select! {
         session = runtime.exec(&info.id, &spec) => session?,
-        signal = interrupts.recv() => return Ok(signal.exit_code()),
+        signal = interrupts.recv() => return Ok(crate::exit::signalled(signal)),
     };
     let raw = args.tty.then(stdio::RawTerminal::enter);
     let code = tokio::select! {
         code = stdio::pump(session, args.interactive) => code,
-        signal = interrupts.recv() => Ok(i64::from(signal.exit_code())),
+        signal = interrupts.recv() => Ok(i64::from(crate::exit::signalled(signal))),
     };
     drop(raw);
-    Ok(u8::try_from(code?.rem_euclid(256)).unwrap_or(runtime_core::error::exit::FAILED))
+    Ok(crate::exit::of_process(code?))
 }
 
 /// `K=V`, or `K` to pass berth's own value of K; `None` when K is unset in berth's
