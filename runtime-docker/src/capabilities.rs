@@ -9,7 +9,7 @@ use runtime_core::{
 pub const DEFAULT_NETWORK: &str = "bridge";
 
 /// The OCI runtime `--runtime docker` always uses.
-pub const RUNC: &str = "runc";
+pub(crate) const RUNC: &str = "runc";
 
 /// Docker (runc) capabilities on this host. Pure.
 pub fn capabilities(_host: &HostFacts, probe: &ProbeReport) -> Capabilities {
@@ -45,10 +45,10 @@ pub fn capabilities(_host: &HostFacts, probe: &ProbeReport) -> Capabilities {
 }
 
 /// What to do when the engine does not answer.
-pub const START_ENGINE_FIX: &str = "start the Docker engine (sudo systemctl start docker, or scripts/setup-engine.sh), or set DOCKER_HOST to its socket";
+pub(crate) const START_ENGINE_FIX: &str = "start the Docker engine (sudo systemctl start docker, or scripts/setup-engine.sh), or set DOCKER_HOST to its socket";
 
 /// The availability of an engine that did not answer, with the fix.
-pub fn unreachable(reason: String) -> Availability {
+pub(crate) fn unreachable(reason: String) -> Availability {
     Availability::Unavailable {
         reason,
         fix: START_ENGINE_FIX.to_owned(),

@@ -21,8 +21,9 @@ use crate::errors::DockerError;
 /// attach, build output) are not bounded by it; a stop with a long grace period is.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(3600);
 
-/// Where the engine listens.
+/// Where the engine listens: what [`crate::DockerRuntime::with_endpoint`] connects to.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Endpoint {
     /// A unix socket.
     Unix(PathBuf),
@@ -33,7 +34,7 @@ pub enum Endpoint {
 impl Endpoint {
     /// The socket path; for a remote engine, the default path (used only to word
     /// permission errors, which a remote engine does not produce).
-    pub fn socket(&self) -> &Path {
+    pub(crate) fn socket(&self) -> &Path {
         match self {
             Self::Unix(path) => path,
             Self::Remote(_) => Path::new(DEFAULT_SOCKET),
@@ -51,7 +52,7 @@ impl fmt::Display for Endpoint {
 }
 
 /// The engine's endpoint on this host.
-pub fn endpoint() -> Endpoint {
+pub(crate) fn endpoint() -> Endpoint {
     match socket::discover(&RealHost) {
         SocketFacts::Usable { path, .. }
         | SocketFacts::RootGroup { path, .. }
@@ -64,7 +65,7 @@ pub fn endpoint() -> Endpoint {
 /// A lazily connected, version-negotiated client. A failed connection is not
 /// remembered: the next call tries again.
 #[derive(Debug, Default)]
-pub struct Engine {
+pub(crate) struct Engine {
     /// Where to connect; found on this host at first use when `None`.
     endpoint: Option<Endpoint>,
     client: OnceCell<Connected>,
@@ -80,12 +81,12 @@ struct Connected {
 
 impl Engine {
     /// The endpoint given at construction, if any.
-    pub fn endpoint(&self) -> Option<&Endpoint> {
+    pub(crate) fn endpoint(&self) -> Option<&Endpoint> {
         self.endpoint.as_ref()
     }
 
     /// An engine at a given endpoint.
-    pub fn at(endpoint: Endpoint) -> Self {
+    pub(crate) fn at(endpoint: Endpoint) -> Self {
         Self {
             endpoint: Some(endpoint),
             client: OnceCell::new(),
@@ -93,12 +94,12 @@ impl Engine {
     }
 
     /// The client, connecting and negotiating the API version on first use.
-    pub async fn client(&self) -> Result<&Docker, DockerError> {
+    pub(crate) async fn client(&self) -> Result<&Docker, DockerError> {
         Ok(&self.connected().await?.docker)
     }
 
     /// The engine's answer to `/version`, as read when connecting.
-    pub async fn version(&self) -> Result<&SystemVersion, DockerError> {
+    pub(crate) async fn version(&self) -> Result<&SystemVersion, DockerError> {
         Ok(&self.connected().await?.version)
     }
 

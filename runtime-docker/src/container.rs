@@ -26,14 +26,14 @@ use crate::capabilities::RUNC;
 use crate::errors::DockerError;
 
 /// The name of the `index`th anonymous volume of a run.
-pub fn volume_name(run_id: &str, index: usize) -> String {
+pub(crate) fn volume_name(run_id: &str, index: usize) -> String {
     format!("berth-{run_id}-{index}")
 }
 
 /// Every label the run's resources carry: the spec's (which always hold each
 /// `berth.*` label berth reads back, so an image's own labels cannot set them), and
 /// the OCI runtime the container really runs under.
-pub fn run_labels(spec: &CreateSpec<'_>) -> HashMap<String, String> {
+pub(crate) fn run_labels(spec: &CreateSpec<'_>) -> HashMap<String, String> {
     let mut out: HashMap<String, String> = spec.labels().into_iter().collect();
     out.insert(
         labels::MANAGED_BY.to_owned(),
@@ -49,7 +49,7 @@ pub fn run_labels(spec: &CreateSpec<'_>) -> HashMap<String, String> {
 /// The OCI runtime a plan's container is created with: the plan's; for the docker
 /// backend `runc` when the plan names none, so that `--runtime docker` never lands
 /// on an engine whose default runtime is runsc.
-pub fn oci_runtime(spec: &CreateSpec<'_>) -> Option<String> {
+pub(crate) fn oci_runtime(spec: &CreateSpec<'_>) -> Option<String> {
     let plan = spec.plan;
     plan.oci_runtime
         .clone()
@@ -57,14 +57,14 @@ pub fn oci_runtime(spec: &CreateSpec<'_>) -> Option<String> {
 }
 
 /// Whether an image's `User` runs as root: unset, `root` or uid 0.
-pub fn is_root_user(user: &str) -> bool {
+pub(crate) fn is_root_user(user: &str) -> bool {
     matches!(user.split(':').next(), Some("" | "root" | "0"))
 }
 
 /// The user the container runs as: the plan's; else, when the image's user is
 /// root or unset (or was not inspected, `None`), the plan's non-root user; else
 /// the image's own (`None`: the engine uses it).
-pub fn effective_user(plan: &Plan, image_user: Option<&str>) -> Option<String> {
+pub(crate) fn effective_user(plan: &Plan, image_user: Option<&str>) -> Option<String> {
     if let Some(user) = &plan.user {
         return Some(user.clone());
     }
@@ -78,7 +78,7 @@ pub fn effective_user(plan: &Plan, image_user: Option<&str>) -> Option<String> {
 /// `npx`, `uvx` and `pip --user` style tools run from it), no setuid, no devices.
 /// A mount owned by the sandbox user gets its uid and gid when the user is numeric;
 /// for a user known only by name it is world-writable with the sticky bit.
-pub fn tmpfs_options(mode: u32, owner: TmpfsOwner, user: Option<&str>) -> String {
+pub(crate) fn tmpfs_options(mode: u32, owner: TmpfsOwner, user: Option<&str>) -> String {
     let base = "rw,exec,nosuid,nodev";
     match owner {
         TmpfsOwner::Root => format!("{base},mode={mode:o}"),
@@ -101,7 +101,10 @@ fn numeric_ids(user: &str) -> Option<(u32, u32)> {
 /// The engine's create request for a spec, given the image's `User` as inspected
 /// (`None` when unknown). Pure. Anonymous volumes are named with [`volume_name`] in
 /// the order of the plan's `Mount::Volume`s.
-pub fn container_body(spec: &CreateSpec<'_>, image_user: Option<&str>) -> ContainerCreateBody {
+pub(crate) fn container_body(
+    spec: &CreateSpec<'_>,
+    image_user: Option<&str>,
+) -> ContainerCreateBody {
     let plan = spec.plan;
     let user = effective_user(plan, image_user);
     // Who the sandbox runs as: an inspected image with no user runs as root.
@@ -218,7 +221,7 @@ pub fn container_body(spec: &CreateSpec<'_>, image_user: Option<&str>) -> Contai
 /// Everything is labelled with the run id, so a failure part-way is cleaned up by
 /// removing the run. The shared network is not: it is looked up (one request)
 /// and made only when missing.
-pub async fn create(
+pub(crate) async fn create(
     docker: &Docker,
     spec: &CreateSpec<'_>,
     image_user: Option<&str>,
@@ -316,7 +319,7 @@ async fn create_network(
 /// Starts a created container. The engine checks the network only at start, so a
 /// sandbox whose shared network `berth gc` removed after create fails: then the
 /// network is made again and the start tried again.
-pub async fn start(docker: &Docker, id: &str) -> Result<(), DockerError> {
+pub(crate) async fn start(docker: &Docker, id: &str) -> Result<(), DockerError> {
     let start_error = |e| DockerError::api(format!("start {id}"), "sandbox", id, e);
     let Err(err) = docker
         .start_container(id, None::<StartContainerOptions>)
@@ -346,14 +349,14 @@ pub async fn start(docker: &Docker, id: &str) -> Result<(), DockerError> {
 }
 
 /// Whole seconds of grace, rounded up so a short grace is not an immediate kill.
-pub fn grace_secs(grace: Duration) -> i32 {
+pub(crate) fn grace_secs(grace: Duration) -> i32 {
     let secs = grace.as_secs() + u64::from(grace.subsec_nanos() > 0);
     i32::try_from(secs).unwrap_or(i32::MAX)
 }
 
 /// Stops a container: SIGTERM, then SIGKILL after `grace`. Stopping a stopped
 /// container is not an error.
-pub async fn stop(docker: &Docker, id: &str, grace: Duration) -> Result<(), DockerError> {
+pub(crate) async fn stop(docker: &Docker, id: &str, grace: Duration) -> Result<(), DockerError> {
     let options = StopContainerOptionsBuilder::default()
         .t(grace_secs(grace))
         .build();
@@ -364,6 +367,9 @@ pub async fn stop(docker: &Docker, id: &str, grace: Duration) -> Result<(), Dock
         .await
         .map_err(|e| DockerError::api(format!("stop {id}"), "sandbox", id, e))
 }
+
+#[cfg(test)]
+mod request_tests;
 
 #[cfg(test)]
 mod tests {

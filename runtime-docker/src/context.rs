@@ -18,7 +18,7 @@ use crate::errors::DockerError;
 
 /// `.dockerignore` rules.
 #[derive(Debug, Default)]
-pub struct Ignore {
+pub(crate) struct Ignore {
     rules: Vec<Rule>,
 }
 
@@ -30,7 +30,7 @@ struct Rule {
 
 impl Ignore {
     /// Parses `.dockerignore` text; `path` names the file in errors.
-    pub fn parse(text: &str, path: &Path) -> Result<Self, DockerError> {
+    pub(crate) fn parse(text: &str, path: &Path) -> Result<Self, DockerError> {
         let mut rules = Vec::new();
         for line in text.lines() {
             let line = line.trim();
@@ -62,7 +62,7 @@ impl Ignore {
     }
 
     /// Reads `<context>/.dockerignore`; no file means no rules.
-    pub fn read(context: &Path) -> Result<Self, DockerError> {
+    pub(crate) fn read(context: &Path) -> Result<Self, DockerError> {
         let path = context.join(".dockerignore");
         match fs::read_to_string(&path) {
             Ok(text) => Self::parse(&text, &path),
@@ -73,7 +73,7 @@ impl Ignore {
 
     /// Whether `rel` (slash-separated, relative to the context) is excluded: the
     /// last rule matching it or one of its parent directories decides.
-    pub fn excludes(&self, rel: &str) -> bool {
+    pub(crate) fn excludes(&self, rel: &str) -> bool {
         let mut excluded = false;
         for rule in &self.rules {
             if matches_or_parent(&rule.matcher, rel) {
@@ -113,7 +113,7 @@ fn clean(pattern: &str) -> String {
 
 /// What to send for one build.
 #[derive(Debug)]
-pub struct BuildContext {
+pub(crate) struct BuildContext {
     dir: PathBuf,
     ignore: Ignore,
     /// The Dockerfile's path inside the archive (what the build API's
@@ -125,7 +125,7 @@ impl BuildContext {
     /// The context `dir` (absolute) built with `dockerfile` (absolute), which must
     /// be inside the context: nothing outside it is ever read or sent. Reads
     /// `.dockerignore`.
-    pub fn new(dir: &Path, dockerfile: &Path) -> Result<Self, DockerError> {
+    pub(crate) fn new(dir: &Path, dockerfile: &Path) -> Result<Self, DockerError> {
         let ignore = Ignore::read(dir)?;
         let inside = dockerfile
             .strip_prefix(dir)
@@ -152,17 +152,17 @@ impl BuildContext {
     }
 
     /// The context directory.
-    pub fn dir(&self) -> &Path {
+    pub(crate) fn dir(&self) -> &Path {
         &self.dir
     }
 
     /// The Dockerfile's name inside the archive.
-    pub fn dockerfile_name(&self) -> &str {
+    pub(crate) fn dockerfile_name(&self) -> &str {
         &self.dockerfile_name
     }
 
     /// Writes the archive to `out`.
-    pub fn pack<W: Write>(&self, out: W) -> Result<W, DockerError> {
+    pub(crate) fn pack<W: Write>(&self, out: W) -> Result<W, DockerError> {
         let mut builder = tar::Builder::new(out);
         builder.follow_symlinks(false);
         self.walk(&mut builder, &self.dir, "")?;

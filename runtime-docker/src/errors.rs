@@ -17,7 +17,7 @@ use crate::flavour::Flavour;
 
 /// Everything that can go wrong talking to the engine.
 #[derive(Debug, thiserror::Error)]
-pub enum DockerError {
+pub(crate) enum DockerError {
     /// The engine did not answer the version negotiation.
     #[error("failed to connect to the Docker engine at {endpoint}")]
     Connect {
@@ -111,7 +111,7 @@ pub enum DockerError {
 
 /// What an engine stream left out.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum Incomplete {
+pub(crate) enum Incomplete {
     /// The wait stream closed without an exit code.
     #[error("the engine closed the wait stream without an exit code")]
     WaitEnded,
@@ -127,11 +127,11 @@ pub enum Incomplete {
 /// (so the failure is readable even when progress output was not shown).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{message}{}", render_lines(last_lines))]
-pub struct BuildFailed {
+pub(crate) struct BuildFailed {
     /// The engine's error message.
-    pub message: String,
+    pub(crate) message: String,
     /// The last lines of build output before the error, oldest first.
-    pub last_lines: Vec<String>,
+    pub(crate) last_lines: Vec<String>,
 }
 
 fn render_lines(lines: &[String]) -> String {
@@ -148,7 +148,7 @@ fn render_lines(lines: &[String]) -> String {
 
 impl DockerError {
     /// An API error with what it was about.
-    pub fn api(
+    pub(crate) fn api(
         operation: impl Into<String>,
         what: &'static str,
         name: impl Into<String>,
@@ -171,7 +171,7 @@ impl DockerError {
 
     /// Converts into the core error, once, at the trait boundary; the backend's
     /// flavour names the runtime and reads its OCI runtime's refusals.
-    pub fn into_core(self, flavour: &dyn Flavour) -> Error {
+    pub(crate) fn into_core(self, flavour: &dyn Flavour) -> Error {
         let runtime = flavour.kind();
         if let Some(source) = self.bollard() {
             // Connecting is the first request, so the endpoint is nearly always known.
@@ -306,7 +306,7 @@ fn io_kind(source: &BollardError) -> Option<io::ErrorKind> {
 }
 
 /// The error for an engine that does not answer.
-pub fn engine_not_running(runtime: RuntimeKind, endpoint: &Endpoint) -> Error {
+pub(crate) fn engine_not_running(runtime: RuntimeKind, endpoint: &Endpoint) -> Error {
     Error::Unavailable {
         runtime,
         reason: format!("the Docker engine is not running (no answer at {endpoint})"),
@@ -315,7 +315,7 @@ pub fn engine_not_running(runtime: RuntimeKind, endpoint: &Endpoint) -> Error {
 }
 
 /// The error for an image that is not present locally.
-pub fn image_missing(runtime: RuntimeKind, reference: &str) -> Error {
+pub(crate) fn image_missing(runtime: RuntimeKind, reference: &str) -> Error {
     Error::ImageMissing {
         runtime,
         reference: reference.to_owned(),
@@ -326,7 +326,7 @@ pub fn image_missing(runtime: RuntimeKind, reference: &str) -> Error {
 }
 
 /// What to do about permission denied on `socket`: join its group, named.
-pub fn permission_fix(socket: &Path) -> String {
+pub(crate) fn permission_fix(socket: &Path) -> String {
     use std::os::unix::fs::MetadataExt;
     match std::fs::metadata(socket).map(|m| m.gid()) {
         Ok(gid) => permission_fix_for_gid(socket, gid, group_name(gid).as_deref()),
@@ -345,7 +345,7 @@ fn group_name(gid: u32) -> Option<String> {
 }
 
 /// The fix text for a socket owned by group `gid` (named `name` when known). Pure.
-pub fn permission_fix_for_gid(socket: &Path, gid: u32, name: Option<&str>) -> String {
+pub(crate) fn permission_fix_for_gid(socket: &Path, gid: u32, name: Option<&str>) -> String {
     match name {
         Some(name) => format!(
             "join the group `{name}` (gid {gid}) that owns {}: sudo usermod -aG {name} $USER, then log in again (or run `newgrp {name}`)",

@@ -31,7 +31,7 @@ const CHUNK: usize = 64 * 1024;
 
 /// The `User` of a local image (empty when it names none), or `None` when the
 /// image is not present.
-pub async fn user(docker: &Docker, reference: &str) -> Result<Option<String>, DockerError> {
+pub(crate) async fn user(docker: &Docker, reference: &str) -> Result<Option<String>, DockerError> {
     match docker.inspect_image(reference).await {
         Ok(image) => Ok(Some(image.config.and_then(|c| c.user).unwrap_or_default())),
         Err(BollardError::DockerResponseServerError {
@@ -48,7 +48,7 @@ pub async fn user(docker: &Docker, reference: &str) -> Result<Option<String>, Do
 
 /// Builds a `Build` source; checks a `Reference`. Returns the image's `User` (see
 /// [`user`]), or `None` when a reference is missing.
-pub async fn ensure(
+pub(crate) async fn ensure(
     docker: &Docker,
     image: &ImageSource,
     progress: Progress<'_>,
@@ -69,7 +69,7 @@ pub async fn ensure(
 }
 
 /// Builds `tag` from `dockerfile` in `context` with build `args`.
-pub async fn build(
+pub(crate) async fn build(
     docker: &Docker,
     dockerfile: &Path,
     context: &Path,

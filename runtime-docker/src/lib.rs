@@ -2,8 +2,8 @@
 //!
 //! The design decision: talk to the engine's API rather than shelling out to the
 //! `docker` CLI, so that exec stdio is a hijacked stream berth controls byte for
-//! byte, engine errors are typed at one boundary ([`errors::DockerError`], turned
-//! into `runtime_core::Error` once), and nothing depends on a CLI version. The API
+//! byte, engine errors are typed at one boundary (inside this crate, turned into
+//! `runtime_core::Error` once), and nothing depends on a CLI version. The API
 //! version is always negotiated, and the connection is made on first use, so
 //! building a backend never fails.
 //!
@@ -35,21 +35,22 @@ use runtime_core::{
     ProbeReport, Removed, Runtime, RuntimeKind, SandboxInfo, Session, SocketFacts,
 };
 
-pub mod capabilities;
-pub mod connect;
-pub mod container;
-pub mod context;
-pub mod errors;
-pub mod flavour;
-pub mod image;
-pub mod list;
-pub mod network;
-pub mod probe;
-pub mod remove;
-pub mod sessions;
+mod capabilities;
+mod connect;
+mod container;
+mod context;
+mod errors;
+mod flavour;
+mod image;
+mod list;
+mod network;
+mod probe;
+mod remove;
+mod sessions;
 pub mod socket;
 
-pub use capabilities::capabilities;
+pub use capabilities::{DEFAULT_NETWORK, capabilities};
+pub use connect::Endpoint;
 use connect::Engine;
 use errors::DockerError;
 pub use flavour::{Flavour, Runc};
@@ -103,7 +104,7 @@ impl DockerRuntime {
 
     /// A backend of `flavour` on the engine at `endpoint` rather than the one
     /// found on this host.
-    pub fn with_endpoint(flavour: impl Flavour, endpoint: connect::Endpoint) -> Self {
+    pub fn with_endpoint(flavour: impl Flavour, endpoint: Endpoint) -> Self {
         Self {
             flavour: Arc::new(flavour),
             engine: Arc::new(Engine::at(endpoint)),

@@ -28,7 +28,7 @@ fn managed_filter() -> HashMap<String, Vec<String>> {
 }
 
 /// berth's containers on this engine, runc and runsc alike (`all`: stopped ones too).
-pub async fn list(docker: &Docker, all: bool) -> Result<Vec<SandboxInfo>, DockerError> {
+pub(crate) async fn list(docker: &Docker, all: bool) -> Result<Vec<SandboxInfo>, DockerError> {
     let options = ListContainersOptionsBuilder::default()
         .all(all)
         .filters(&managed_filter())
@@ -41,7 +41,7 @@ pub async fn list(docker: &Docker, all: bool) -> Result<Vec<SandboxInfo>, Docker
 }
 
 /// berth's networks and volumes on this engine.
-pub async fn resources(docker: &Docker) -> Result<Vec<ResourceInfo>, DockerError> {
+pub(crate) async fn resources(docker: &Docker) -> Result<Vec<ResourceInfo>, DockerError> {
     let filters = managed_filter();
     let (networks, volumes) = tokio::join!(
         docker.list_networks(Some(
@@ -86,7 +86,7 @@ pub async fn resources(docker: &Docker) -> Result<Vec<ResourceInfo>, DockerError
 /// Maps one listed container. Pure; skips entries without an id. The berth runtime
 /// and OCI runtime come from the labels (the list answer has no `HostConfig.Runtime`);
 /// the exit code is read from the status text ("Exited (137) 3 seconds ago").
-pub fn summary_to_info(c: ContainerSummary) -> Option<SandboxInfo> {
+pub(crate) fn summary_to_info(c: ContainerSummary) -> Option<SandboxInfo> {
     let id = c.id?;
     let labels: BTreeMap<String, String> = c.labels.unwrap_or_default().into_iter().collect();
     let runtime = match labels.get(labels::RUNTIME).map(String::as_str) {
@@ -129,7 +129,7 @@ pub fn summary_to_info(c: ContainerSummary) -> Option<SandboxInfo> {
 }
 
 /// "Exited (137) 3 seconds ago" -> 137.
-pub fn parse_exit_code(status: &str) -> Option<i64> {
+pub(crate) fn parse_exit_code(status: &str) -> Option<i64> {
     let rest = status.strip_prefix("Exited (")?;
     rest[..rest.find(')')?].parse().ok()
 }

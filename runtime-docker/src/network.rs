@@ -22,7 +22,7 @@ use runtime_core::labels;
 use crate::errors::DockerError;
 
 /// The labels of the shared network: berth's, and its role; never a run id.
-pub fn shared_labels() -> HashMap<String, String> {
+pub(crate) fn shared_labels() -> HashMap<String, String> {
     HashMap::from([
         (
             labels::MANAGED_BY.to_owned(),
@@ -33,7 +33,7 @@ pub fn shared_labels() -> HashMap<String, String> {
 }
 
 /// Whether a network carries the shared network's labels.
-pub fn is_shared(labels: &HashMap<String, String>) -> bool {
+pub(crate) fn is_shared(labels: &HashMap<String, String>) -> bool {
     shared_labels()
         .iter()
         .all(|(k, v)| labels.get(k).is_some_and(|have| have == v))
@@ -41,16 +41,16 @@ pub fn is_shared(labels: &HashMap<String, String>) -> bool {
 
 /// The shared network as [`ensure`] found or made it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Ensured {
+pub(crate) struct Ensured {
     /// The engine's id of the network to join.
-    pub id: String,
+    pub(crate) id: String,
     /// Whether anything had to be done (created, or duplicates removed).
-    pub changed: bool,
+    pub(crate) changed: bool,
 }
 
 /// Of the networks named `name`, berth's shared ones, oldest first (ties by id), and
 /// whether a network of that name belongs to someone else. Pure.
-pub fn pick(name: &str, networks: &[Network]) -> (Vec<String>, bool) {
+pub(crate) fn pick(name: &str, networks: &[Network]) -> (Vec<String>, bool) {
     let mut ours: Vec<(&str, &str)> = Vec::new();
     let mut foreign = false;
     for n in networks.iter().filter(|n| n.name.as_deref() == Some(name)) {
@@ -82,7 +82,7 @@ async fn named(docker: &Docker, name: &str) -> Result<Vec<Network>, DockerError>
 }
 
 /// Makes sure exactly one shared network named `name` exists; returns its id.
-pub async fn ensure(docker: &Docker, name: &str) -> Result<Ensured, DockerError> {
+pub(crate) async fn ensure(docker: &Docker, name: &str) -> Result<Ensured, DockerError> {
     // The common case, in one request: it exists, once, and is berth's.
     if let Ok(found) = docker
         .inspect_network(name, None::<InspectNetworkOptions>)
@@ -166,7 +166,7 @@ pub async fn ensure(docker: &Docker, name: &str) -> Result<Ensured, DockerError>
 /// Removes the shared networks named `name` that no container uses; returns their
 /// names. One that a sandbox joins meanwhile is kept (the engine refuses to remove
 /// it).
-pub async fn remove_unused(docker: &Docker, name: &str) -> Result<Vec<String>, DockerError> {
+pub(crate) async fn remove_unused(docker: &Docker, name: &str) -> Result<Vec<String>, DockerError> {
     let filters = HashMap::from([(
         "label".to_owned(),
         shared_labels()
@@ -264,5 +264,114 @@ mod tests {
         let mut half = shared_labels();
         half.remove(labels::ROLE);
         assert!(!is_shared(&half));
+    }
+}
+
+/// Removal against the real engine, on a network name of its own (never the
+/// `berth` network other runs share). It needs the engine and the test image
+/// (scripts/build-test-images.sh) and fails without them.
+#[cfg(test)]
+mod engine_tests {
+    use bollard::models::{ContainerCreateBody, HostConfig};
+    use bollard::query_parameters::{CreateContainerOptionsBuilder, RemoveContainerOptionsBuilder};
+    use runtime_core::RunId;
+
+    use super::*;
+    use crate::connect::Engine;
+
+    /// Removes the container and the networks of the test when dropped, even if
+    /// the test fails.
+    struct Cleanup {
+        container: String,
+        network: String,
+    }
+
+    impl Drop for Cleanup {
+        fn drop(&mut self) {
+            let docker = |args: &[&str]| std::process::Command::new("docker").args(args).output();
+            let _ = docker(&["rm", "-f", &self.container]);
+            // A duplicate by the same name needs a second removal.
+            let _ = docker(&["network", "rm", &self.network]);
+            let _ = docker(&["network", "rm", &self.network]);
+        }
+    }
+
+    async fn count(docker: &Docker, name: &str) -> usize {
+        let networks = named(docker, name).await.expect("list networks");
+        networks
+            .iter()
+            .filter(|n| n.name.as_deref() == Some(name))
+            .count()
+    }
+
+    #[tokio::test]
+    async fn removal_spares_a_network_in_use() {
+        let engine = Engine::default();
+        let docker = engine
+            .client()
+            .await
+            .expect("the Docker engine is required for this test");
+        let run_id = RunId::random();
+        let name = format!("berth-nettest-{run_id}");
+        let container = format!("{name}-user");
+        let _cleanup = Cleanup {
+            container: container.clone(),
+            network: name.clone(),
+        };
+        ensure(docker, &name).await.expect("ensure");
+
+        docker
+            .create_container(
+                Some(
+                    CreateContainerOptionsBuilder::default()
+                        .name(&container)
+                        .build(),
+                ),
+                ContainerCreateBody {
+                    image: Some("berth-test/busybox:latest".to_owned()),
+                    cmd: Some(vec!["sleep".to_owned(), "60".to_owned()]),
+                    labels: Some(HashMap::from([
+                        (
+                            labels::MANAGED_BY.to_owned(),
+                            labels::MANAGED_BY_VALUE.to_owned(),
+                        ),
+                        (labels::RUN_ID.to_owned(), run_id.to_string()),
+                    ])),
+                    host_config: Some(HostConfig {
+                        network_mode: Some(name.clone()),
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                },
+            )
+            .await
+            .expect("create a container on the network");
+        docker
+            .start_container(&container, None)
+            .await
+            .expect("start it");
+
+        assert_eq!(
+            remove_unused(docker, &name).await.expect("prune"),
+            Vec::<String>::new()
+        );
+        assert_eq!(count(docker, &name).await, 1, "a network in use is kept");
+
+        docker
+            .remove_container(
+                &container,
+                Some(RemoveContainerOptionsBuilder::default().force(true).build()),
+            )
+            .await
+            .expect("remove the container");
+        assert_eq!(
+            remove_unused(docker, &name).await.expect("prune"),
+            vec![name.clone()]
+        );
+        assert_eq!(
+            count(docker, &name).await,
+            0,
+            "an unused network is removed"
+        );
     }
 }

@@ -8,7 +8,7 @@ use runtime_core::{Availability, EngineFacts, Error, OciRuntime};
 use crate::errors::DockerError;
 
 /// Reads `/info`; the version is the answer the client was negotiated with.
-pub async fn engine_facts(
+pub(crate) async fn engine_facts(
     docker: &Docker,
     version: &SystemVersion,
 ) -> Result<EngineFacts, DockerError> {
@@ -21,7 +21,11 @@ pub async fn engine_facts(
 
 /// The facts in the engine's answers. Pure. Runtimes are sorted by name; a runtime
 /// the engine lists without arguments gets an empty list.
-pub fn facts(version: SystemVersion, info: SystemInfo, negotiated: &ClientVersion) -> EngineFacts {
+pub(crate) fn facts(
+    version: SystemVersion,
+    info: SystemInfo,
+    negotiated: &ClientVersion,
+) -> EngineFacts {
     let mut runtimes: Vec<OciRuntime> = info
         .runtimes
         .unwrap_or_default()
@@ -51,7 +55,7 @@ pub fn facts(version: SystemVersion, info: SystemInfo, negotiated: &ClientVersio
 
 /// The availability a failed probe reports: the engine's own words when they are
 /// typed (not running, permission denied), else the whole error as the reason.
-pub fn availability(err: Error) -> Availability {
+pub(crate) fn availability(err: Error) -> Availability {
     match err {
         Error::Unavailable { reason, fix, .. } => Availability::Unavailable { reason, fix },
         Error::PermissionDenied { path, fix } => Availability::Denied { path, fix },

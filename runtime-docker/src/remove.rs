@@ -23,7 +23,7 @@ const IN_USE_PAUSE: Duration = Duration::from_millis(100);
 
 /// The engine filter for one run's objects: berth's (`berth.managed-by=berth`)
 /// and labelled with the run's id; the engine matches both.
-pub fn run_filter(run_id: &RunId) -> HashMap<String, Vec<String>> {
+pub(crate) fn run_filter(run_id: &RunId) -> HashMap<String, Vec<String>> {
     HashMap::from([(
         "label".to_owned(),
         vec![
@@ -88,7 +88,7 @@ where
 
 /// Removes every container, network and volume of berth labelled with `run_id`;
 /// returns what this call removed.
-pub async fn remove(docker: &Docker, run_id: &RunId) -> Result<Removed, DockerError> {
+pub(crate) async fn remove(docker: &Docker, run_id: &RunId) -> Result<Removed, DockerError> {
     let mut removed = Removed::default();
     let filter = run_filter(run_id);
     let list_error = |what: &str, e| {

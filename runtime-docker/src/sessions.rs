@@ -34,7 +34,7 @@ const EXEC_EXIT_POLLS: u32 = 250;
 const EXEC_EXIT_PAUSE: Duration = Duration::from_millis(20);
 
 /// The output of a frame, if it carries any (stdin echoes are dropped).
-pub fn to_output(frame: LogOutput) -> Option<Output> {
+pub(crate) fn to_output(frame: LogOutput) -> Option<Output> {
     match frame {
         LogOutput::StdOut { message } | LogOutput::Console { message } => {
             Some(Output::Stdout(message))
@@ -67,7 +67,7 @@ fn output_stream(
 
 /// Waits until the container is not running and returns its exit code (at once,
 /// for a container that has exited or was never started).
-pub async fn wait(docker: &Docker, id: &str) -> Result<i64, DockerError> {
+pub(crate) async fn wait(docker: &Docker, id: &str) -> Result<i64, DockerError> {
     let options = WaitContainerOptionsBuilder::default()
         .condition("not-running")
         .build();
@@ -86,7 +86,7 @@ pub async fn wait(docker: &Docker, id: &str) -> Result<i64, DockerError> {
 
 /// Attaches to the main process (stdin when `stdin`); the session's exit waits
 /// for the container to stop.
-pub async fn attach(
+pub(crate) async fn attach(
     docker: &Docker,
     flavour: Arc<dyn Flavour>,
     id: &str,
@@ -123,7 +123,7 @@ pub async fn attach(
 
 /// The engine's exec request for a spec. Pure. The environment goes in the
 /// request body, never on a command line.
-pub fn exec_options(spec: &ExecSpec) -> CreateExecOptions<String> {
+pub(crate) fn exec_options(spec: &ExecSpec) -> CreateExecOptions<String> {
     let env: Vec<String> = spec.env.iter().map(|(k, v)| format!("{k}={v}")).collect();
     CreateExecOptions {
         attach_stdin: Some(spec.stdin),
@@ -141,7 +141,7 @@ pub fn exec_options(spec: &ExecSpec) -> CreateExecOptions<String> {
 /// Starts a command in a running container. A command that cannot be started
 /// (missing binary or directory) is not an error here: it exits 126 or 127 with
 /// the runtime's message on its output, as `docker exec` does.
-pub async fn exec(
+pub(crate) async fn exec(
     docker: &Docker,
     flavour: Arc<dyn Flavour>,
     id: &str,
@@ -210,7 +210,7 @@ async fn exec_exit(docker: &Docker, exec_id: &str) -> Result<i64, DockerError> {
 }
 
 /// The main process's output (`follow`: until the container stops).
-pub fn logs(
+pub(crate) fn logs(
     docker: &Docker,
     flavour: Arc<dyn Flavour>,
     id: &str,

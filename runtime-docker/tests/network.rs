@@ -1,16 +1,14 @@
-//! The shared network on the real engine: racing first uses settle on one network,
-//! and removal spares a network a container uses. Each test works on a network
-//! name of its own, never on the `berth` network other runs share.
+//! The shared network on the real engine, through the backend: sandboxes whose
+//! first uses of a shared network race settle on one network. Each test works on a
+//! network name of its own, never on the `berth` network other runs share.
 
 mod common;
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
-use bollard::models::ContainerCreateBody;
-use bollard::query_parameters::{
-    CreateContainerOptionsBuilder, ListNetworksOptionsBuilder, RemoveContainerOptionsBuilder,
-};
-use runtime_docker::network::{ensure, remove_unused};
+use bollard::query_parameters::ListNetworksOptionsBuilder;
+use runtime_core::{Runtime, RuntimeKind};
 
 /// Ids of the networks named exactly `name`.
 async fn named(name: &str) -> Vec<String> {
@@ -47,91 +45,46 @@ impl Drop for NetworkGuard {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn racing_first_uses_leave_one_network() {
-    common::engine().await;
+    let backend = Arc::new(common::engine().await);
+    let image = common::image(&backend).await;
     let name = format!("berth-nettest-{}", common::run_id());
-    let _guard = NetworkGuard(name.clone());
-    let docker = common::direct::client().await;
-    let racers = (0..6).map(|_| {
-        let docker = docker.clone();
-        let name = name.clone();
-        tokio::spawn(async move { ensure(&docker, &name).await })
-    });
+    let _network = NetworkGuard(name.clone());
+    let runs: Vec<_> = (0..6).map(|_| common::run_id()).collect();
+    let _runs: Vec<_> = runs.iter().map(common::RunGuard::new).collect();
+    let racers: Vec<_> = runs
+        .iter()
+        .map(|run_id| {
+            let backend = backend.clone();
+            let mut plan = common::plan(RuntimeKind::Docker, &image);
+            plan.network.mode = name.clone();
+            plan.network.shared = Some(name.clone());
+            let run_id = run_id.clone();
+            tokio::spawn(async move {
+                let id = backend
+                    .create(&common::spec(&plan, &run_id, &["sleep", "30"]))
+                    .await?;
+                backend.start(&id).await?;
+                Ok::<_, runtime_core::Error>(id)
+            })
+        })
+        .collect();
     let mut ids = Vec::new();
     for racer in racers {
-        ids.push(racer.await.expect("join").expect("ensure").id);
+        ids.push(racer.await.expect("join").expect("create and start"));
     }
     let left = named(&name).await;
     assert_eq!(left.len(), 1, "one network of the name remains: {left:?}");
-    assert!(
-        ids.iter().all(|id| *id == left[0]),
-        "every racer joins the survivor: {ids:?} vs {left:?}"
-    );
-    let again = ensure(&docker, &name).await.expect("ensure again");
-    assert_eq!(
-        (again.id.as_str(), again.changed),
-        (left[0].as_str(), false)
-    );
-}
-
-#[tokio::test]
-async fn removal_spares_a_network_in_use() {
-    let backend = common::engine().await;
-    let image = common::image(&backend).await;
-    let run_id = common::run_id();
-    let name = format!("berth-nettest-{run_id}");
-    let _guard = NetworkGuard(name.clone());
-    let docker = common::direct::client().await;
-    ensure(&docker, &name).await.expect("ensure");
-
-    let container = format!("{name}-user");
-    let _container_guard = common::RunGuard::new(&run_id);
-    docker
-        .create_container(
-            Some(
-                CreateContainerOptionsBuilder::default()
-                    .name(&container)
-                    .build(),
-            ),
-            ContainerCreateBody {
-                image: Some(image),
-                cmd: Some(vec!["sleep".to_owned(), "60".to_owned()]),
-                labels: Some(HashMap::from([
-                    ("berth.managed-by".to_owned(), "berth".to_owned()),
-                    ("berth.run-id".to_owned(), run_id.to_string()),
-                ])),
-                host_config: Some(bollard::models::HostConfig {
-                    network_mode: Some(name.clone()),
-                    ..Default::default()
-                }),
-                ..Default::default()
-            },
-        )
-        .await
-        .expect("create a container on the network");
-    docker
-        .start_container(&container, None)
-        .await
-        .expect("start it");
-
-    assert_eq!(
-        remove_unused(&docker, &name).await.expect("prune"),
-        Vec::<String>::new()
-    );
-    assert_eq!(named(&name).await.len(), 1, "a network in use is kept");
-
-    docker
-        .remove_container(
-            &container,
-            Some(RemoveContainerOptionsBuilder::default().force(true).build()),
-        )
-        .await
-        .expect("remove the container");
-    assert_eq!(
-        remove_unused(&docker, &name).await.expect("prune"),
-        vec![name.clone()]
-    );
-    assert!(
-        named(&name).await.is_empty(),
-        "an unused network is removed"
-    );
+    for id in &ids {
+        let joined = common::direct::inspect(id)
+            .await
+            .network_settings
+            .and_then(|s| s.networks)
+            .and_then(|mut n| n.remove(&name))
+            .and_then(|endpoint| endpoint.network_id);
+        assert_eq!(
+            joined.as_deref(),
+            Some(left[0].as_str()),
+            "every sandbox joins the survivor"
+        );
+    }
 }

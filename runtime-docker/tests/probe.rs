@@ -5,7 +5,7 @@ mod common;
 use std::path::PathBuf;
 
 use runtime_core::{Availability, Error, Runtime, RuntimeKind};
-use runtime_docker::connect::Endpoint;
+use runtime_docker::Endpoint;
 use runtime_docker::{DockerRuntime, Runc};
 
 #[tokio::test]

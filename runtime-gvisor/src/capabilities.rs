@@ -12,7 +12,7 @@ const NO_RUNSC_SOCKET_FIX: &str =
     "use --runtime docker on a host with a Docker engine, or set [docker] mode = \"none\"";
 
 /// The daemon.json entry that registers runsc the way berth's setup does.
-pub const REGISTER_HINT: &str = "install runsc and register it in /etc/docker/daemon.json: {\"runtimes\": {\"runsc\": {\"path\": \"/usr/bin/runsc\", \"runtimeArgs\": [\"--network=host\"]}}}, then reload dockerd (kill -HUP $(pidof dockerd))";
+pub(crate) const REGISTER_HINT: &str = "install runsc and register it in /etc/docker/daemon.json: {\"runtimes\": {\"runsc\": {\"path\": \"/usr/bin/runsc\", \"runtimeArgs\": [\"--network=host\"]}}}, then reload dockerd (kill -HUP $(pidof dockerd))";
 
 /// gVisor capabilities on this host. Pure.
 pub fn capabilities(_host: &HostFacts, probe: &ProbeReport) -> Capabilities {
@@ -81,12 +81,12 @@ pub fn capabilities(_host: &HostFacts, probe: &ProbeReport) -> Capabilities {
                 reason: format!(
                     "{} cannot reach Docker's embedded DNS on a user-defined network (its own network stack answers 127.0.0.11), so the sandbox stays on the engine's default {}",
                     runsc_name(runsc.as_ref()),
-                    runtime_docker::capabilities::DEFAULT_NETWORK
+                    runtime_docker::DEFAULT_NETWORK
                 ),
                 fix: "register runsc with --network=host to get it".to_owned(),
             }
         },
-        default_network: runtime_docker::capabilities::DEFAULT_NETWORK.to_owned(),
+        default_network: runtime_docker::DEFAULT_NETWORK.to_owned(),
         no_new_privileges: Support::Supported,
         tmpfs_options: true,
     }

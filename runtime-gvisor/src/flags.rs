@@ -8,7 +8,7 @@ use serde::Serialize;
 /// `--host-uds`: which host unix sockets the sandbox may use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
-pub enum HostUds {
+pub(crate) enum HostUds {
     /// None (runsc's default).
     None,
     /// Connect to existing host sockets.
@@ -23,17 +23,17 @@ pub enum HostUds {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct RunscFlags {
     /// `--host-uds`.
-    pub host_uds: HostUds,
+    pub(crate) host_uds: HostUds,
     /// `--net-raw`: raw sockets (needed by docker-in-gVisor).
-    pub net_raw: bool,
+    pub(crate) net_raw: bool,
     /// `--allow-packet-socket-write` (needed by docker-in-gVisor).
-    pub allow_packet_socket_write: bool,
+    pub(crate) allow_packet_socket_write: bool,
     /// `--network=host|none|sandbox`.
-    pub network: Option<String>,
+    pub(crate) network: Option<String>,
     /// `--platform=systrap|kvm|ptrace`.
-    pub platform: Option<String>,
+    pub(crate) platform: Option<String>,
     /// Arguments berth does not interpret, kept for display.
-    pub other: Vec<String>,
+    pub(crate) other: Vec<String>,
 }
 
 fn flag_value<'a>(arg: &'a str, name: &str) -> Option<Option<&'a str>> {
@@ -54,7 +54,7 @@ impl RunscFlags {
     /// redirect in that namespace) answers it, on user-defined networks too. With
     /// gVisor's own stack (the default, `sandbox`), 127.0.0.11 never leaves the
     /// sandbox and nothing answers.
-    pub fn reaches_embedded_dns(&self) -> bool {
+    pub(crate) fn reaches_embedded_dns(&self) -> bool {
         self.network.as_deref() == Some("host")
     }
 
@@ -99,12 +99,12 @@ impl RunscFlags {
     }
 
     /// Whether a mounted host socket can be connected to.
-    pub fn can_connect_host_sockets(&self) -> bool {
+    pub(crate) fn can_connect_host_sockets(&self) -> bool {
         matches!(self.host_uds, HostUds::Open | HostUds::All)
     }
 
     /// Whether the runtime is set up for docker-in-gVisor.
-    pub fn supports_docker_in_gvisor(&self) -> bool {
+    pub(crate) fn supports_docker_in_gvisor(&self) -> bool {
         self.net_raw && self.allow_packet_socket_write
     }
 
@@ -138,7 +138,7 @@ impl RunscFlags {
 
 /// Whether an OCI runtime is runsc: by name or by its path's file name, since users
 /// rename it (`runsc-kvm`, `gvisor`).
-pub fn is_runsc(runtime: &OciRuntime) -> bool {
+pub(crate) fn is_runsc(runtime: &OciRuntime) -> bool {
     let by_path = runtime
         .path
         .as_deref()
@@ -150,7 +150,7 @@ pub fn is_runsc(runtime: &OciRuntime) -> bool {
 }
 
 /// The runsc runtime registered with the engine, preferring the one named `runsc`.
-pub fn find_runsc(engine: &EngineFacts) -> Option<&OciRuntime> {
+pub(crate) fn find_runsc(engine: &EngineFacts) -> Option<&OciRuntime> {
     let mut found: Vec<&OciRuntime> = engine.runtimes.iter().filter(|r| is_runsc(r)).collect();
     found.sort_by_key(|r| (r.name != "runsc", r.name.clone()));
     found.into_iter().next()

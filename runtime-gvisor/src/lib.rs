@@ -8,10 +8,10 @@
 //! docker-in-gVisor needs raw sockets), and explaining runsc's refusals with the
 //! daemon.json fix.
 
-pub mod capabilities;
-pub mod flags;
+mod capabilities;
+mod flags;
 mod flavour;
 
 pub use capabilities::capabilities;
-pub use flags::{HostUds, RunscFlags, find_runsc, is_runsc};
+pub use flags::RunscFlags;
 pub use flavour::{Gvisor, runtime};

@@ -1,6 +1,7 @@
 //! The engine create request built from resolved plans, as snapshots: what berth
 //! asks the engine for is reviewed like any other output.
 
+#[path = "../../tests/common/plans.rs"]
 mod common;
 
 use std::path::PathBuf;
@@ -57,7 +58,7 @@ fn body_for_image(toml: &str, cap_bounding_set: u64, image_user: Option<&str>) -
         availability: Availability::Available,
         engine: host.engine.clone(),
     };
-    let caps = runtime_docker::capabilities(&host, &probe);
+    let caps = crate::capabilities::capabilities(&host, &probe);
     let plan = prepare(&config, &caps, &host).expect("plan");
     let spec = CreateSpec {
         plan: &plan,
@@ -75,7 +76,7 @@ fn body_for_image(toml: &str, cap_bounding_set: u64, image_user: Option<&str>) -
         detached: true,
         expires_at: Some(1_800_000_000),
     };
-    let body = runtime_docker::container::container_body(&spec, image_user);
+    let body = crate::container::container_body(&spec, image_user);
     let mut value = serde_json::to_value(&body).expect("json");
     // HashMaps serialize in random order: sort them for a stable snapshot.
     let sort = |map: &mut serde_json::Value| {
@@ -166,11 +167,11 @@ mod mapping {
     use super::common;
     use std::path::PathBuf;
 
+    use crate::container::{container_body, oci_runtime, volume_name};
     use bollard::models::{HostConfigCgroupnsModeEnum, MountType};
     use runtime_core::RuntimeKind;
     use runtime_core::labels;
     use runtime_core::plan::{Mount, MountPurpose};
-    use runtime_docker::container::{container_body, oci_runtime, volume_name};
 
     #[test]
     fn mounts_map_to_binds_and_named_run_volumes_in_order() {
@@ -343,8 +344,8 @@ mod mapping {
 
     #[test]
     fn the_non_root_policy_applies_only_to_root_or_unset_image_users() {
+        use crate::container::effective_user;
         use runtime_core::plan::NonRootUser;
-        use runtime_docker::container::effective_user;
         let mut plan = common::plan(RuntimeKind::Docker, "img");
         plan.non_root_user = Some(NonRootUser {
             uid: 1000,
