@@ -126,7 +126,7 @@ const BREAKING_CAPABILITIES: &[(&str, &str)] = &[
 ];
 
 /// Why capability `name` (upper case, without `CAP_`) breaks isolation, if it does.
-pub fn breaking_capability(name: &str) -> Option<&'static str> {
+pub(crate) fn breaking_capability(name: &str) -> Option<&'static str> {
     BREAKING_CAPABILITIES
         .iter()
         .find(|(cap, _)| *cap == name)
@@ -213,7 +213,7 @@ fn relate(path: &Path, dir: &Path) -> Option<Relation> {
 }
 
 /// Why host path `resolved` (a real path) must not be handed to a sandbox, if so.
-pub fn sensitive_path(resolved: &Path, host: &HostFacts) -> Option<String> {
+pub(crate) fn sensitive_path(resolved: &Path, host: &HostFacts) -> Option<String> {
     if resolved == Path::new("/") {
         return Some("is the host's root directory".to_owned());
     }

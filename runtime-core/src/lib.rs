@@ -40,7 +40,7 @@
 //! # Ok(()) }
 //! ```
 
-pub mod capabilities;
+mod capabilities;
 pub mod collector;
 pub mod config;
 pub mod danger;
@@ -55,7 +55,7 @@ pub mod owner;
 pub mod plan;
 pub mod reference;
 pub mod resolve;
-pub mod run_id;
+mod run_id;
 pub mod runtime;
 pub mod sandbox;
 pub mod select;
