@@ -265,7 +265,7 @@ impl<T: Serialize> Serialize for Limit<T> {
 
 impl<T> Limit<T> {
     /// The value, unless unlimited.
-    pub fn value(&self) -> Option<&T> {
+    pub(crate) fn value(&self) -> Option<&T> {
         match self {
             Self::Unlimited => None,
             Self::Value(v) => Some(v),

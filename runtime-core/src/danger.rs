@@ -41,7 +41,7 @@ pub enum DangerKind {
 
 impl DangerKind {
     /// Every kind, in the order they are listed.
-    pub const ALL: [Self; 5] = [
+    pub(crate) const ALL: [Self; 5] = [
         Self::DockerHost,
         Self::Dind,
         Self::Capability,
@@ -317,7 +317,7 @@ pub struct ApprovalStore {
 
 impl ApprovalStore {
     /// A store at `root`.
-    pub fn at(root: PathBuf) -> Self {
+    pub(crate) fn at(root: PathBuf) -> Self {
         Self { root }
     }
 

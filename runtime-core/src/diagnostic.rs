@@ -14,7 +14,7 @@ pub(crate) struct SourceFile<'a> {
 
 impl<'a> SourceFile<'a> {
     /// Wraps a file's path and contents.
-    pub fn new(path: &'a Path, text: &'a str) -> Self {
+    pub(crate) fn new(path: &'a Path, text: &'a str) -> Self {
         Self { path, text }
     }
 

@@ -199,7 +199,7 @@ pub enum SocketFacts {
 
 impl SocketFacts {
     /// The socket's path, when it is a local one.
-    pub fn path(&self) -> Option<&Path> {
+    pub(crate) fn path(&self) -> Option<&Path> {
         match self {
             Self::Usable { path, .. }
             | Self::RootGroup { path, .. }

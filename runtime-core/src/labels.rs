@@ -61,7 +61,7 @@ pub enum Expiry {
 
 impl Expiry {
     /// Parses the [`EXPIRES`] label.
-    pub fn parse(value: Option<&str>) -> Self {
+    pub(crate) fn parse(value: Option<&str>) -> Self {
         match value {
             Some(NEVER) => Self::Never,
             Some(at) if !at.is_empty() && at.bytes().all(|b| b.is_ascii_digit()) => {
@@ -72,7 +72,7 @@ impl Expiry {
     }
 
     /// The label value for `expires_at`.
-    pub fn label(expires_at: Option<i64>) -> String {
+    pub(crate) fn label(expires_at: Option<i64>) -> String {
         expires_at.map_or_else(|| NEVER.to_owned(), |at| at.to_string())
     }
 }

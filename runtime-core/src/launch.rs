@@ -28,7 +28,7 @@ pub enum Signal {
 
 impl Signal {
     /// The signal's name, such as `SIGTERM`.
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Self::Interrupt => "SIGINT",
             Self::Terminate => "SIGTERM",
@@ -70,7 +70,7 @@ impl Cancellation {
     }
 
     /// The signal, once cancelled.
-    pub fn signal(&self) -> Option<Signal> {
+    pub(crate) fn signal(&self) -> Option<Signal> {
         self.signal.get().copied()
     }
 

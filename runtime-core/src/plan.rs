@@ -186,7 +186,7 @@ pub enum DockerAccess {
 
 impl DockerAccess {
     /// The configured mode this access came from.
-    pub fn mode(&self) -> DockerMode {
+    pub(crate) fn mode(&self) -> DockerMode {
         match self {
             Self::None => DockerMode::None,
             Self::Host { .. } => DockerMode::Host,

@@ -116,7 +116,7 @@ pub struct RunRecord {
 
 impl RunRecord {
     /// A new record in state `created`, owned by this process on this host.
-    pub fn new(
+    pub(crate) fn new(
         run_id: &RunId,
         name: &str,
         runtime: RuntimeKind,
@@ -333,14 +333,14 @@ impl RunStore {
     }
 
     /// Saves a new record.
-    pub fn create(&self, record: &RunRecord) -> Result<(), Error> {
+    pub(crate) fn create(&self, record: &RunRecord) -> Result<(), Error> {
         let _lock = self.lock(&record.run_id)?;
         self.write(record)
     }
 
     /// Reads a run's record: `Ok(None)` when there is none, `Err` when the file is
     /// there but unusable (unreadable, not a record, or a record of another run).
-    pub fn read(&self, run_id: &RunId) -> Result<Option<RunRecord>, CorruptRecord> {
+    pub(crate) fn read(&self, run_id: &RunId) -> Result<Option<RunRecord>, CorruptRecord> {
         let path = self.record_path(run_id);
         let corrupt = |reason: String| CorruptRecord {
             run_id: run_id.clone(),
