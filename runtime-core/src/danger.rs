@@ -24,6 +24,7 @@ use crate::host::HostFacts;
 /// The kinds of danger, each acknowledged by name (`--allow docker-host`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
 pub enum DangerKind {
     /// docker mode `host`: the engine socket, root-equivalent on the host.
     DockerHost,

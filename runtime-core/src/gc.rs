@@ -30,6 +30,7 @@ use crate::state::{CorruptRecord, RunRecord, RunState};
 /// Why a run is removed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
 pub enum Reason {
     /// Its containers have all exited.
     Finished,
@@ -89,6 +90,7 @@ impl Doomed {
 /// What a kept object is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
+#[non_exhaustive]
 pub enum KeptKind {
     /// A container.
     Container,

@@ -59,6 +59,7 @@ impl fmt::Display for HostIdentity {
 
 /// Whether a run's berth process is alive, as far as this process can tell.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Liveness {
     /// Running, on this host and pid namespace.
     Alive,

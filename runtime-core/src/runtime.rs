@@ -282,6 +282,7 @@ pub struct LogOptions {
 /// The state of a sandbox as the engine reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
+#[non_exhaustive]
 pub enum SandboxState {
     /// Created, never started.
     Created,
@@ -345,6 +346,7 @@ pub struct SandboxInfo {
 /// A kind of engine object other than a container.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
+#[non_exhaustive]
 pub enum ResourceKind {
     /// A network.
     Network,
