@@ -56,22 +56,13 @@ fn spec(plan: &Plan) -> CreateSpec<'_> {
             EnvValue::HostSecret => (var.name.clone(), "ghp_not-a-real-token".to_owned()),
         })
         .collect();
-    CreateSpec {
-        plan,
-        run_id: runtime_core::RunId::parse("3f9c2a1b7d4e").expect("run id"),
-        name: format!("{}-3f9c2a1b", plan.name),
-        env,
-        stdin: false,
-        tty: false,
-        command: None,
-        owner_pid: 4242,
-        owner_host: runtime_core::HostIdentity::new(
-            "6f1c2a3e-0b1d-4c5e-8f90-123456789abc",
-            4_026_531_836,
-        ),
-        detached: false,
-        expires_at: None,
-    }
+    let run_id = runtime_core::RunId::parse("3f9c2a1b7d4e").expect("run id");
+    CreateSpec::new(plan, run_id, format!("{}-3f9c2a1b", plan.name))
+        .with_env(env)
+        .with_owner(
+            4242,
+            runtime_core::HostIdentity::new("6f1c2a3e-0b1d-4c5e-8f90-123456789abc", 4_026_531_836),
+        )
 }
 
 fn create_argv(spec: &CreateSpec<'_>) -> Vec<String> {

@@ -61,8 +61,8 @@ pub async fn gather(runtimes: &[Arc<dyn Runtime>], store: &RunStore) -> Result<G
     Ok(Gathered { inventory, reached })
 }
 
-/// [`gc::collect`] with this host's identity, the time now, and the processes
-/// alive here.
+/// Decides what to remove and what to leave (the rules of [`gc`]), with this
+/// host's identity, the time now, and the processes alive here.
 pub fn decide(
     inventory: &Inventory,
     older_than: Option<Duration>,

@@ -16,7 +16,7 @@ use crate::error::Error;
 use crate::size::ByteSize;
 
 /// Lowercase hex SHA-256 of `bytes`.
-pub fn sha256_hex(bytes: &[u8]) -> String {
+pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
     use sha2::Digest;
     sha2::Sha256::digest(bytes)
         .iter()
@@ -30,8 +30,9 @@ pub const DEFAULT_FILE_NAME: &str = "berth.toml";
 /// A loaded `berth.toml`, with where it came from.
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// The parsed tables.
-    pub file: ConfigFile,
+    /// The parsed tables, with each value's span in the file for diagnostics;
+    /// read through the accessors below.
+    pub(crate) file: ConfigFile,
     /// The file's path as the user named it (used in messages), or `<defaults>`.
     pub path: PathBuf,
     /// The directory relative paths in the file are resolved against (absolute).
@@ -44,84 +45,84 @@ pub struct Config {
 /// The tables of `berth.toml`.
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
-pub struct ConfigFile {
+pub(crate) struct ConfigFile {
     /// `[sandbox]`: what runs.
     #[serde(default)]
-    pub sandbox: SandboxConfig,
+    pub(crate) sandbox: SandboxConfig,
     /// `[workspace]`: the host directory the agent works in.
     #[serde(default)]
-    pub workspace: Option<WorkspaceConfig>,
+    pub(crate) workspace: Option<WorkspaceConfig>,
     /// `[env]`: literal environment values.
     #[serde(default)]
-    pub env: BTreeMap<Spanned<String>, String>,
+    pub(crate) env: BTreeMap<Spanned<String>, String>,
     /// `[secrets]`: names whose values come from the host environment at launch.
     #[serde(default)]
-    pub secrets: SecretsConfig,
+    pub(crate) secrets: SecretsConfig,
     /// `[network]`: egress policy.
     #[serde(default)]
-    pub network: NetworkConfig,
+    pub(crate) network: NetworkConfig,
     /// `[resources]`: limits.
     #[serde(default)]
-    pub resources: ResourcesConfig,
+    pub(crate) resources: ResourcesConfig,
     /// `[docker]`: whether the agent needs Docker itself.
     #[serde(default)]
-    pub docker: DockerConfig,
+    pub(crate) docker: DockerConfig,
     /// `[security]`: overrides of the hardened defaults.
     #[serde(default)]
-    pub security: SecurityConfig,
+    pub(crate) security: SecurityConfig,
 }
 
 /// `[sandbox]`.
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
-pub struct SandboxConfig {
+pub(crate) struct SandboxConfig {
     /// Base name for runs of this sandbox (default: the config directory's name).
-    pub name: Option<Spanned<String>>,
+    pub(crate) name: Option<Spanned<String>>,
     /// Image reference to run (exclusive with `build`).
-    pub image: Option<Spanned<String>>,
+    pub(crate) image: Option<Spanned<String>>,
     /// Build the image from a Dockerfile instead (exclusive with `image`).
-    pub build: Option<Spanned<BuildConfig>>,
+    pub(crate) build: Option<Spanned<BuildConfig>>,
     /// Command and arguments; the image's default when absent.
-    pub command: Option<Spanned<Vec<String>>>,
+    pub(crate) command: Option<Spanned<Vec<String>>>,
     /// Working directory inside the sandbox (absolute).
-    pub workdir: Option<Spanned<String>>,
+    pub(crate) workdir: Option<Spanned<String>>,
     /// User inside the sandbox: `name`, `uid` or `uid:gid`.
-    pub user: Option<Spanned<String>>,
+    pub(crate) user: Option<Spanned<String>>,
     /// Preferred runtime; `--runtime` overrides it.
-    pub runtime: Option<Spanned<RuntimeChoice>>,
+    pub(crate) runtime: Option<Spanned<RuntimeChoice>>,
     /// How long a detached run may live; `berth gc` (and the next berth command)
     /// removes it after that.
-    pub ttl: Option<Spanned<crate::duration::HumanDuration>>,
+    pub(crate) ttl: Option<Spanned<crate::duration::HumanDuration>>,
 }
 
 /// `[sandbox.build]`.
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
-pub struct BuildConfig {
+pub(crate) struct BuildConfig {
     /// Path of the Dockerfile, relative to the config file (default `Dockerfile` in the context).
-    pub dockerfile: Option<PathBuf>,
+    pub(crate) dockerfile: Option<PathBuf>,
     /// Build context directory, relative to the config file (default `.`).
-    pub context: Option<PathBuf>,
+    pub(crate) context: Option<PathBuf>,
     /// Tag to give the built image (default `berth-local/<name>:latest`).
-    pub tag: Option<String>,
+    pub(crate) tag: Option<String>,
     /// Build arguments.
     #[serde(default)]
-    pub args: BTreeMap<String, String>,
+    pub(crate) args: BTreeMap<String, String>,
 }
 
 /// `[workspace]`.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
-pub struct WorkspaceConfig {
+pub(crate) struct WorkspaceConfig {
     /// Host directory, relative to the config file (default `.`).
     #[serde(default = "default_workspace_path")]
-    pub path: Spanned<PathBuf>,
+    pub(crate) path: Spanned<PathBuf>,
     /// Where it appears inside the sandbox (default `/workspace`).
     #[serde(default = "default_mount")]
-    pub mount: Spanned<String>,
+    pub(crate) mount: Spanned<String>,
     /// Mount it read-only.
     #[serde(default)]
-    pub read_only: bool,
+    pub(crate) read_only: bool,
 }
 
 fn default_workspace_path() -> Spanned<PathBuf> {
@@ -135,14 +136,14 @@ fn default_mount() -> Spanned<String> {
 /// `[secrets]`.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
-pub struct SecretsConfig {
+pub(crate) struct SecretsConfig {
     /// Environment variable names passed from the host at launch; values are never
     /// printed, logged, snapshotted or put in a label.
     #[serde(default)]
-    pub names: Vec<Spanned<String>>,
+    pub(crate) names: Vec<Spanned<String>>,
     /// Whether launch fails when one is unset on the host (default true).
     #[serde(default = "yes")]
-    pub required: bool,
+    pub(crate) required: bool,
 }
 
 /// A default value with an empty span (it appears nowhere in the file).
@@ -192,17 +193,17 @@ fn yes() -> bool {
 /// `[network]`.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
-pub struct NetworkConfig {
+pub(crate) struct NetworkConfig {
     /// Egress policy.
     #[serde(default = "unspanned")]
-    pub policy: Spanned<NetworkPolicy>,
+    pub(crate) policy: Spanned<NetworkPolicy>,
     /// `host[:port]` entries, for `policy = "allowlist"`.
     #[serde(default)]
-    pub allow: Vec<Spanned<String>>,
+    pub(crate) allow: Vec<Spanned<String>>,
     /// With `policy = "open"`, join the berth-owned network shared by every run
     /// (default true); false joins the engine's default bridge (`docker0`).
     #[serde(default = "yes")]
-    pub shared: bool,
+    pub(crate) shared: bool,
 }
 
 /// Egress policy.
@@ -231,19 +232,19 @@ impl fmt::Display for NetworkPolicy {
 /// `[resources]`.
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
-pub struct ResourcesConfig {
+pub(crate) struct ResourcesConfig {
     /// CPUs (fractional allowed), or `"unlimited"`; a default applies when absent.
-    pub cpus: Option<Spanned<Limit<f64>>>,
+    pub(crate) cpus: Option<Spanned<Limit<f64>>>,
     /// Memory, such as `"4GiB"` or `"512MiB"`, or `"unlimited"`; a default applies
     /// when absent.
-    pub memory: Option<Spanned<Limit<ByteSize>>>,
+    pub(crate) memory: Option<Spanned<Limit<ByteSize>>>,
     /// Maximum number of processes (default 1024 where the runtime supports it).
-    pub pids: Option<Spanned<i64>>,
+    pub(crate) pids: Option<Spanned<i64>>,
 }
 
 /// A resource limit as written: a value, or `"unlimited"` to lift berth's default.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Limit<T> {
+pub(crate) enum Limit<T> {
     /// No limit at all (`"unlimited"`).
     Unlimited,
     /// This limit.
@@ -251,7 +252,7 @@ pub enum Limit<T> {
 }
 
 /// The word that lifts a default limit.
-pub const UNLIMITED: &str = "unlimited";
+pub(crate) const UNLIMITED: &str = "unlimited";
 
 impl<T: Serialize> Serialize for Limit<T> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
@@ -264,7 +265,7 @@ impl<T: Serialize> Serialize for Limit<T> {
 
 impl<T> Limit<T> {
     /// The value, unless unlimited.
-    pub fn value(&self) -> Option<&T> {
+    pub(crate) fn value(&self) -> Option<&T> {
         match self {
             Self::Unlimited => None,
             Self::Value(v) => Some(v),
@@ -315,10 +316,10 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for Limit<T> {
 /// `[docker]`.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
-pub struct DockerConfig {
+pub(crate) struct DockerConfig {
     /// Whether and how the agent gets Docker.
     #[serde(default = "unspanned")]
-    pub mode: Spanned<DockerMode>,
+    pub(crate) mode: Spanned<DockerMode>,
 }
 
 /// How the agent gets Docker.
@@ -347,17 +348,17 @@ impl fmt::Display for DockerMode {
 /// `[security]`: loosen the hardened defaults, one deliberate key at a time.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
-pub struct SecurityConfig {
+pub(crate) struct SecurityConfig {
     /// Capabilities to keep (all others are dropped), such as `"CHOWN"`.
     #[serde(default)]
-    pub cap_add: Vec<Spanned<String>>,
+    pub(crate) cap_add: Vec<Spanned<String>>,
     /// Set `no-new-privileges` (default true).
     #[serde(default = "yes")]
-    pub no_new_privileges: bool,
+    pub(crate) no_new_privileges: bool,
     /// Mount the image's root filesystem read-only (default true; /tmp, /run and
     /// the home directory are writable tmpfs mounts).
     #[serde(default = "yes")]
-    pub read_only_rootfs: bool,
+    pub(crate) read_only_rootfs: bool,
 }
 
 impl Config {
@@ -403,7 +404,7 @@ impl Config {
 
     /// A config-relative path made absolute against [`Config::base_dir`],
     /// lexically (`..` and `.` folded; symlinks are resolved later, on the host).
-    pub fn anchor(&self, path: &Path) -> PathBuf {
+    pub(crate) fn anchor(&self, path: &Path) -> PathBuf {
         let joined = if path.is_absolute() {
             path.to_path_buf()
         } else {
@@ -423,7 +424,7 @@ impl Config {
     }
 
     /// The build context and Dockerfile of `[sandbox.build]`, anchored.
-    pub fn build_paths(&self, build: &BuildConfig) -> (PathBuf, PathBuf) {
+    pub(crate) fn build_paths(&self, build: &BuildConfig) -> (PathBuf, PathBuf) {
         let context = self.anchor(build.context.as_deref().unwrap_or(Path::new(".")));
         let dockerfile = match &build.dockerfile {
             Some(f) => self.anchor(f),
@@ -485,6 +486,51 @@ impl Config {
         self.file.sandbox.command = Some(toml::Spanned::new(0..0, command));
     }
 
+    /// The image reference to run: `[sandbox] image` (or what
+    /// [`Config::override_image`] set); `None` when the image is built or unset.
+    pub fn image(&self) -> Option<&str> {
+        self.file
+            .sandbox
+            .image
+            .as_ref()
+            .map(|i| i.get_ref().as_str())
+    }
+
+    /// The command and its arguments: `[sandbox] command` (or what
+    /// [`Config::override_command`] set); `None` runs the image's.
+    pub fn command(&self) -> Option<&[String]> {
+        self.file
+            .sandbox
+            .command
+            .as_ref()
+            .map(|c| c.get_ref().as_slice())
+    }
+
+    /// The runtime the file asks for: `[sandbox] runtime`.
+    pub fn runtime(&self) -> Option<RuntimeChoice> {
+        self.file.sandbox.runtime.as_ref().map(|r| *r.get_ref())
+    }
+
+    /// The names of `[secrets]`, whose values come from the host environment.
+    pub fn secret_names(&self) -> Vec<&str> {
+        self.file
+            .secrets
+            .names
+            .iter()
+            .map(|n| n.get_ref().as_str())
+            .collect()
+    }
+
+    /// The egress policy: `[network] policy`.
+    pub fn network_policy(&self) -> NetworkPolicy {
+        *self.file.network.policy.get_ref()
+    }
+
+    /// Whether and how the agent gets Docker: `[docker] mode`.
+    pub fn docker_mode(&self) -> DockerMode {
+        *self.file.docker.mode.get_ref()
+    }
+
     /// How long a detached run lives: `[sandbox] ttl`.
     pub fn ttl(&self) -> Option<std::time::Duration> {
         self.file.sandbox.ttl.as_ref().map(|ttl| ttl.get_ref().0)
@@ -506,5 +552,61 @@ impl Config {
         } else {
             cleaned
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Config, DockerMode, NetworkPolicy};
+    use crate::{RuntimeChoice, RuntimeKind};
+
+    fn parse(text: &str) -> Config {
+        Config::parse("berth.toml".as_ref(), text, "/work/agent".into()).expect("config")
+    }
+
+    #[test]
+    fn accessors_read_the_file_as_plain_values() {
+        let config = parse(
+            "[sandbox]\nimage = \"debian:bookworm-slim\"\ncommand = [\"bash\", \"-l\"]\n\
+             runtime = \"gvisor\"\n[secrets]\nnames = [\"TOKEN\", \"KEY\"]\n\
+             [network]\npolicy = \"none\"\n[docker]\nmode = \"host\"\n",
+        );
+        assert_eq!(config.image(), Some("debian:bookworm-slim"));
+        assert_eq!(
+            config.command(),
+            Some(&["bash".to_owned(), "-l".to_owned()][..])
+        );
+        assert_eq!(
+            config.runtime().and_then(RuntimeChoice::kind),
+            Some(RuntimeKind::Gvisor)
+        );
+        assert_eq!(config.secret_names(), ["TOKEN", "KEY"]);
+        assert_eq!(config.network_policy(), NetworkPolicy::None);
+        assert_eq!(config.docker_mode(), DockerMode::Host);
+    }
+
+    #[test]
+    fn defaults_have_no_image_and_open_network() {
+        let config = Config::defaults("/work/agent".into());
+        assert_eq!(config.image(), None);
+        assert_eq!(config.command(), None);
+        assert_eq!(config.runtime(), None);
+        assert!(config.secret_names().is_empty());
+        assert_eq!(config.network_policy(), NetworkPolicy::Open);
+        assert_eq!(config.docker_mode(), DockerMode::None);
+    }
+
+    #[test]
+    fn overrides_replace_image_build_and_command() {
+        let mut config =
+            parse("[sandbox]\ncommand = [\"old\"]\n[sandbox.build]\ncontext = \".\"\n");
+        assert_eq!(config.image(), None);
+        config
+            .override_image("berth-test/busybox:latest")
+            .expect("reference");
+        config.override_command(vec!["sh".to_owned()]);
+        assert_eq!(config.image(), Some("berth-test/busybox:latest"));
+        assert_eq!(config.command(), Some(&["sh".to_owned()][..]));
+        assert!(config.host_paths().is_empty(), "the build is gone");
     }
 }

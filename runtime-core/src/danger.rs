@@ -24,6 +24,7 @@ use crate::host::HostFacts;
 /// The kinds of danger, each acknowledged by name (`--allow docker-host`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
 pub enum DangerKind {
     /// docker mode `host`: the engine socket, root-equivalent on the host.
     DockerHost,
@@ -41,7 +42,7 @@ pub enum DangerKind {
 
 impl DangerKind {
     /// Every kind, in the order they are listed.
-    pub const ALL: [Self; 5] = [
+    pub(crate) const ALL: [Self; 5] = [
         Self::DockerHost,
         Self::Dind,
         Self::Capability,
@@ -126,7 +127,7 @@ const BREAKING_CAPABILITIES: &[(&str, &str)] = &[
 ];
 
 /// Why capability `name` (upper case, without `CAP_`) breaks isolation, if it does.
-pub fn breaking_capability(name: &str) -> Option<&'static str> {
+pub(crate) fn breaking_capability(name: &str) -> Option<&'static str> {
     BREAKING_CAPABILITIES
         .iter()
         .find(|(cap, _)| *cap == name)
@@ -213,7 +214,7 @@ fn relate(path: &Path, dir: &Path) -> Option<Relation> {
 }
 
 /// Why host path `resolved` (a real path) must not be handed to a sandbox, if so.
-pub fn sensitive_path(resolved: &Path, host: &HostFacts) -> Option<String> {
+pub(crate) fn sensitive_path(resolved: &Path, host: &HostFacts) -> Option<String> {
     if resolved == Path::new("/") {
         return Some("is the host's root directory".to_owned());
     }
@@ -317,7 +318,7 @@ pub struct ApprovalStore {
 
 impl ApprovalStore {
     /// A store at `root`.
-    pub fn at(root: PathBuf) -> Self {
+    pub(crate) fn at(root: PathBuf) -> Self {
         Self { root }
     }
 

@@ -7,14 +7,14 @@ use std::path::{Path, PathBuf};
 
 /// The text of a config file, for locating spans.
 #[derive(Debug, Clone)]
-pub struct SourceFile<'a> {
+pub(crate) struct SourceFile<'a> {
     path: &'a Path,
     text: &'a str,
 }
 
 impl<'a> SourceFile<'a> {
     /// Wraps a file's path and contents.
-    pub fn new(path: &'a Path, text: &'a str) -> Self {
+    pub(crate) fn new(path: &'a Path, text: &'a str) -> Self {
         Self { path, text }
     }
 
@@ -111,7 +111,7 @@ pub struct ConfigDiagnostic {
 
 impl ConfigDiagnostic {
     /// Locates a message at `span` of `source`.
-    pub fn at(
+    pub(crate) fn at(
         source: &SourceFile<'_>,
         span: Option<Range<usize>>,
         message: String,
@@ -160,7 +160,7 @@ impl ConfigDiagnostic {
 
     /// Turns a toml/serde error into a diagnostic, rewording serde's messages and
     /// adding a did-you-mean where the message lists the valid choices.
-    pub fn from_toml(source: &SourceFile<'_>, err: &toml::de::Error) -> Self {
+    pub(crate) fn from_toml(source: &SourceFile<'_>, err: &toml::de::Error) -> Self {
         let raw = err.message().trim().to_owned();
         let (message, help) = reword(&raw);
         let mut diag = Self::at(source, err.span(), message, help);
@@ -263,7 +263,7 @@ fn backticked(raw: &str) -> Vec<&str> {
 }
 
 /// The closest valid name to a misspelt one, if any is close enough.
-pub fn suggest<'a>(bad: &str, valid: &[&'a str]) -> Option<&'a str> {
+pub(crate) fn suggest<'a>(bad: &str, valid: &[&'a str]) -> Option<&'a str> {
     let bad_lower = bad.to_ascii_lowercase();
     valid
         .iter()

@@ -7,19 +7,13 @@ use serde::de::{self, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// A whole number of seconds, parsed from `1d2h3m4s`-style text; at most
-/// [`HumanDuration::MAX_SECS`], so that adding one to a timestamp cannot overflow.
+/// ten years (3650d), so that adding one to a timestamp cannot overflow.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct HumanDuration(pub Duration);
 
 impl HumanDuration {
     /// The longest duration berth accepts anywhere: ten years (3650d).
-    pub const MAX_SECS: u64 = 3650 * 86_400;
-
-    /// The number of seconds, as the signed type timestamps use.
-    pub fn as_secs_i64(&self) -> i64 {
-        // MAX_SECS fits in an i64 with room to spare.
-        i64::try_from(self.0.as_secs()).unwrap_or(i64::MAX)
-    }
+    pub(crate) const MAX_SECS: u64 = 3650 * 86_400;
 }
 
 impl std::str::FromStr for HumanDuration {

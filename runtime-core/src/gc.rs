@@ -30,6 +30,7 @@ use crate::state::{CorruptRecord, RunRecord, RunState};
 /// Why a run is removed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
 pub enum Reason {
     /// Its containers have all exited.
     Finished,
@@ -74,16 +75,14 @@ pub struct Doomed {
     /// Whether the run's record directory is removed too.
     pub record: bool,
     /// The directory holds no record yet: remove it only if nobody is creating
-    /// one ([`RunStore::remove_if_incomplete`]).
-    ///
-    /// [`RunStore::remove_if_incomplete`]: crate::state::RunStore::remove_if_incomplete
+    /// one and it still has none.
     #[serde(skip)]
     pub record_incomplete: bool,
 }
 
 impl Doomed {
     /// Whether anything of it is on the engine.
-    pub fn on_engine(&self) -> bool {
+    pub(crate) fn on_engine(&self) -> bool {
         !(self.containers.is_empty() && self.networks.is_empty() && self.volumes.is_empty())
     }
 }
@@ -91,6 +90,7 @@ impl Doomed {
 /// What a kept object is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
+#[non_exhaustive]
 pub enum KeptKind {
     /// A container.
     Container,
@@ -149,7 +149,7 @@ pub struct Inventory {
 }
 
 /// The injected facts and choices gc decides with.
-pub struct Rules<'a> {
+pub(crate) struct Rules<'a> {
     /// Now, seconds since the Unix epoch.
     pub now: i64,
     /// Spare runs active more recently than this (expired ones excepted).
@@ -287,7 +287,7 @@ fn resource_kind(kind: ResourceKind) -> KeptKind {
 }
 
 /// Decides what to remove, and what is left alone on purpose.
-pub fn collect(inventory: &Inventory, rules: &Rules<'_>) -> Collected {
+pub(crate) fn collect(inventory: &Inventory, rules: &Rules<'_>) -> Collected {
     let mut kept = Vec::new();
     let mut runs: BTreeMap<RunId, Run<'_>> = BTreeMap::new();
     let mut sort = |kind: KeptKind, name: &str, owner: Ownership| match owner {

@@ -199,7 +199,7 @@ pub enum SocketFacts {
 
 impl SocketFacts {
     /// The socket's path, when it is a local one.
-    pub fn path(&self) -> Option<&Path> {
+    pub(crate) fn path(&self) -> Option<&Path> {
         match self {
             Self::Usable { path, .. }
             | Self::RootGroup { path, .. }
@@ -398,7 +398,7 @@ impl HostFacts {
     }
 
     /// The real path of `path` when it was resolved, else `path` itself.
-    pub fn resolved<'a>(&'a self, path: &'a Path) -> &'a Path {
+    pub(crate) fn resolved<'a>(&'a self, path: &'a Path) -> &'a Path {
         match self.paths.get(path) {
             Some(HostPath::Found { resolved, .. }) => resolved,
             _ => path,
@@ -407,7 +407,7 @@ impl HostFacts {
 }
 
 /// Linux capability names by number, for the privileged-equivalent of dind.
-pub const CAPABILITY_NAMES: &[&str] = &[
+pub(crate) const CAPABILITY_NAMES: &[&str] = &[
     "CHOWN",
     "DAC_OVERRIDE",
     "DAC_READ_SEARCH",
@@ -452,7 +452,7 @@ pub const CAPABILITY_NAMES: &[&str] = &[
 ];
 
 /// The capabilities named in [`CAPABILITY_NAMES`] that are missing from `set`.
-pub fn missing_capabilities(set: u64) -> Vec<&'static str> {
+pub(crate) fn missing_capabilities(set: u64) -> Vec<&'static str> {
     CAPABILITY_NAMES
         .iter()
         .enumerate()

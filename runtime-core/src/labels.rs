@@ -30,7 +30,7 @@ pub const OCI_RUNTIME: &str = "berth.oci-runtime";
 /// The sandbox's base name.
 pub const SANDBOX: &str = "berth.sandbox";
 /// The docker mode (`none`, `host`, `dind`).
-pub const DOCKER_MODE: &str = "berth.docker-mode";
+pub(crate) const DOCKER_MODE: &str = "berth.docker-mode";
 /// The pid of the berth process that launched the run.
 pub const OWNER_PID: &str = "berth.owner-pid";
 /// `true` when the run was started with `-d` and outlives its berth process.
@@ -61,7 +61,7 @@ pub enum Expiry {
 
 impl Expiry {
     /// Parses the [`EXPIRES`] label.
-    pub fn parse(value: Option<&str>) -> Self {
+    pub(crate) fn parse(value: Option<&str>) -> Self {
         match value {
             Some(NEVER) => Self::Never,
             Some(at) if !at.is_empty() && at.bytes().all(|b| b.is_ascii_digit()) => {
@@ -72,7 +72,7 @@ impl Expiry {
     }
 
     /// The label value for `expires_at`.
-    pub fn label(expires_at: Option<i64>) -> String {
+    pub(crate) fn label(expires_at: Option<i64>) -> String {
         expires_at.map_or_else(|| NEVER.to_owned(), |at| at.to_string())
     }
 }
@@ -191,7 +191,7 @@ impl Ownership {
 }
 
 /// Lowercases and keeps `[a-z0-9_.-]`, so a name is valid for every engine.
-pub fn sanitize_name(raw: &str) -> String {
+pub(crate) fn sanitize_name(raw: &str) -> String {
     let mut out: String = raw
         .chars()
         .map(|c| c.to_ascii_lowercase())

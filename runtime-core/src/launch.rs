@@ -28,7 +28,7 @@ pub enum Signal {
 
 impl Signal {
     /// The signal's name, such as `SIGTERM`.
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Self::Interrupt => "SIGINT",
             Self::Terminate => "SIGTERM",
@@ -70,12 +70,12 @@ impl Cancellation {
     }
 
     /// The signal, once cancelled.
-    pub fn signal(&self) -> Option<Signal> {
+    pub(crate) fn signal(&self) -> Option<Signal> {
         self.signal.get().copied()
     }
 
     /// Resolves with the signal when the cancellation happens.
-    pub async fn cancelled(&self) -> Signal {
+    pub(crate) async fn cancelled(&self) -> Signal {
         self.token.cancelled().await;
         // Set before the token is cancelled.
         self.signal().unwrap_or(Signal::Interrupt)
@@ -124,7 +124,7 @@ pub async fn launch(
 
 /// Removes everything labelled with `run_id`, never failing the caller's path: a
 /// removal error is reported on stderr with the command that finishes the job.
-pub async fn teardown(runtime: &dyn Runtime, run_id: &RunId) {
+pub(crate) async fn teardown(runtime: &dyn Runtime, run_id: &RunId) {
     if let Err(err) = runtime.remove(run_id).await {
         eprintln!(
             "berth: warning: cleanup of run {run_id} failed: {}; run `berth rm -f {run_id}` to finish it",

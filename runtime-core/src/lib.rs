@@ -9,14 +9,38 @@
 //! exposes a backend's types.
 //!
 //! ```
-//! use runtime_core::{Config, prepare};
-//! # fn caps() -> runtime_core::Capabilities { unimplemented!() }
+//! use runtime_core::{Config, NetworkPolicy};
 //! let text = "[sandbox]\nimage = \"debian:bookworm-slim\"\ncommand = [\"bash\"]\n";
 //! let config = Config::parse("berth.toml".as_ref(), text, "/work".into()).unwrap();
 //! assert_eq!(config.sandbox_name(), "work");
+//! assert_eq!(config.image(), Some("debian:bookworm-slim"));
+//! assert_eq!(config.command(), Some(&["bash".to_owned()][..]));
+//! assert_eq!(config.network_policy(), NetworkPolicy::Open);
+//! ```
+//!
+//! From a config to a running sandbox, with the one backend a program has (here
+//! any `Arc<dyn Runtime>`, such as runtime-docker's): [`select::choose`] probes it,
+//! [`prepare`] resolves the plan (or refuses it), and a [`Sandbox`] owns the run
+//! until it is removed, kept or detached.
+//!
+//! ```no_run
+//! # async fn demo(backend: std::sync::Arc<dyn runtime_core::Runtime>) -> Result<(), runtime_core::Error> {
+//! use runtime_core::{Config, ExecSpec, RealHost, Sandbox, prepare, select};
+//! let config = Config::load("berth.toml".as_ref())?;
+//! let chosen = select::choose(&[backend], None, &config, &RealHost).await?;
+//! let plan = prepare(&config, &chosen.probed.caps, &chosen.host)?;
+//! let sandbox = Sandbox::builder(chosen.probed.runtime.clone(), &plan)
+//!     .command(["sleep", "infinity"])
+//!     .start()
+//!     .await?;
+//! let session = sandbox.exec(&ExecSpec::new(["uname", "-a"])).await?;
+//! let code = session.exit.await?;
+//! sandbox.remove().await?;
+//! # let _ = code;
+//! # Ok(()) }
 //! ```
 
-pub mod capabilities;
+mod capabilities;
 pub mod collector;
 pub mod config;
 pub mod danger;
@@ -31,7 +55,7 @@ pub mod owner;
 pub mod plan;
 pub mod reference;
 pub mod resolve;
-pub mod run_id;
+mod run_id;
 pub mod runtime;
 pub mod sandbox;
 pub mod select;
@@ -42,7 +66,7 @@ mod validate;
 pub use capabilities::{
     Availability, Capabilities, LimitSupport, RuntimeChoice, RuntimeKind, Support,
 };
-pub use config::{Config, ConfigFile, DockerMode, NetworkPolicy};
+pub use config::{Config, DockerMode, NetworkPolicy};
 pub use error::Error;
 pub use host::{EngineFacts, FileStat, HostEnv, HostFacts, OciRuntime, Os, RealHost, SocketFacts};
 pub use owner::HostIdentity;

@@ -42,7 +42,7 @@ impl HostIdentity {
     }
 
     /// Parses the `berth.owner-host` label, `<boot id>/<pid namespace inode>`.
-    pub fn parse(value: &str) -> Option<Self> {
+    pub(crate) fn parse(value: &str) -> Option<Self> {
         let (boot_id, ns) = value.split_once('/')?;
         if !ns.bytes().all(|b| b.is_ascii_digit()) {
             return None;
@@ -59,6 +59,7 @@ impl fmt::Display for HostIdentity {
 
 /// Whether a run's berth process is alive, as far as this process can tell.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Liveness {
     /// Running, on this host and pid namespace.
     Alive,

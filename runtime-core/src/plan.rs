@@ -186,7 +186,7 @@ pub enum DockerAccess {
 
 impl DockerAccess {
     /// The configured mode this access came from.
-    pub fn mode(&self) -> DockerMode {
+    pub(crate) fn mode(&self) -> DockerMode {
         match self {
             Self::None => DockerMode::None,
             Self::Host { .. } => DockerMode::Host,
@@ -340,7 +340,7 @@ impl Plan {
     }
 
     /// The labels of one run: [`Plan::labels`] plus `berth.run-id`.
-    pub fn labels_for_run(&self, run_id: &str) -> BTreeMap<String, String> {
+    pub(crate) fn labels_for_run(&self, run_id: &str) -> BTreeMap<String, String> {
         let mut labels = self.labels.clone();
         labels.insert(crate::labels::RUN_ID.to_owned(), run_id.to_owned());
         labels
@@ -675,7 +675,7 @@ impl fmt::Display for Limits {
 }
 
 /// Joins argv for display, quoting words that need it.
-pub fn shell_words(argv: &[String]) -> String {
+pub(crate) fn shell_words(argv: &[String]) -> String {
     argv.iter()
         .map(|w| {
             if !w.is_empty()

@@ -6,10 +6,10 @@
 //! never a reference.
 
 /// The longest repository name (registry and path) Docker accepts.
-pub const MAX_NAME_LEN: usize = 255;
+pub(crate) const MAX_NAME_LEN: usize = 255;
 
 /// The longest tag Docker accepts.
-pub const MAX_TAG_LEN: usize = 128;
+pub(crate) const MAX_TAG_LEN: usize = 128;
 
 /// Checks `reference` against Docker's reference grammar; says what is wrong.
 pub fn check(reference: &str) -> Result<(), &'static str> {
@@ -45,7 +45,7 @@ pub fn check(reference: &str) -> Result<(), &'static str> {
 }
 
 /// Checks a tag: a word character, then up to 127 word characters, '.' or '-'.
-pub fn check_tag(tag: &str) -> Result<(), &'static str> {
+pub(crate) fn check_tag(tag: &str) -> Result<(), &'static str> {
     let word = |c: char| c.is_ascii_alphanumeric() || c == '_';
     let mut chars = tag.chars();
     match chars.next() {

@@ -17,28 +17,28 @@ use crate::plan::{
 use crate::size::ByteSize;
 
 /// The pids limit applied when the config sets none and the runtime supports one.
-pub const DEFAULT_PIDS: i64 = 1024;
+pub(crate) const DEFAULT_PIDS: i64 = 1024;
 
 /// The cpu limit applied when the config sets none (fewer when the host has fewer).
-pub const DEFAULT_CPUS: f64 = 2.0;
+pub(crate) const DEFAULT_CPUS: f64 = 2.0;
 
 /// The memory limit applied when the config sets none (less when the host has less).
-pub const DEFAULT_MEMORY: ByteSize = ByteSize(4 << 30);
+pub(crate) const DEFAULT_MEMORY: ByteSize = ByteSize(4 << 30);
 
 /// The user a sandbox runs as when its image runs as root or names no user.
-pub const NON_ROOT_USER: NonRootUser = NonRootUser {
+pub(crate) const NON_ROOT_USER: NonRootUser = NonRootUser {
     uid: 1000,
     gid: 1000,
 };
 
 /// The home directory of a non-root sandbox user (a tmpfs it owns).
-pub const NON_ROOT_HOME: &str = "/home/berth";
+pub(crate) const NON_ROOT_HOME: &str = "/home/berth";
 
 /// The berth-owned bridge network sandboxes join, shared by every run.
 pub const SHARED_NETWORK: &str = "berth";
 
 /// Where the host socket appears inside a sandbox in docker `host` mode.
-pub const SOCKET_TARGET: &str = "/var/run/docker.sock";
+pub(crate) const SOCKET_TARGET: &str = "/var/run/docker.sock";
 
 /// Resolves `config` for the runtime that `caps` describes on the host that `host`
 /// describes. Pure: it reads nothing else and creates nothing.

@@ -21,7 +21,7 @@ pub struct RunId(String);
 
 impl RunId {
     /// The number of hex digits in a run id.
-    pub const LEN: usize = 12;
+    pub(crate) const LEN: usize = 12;
 
     /// A fresh id from the kernel's random source (the clock and pid when it cannot
     /// be read).
@@ -63,11 +63,6 @@ impl RunId {
             reason,
         })?;
         Ok(Self(value.to_owned()))
-    }
-
-    /// Whether `value` is a well-formed run id.
-    pub fn is_valid(value: &str) -> bool {
-        Self::check(value).is_ok()
     }
 
     /// The id as text.
@@ -173,7 +168,7 @@ mod tests {
     #[test]
     fn random_ids_have_the_one_format_and_differ() {
         let (a, b) = (RunId::random(), RunId::random());
-        assert!(RunId::is_valid(a.as_str()), "{a}");
+        assert!(RunId::check(a.as_str()).is_ok(), "{a}");
         assert_eq!(RunId::parse(a.as_str()).ok().as_ref(), Some(&a));
         assert_ne!(a, b);
         assert_eq!(a.short().len(), 8);
@@ -196,7 +191,6 @@ mod tests {
         ] {
             let err = RunId::parse(bad).expect_err(bad);
             assert!(matches!(err, Error::InvalidRunId { .. }), "{bad}: {err}");
-            assert!(!RunId::is_valid(bad));
         }
         assert!(RunId::parse("0123456789ab").is_ok());
     }

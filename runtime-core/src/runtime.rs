@@ -54,7 +54,11 @@ pub struct ProbeReport {
 
 /// Everything needed to create one run's sandbox. Its `Debug` shows the
 /// environment's names only.
+///
+/// Built with [`CreateSpec::new`] and the `with_*` setters; backends read its
+/// fields.
 #[derive(Clone)]
+#[non_exhaustive]
 pub struct CreateSpec<'a> {
     /// The resolved plan.
     pub plan: &'a Plan,
@@ -81,7 +85,72 @@ pub struct CreateSpec<'a> {
     pub expires_at: Option<i64>,
 }
 
-impl CreateSpec<'_> {
+impl<'a> CreateSpec<'a> {
+    /// The spec of run `run_id` of `plan`, in a container called `name`: no
+    /// environment, no stdin, no terminal, the plan's command, owned by this
+    /// process on this host ([`HostIdentity::current`]), and not detached.
+    pub fn new(plan: &'a Plan, run_id: RunId, name: impl Into<String>) -> Self {
+        Self {
+            plan,
+            run_id,
+            name: name.into(),
+            env: Vec::new(),
+            stdin: false,
+            tty: false,
+            command: None,
+            owner_pid: std::process::id(),
+            owner_host: HostIdentity::current(),
+            detached: false,
+            expires_at: None,
+        }
+    }
+
+    /// Sets the full environment, secrets included.
+    #[must_use]
+    pub fn with_env(mut self, env: Vec<(String, String)>) -> Self {
+        self.env = env;
+        self
+    }
+
+    /// Keeps stdin open for an attach.
+    #[must_use]
+    pub fn with_stdin(mut self, stdin: bool) -> Self {
+        self.stdin = stdin;
+        self
+    }
+
+    /// Allocates a TTY.
+    #[must_use]
+    pub fn with_tty(mut self, tty: bool) -> Self {
+        self.tty = tty;
+        self
+    }
+
+    /// Runs `command` instead of the plan's (and the image's).
+    #[must_use]
+    pub fn with_command(mut self, command: Vec<String>) -> Self {
+        self.command = Some(command);
+        self
+    }
+
+    /// Names the berth process that launches the run and where it runs (`None`
+    /// where the host has no identity).
+    #[must_use]
+    pub fn with_owner(mut self, pid: u32, host: Option<HostIdentity>) -> Self {
+        self.owner_pid = pid;
+        self.owner_host = host;
+        self
+    }
+
+    /// Starts the run detached: it outlives its berth process, until
+    /// `expires_at` (seconds since the Unix epoch) when given.
+    #[must_use]
+    pub fn with_detached(mut self, expires_at: Option<i64>) -> Self {
+        self.detached = true;
+        self.expires_at = expires_at;
+        self
+    }
+
     /// Every label the run's resources carry: the plan's, the run id, the owner
     /// and where it runs, detached or not, and the TTL. Each `berth.*` label berth
     /// reads later is always written (with [`labels::NEVER`] or [`labels::UNKNOWN`]
@@ -213,6 +282,7 @@ pub struct LogOptions {
 /// The state of a sandbox as the engine reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
+#[non_exhaustive]
 pub enum SandboxState {
     /// Created, never started.
     Created,
@@ -276,6 +346,7 @@ pub struct SandboxInfo {
 /// A kind of engine object other than a container.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
+#[non_exhaustive]
 pub enum ResourceKind {
     /// A network.
     Network,

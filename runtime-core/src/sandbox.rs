@@ -32,7 +32,6 @@ use std::time::Duration;
 use crate::collector::{self, Swept};
 use crate::error::Error;
 use crate::launch::{Cancellation, launch};
-use crate::owner::HostIdentity;
 use crate::plan::Plan;
 use crate::run_id::RunId;
 use crate::runtime::{CreateSpec, ExecSpec, LogOptions, OutputStream, Removed, Runtime, Session};
@@ -165,21 +164,19 @@ impl<'a> Builder<'a> {
         let expires_at = self.detach.flatten().map(|ttl| {
             state::now().saturating_add(i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX))
         });
-        let spec = CreateSpec {
-            plan,
-            run_id: run_id.clone(),
-            name,
-            env: self
-                .env
-                .unwrap_or_else(|| plan.environment(|name| std::env::var(name).ok())),
-            stdin: self.stdin,
-            tty: self.tty,
-            command: self.command,
-            owner_pid: std::process::id(),
-            owner_host: HostIdentity::current(),
-            detached,
-            expires_at,
-        };
+        let mut spec = CreateSpec::new(plan, run_id.clone(), name)
+            .with_env(
+                self.env
+                    .unwrap_or_else(|| plan.environment(|name| std::env::var(name).ok())),
+            )
+            .with_stdin(self.stdin)
+            .with_tty(self.tty);
+        if let Some(command) = self.command {
+            spec = spec.with_command(command);
+        }
+        if detached {
+            spec = spec.with_detached(expires_at);
+        }
         store.create(&RunRecord::new(
             &run_id,
             &spec.name,

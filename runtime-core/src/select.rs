@@ -196,14 +196,7 @@ pub async fn probe(
         }
     }
     let secrets: Vec<String> = config
-        .map(|c| {
-            c.file
-                .secrets
-                .names
-                .iter()
-                .map(|n| n.get_ref().clone())
-                .collect()
-        })
+        .map(|c| c.secret_names().into_iter().map(str::to_owned).collect())
         .unwrap_or_default();
     let paths = config.map(Config::host_paths).unwrap_or_default();
     let engine = reports.iter().find_map(|(_, r)| r.engine.clone());
@@ -234,7 +227,7 @@ pub async fn choose(
     host: &(dyn HostEnv + Sync),
 ) -> Result<Chosen, Error> {
     let env = host.var(ENV_VAR);
-    let configured = config.file.sandbox.runtime.as_ref().map(|r| *r.get_ref());
+    let configured = config.runtime();
     let selection = select(flag, configured, env.as_deref())?;
     let asked: Vec<Arc<dyn Runtime>> = match selection.requested.kind() {
         Some(kind) => vec![candidate(candidates, kind)?],

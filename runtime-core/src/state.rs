@@ -116,7 +116,7 @@ pub struct RunRecord {
 
 impl RunRecord {
     /// A new record in state `created`, owned by this process on this host.
-    pub fn new(
+    pub(crate) fn new(
         run_id: &RunId,
         name: &str,
         runtime: RuntimeKind,
@@ -156,7 +156,7 @@ impl RunRecord {
     }
 
     /// When it last changed.
-    pub fn updated_at(&self) -> i64 {
+    pub(crate) fn updated_at(&self) -> i64 {
         self.history.last().map_or(0, |t| t.at)
     }
 }
@@ -217,7 +217,7 @@ pub struct Listing {
     /// Run directories whose record is unreadable or names another run.
     pub corrupt: Vec<CorruptRecord>,
     /// Run directories without a record yet: being created, or left by a berth
-    /// killed while creating one (see [`RunStore::remove_if_incomplete`]).
+    /// killed while creating one (removed only while they still have none).
     pub incomplete: Vec<RunId>,
     /// Entries whose name is not a run id: not berth's, never touched.
     pub strays: Vec<PathBuf>,
@@ -253,7 +253,7 @@ impl RunStore {
     }
 
     /// The store's directory.
-    pub fn root(&self) -> &Path {
+    pub(crate) fn root(&self) -> &Path {
         &self.root
     }
 
@@ -263,7 +263,7 @@ impl RunStore {
     }
 
     /// The record file of a run.
-    pub fn record_path(&self, run_id: &RunId) -> PathBuf {
+    pub(crate) fn record_path(&self, run_id: &RunId) -> PathBuf {
         self.dir(run_id).join(RECORD)
     }
 
@@ -333,14 +333,14 @@ impl RunStore {
     }
 
     /// Saves a new record.
-    pub fn create(&self, record: &RunRecord) -> Result<(), Error> {
+    pub(crate) fn create(&self, record: &RunRecord) -> Result<(), Error> {
         let _lock = self.lock(&record.run_id)?;
         self.write(record)
     }
 
     /// Reads a run's record: `Ok(None)` when there is none, `Err` when the file is
     /// there but unusable (unreadable, not a record, or a record of another run).
-    pub fn read(&self, run_id: &RunId) -> Result<Option<RunRecord>, CorruptRecord> {
+    pub(crate) fn read(&self, run_id: &RunId) -> Result<Option<RunRecord>, CorruptRecord> {
         let path = self.record_path(run_id);
         let corrupt = |reason: String| CorruptRecord {
             run_id: run_id.clone(),
@@ -396,7 +396,7 @@ impl RunStore {
     /// Deletes a run directory that has no record, unless a berth process is
     /// creating the record right now (it holds the lock) or has written it since
     /// the directory was listed. Returns whether it was deleted.
-    pub fn remove_if_incomplete(&self, run_id: &RunId) -> Result<bool, Error> {
+    pub(crate) fn remove_if_incomplete(&self, run_id: &RunId) -> Result<bool, Error> {
         let dir = self.dir(run_id);
         let path = dir.join("lock");
         let file = match OpenOptions::new().write(true).open(&path) {

@@ -270,7 +270,7 @@ fn check_build(source: &SourceFile<'_>, build: &Spanned<BuildConfig>) -> Result<
 }
 
 /// Validates a parsed file against `source` for error locations.
-pub fn check(file: &ConfigFile, source: &SourceFile<'_>) -> Result<(), Error> {
+pub(crate) fn check(file: &ConfigFile, source: &SourceFile<'_>) -> Result<(), Error> {
     check_sandbox(&file.sandbox, source)?;
     if let Some(workspace) = &file.workspace {
         check_abs(source, &workspace.mount)?;

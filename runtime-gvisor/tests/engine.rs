@@ -82,19 +82,8 @@ fn plan(caps: &Capabilities, host: &HostFacts, command: &str) -> Plan {
 }
 
 fn spec<'a>(plan: &'a Plan, run_id: &RunId) -> CreateSpec<'a> {
-    CreateSpec {
-        plan,
-        run_id: run_id.clone(),
-        name: format!("berth-gv-test-{run_id}"),
-        env: Vec::new(),
-        stdin: false,
-        tty: false,
-        command: None,
-        owner_pid: std::process::id(),
-        owner_host: None,
-        detached: false,
-        expires_at: None,
-    }
+    CreateSpec::new(plan, run_id.clone(), format!("berth-gv-test-{run_id}"))
+        .with_owner(std::process::id(), None)
 }
 
 #[tokio::test]

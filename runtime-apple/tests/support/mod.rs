@@ -184,19 +184,7 @@ impl Fixture {
 
     /// The create spec of `plan` for this run.
     pub fn spec<'a>(&self, plan: &'a Plan, case: &str) -> CreateSpec<'a> {
-        CreateSpec {
-            plan,
-            run_id: self.run_id.clone(),
-            name: self.name(case),
-            env: Vec::new(),
-            stdin: false,
-            tty: false,
-            command: None,
-            owner_pid: std::process::id(),
-            owner_host: runtime_core::HostIdentity::current(),
-            detached: false,
-            expires_at: None,
-        }
+        CreateSpec::new(plan, self.run_id.clone(), self.name(case))
     }
 
     /// The label filter of this run.

@@ -60,22 +60,13 @@ fn body_for_image(toml: &str, cap_bounding_set: u64, image_user: Option<&str>) -
     };
     let caps = crate::capabilities::capabilities(&host, &probe);
     let plan = prepare(&config, &caps, &host).expect("plan");
-    let spec = CreateSpec {
-        plan: &plan,
-        run_id: r1(),
-        name: "agent-01234567".to_owned(),
-        env: vec![("GREETING".to_owned(), "hello".to_owned())],
-        stdin: false,
-        tty: false,
-        command: None,
-        owner_pid: 4242,
-        owner_host: runtime_core::HostIdentity::new(
-            "6f1c2a3e-0b1d-4c5e-8f90-123456789abc",
-            4_026_531_836,
-        ),
-        detached: true,
-        expires_at: Some(1_800_000_000),
-    };
+    let spec = CreateSpec::new(&plan, r1(), "agent-01234567")
+        .with_env(vec![("GREETING".to_owned(), "hello".to_owned())])
+        .with_owner(
+            4242,
+            runtime_core::HostIdentity::new("6f1c2a3e-0b1d-4c5e-8f90-123456789abc", 4_026_531_836),
+        )
+        .with_detached(Some(1_800_000_000));
     let body = crate::container::container_body(&spec, image_user);
     let mut value = serde_json::to_value(&body).expect("json");
     // HashMaps serialize in random order: sort them for a stable snapshot.

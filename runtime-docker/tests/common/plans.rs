@@ -70,17 +70,10 @@ pub fn plan(kind: RuntimeKind, image: &str) -> Plan {
 
 /// A create spec for `plan` under `run_id`, named after the run.
 pub fn spec<'a>(plan: &'a Plan, run_id: &RunId, command: &[&str]) -> CreateSpec<'a> {
-    CreateSpec {
-        plan,
-        run_id: run_id.clone(),
-        name: format!("berth-dt-{run_id}"),
-        env: Vec::new(),
-        stdin: false,
-        tty: false,
-        command: (!command.is_empty()).then(|| command.iter().map(|s| (*s).to_owned()).collect()),
-        owner_pid: std::process::id(),
-        owner_host: runtime_core::HostIdentity::current(),
-        detached: false,
-        expires_at: None,
+    let spec = CreateSpec::new(plan, run_id.clone(), format!("berth-dt-{run_id}"));
+    if command.is_empty() {
+        spec
+    } else {
+        spec.with_command(command.iter().map(|s| (*s).to_owned()).collect())
     }
 }
