@@ -196,10 +196,9 @@ impl<'a> Builder<'a> {
         };
         sandbox.record(|r| r.transition(RunState::Starting));
 
-        let progress = |line: &str| say(line);
         let launched = {
             let fut = async {
-                let launched = launch(&*runtime, &spec, start, &progress, &self.cancel).await;
+                let launched = launch(&*runtime, &spec, start, &say, &self.cancel).await;
                 if let Some(sweep) = sweep {
                     for swept in sweep.await.unwrap_or_default() {
                         say(&Swept::message(&swept));

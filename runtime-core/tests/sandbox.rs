@@ -285,18 +285,25 @@ async fn a_failed_create_removes_what_it_made_and_keeps_the_failure_on_record() 
     );
 }
 
+/// A cancellation that `signal` triggers 100 ms from now, mid-way through the
+/// fake's slow step.
+fn cancelled_soon(signal: Signal) -> Cancellation {
+    let cancel = Cancellation::new();
+    let canceller = cancel.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        canceller.cancel(signal);
+    });
+    cancel
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cancelled_while_the_image_is_made_creates_nothing_and_leaves_no_record() {
     let s = setup(Fake {
         slow: Slow::Image,
         ..Fake::new()
     });
-    let cancel = Cancellation::new();
-    let canceller = cancel.clone();
-    tokio::spawn(async move {
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        canceller.cancel(Signal::Terminate);
-    });
+    let cancel = cancelled_soon(Signal::Terminate);
     let err = s
         .builder()
         .cancel(&cancel)
@@ -324,12 +331,7 @@ async fn cancelled_during_create_lets_it_land_then_removes_it() {
         slow: Slow::Create,
         ..Fake::new()
     });
-    let cancel = Cancellation::new();
-    let canceller = cancel.clone();
-    tokio::spawn(async move {
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        canceller.cancel(Signal::Interrupt);
-    });
+    let cancel = cancelled_soon(Signal::Interrupt);
     let err = s
         .builder()
         .cancel(&cancel)
