@@ -46,6 +46,7 @@ pub mod config;
 pub mod danger;
 pub mod diagnostic;
 pub mod duration;
+pub mod egress;
 pub mod error;
 pub mod gc;
 pub mod host;

@@ -1,0 +1,449 @@
+//! The egress proxy: an HTTP proxy that lets a sandbox reach only what its policy
+//! allows. It takes `CONNECT host:port` (TLS, checked against the ClientHello's
+//! server name) and absolute `http://` requests (checked against their `Host`
+//! header), resolves names itself after the policy check, connects only to an
+//! address it has checked, and writes one [`AuditRecord`] per decision.
+//!
+//! A plain request is forwarded with `Connection: close`, so one connection carries
+//! one checked request. A tunnel carries only what follows a client's first bytes:
+//! a protocol where the server speaks first gets no tunnel.
+
+use std::io::{self, Write};
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
+
+use super::{
+    AuditRecord, ClientHello, Denial, Host, ProxySettings, Verdict, client_hello, forbidden,
+};
+
+/// The most a request head may take.
+const MAX_HEAD: usize = 16 * 1024;
+/// The most a ClientHello record may take: a TLS record's largest, with its header.
+const MAX_HELLO: usize = 5 + 16 * 1024;
+/// How long a client may take to send its request head or its first tunnel bytes.
+const CLIENT_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long connecting to an upstream may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Serves proxy clients from `listener` until it fails, writing each decision as a
+/// JSON line to `audit` (flushed per line).
+pub async fn serve(
+    listener: TcpListener,
+    settings: ProxySettings,
+    audit: impl Write + Send + 'static,
+) -> io::Result<()> {
+    let settings = Arc::new(settings);
+    let (tx, rx) = mpsc::unbounded_channel::<AuditRecord>();
+    std::thread::spawn(move || write_audit(rx, audit));
+    loop {
+        let (client, peer) = listener.accept().await?;
+        let settings = settings.clone();
+        let tx = tx.clone();
+        tokio::spawn(async move {
+            if let Some(record) = handle(client, peer, &settings).await {
+                let _ = tx.send(record);
+            }
+        });
+    }
+}
+
+fn write_audit(mut rx: mpsc::UnboundedReceiver<AuditRecord>, mut out: impl Write) {
+    while let Some(record) = rx.blocking_recv() {
+        let Ok(mut line) = serde_json::to_vec(&record) else {
+            continue;
+        };
+        line.push(b'\n');
+        if out.write_all(&line).and_then(|()| out.flush()).is_err() {
+            return;
+        }
+    }
+}
+
+fn now() -> String {
+    time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+/// What a request asks for.
+struct Request {
+    method: String,
+    host: Host,
+    port: u16,
+    /// For plain http: the head to send upstream.
+    forward: Option<Vec<u8>>,
+    /// For plain http: the `Host` header's value.
+    host_header: Option<String>,
+    /// Bytes the client sent after the head.
+    rest: Vec<u8>,
+}
+
+/// Handles one client; `None` when it sent no request worth a record.
+async fn handle(
+    mut client: TcpStream,
+    peer: SocketAddr,
+    settings: &ProxySettings,
+) -> Option<AuditRecord> {
+    let _ = client.set_nodelay(true);
+    let time = now();
+    let head = match tokio::time::timeout(CLIENT_TIMEOUT, read_head(&mut client)).await {
+        Ok(Ok(Some(head))) => head,
+        _ => return None,
+    };
+    let request = match parse_request(head) {
+        Ok(request) => request,
+        Err(why) => {
+            let _ = respond(&mut client, 400, "Bad Request", why).await;
+            return None;
+        }
+    };
+    let mut record = AuditRecord {
+        time,
+        client: peer.to_string(),
+        method: request.method.clone(),
+        host: request.host.to_string(),
+        port: request.port,
+        sni: None,
+        decision: Verdict::Allowed,
+        rule: None,
+        reason: None,
+        message: None,
+        address: None,
+        error: None,
+        bytes_up: 0,
+        bytes_down: 0,
+    };
+    let policy = &settings.policy;
+    let Some(rule) = policy.rule_for(&request.host, request.port) else {
+        deny(&mut client, &mut record, &request, Denial::NotAllowed, true).await;
+        return Some(record);
+    };
+    record.rule = Some(rule.to_string());
+    if let Some(header) = &request.host_header
+        && !same_authority(header, &request.host, request.port)
+    {
+        let denial = Denial::HostMismatch {
+            header: header.clone(),
+        };
+        deny(&mut client, &mut record, &request, denial, true).await;
+        return Some(record);
+    }
+    let address = match resolve(&request, settings).await {
+        Ok(address) => address,
+        Err(Resolved::Denied(denial)) => {
+            deny(&mut client, &mut record, &request, denial, true).await;
+            return Some(record);
+        }
+        Err(Resolved::Failed(error)) => {
+            let text = format!(
+                "berth's egress proxy could not reach {}:{}: {error}",
+                request.host, request.port
+            );
+            let _ = respond(&mut client, 502, "Bad Gateway", &text).await;
+            record.error = Some(error);
+            return Some(record);
+        }
+    };
+    let target = SocketAddr::new(address, request.port);
+    record.address = Some(target.to_string());
+    let mut upstream = match tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(target)).await
+    {
+        Ok(Ok(stream)) => stream,
+        Ok(Err(e)) => return Some(failed(&mut client, record, &request, e.to_string()).await),
+        Err(_) => {
+            return Some(
+                failed(
+                    &mut client,
+                    record,
+                    &request,
+                    "connection timed out".to_owned(),
+                )
+                .await,
+            );
+        }
+    };
+    let _ = upstream.set_nodelay(true);
+    let first = match &request.forward {
+        Some(head) => {
+            let mut bytes = head.clone();
+            bytes.extend(&request.rest);
+            bytes
+        }
+        None => {
+            if client
+                .write_all(b"HTTP/1.1 200 Connection established\r\n\r\n")
+                .await
+                .is_err()
+            {
+                return Some(record);
+            }
+            let bytes = match tokio::time::timeout(
+                CLIENT_TIMEOUT,
+                read_hello(&mut client, request.rest.clone()),
+            )
+            .await
+            {
+                Ok(Ok(bytes)) => bytes,
+                _ => {
+                    record.error = Some("the client sent nothing through the tunnel".to_owned());
+                    return Some(record);
+                }
+            };
+            match client_hello(&bytes) {
+                ClientHello::NotTls => {}
+                ClientHello::Complete { sni } => {
+                    record.sni = sni.clone();
+                    if let Some(sni) = sni
+                        && sni != request.host.to_string().trim_matches(['[', ']'])
+                    {
+                        deny(
+                            &mut client,
+                            &mut record,
+                            &request,
+                            Denial::SniMismatch { sni },
+                            false,
+                        )
+                        .await;
+                        return Some(record);
+                    }
+                }
+                ClientHello::Incomplete | ClientHello::Malformed => {
+                    let denial = Denial::SniMismatch {
+                        sni: "(a ClientHello berth cannot read)".to_owned(),
+                    };
+                    deny(&mut client, &mut record, &request, denial, false).await;
+                    return Some(record);
+                }
+            }
+            bytes
+        }
+    };
+    if upstream.write_all(&first).await.is_err() {
+        return Some(record);
+    }
+    record.bytes_up = first.len() as u64;
+    let (up, down) = tokio::io::copy_bidirectional(&mut client, &mut upstream)
+        .await
+        .unwrap_or((0, 0));
+    record.bytes_up += up;
+    record.bytes_down = down;
+    Some(record)
+}
+
+async fn failed(
+    client: &mut TcpStream,
+    mut record: AuditRecord,
+    request: &Request,
+    error: String,
+) -> AuditRecord {
+    let text = format!(
+        "berth's egress proxy could not reach {}:{}: {error}",
+        request.host, request.port
+    );
+    let _ = respond(client, 502, "Bad Gateway", &text).await;
+    record.error = Some(error);
+    record
+}
+
+/// Refuses: a 403 with the agent's explanation when the client still reads HTTP
+/// (`answer`), else the connection just closes.
+async fn deny(
+    client: &mut TcpStream,
+    record: &mut AuditRecord,
+    request: &Request,
+    denial: Denial,
+    answer: bool,
+) {
+    let message = denial.message(&request.host, request.port);
+    if answer {
+        let _ = respond(client, 403, "Forbidden", &message).await;
+    }
+    record.decision = Verdict::Denied;
+    record.reason = Some(denial.kind().to_owned());
+    record.message = Some(message);
+}
+
+async fn respond(client: &mut TcpStream, status: u16, reason: &str, body: &str) -> io::Result<()> {
+    let body = format!("{body}\n");
+    let head = format!(
+        "HTTP/1.1 {status} {reason}\r\nContent-Type: text/plain; charset=utf-8\r\n\
+         Content-Length: {}\r\nConnection: close\r\nX-Berth-Egress: {}\r\n\r\n",
+        body.len(),
+        if status == 403 { "denied" } else { "error" },
+    );
+    client.write_all(head.as_bytes()).await?;
+    client.write_all(body.as_bytes()).await?;
+    client.shutdown().await
+}
+
+/// Reads up to the end of the request head; `None` when the client closes first
+/// or the head is too long. Returns the head and what followed it.
+async fn read_head(client: &mut TcpStream) -> io::Result<Option<(Vec<u8>, Vec<u8>)>> {
+    let mut buf = Vec::with_capacity(1024);
+    let mut chunk = [0u8; 4096];
+    loop {
+        let n = client.read(&mut chunk).await?;
+        if n == 0 {
+            return Ok(None);
+        }
+        buf.extend(&chunk[..n]);
+        if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            let rest = buf.split_off(end + 4);
+            return Ok(Some((buf, rest)));
+        }
+        if buf.len() > MAX_HEAD {
+            return Ok(None);
+        }
+    }
+}
+
+/// Reads until the tunnel's first bytes say what they are.
+async fn read_hello(client: &mut TcpStream, mut buf: Vec<u8>) -> io::Result<Vec<u8>> {
+    let mut chunk = [0u8; 4096];
+    while client_hello(&buf) == ClientHello::Incomplete && buf.len() <= MAX_HELLO {
+        let n = client.read(&mut chunk).await?;
+        if n == 0 {
+            break;
+        }
+        buf.extend(&chunk[..n]);
+    }
+    if buf.is_empty() {
+        return Err(io::ErrorKind::UnexpectedEof.into());
+    }
+    Ok(buf)
+}
+
+/// `host:port` of an authority; `default` when it has no port.
+fn authority(text: &str, default: Option<u16>) -> Result<(Host, u16), &'static str> {
+    let (host, port) = match text.rsplit_once(':') {
+        Some((h, p)) if !h.contains(':') || h.ends_with(']') => {
+            (h, p.parse::<u16>().map_err(|_| "the port is not a number")?)
+        }
+        _ => (text, default.ok_or("CONNECT needs host:port")?),
+    };
+    Ok((Host::parse(host)?, port))
+}
+
+fn same_authority(header: &str, host: &Host, port: u16) -> bool {
+    authority(header.trim(), Some(80)).is_ok_and(|(h, p)| &h == host && p == port)
+}
+
+fn parse_request((head, rest): (Vec<u8>, Vec<u8>)) -> Result<Request, &'static str> {
+    let text = std::str::from_utf8(&head).map_err(|_| "the request head is not text")?;
+    let mut lines = text.split("\r\n");
+    let line = lines.next().unwrap_or_default();
+    let mut parts = line.split(' ');
+    let (Some(method), Some(target), Some(version), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err("the request line is not METHOD TARGET VERSION");
+    };
+    if method.eq_ignore_ascii_case("CONNECT") {
+        let (host, port) = authority(target, None)?;
+        return Ok(Request {
+            method: "CONNECT".to_owned(),
+            host,
+            port,
+            forward: None,
+            host_header: None,
+            rest,
+        });
+    }
+    let lower = target.to_ascii_lowercase();
+    let Some(after) = lower.strip_prefix("http://").map(|_| &target[7..]) else {
+        return Err(
+            "berth's egress proxy takes CONNECT host:port or an absolute http:// URL; \
+             for https, the client sends CONNECT (set HTTPS_PROXY)",
+        );
+    };
+    let (auth, path) = after
+        .find(['/', '?'])
+        .map_or((after, "/"), |i| after.split_at(i));
+    let path = if path.starts_with('?') {
+        format!("/{path}")
+    } else {
+        path.to_owned()
+    };
+    let (host, port) = authority(auth, Some(80))?;
+    let mut forward = format!("{method} {path} {version}\r\n");
+    let mut host_header = None;
+    for header in lines.filter(|l| !l.is_empty()) {
+        let name = header.split(':').next().unwrap_or_default().trim();
+        if name.eq_ignore_ascii_case("host") {
+            host_header = header.split_once(':').map(|(_, v)| v.trim().to_owned());
+        }
+        if [
+            "proxy-connection",
+            "proxy-authorization",
+            "connection",
+            "keep-alive",
+        ]
+        .iter()
+        .any(|h| name.eq_ignore_ascii_case(h))
+        {
+            continue;
+        }
+        forward.push_str(header);
+        forward.push_str("\r\n");
+    }
+    if host_header.is_none() {
+        forward.push_str(&format!("Host: {auth}\r\n"));
+    }
+    forward.push_str("Connection: close\r\n\r\n");
+    Ok(Request {
+        method: method.to_owned(),
+        host,
+        port,
+        forward: Some(forward.into_bytes()),
+        host_header,
+        rest,
+    })
+}
+
+enum Resolved {
+    Denied(Denial),
+    Failed(String),
+}
+
+/// The address to connect to: the config's own (an IP rule or a `hosts` entry),
+/// or the first address the name resolves to that is not forbidden.
+async fn resolve(request: &Request, settings: &ProxySettings) -> Result<IpAddr, Resolved> {
+    let policy = &settings.policy;
+    if let Some(ip) = request.host.ip() {
+        // Allowed only by a rule naming this very IP: the config names it.
+        return Ok(ip);
+    }
+    if let Some(ip) = policy.static_address(&request.host) {
+        return Ok(ip);
+    }
+    let name = request.host.to_string();
+    let addresses: Vec<IpAddr> = tokio::net::lookup_host((name.as_str(), request.port))
+        .await
+        .map_err(|e| Resolved::Failed(format!("{name} does not resolve: {e}")))?
+        .map(|a| a.ip())
+        .collect();
+    let mut refusal = None;
+    for address in &addresses {
+        match forbidden(*address, &settings.gateways) {
+            None => return Ok(*address),
+            Some(why) => {
+                refusal.get_or_insert(Denial::ForbiddenAddress {
+                    address: *address,
+                    why,
+                });
+            }
+        }
+    }
+    Err(refusal.map_or_else(
+        || Resolved::Failed(format!("{name} resolves to no address")),
+        Resolved::Denied,
+    ))
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,206 @@
+//! The proxy against upstreams on loopback, which the policy allows only because
+//! each test's config names the address (an IP rule or a `hosts` entry).
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+use super::serve;
+use crate::egress::tls::tests::hello;
+use crate::egress::{AuditRecord, Policy, ProxySettings, Verdict};
+
+#[derive(Clone, Default)]
+struct Audit(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Audit {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Audit {
+    /// The records written so far, waiting up to a second for `n` of them.
+    async fn records(&self, n: usize) -> Vec<AuditRecord> {
+        for _ in 0..100 {
+            let text = String::from_utf8(self.0.lock().unwrap().clone()).unwrap();
+            let records: Vec<AuditRecord> = text
+                .lines()
+                .map(|l| serde_json::from_str(l).unwrap())
+                .collect();
+            if records.len() >= n {
+                return records;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        panic!("fewer than {n} audit records");
+    }
+}
+
+/// An upstream on loopback that records what it receives and answers `reply`.
+async fn upstream(reply: &'static [u8]) -> (u16, Arc<Mutex<Vec<u8>>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let store = seen.clone();
+    tokio::spawn(async move {
+        while let Ok((mut conn, _)) = listener.accept().await {
+            let mut buf = [0u8; 4096];
+            let n = conn.read(&mut buf).await.unwrap_or(0);
+            store.lock().unwrap().extend_from_slice(&buf[..n]);
+            let _ = conn.write_all(reply).await;
+            let _ = conn.shutdown().await;
+        }
+    });
+    (port, seen)
+}
+
+async fn proxy(rules: &[String], hosts: &[(&str, &str)]) -> (u16, Audit) {
+    let settings = ProxySettings {
+        policy: Policy {
+            rules: rules.iter().map(|r| r.parse().unwrap()).collect(),
+            hosts: hosts
+                .iter()
+                .map(|(n, a)| ((*n).to_owned(), a.parse().unwrap()))
+                .collect::<BTreeMap<_, _>>(),
+        },
+        gateways: Vec::new(),
+    };
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let audit = Audit::default();
+    tokio::spawn(serve(listener, settings, audit.clone()));
+    (port, audit)
+}
+
+/// Sends `bytes` to the proxy and reads until it closes.
+async fn exchange(proxy: u16, bytes: &[u8]) -> String {
+    let mut conn = TcpStream::connect(("127.0.0.1", proxy)).await.unwrap();
+    conn.write_all(bytes).await.unwrap();
+    let mut out = Vec::new();
+    let _ = conn.read_to_end(&mut out).await;
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[tokio::test]
+async fn an_allowed_plain_request_is_forwarded_with_one_request_per_connection() {
+    let (up, seen) = upstream(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok").await;
+    let (port, audit) = proxy(&[format!("127.0.0.1:{up}")], &[]).await;
+    let request = format!(
+        "GET http://127.0.0.1:{up}/x?y=1 HTTP/1.1\r\nHost: 127.0.0.1:{up}\r\nProxy-Connection: keep-alive\r\n\r\n"
+    );
+    let reply = exchange(port, request.as_bytes()).await;
+    assert!(reply.ends_with("\r\n\r\nok"), "{reply}");
+    let sent = String::from_utf8(seen.lock().unwrap().clone()).unwrap();
+    assert!(sent.starts_with("GET /x?y=1 HTTP/1.1\r\n"), "{sent}");
+    assert!(sent.contains("Connection: close\r\n"), "{sent}");
+    assert!(
+        !sent.to_ascii_lowercase().contains("proxy-connection"),
+        "{sent}"
+    );
+    let records = audit.records(1).await;
+    let r = &records[0];
+    assert_eq!((r.decision, r.method.as_str()), (Verdict::Allowed, "GET"));
+    assert_eq!(r.rule.as_deref(), Some(format!("127.0.0.1:{up}").as_str()));
+    assert_eq!(r.bytes_down, 40);
+    assert!(r.bytes_up > 30, "{r:?}");
+}
+
+#[tokio::test]
+async fn a_host_outside_the_list_gets_a_403_that_explains() {
+    let (port, audit) = proxy(&["allowed.test:443".to_owned()], &[]).await;
+    let reply = exchange(
+        port,
+        b"CONNECT other.test:443 HTTP/1.1\r\nHost: other.test:443\r\n\r\n",
+    )
+    .await;
+    assert!(reply.starts_with("HTTP/1.1 403 Forbidden\r\n"), "{reply}");
+    assert!(reply.contains(
+        "The berth egress policy of this sandbox blocked other.test:443: it is not in the sandbox's allowlist."
+    ));
+    let r = &audit.records(1).await[0];
+    assert_eq!(r.decision, Verdict::Denied);
+    assert_eq!(r.reason.as_deref(), Some("not-allowed"));
+    assert_eq!((r.host.as_str(), r.port), ("other.test", 443));
+    assert!(
+        r.message
+            .as_deref()
+            .unwrap()
+            .contains("add \"other.test:443\" to `allow`")
+    );
+}
+
+#[tokio::test]
+async fn a_tunnel_passes_a_client_hello_naming_the_host_and_nothing_else() {
+    let (up, seen) = upstream(b"server-bytes").await;
+    let rule = format!("up.test:{up}");
+    let (port, audit) = proxy(&[rule], &[("up.test", "127.0.0.1")]).await;
+    let mut request = format!("CONNECT up.test:{up} HTTP/1.1\r\n\r\n").into_bytes();
+    request.extend(hello(Some("up.test")));
+    let reply = exchange(port, &request).await;
+    assert_eq!(
+        reply,
+        "HTTP/1.1 200 Connection established\r\n\r\nserver-bytes"
+    );
+    assert_eq!(
+        seen.lock().unwrap().as_slice(),
+        hello(Some("up.test")).as_slice()
+    );
+    let fronted = {
+        let mut r = format!("CONNECT up.test:{up} HTTP/1.1\r\n\r\n").into_bytes();
+        r.extend(hello(Some("elsewhere.test")));
+        r
+    };
+    let reply = exchange(port, &fronted).await;
+    assert_eq!(reply, "HTTP/1.1 200 Connection established\r\n\r\n");
+    let records = audit.records(2).await;
+    let (ok, front): (Vec<_>, Vec<_>) =
+        records.iter().partition(|r| r.decision == Verdict::Allowed);
+    assert_eq!(ok[0].sni.as_deref(), Some("up.test"));
+    assert_eq!(ok[0].bytes_down, 12);
+    assert_eq!(front[0].reason.as_deref(), Some("sni-mismatch"));
+    assert_eq!(front[0].sni.as_deref(), Some("elsewhere.test"));
+    // The fronted hello never reached the upstream.
+    assert_eq!(seen.lock().unwrap().len(), hello(Some("up.test")).len());
+}
+
+#[tokio::test]
+async fn a_name_resolving_to_loopback_is_refused_unless_the_config_maps_it() {
+    let (up, _) = upstream(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n").await;
+    let (port, audit) = proxy(&[format!("localhost:{up}")], &[]).await;
+    let request = format!("GET http://localhost:{up}/ HTTP/1.1\r\nHost: localhost:{up}\r\n\r\n");
+    let reply = exchange(port, request.as_bytes()).await;
+    assert!(reply.starts_with("HTTP/1.1 403"), "{reply}");
+    assert!(reply.contains("a loopback address"), "{reply}");
+    assert_eq!(
+        audit.records(1).await[0].reason.as_deref(),
+        Some("forbidden-address")
+    );
+}
+
+#[tokio::test]
+async fn a_host_header_naming_another_host_is_refused() {
+    let (up, seen) = upstream(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n").await;
+    let (port, audit) = proxy(&[format!("127.0.0.1:{up}")], &[]).await;
+    let request = format!("GET http://127.0.0.1:{up}/ HTTP/1.1\r\nHost: other.test\r\n\r\n");
+    let reply = exchange(port, request.as_bytes()).await;
+    assert!(reply.starts_with("HTTP/1.1 403"), "{reply}");
+    assert_eq!(
+        audit.records(1).await[0].reason.as_deref(),
+        Some("host-mismatch")
+    );
+    assert!(seen.lock().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_request_that_is_not_a_proxy_request_gets_a_400() {
+    let (port, _) = proxy(&["a.test".to_owned()], &[]).await;
+    let reply = exchange(port, b"GET / HTTP/1.1\r\nHost: a.test\r\n\r\n").await;
+    assert!(reply.starts_with("HTTP/1.1 400"), "{reply}");
+    assert!(reply.contains("set HTTPS_PROXY"), "{reply}");
+}
