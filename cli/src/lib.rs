@@ -54,6 +54,9 @@ pub enum Command {
     Ps(PsArgs),
     /// Print a sandbox's output.
     Logs(LogsArgs),
+    /// Print the egress decisions of an allowlist run: one per request its proxy
+    /// allowed or denied, with the rule that decided and the bytes each way.
+    Egress(EgressArgs),
     /// Stop a sandbox (SIGTERM, then SIGKILL after the grace period).
     Stop(StopArgs),
     /// Remove sandboxes with their networks and anonymous volumes.
@@ -227,6 +230,23 @@ pub struct LogsArgs {
     run: String,
 }
 
+/// `berth egress`.
+#[derive(Debug, Args)]
+pub struct EgressArgs {
+    /// Keep printing decisions until the run's proxy stops.
+    #[arg(short = 'f', long)]
+    follow: bool,
+    /// Output format: a table, or the audit log's JSON lines, one per decision.
+    #[arg(long, value_enum, default_value_t)]
+    format: Format,
+    /// The runtime to look in [default: every available one].
+    #[arg(long, value_parser = runtime_choice())]
+    runtime: Option<RuntimeChoice>,
+    /// The sandbox: name, run id or id.
+    #[arg(value_name = "RUN")]
+    run: String,
+}
+
 /// `berth stop`.
 #[derive(Debug, Args)]
 pub struct StopArgs {
@@ -315,6 +335,7 @@ impl Command {
             Self::Doctor(a) => a.format,
             Self::Ps(a) => a.format,
             Self::Gc(a) => a.format,
+            Self::Egress(a) => a.format,
             _ => Format::Human,
         }
     }

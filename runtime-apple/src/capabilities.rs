@@ -23,6 +23,10 @@ pub fn capabilities(_host: &HostFacts, probe: &ProbeReport) -> Capabilities {
             fix: "use --runtime docker on a host with a Docker engine".to_owned(),
         },
         user_network_dns: Support::Supported,
+        egress_proxy: Support::Unsupported {
+            reason: "Apple `container` has no internal networks, so berth cannot give a sandbox a network whose only way out is its egress proxy; the path without one (--network none, with the proxy on a published socket) is not verified on macOS yet".to_owned(),
+            fix: "use --runtime docker or --runtime gvisor for an allowlist, or policy = \"none\" for no network".to_owned(),
+        },
         network_none: true,
         limits: LimitSupport {
             cpus: true,

@@ -244,6 +244,9 @@ pub struct Capabilities {
     pub privileged: Support,
     /// Resolving container names on user-defined networks.
     pub user_network_dns: Support,
+    /// An egress allowlist (`[network] policy = "allowlist"`): the sandbox on a
+    /// network whose only way out is berth's proxy.
+    pub egress_proxy: Support,
     /// Whether `network = "none"` is possible.
     pub network_none: bool,
     /// Enforced limits.

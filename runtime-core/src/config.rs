@@ -156,6 +156,7 @@ impl Default for NetworkConfig {
         Self {
             policy: unspanned(),
             allow: Vec::new(),
+            hosts: BTreeMap::new(),
             shared: true,
         }
     }
@@ -200,6 +201,9 @@ pub(crate) struct NetworkConfig {
     /// `host[:port]` entries, for `policy = "allowlist"`.
     #[serde(default)]
     pub(crate) allow: Vec<Spanned<String>>,
+    /// Static name entries for the egress proxy (`name = "IP"`), like `--add-host`.
+    #[serde(default)]
+    pub(crate) hosts: BTreeMap<Spanned<String>, Spanned<String>>,
     /// With `policy = "open"`, join the berth-owned network shared by every run
     /// (default true); false joins the engine's default bridge (`docker0`).
     #[serde(default = "yes")]
@@ -524,6 +528,33 @@ impl Config {
     /// The egress policy: `[network] policy`.
     pub fn network_policy(&self) -> NetworkPolicy {
         *self.file.network.policy.get_ref()
+    }
+
+    /// The allowlist of `policy = "allowlist"` (`None` for the other policies):
+    /// `[network] allow` and `hosts`, as validated when the config was parsed.
+    pub fn egress_policy(&self) -> Option<crate::egress::Policy> {
+        let network = &self.file.network;
+        if *network.policy.get_ref() != NetworkPolicy::Allowlist {
+            return None;
+        }
+        Some(crate::egress::Policy {
+            rules: network
+                .allow
+                .iter()
+                .filter_map(|r| r.get_ref().parse().ok())
+                .collect(),
+            hosts: network
+                .hosts
+                .iter()
+                .filter_map(|(name, ip)| {
+                    let name = match crate::egress::Host::parse(name.get_ref()).ok()? {
+                        crate::egress::Host::Name(name) => name,
+                        crate::egress::Host::Ip(_) => return None,
+                    };
+                    Some((name, ip.get_ref().parse().ok()?))
+                })
+                .collect(),
+        })
     }
 
     /// Whether and how the agent gets Docker: `[docker] mode`.

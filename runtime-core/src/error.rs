@@ -135,13 +135,13 @@ pub enum Error {
         fix: String,
     },
 
-    /// `policy = "allowlist"` before the egress proxy exists.
-    #[error(
-        "network policy \"allowlist\" is not supported yet on {runtime}: berth has no egress proxy to enforce it\n  = fix: {fix}"
-    )]
+    /// `policy = "allowlist"` on a runtime that cannot enforce it.
+    #[error("{runtime} cannot enforce network policy \"allowlist\": {reason}\n  = fix: {fix}")]
     AllowlistUnsupported {
         /// The runtime.
         runtime: RuntimeKind,
+        /// Why not.
+        reason: String,
         /// What to do.
         fix: String,
     },

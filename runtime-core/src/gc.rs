@@ -283,6 +283,7 @@ fn resource_kind(kind: ResourceKind) -> KeptKind {
     match kind {
         ResourceKind::Network => KeptKind::Network,
         ResourceKind::Volume => KeptKind::Volume,
+        ResourceKind::Sidecar => KeptKind::Container,
     }
 }
 
@@ -363,7 +364,12 @@ pub(crate) fn collect(inventory: &Inventory, rules: &Rules<'_>) -> Collected {
         };
         doomed.push(Doomed {
             reason,
-            containers: run.containers.iter().map(|(c, _)| c.name.clone()).collect(),
+            containers: run
+                .containers
+                .iter()
+                .map(|(c, _)| c.name.clone())
+                .chain(names(ResourceKind::Sidecar))
+                .collect(),
             networks: names(ResourceKind::Network),
             volumes: names(ResourceKind::Volume),
             record: run.record.is_some()

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use crate::capabilities::RuntimeKind;
 use crate::config::{DockerMode, NetworkPolicy};
 use crate::danger::Danger;
+use crate::egress::Policy;
 use crate::error::Error;
 use crate::host::{HostEnv, HostPath};
 use crate::size::ByteSize;
@@ -159,6 +160,11 @@ pub struct NetworkPlan {
     /// created on first use, shared by every run and kept between runs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shared: Option<String>,
+    /// For `policy = "allowlist"`: what the run's egress proxy lets through. The
+    /// sandbox joins an internal network of its own, with no gateway, whose only
+    /// way out is the proxy: a sidecar on it and on an egress network of the run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub egress: Option<Policy>,
 }
 
 /// How the agent reaches Docker.
@@ -446,11 +452,35 @@ impl Plan {
         } else {
             ""
         };
-        let _ = writeln!(
-            out,
-            "network   {} (engine network {}{shared}{created})",
-            self.network.policy, self.network.mode
-        );
+        match &self.network.egress {
+            None => {
+                let _ = writeln!(
+                    out,
+                    "network   {} (engine network {}{shared}{created})",
+                    self.network.policy, self.network.mode
+                );
+            }
+            Some(policy) => {
+                let _ = writeln!(
+                    out,
+                    "network   allowlist (an internal network of the run with no gateway; its only way out is the run's egress proxy, a sidecar on it and on an egress network of the run)"
+                );
+                let rules: Vec<String> = policy.rules.iter().map(ToString::to_string).collect();
+                let _ = writeln!(out, "egress    allow {}", rules.join(", "));
+                if !policy.hosts.is_empty() {
+                    let hosts: Vec<String> = policy
+                        .hosts
+                        .iter()
+                        .map(|(n, a)| format!("{n}={a}"))
+                        .collect();
+                    let _ = writeln!(out, "          hosts {}", hosts.join(", "));
+                }
+                let _ = writeln!(
+                    out,
+                    "          proxy in HTTP_PROXY/HTTPS_PROXY (and lowercase); no DNS and no direct route; decisions in `berth egress RUN`"
+                );
+            }
+        }
         let docker = match &self.docker {
             DockerAccess::None => "none".to_owned(),
             DockerAccess::Host {

@@ -37,6 +37,10 @@ pub(crate) const NON_ROOT_HOME: &str = "/home/berth";
 /// The berth-owned bridge network sandboxes join, shared by every run.
 pub const SHARED_NETWORK: &str = "berth";
 
+/// The plan's network mode under an allowlist: the run's own internal network,
+/// which the backend names when it creates it.
+pub const EGRESS_MODE: &str = "internal";
+
 /// Where the host socket appears inside a sandbox in docker `host` mode.
 pub(crate) const SOCKET_TARGET: &str = "/var/run/docker.sock";
 
@@ -221,6 +225,11 @@ pub fn prepare(config: &Config, caps: &Capabilities, host: &HostFacts) -> Result
         warnings.push(format!(
             "{runtime} cannot resolve container names on user-defined networks ({reason}): {fix}"
         ));
+    }
+    if network.egress.is_some() && config.docker_mode() == DockerMode::Host {
+        warnings.push(
+            "[docker] mode = \"host\" gives the agent the host's engine, where it can start containers that the egress allowlist does not hold".to_owned(),
+        );
     }
     let limits = resolve_limits(config, caps, host, &mut defaults, &mut warnings)?;
     if limits.pids.is_none() && !caps.limits.pids {
@@ -497,9 +506,19 @@ fn resolve_network(
         }
         NetworkPolicy::None => "none",
         NetworkPolicy::Allowlist => {
-            return Err(Error::AllowlistUnsupported {
-                runtime: caps.runtime,
-                fix: "use policy = \"none\" for no network, or \"open\" for full egress, until the egress proxy lands".to_owned(),
+            if let Some((reason, fix)) = caps.egress_proxy.problem() {
+                return Err(Error::AllowlistUnsupported {
+                    runtime: caps.runtime,
+                    reason: reason.to_owned(),
+                    fix: fix.to_owned(),
+                });
+            }
+            return Ok(NetworkPlan {
+                policy,
+                mode: EGRESS_MODE.to_owned(),
+                create: Vec::new(),
+                shared: None,
+                egress: config.egress_policy(),
             });
         }
     };
@@ -508,6 +527,7 @@ fn resolve_network(
         mode: mode.to_owned(),
         create: Vec::new(),
         shared,
+        egress: None,
     })
 }
 

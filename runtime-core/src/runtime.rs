@@ -352,6 +352,9 @@ pub enum ResourceKind {
     Network,
     /// A volume.
     Volume,
+    /// A container that serves a run's sandbox (such as its egress proxy); never
+    /// listed as a sandbox.
+    Sidecar,
 }
 
 /// A network or volume berth created.
@@ -439,6 +442,21 @@ pub trait Runtime: Send + Sync {
 
     /// The main process's output.
     async fn logs(&self, id: &str, options: &LogOptions) -> Result<OutputStream, Error>;
+
+    /// The audit log of a run's egress proxy: one JSON line per decision
+    /// ([`crate::egress::AuditRecord`]) on stdout. A runtime that runs no proxy, or
+    /// a run without one, answers [`Error::NotFound`].
+    async fn egress_log(
+        &self,
+        run_id: &RunId,
+        options: &LogOptions,
+    ) -> Result<OutputStream, Error> {
+        let _ = options;
+        Err(Error::NotFound {
+            what: "egress proxy of run",
+            name: run_id.to_string(),
+        })
+    }
 
     /// Stops the sandbox: SIGTERM, then SIGKILL after `grace`.
     async fn stop(&self, id: &str, grace: Duration) -> Result<(), Error>;

@@ -393,6 +393,7 @@ mod tests {
             socket_mount: Support::Supported,
             privileged: Support::Supported,
             user_network_dns: Support::Supported,
+            egress_proxy: Support::Supported,
             network_none: true,
             limits: LimitSupport {
                 cpus: true,

@@ -7,6 +7,7 @@ use toml::Spanned;
 
 use crate::config::{BuildConfig, ConfigFile, NetworkPolicy, SandboxConfig};
 use crate::diagnostic::{ConfigDiagnostic, SourceFile};
+use crate::egress::{Host, Rule};
 use crate::error::Error;
 
 fn fail<T>(
@@ -403,14 +404,43 @@ fn check_network(file: &ConfigFile, source: &SourceFile<'_>) -> Result<(), Error
         _ => {}
     }
     for entry in &network.allow {
-        if let Err(why) = check_host_port(entry.get_ref()) {
+        if let Err(why) = entry.get_ref().parse::<Rule>() {
             return fail(
                 source,
                 entry.span(),
                 format!("`{}` is not host[:port]: {why}", entry.get_ref()),
                 Some(
-                    "write a host name or IP, optionally with a port, such as \"api.example.com:443\"",
+                    "write a host name or IP, optionally with a port (443 when omitted), such as \"api.example.com:443\" or \"*.example.com\"",
                 ),
+            );
+        }
+    }
+    if let Some((name, _)) = network.hosts.iter().next()
+        && *network.policy.get_ref() != NetworkPolicy::Allowlist
+    {
+        return fail(
+            source,
+            name.span(),
+            "`hosts` names addresses for the egress proxy, which only policy \"allowlist\" has"
+                .to_owned(),
+            Some("set policy = \"allowlist\", or remove `hosts`"),
+        );
+    }
+    for (name, address) in &network.hosts {
+        if !matches!(Host::parse(name.get_ref()), Ok(Host::Name(_))) {
+            return fail(
+                source,
+                name.span(),
+                format!("`{}` in `hosts` is not a host name", name.get_ref()),
+                Some("write a name such as \"db.internal\" = \"10.0.0.5\""),
+            );
+        }
+        if address.get_ref().parse::<std::net::IpAddr>().is_err() {
+            return fail(
+                source,
+                address.span(),
+                format!("`{}` is not an IP address", address.get_ref()),
+                Some("write an IPv4 or IPv6 address, such as \"10.0.0.5\""),
             );
         }
     }
@@ -460,36 +490,6 @@ fn check_resources(file: &ConfigFile, source: &SourceFile<'_>) -> Result<(), Err
                 format!("pids must be at least 1 and at most {MAX_PIDS}, got {p}"),
                 Some("such as pids = 512"),
             );
-        }
-    }
-    Ok(())
-}
-
-fn check_host_port(entry: &str) -> Result<(), &'static str> {
-    if entry.contains('/') {
-        return Err("write a host, not a URL");
-    }
-    let (host, port) = match entry.rsplit_once(':') {
-        Some((h, p)) if !h.contains(':') || h.starts_with('[') => (h, Some(p)),
-        _ => (entry, None),
-    };
-    if host.is_empty() {
-        return Err("the host is empty");
-    }
-    if host.len() > 253 {
-        return Err("the host is longer than 253 characters");
-    }
-    let host = host.trim_start_matches('[').trim_end_matches(']');
-    if !host
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '*' | ':'))
-    {
-        return Err("the host has characters a host name cannot have");
-    }
-    if let Some(port) = port {
-        match port.parse::<u16>() {
-            Ok(0) | Err(_) => return Err("the port must be a number from 1 to 65535"),
-            Ok(_) => {}
         }
     }
     Ok(())

@@ -166,6 +166,7 @@ fn caps() -> Capabilities {
         socket_mount: Support::Supported,
         privileged: Support::Supported,
         user_network_dns: Support::Supported,
+        egress_proxy: Support::Supported,
         network_none: true,
         limits: LimitSupport {
             cpus: true,

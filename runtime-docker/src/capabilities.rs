@@ -30,6 +30,7 @@ pub fn capabilities(_host: &HostFacts, probe: &ProbeReport) -> Capabilities {
         socket_mount: Support::Supported,
         privileged: Support::Supported,
         user_network_dns: Support::Supported,
+        egress_proxy: Support::Supported,
         network_none: true,
         limits: LimitSupport {
             cpus: true,

@@ -233,6 +233,7 @@ pub(crate) async fn create(
     for name in &spec.plan.network.create {
         create_network(docker, name, &labels).await?;
     }
+    let egress = crate::egress::setup(docker, spec, &labels).await?;
     let volumes = spec
         .plan
         .mounts
@@ -262,8 +263,17 @@ pub(crate) async fn create(
         oci_runtime = oci_runtime(spec).as_deref().unwrap_or("(engine default)"),
         "creating container"
     );
+    let mut body = container_body(spec, image_user);
+    if let Some(join) = egress {
+        // The proxy's address is known only now: its variables join the plan's.
+        let env = body.env.get_or_insert_with(Vec::new);
+        env.extend(join.env.iter().map(|(k, v)| format!("{k}={v}")));
+        if let Some(host) = body.host_config.as_mut() {
+            host.network_mode = Some(join.network);
+        }
+    }
     let created = docker
-        .create_container(Some(options), container_body(spec, image_user))
+        .create_container(Some(options), body)
         .await
         .map_err(|e| {
             DockerError::api(
@@ -314,6 +324,16 @@ async fn create_network(
         .await
         .map_err(|e| DockerError::api(format!("create network {name}"), "network", name, e))?;
     Ok(())
+}
+
+/// The run id a container's labels carry, when it has a valid one.
+pub(crate) async fn run_id(docker: &Docker, id: &str) -> Option<runtime_core::RunId> {
+    let inspected = docker
+        .inspect_container(id, None::<InspectContainerOptions>)
+        .await
+        .ok()?;
+    let labels = inspected.config?.labels?;
+    labels.get(labels::RUN_ID)?.parse().ok()
 }
 
 /// Starts a created container. The engine checks the network only at start, so a

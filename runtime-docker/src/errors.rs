@@ -98,6 +98,12 @@ pub(crate) enum DockerError {
         #[source]
         source: globset::Error,
     },
+    /// The egress proxy's helper binary is missing, unusable, or failed to start.
+    #[error("{reason}")]
+    Helper {
+        /// What is wrong.
+        reason: String,
+    },
     /// A stream ended before it said what the caller waited for.
     #[error("failed to {operation}")]
     Incomplete {
@@ -243,6 +249,14 @@ impl DockerError {
                 ),
             },
             Self::Incomplete { operation, source } => Error::engine(runtime, operation, source),
+            Self::Helper { reason } => Error::Unavailable {
+                runtime,
+                reason: format!("the egress allowlist needs its proxy: {reason}"),
+                fix: format!(
+                    "build the static helper with scripts/build-helper.sh (it goes next to the berth binary), or set {} to a statically linked berth-helper",
+                    crate::egress::HELPER_VAR
+                ),
+            },
         }
     }
 

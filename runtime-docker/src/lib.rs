@@ -39,6 +39,7 @@ mod capabilities;
 mod connect;
 mod container;
 mod context;
+mod egress;
 mod errors;
 mod flavour;
 mod image;
@@ -52,6 +53,7 @@ pub mod socket;
 pub use capabilities::{DEFAULT_NETWORK, capabilities};
 pub use connect::Endpoint;
 use connect::Engine;
+pub use egress::HELPER_VAR;
 use errors::DockerError;
 pub use flavour::{Flavour, Runc};
 
@@ -255,11 +257,34 @@ impl Runtime for DockerRuntime {
         Ok(sessions::logs(docker, self.flavour.clone(), id, options))
     }
 
+    async fn egress_log(
+        &self,
+        run_id: &runtime_core::RunId,
+        options: &LogOptions,
+    ) -> Result<OutputStream, Error> {
+        let docker = self.client().await?;
+        let name = egress::proxy_name(run_id);
+        if container::run_id(docker, &name).await.as_ref() != Some(run_id) {
+            return Err(Error::NotFound {
+                what: "egress proxy (the run's network policy is not \"allowlist\") of run",
+                name: run_id.to_string(),
+            });
+        }
+        Ok(sessions::logs(docker, self.flavour.clone(), &name, options))
+    }
+
     async fn stop(&self, id: &str, grace: Duration) -> Result<(), Error> {
         let docker = self.client().await?;
         container::stop(docker, id, grace)
             .await
-            .map_err(|e| self.core(e))
+            .map_err(|e| self.core(e))?;
+        // The run's proxy lives as long as its sandbox runs.
+        if let Some(run_id) = container::run_id(docker, id).await {
+            egress::stop_sidecars(docker, &run_id)
+                .await
+                .map_err(|e| self.core(e))?;
+        }
+        Ok(())
     }
 
     async fn remove(&self, run_id: &runtime_core::RunId) -> Result<Removed, Error> {

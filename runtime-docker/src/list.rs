@@ -37,13 +37,26 @@ pub(crate) async fn list(docker: &Docker, all: bool) -> Result<Vec<SandboxInfo>,
         .list_containers(Some(options))
         .await
         .map_err(|e| DockerError::api("list containers", "container", "", e))?;
-    Ok(containers.into_iter().filter_map(summary_to_info).collect())
+    Ok(containers
+        .into_iter()
+        .filter(|c| !is_sidecar_summary(c))
+        .filter_map(summary_to_info)
+        .collect())
 }
 
-/// berth's networks and volumes on this engine.
+fn is_sidecar_summary(c: &ContainerSummary) -> bool {
+    crate::egress::is_sidecar(
+        c.labels
+            .as_ref()
+            .and_then(|l| l.get(labels::ROLE))
+            .map(String::as_str),
+    )
+}
+
+/// berth's networks, volumes and sidecar containers on this engine.
 pub(crate) async fn resources(docker: &Docker) -> Result<Vec<ResourceInfo>, DockerError> {
     let filters = managed_filter();
-    let (networks, volumes) = tokio::join!(
+    let (networks, volumes, containers) = tokio::join!(
         docker.list_networks(Some(
             ListNetworksOptionsBuilder::default()
                 .filters(&filters)
@@ -54,7 +67,15 @@ pub(crate) async fn resources(docker: &Docker) -> Result<Vec<ResourceInfo>, Dock
                 .filters(&filters)
                 .build()
         )),
+        docker.list_containers(Some(
+            ListContainersOptionsBuilder::default()
+                .all(true)
+                .filters(&filters)
+                .build()
+        )),
     );
+    let containers =
+        containers.map_err(|e| DockerError::api("list containers", "container", "", e))?;
     let networks = networks.map_err(|e| DockerError::api("list networks", "network", "", e))?;
     let volumes = volumes.map_err(|e| DockerError::api("list volumes", "volume", "", e))?;
     let mut out: Vec<ResourceInfo> = networks
@@ -78,6 +99,18 @@ pub(crate) async fn resources(docker: &Docker) -> Result<Vec<ResourceInfo>, Dock
                 kind: ResourceKind::Volume,
                 name: v.name,
                 labels: v.labels.into_iter().collect(),
+            }),
+    );
+    out.extend(
+        containers
+            .into_iter()
+            .filter(is_sidecar_summary)
+            .filter_map(|c| {
+                Some(ResourceInfo {
+                    kind: ResourceKind::Sidecar,
+                    name: c.names?.first()?.trim_start_matches('/').to_owned(),
+                    labels: c.labels.unwrap_or_default().into_iter().collect(),
+                })
             }),
     );
     Ok(out)

@@ -67,6 +67,9 @@ pub fn capabilities(_host: &HostFacts, probe: &ProbeReport) -> Capabilities {
                 fix: "reach sidecars by IP address".to_owned(),
             }
         },
+        // The proxy runs under runc beside the runsc sandbox, which reaches it by
+        // address: neither needs the embedded DNS from inside gVisor.
+        egress_proxy: Support::Supported,
         network_none: true,
         limits: LimitSupport {
             cpus: true,

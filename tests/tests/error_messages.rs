@@ -144,8 +144,9 @@ fn cases() -> Vec<(&'static str, Error)> {
         (
             "allowlist-unsupported",
             Error::AllowlistUnsupported {
-                runtime: RuntimeKind::Docker,
-                fix: "use policy = \"none\" for no network, or \"open\" for full egress, until the egress proxy lands".to_owned(),
+                runtime: RuntimeKind::Apple,
+                reason: "Apple `container` has no internal networks".to_owned(),
+                fix: "use --runtime docker or --runtime gvisor for an allowlist".to_owned(),
             },
         ),
         (

@@ -8,6 +8,7 @@ use crate::Command;
 
 mod allow;
 mod doctor;
+mod egress;
 mod exec;
 mod gc;
 mod logs;
@@ -27,6 +28,7 @@ pub async fn execute(command: Command) -> Result<u8, Error> {
         Command::Exec(args) => exec::execute(args).await,
         Command::Ps(args) => ps::execute(args).await,
         Command::Logs(args) => logs::execute(args).await,
+        Command::Egress(args) => egress::execute(args).await,
         Command::Stop(args) => stop::execute(args).await,
         Command::Rm(args) => rm::execute(args).await,
         Command::Gc(args) => gc::execute(args).await,

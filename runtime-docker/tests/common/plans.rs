@@ -33,6 +33,7 @@ pub fn plan(kind: RuntimeKind, image: &str) -> Plan {
             mode: "bridge".to_owned(),
             create: Vec::new(),
             shared: None,
+            egress: None,
         },
         docker: DockerAccess::None,
         security: Security {

@@ -1,0 +1,390 @@
+//! The egress allowlist on the engine: per run, an internal network with no
+//! gateway for the sandbox, an egress network, and the proxy sidecar on both.
+//!
+//! The internal network is created with `internal` (no route out) and with the
+//! bridge's own address inhibited: measured on Docker 20.10, a container on an
+//! internal network still reaches a host service at its network's gateway and at
+//! docker0's address, and with no address on the bridge it reaches neither. The
+//! proxy runs from the static `berth-helper` binary in an image berth builds on
+//! first use (no registry), under runc whatever runtime the sandbox uses: it is
+//! berth's own code and reaches the engine's DNS from there. Everything carries the
+//! run's labels, so removing the run removes it, and a sidecar is never a sandbox.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+use bollard::Docker;
+use bollard::models::{
+    ContainerCreateBody, HostConfig, NetworkConnectRequest, NetworkCreateRequest,
+};
+use bollard::query_parameters::{
+    CreateContainerOptionsBuilder, InspectContainerOptions, ListContainersOptionsBuilder,
+    ListNetworksOptions, StartContainerOptions,
+};
+use runtime_core::egress::{PROXY_PORT, ProxySettings, SETTINGS_VAR, proxy_environment};
+use runtime_core::{CreateSpec, RunId, labels};
+use sha2::{Digest, Sha256};
+
+use crate::capabilities::RUNC;
+use crate::errors::DockerError;
+
+/// `berth.role` of a proxy sidecar.
+pub(crate) const ROLE_EGRESS: &str = "egress";
+
+/// The environment variable naming the helper binary.
+pub const HELPER_VAR: &str = "BERTH_HELPER";
+
+/// The run's internal network, which the sandbox joins.
+pub(crate) fn internal_network(run_id: &RunId) -> String {
+    format!("berth-{run_id}-internal")
+}
+
+/// The run's egress network, the proxy's way out.
+pub(crate) fn egress_network(run_id: &RunId) -> String {
+    format!("berth-{run_id}-egress")
+}
+
+/// The run's proxy container.
+pub(crate) fn proxy_name(run_id: &RunId) -> String {
+    format!("berth-{run_id}-proxy")
+}
+
+/// Whether a container's labels mark it as a sidecar rather than a sandbox.
+pub(crate) fn is_sidecar(role: Option<&str>) -> bool {
+    role == Some(ROLE_EGRESS)
+}
+
+/// Where the helper binary is looked for: `$BERTH_HELPER`, then `berth-helper` next
+/// to the running program.
+fn helper_candidates() -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    if let Some(path) = std::env::var_os(HELPER_VAR).filter(|p| !p.is_empty()) {
+        out.push(PathBuf::from(path));
+        return out;
+    }
+    if let Some(dir) = std::env::current_exe()
+        .ok()
+        .and_then(|p| p.parent().map(PathBuf::from))
+    {
+        out.push(dir.join("berth-helper"));
+    }
+    out
+}
+
+/// Why an executable cannot run alone in an empty image: not a 64-bit
+/// little-endian ELF, or one that names a dynamic loader. Pure.
+pub(crate) fn static_problem(bytes: &[u8]) -> Option<&'static str> {
+    const PT_INTERP: u32 = 3;
+    if bytes.get(..6) != Some(b"\x7fELF\x02\x01") {
+        return Some("it is not a 64-bit little-endian ELF executable");
+    }
+    let u16_at = |at: usize| {
+        bytes
+            .get(at..at + 2)
+            .map(|b| u16::from_le_bytes([b[0], b[1]]))
+    };
+    let u64_at = |at: usize| {
+        bytes
+            .get(at..at + 8)
+            .and_then(|b| b.try_into().ok())
+            .map(u64::from_le_bytes)
+    };
+    let (Some(phoff), Some(size), Some(count)) = (u64_at(0x20), u16_at(0x36), u16_at(0x38)) else {
+        return Some("its ELF header is cut short");
+    };
+    let Ok(phoff) = usize::try_from(phoff) else {
+        return Some("its ELF header is corrupt");
+    };
+    for i in 0..usize::from(count) {
+        let at = phoff + i * usize::from(size);
+        let Some(kind) = bytes.get(at..at + 4) else {
+            return Some("its program headers are cut short");
+        };
+        if u32::from_le_bytes([kind[0], kind[1], kind[2], kind[3]]) == PT_INTERP {
+            return Some("it is dynamically linked, and the helper image holds no libraries");
+        }
+    }
+    None
+}
+
+/// The helper binary's bytes, checked to be static.
+fn read_helper() -> Result<(PathBuf, Vec<u8>), DockerError> {
+    let candidates = helper_candidates();
+    for path in &candidates {
+        match std::fs::read(path) {
+            Ok(bytes) => {
+                if let Some(why) = static_problem(&bytes) {
+                    return Err(DockerError::Helper {
+                        reason: format!("{} cannot be used: {why}", path.display()),
+                    });
+                }
+                return Ok((path.clone(), bytes));
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => {
+                return Err(DockerError::Helper {
+                    reason: format!("cannot read {}: {e}", path.display()),
+                });
+            }
+        }
+    }
+    let searched: Vec<String> = candidates.iter().map(|p| p.display().to_string()).collect();
+    Err(DockerError::Helper {
+        reason: format!(
+            "berth-helper, which runs the egress proxy, is not installed (looked at {})",
+            if searched.is_empty() {
+                "nothing: set BERTH_HELPER".to_owned()
+            } else {
+                searched.join(", ")
+            }
+        ),
+    })
+}
+
+/// The helper image for the installed binary, built when missing; returns its tag,
+/// which names the binary's digest, so a new binary gets a new image.
+async fn ensure_helper_image(docker: &Docker) -> Result<String, DockerError> {
+    let (path, bytes) = read_helper()?;
+    let digest = Sha256::digest(&bytes);
+    let hex: String = digest.iter().take(6).map(|b| format!("{b:02x}")).collect();
+    let tag = format!("berth-helper:{}-{hex}", env!("CARGO_PKG_VERSION"));
+    if docker.inspect_image(&tag).await.is_ok() {
+        return Ok(tag);
+    }
+    let dir = tempfile::tempdir().map_err(|source| DockerError::Context {
+        path: std::env::temp_dir(),
+        source,
+    })?;
+    let write = |name: &str, data: &[u8]| {
+        std::fs::write(dir.path().join(name), data).map_err(|source| DockerError::Context {
+            path: dir.path().join(name),
+            source,
+        })
+    };
+    write("berth-helper", &bytes)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let file = dir.path().join("berth-helper");
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o755))
+            .map_err(|source| DockerError::Context { path: file, source })?;
+    }
+    let dockerfile = format!(
+        "FROM scratch\nLABEL {}={} {}=helper\nCOPY berth-helper /berth-helper\nUSER 65534:65534\nENTRYPOINT [\"/berth-helper\"]\n",
+        labels::MANAGED_BY,
+        labels::MANAGED_BY_VALUE,
+        labels::ROLE,
+    );
+    write("Dockerfile", dockerfile.as_bytes())?;
+    tracing::debug!(helper = %path.display(), tag, "building the helper image");
+    crate::image::build(
+        docker,
+        &dir.path().join("Dockerfile"),
+        dir.path(),
+        &tag,
+        &Default::default(),
+        &|_| {},
+    )
+    .await?;
+    Ok(tag)
+}
+
+/// Gateway addresses of every network on the engine: the host, as sandboxes and
+/// the proxy see it.
+async fn gateways(docker: &Docker) -> Result<Vec<IpAddr>, DockerError> {
+    let networks = docker
+        .list_networks(None::<ListNetworksOptions>)
+        .await
+        .map_err(|e| DockerError::api("list networks", "network", "", e))?;
+    let mut out: Vec<IpAddr> = networks
+        .iter()
+        .filter_map(|n| n.ipam.as_ref()?.config.as_ref())
+        .flatten()
+        .filter_map(|c| c.gateway.as_deref()?.parse().ok())
+        .collect();
+    out.sort();
+    out.dedup();
+    Ok(out)
+}
+
+async fn create_network(
+    docker: &Docker,
+    name: &str,
+    internal: bool,
+    run_labels: &HashMap<String, String>,
+) -> Result<(), DockerError> {
+    let options = internal.then(|| {
+        HashMap::from([(
+            "com.docker.network.bridge.inhibit_ipv4".to_owned(),
+            "true".to_owned(),
+        )])
+    });
+    docker
+        .create_network(NetworkCreateRequest {
+            name: name.to_owned(),
+            internal: Some(internal),
+            options,
+            labels: Some(run_labels.clone()),
+            ..Default::default()
+        })
+        .await
+        .map_err(|e| DockerError::api(format!("create network {name}"), "network", name, e))?;
+    Ok(())
+}
+
+/// What the sandbox joins under an allowlist: the network, and the proxy variables.
+pub(crate) struct Join {
+    /// The internal network's name.
+    pub(crate) network: String,
+    /// `HTTP_PROXY` and the rest, naming the proxy's address.
+    pub(crate) env: Vec<(String, String)>,
+}
+
+/// Creates the run's networks and its started proxy. Everything carries
+/// `run_labels`; a failure part-way is cleaned up by removing the run.
+pub(crate) async fn setup(
+    docker: &Docker,
+    spec: &CreateSpec<'_>,
+    run_labels: &HashMap<String, String>,
+) -> Result<Option<Join>, DockerError> {
+    let Some(policy) = &spec.plan.network.egress else {
+        return Ok(None);
+    };
+    let image = ensure_helper_image(docker).await?;
+    let internal = internal_network(&spec.run_id);
+    let egress = egress_network(&spec.run_id);
+    create_network(docker, &internal, true, run_labels).await?;
+    create_network(docker, &egress, false, run_labels).await?;
+    let settings = ProxySettings {
+        policy: policy.clone(),
+        gateways: gateways(docker).await?,
+    };
+    let settings = serde_json::to_string(&settings).map_err(|e| DockerError::Helper {
+        reason: format!("cannot write the proxy's settings: {e}"),
+    })?;
+    let mut proxy_labels = run_labels.clone();
+    proxy_labels.insert(labels::ROLE.to_owned(), ROLE_EGRESS.to_owned());
+    proxy_labels.insert(labels::OCI_RUNTIME.to_owned(), RUNC.to_owned());
+    let name = proxy_name(&spec.run_id);
+    let body = ContainerCreateBody {
+        image: Some(image),
+        cmd: Some(vec!["egress".to_owned()]),
+        env: Some(vec![format!("{SETTINGS_VAR}={settings}")]),
+        labels: Some(proxy_labels),
+        exposed_ports: Some(vec![format!("{PROXY_PORT}/tcp")]),
+        host_config: Some(HostConfig {
+            runtime: Some(RUNC.to_owned()),
+            network_mode: Some(egress.clone()),
+            readonly_rootfs: Some(true),
+            cap_drop: Some(vec!["ALL".to_owned()]),
+            security_opt: Some(vec!["no-new-privileges:true".to_owned()]),
+            memory: Some(128 << 20),
+            pids_limit: Some(256),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let options = CreateContainerOptionsBuilder::default().name(&name).build();
+    let created = docker
+        .create_container(Some(options), body)
+        .await
+        .map_err(|e| DockerError::api(format!("create container {name}"), "container", &name, e))?;
+    docker
+        .connect_network(
+            &internal,
+            NetworkConnectRequest {
+                container: created.id.clone(),
+                endpoint_config: None,
+            },
+        )
+        .await
+        .map_err(|e| {
+            DockerError::api(
+                format!("connect {name} to {internal}"),
+                "network",
+                &internal,
+                e,
+            )
+        })?;
+    docker
+        .start_container(&created.id, None::<StartContainerOptions>)
+        .await
+        .map_err(|e| DockerError::api(format!("start {name}"), "container", &name, e))?;
+    let inspected = docker
+        .inspect_container(&created.id, None::<InspectContainerOptions>)
+        .await
+        .map_err(|e| DockerError::api(format!("inspect {name}"), "container", &name, e))?;
+    let address: Option<IpAddr> = inspected
+        .network_settings
+        .and_then(|s| s.networks)
+        .and_then(|mut n| n.remove(&internal))
+        .and_then(|e| e.ip_address)
+        .and_then(|ip| ip.parse().ok());
+    let Some(address) = address else {
+        return Err(DockerError::Helper {
+            reason: format!("the proxy {name} got no address on {internal}"),
+        });
+    };
+    tracing::debug!(proxy = %name, %address, "egress proxy started");
+    Ok(Some(Join {
+        network: internal,
+        env: proxy_environment(address),
+    }))
+}
+
+/// Stops the run's proxy sidecars, after its sandbox stopped.
+pub(crate) async fn stop_sidecars(docker: &Docker, run_id: &RunId) -> Result<(), DockerError> {
+    let mut filters = crate::remove::run_filter(run_id);
+    filters
+        .entry("label".to_owned())
+        .or_default()
+        .push(format!("{}={ROLE_EGRESS}", labels::ROLE));
+    let sidecars = docker
+        .list_containers(Some(
+            ListContainersOptionsBuilder::default()
+                .filters(&filters)
+                .build(),
+        ))
+        .await
+        .map_err(|e| DockerError::api("list sidecars", "container", "", e))?;
+    for id in sidecars.into_iter().filter_map(|c| c.id) {
+        crate::container::stop(docker, &id, std::time::Duration::from_secs(2)).await?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_static_elf_can_be_the_helper() {
+        let me = std::fs::read(std::env::current_exe().unwrap()).unwrap();
+        // Test binaries here are dynamically linked.
+        assert_eq!(
+            static_problem(&me),
+            Some("it is dynamically linked, and the helper image holds no libraries")
+        );
+        assert_eq!(
+            static_problem(b"#!/bin/sh\n"),
+            Some("it is not a 64-bit little-endian ELF executable")
+        );
+        assert_eq!(
+            static_problem(b"\x7fELF\x02\x01\x01"),
+            Some("its ELF header is cut short")
+        );
+        // An ELF header with no program headers names no loader.
+        let mut header = vec![0u8; 64];
+        header[..6].copy_from_slice(b"\x7fELF\x02\x01");
+        assert_eq!(static_problem(&header), None);
+    }
+
+    #[test]
+    fn the_run_s_objects_are_named_from_its_id() {
+        let id: RunId = "0123456789ab".parse().unwrap();
+        assert_eq!(internal_network(&id), "berth-0123456789ab-internal");
+        assert_eq!(egress_network(&id), "berth-0123456789ab-egress");
+        assert_eq!(proxy_name(&id), "berth-0123456789ab-proxy");
+    }
+}
