@@ -6,6 +6,8 @@ cd "$(dirname "$0")/.."
 
 bash scripts/setup-engine.sh
 cargo build --release --bin berth
+# The static helper that runs an allowlist run's egress proxy.
+bash scripts/build-helper.sh
 berth=target/release/berth
 
 # The example image is busybox on scratch, built by berth from examples/hello.

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs and starts what berth's tests and examples need on a Debian host:
 # the Docker engine (docker.io), gVisor (runsc, registered with the engine),
-# busybox-static and debootstrap for building images locally.
+# busybox-static and debootstrap for building images locally, and openssl.
 # Safe to run any number of times: each step checks before it acts.
 set -euo pipefail
 
@@ -20,6 +20,8 @@ install_packages() {
   [ -x /usr/bin/runsc ] || missing+=(runsc)
   [ -x /bin/busybox ] || [ -x /usr/bin/busybox ] || missing+=(busybox-static)
   command -v debootstrap >/dev/null 2>&1 || missing+=(debootstrap)
+  # The egress tests make a throwaway TLS certificate with it.
+  command -v openssl >/dev/null 2>&1 || missing+=(openssl)
   if [ "${#missing[@]}" -gt 0 ]; then
     log "installing ${missing[*]}"
     DEBIAN_FRONTEND=noninteractive apt-get update -qq

@@ -11,6 +11,8 @@ bash scripts/build-test-images.sh
 python3 -c 'import mcp.client.stdio' 2>/dev/null || python3 -m pip install --quiet 'mcp>=1.10,<2'
 command -v cargo-nextest >/dev/null 2>&1 || cargo install --locked cargo-nextest
 cargo build --workspace --bins
+# The egress proxy's static helper, next to the berth binaries.
+bash scripts/build-helper.sh
 profile=default
 [ "${CI:-}" = "true" ] && profile=ci
 # Doc tests are not run by nextest; they go first so the last lines printed are
