@@ -108,6 +108,14 @@ pub(crate) fn static_problem(bytes: &[u8]) -> Option<&'static str> {
     None
 }
 
+/// The helper binary berth would use for an allowlist run, or why there is none
+/// that can run (with what to do in the error's text).
+pub fn helper() -> Result<PathBuf, String> {
+    read_helper()
+        .map(|(path, _)| path)
+        .map_err(|e| e.to_string())
+}
+
 /// The helper binary's bytes, checked to be static.
 fn read_helper() -> Result<(PathBuf, Vec<u8>), DockerError> {
     let candidates = helper_candidates();

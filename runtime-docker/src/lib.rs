@@ -53,7 +53,7 @@ pub mod socket;
 pub use capabilities::{DEFAULT_NETWORK, capabilities};
 pub use connect::Endpoint;
 use connect::Engine;
-pub use egress::HELPER_VAR;
+pub use egress::{HELPER_VAR, helper};
 use errors::DockerError;
 pub use flavour::{Flavour, Runc};
 

@@ -72,13 +72,17 @@ fn killed_launches_leave_nothing_after_one_gc() {
     const LAUNCHES: usize = 32;
     for i in 0..LAUNCHES {
         let backend = backends[rng.below(2) as usize];
-        let dind = backend == "docker" && rng.below(3) == 0;
+        // A third of launches are dind (docker only), a third allowlist runs,
+        // whose launch also makes two networks and a proxy sidecar.
+        let kind = rng.below(3);
+        let dind = backend == "docker" && kind == 0;
+        let allowlist = kind == 1;
         let signal = if rng.below(2) == 0 {
             Signal::SIGKILL
         } else {
             Signal::SIGINT
         };
-        let delay = Duration::from_millis(rng.below(1500));
+        let delay = Duration::from_millis(rng.below(if allowlist { 2500 } else { 1500 }));
         let name = format!("chaos-{i}-{}", std::process::id());
         let _guard = LabelGuard::new("berth.sandbox", &name);
         let dir = scratch.dir().join(&name);
@@ -87,6 +91,10 @@ fn killed_launches_leave_nothing_after_one_gc() {
         let body = if dind {
             format!(
                 "[sandbox]\nname = \"{name}\"\nimage = \"berth-test/dind:latest\"\n\n[docker]\nmode = \"dind\"\n"
+            )
+        } else if allowlist {
+            format!(
+                "[sandbox]\nname = \"{name}\"\nimage = \"berth-test/busybox:latest\"\n\n[network]\npolicy = \"allowlist\"\nallow = [\"upstream.test:443\"]\n"
             )
         } else {
             format!("[sandbox]\nname = \"{name}\"\nimage = \"berth-test/busybox:latest\"\n")
@@ -139,7 +147,13 @@ fn killed_launches_leave_nothing_after_one_gc() {
         if c.len() + n.len() + v.len() + r > 0 {
             println!(
                 "launch {i} ({backend}{}, {signal:?} after {delay:?}): leaked {} containers, {} networks, {} volumes, {r} records",
-                if dind { ", dind" } else { "" },
+                if dind {
+                    ", dind"
+                } else if allowlist {
+                    ", allowlist"
+                } else {
+                    ""
+                },
                 c.len(),
                 n.len(),
                 v.len()

@@ -254,6 +254,28 @@ fn doctor_reports_what_the_engine_and_the_host_say() {
         assert!(str_of(&apple["reason"]).contains("macOS"), "{apple}");
     }
     assert_eq!(report["auto"], facts.auto());
+
+    // The allowlist: on the engine's runtimes through the helper next to berth
+    // (scripts/test.sh builds it), refused on Apple for its networks.
+    let helper = berth_tests::berth_bin().with_file_name("berth-helper");
+    for name in ["docker", "gvisor"] {
+        let egress = &runtime(&report, name)["egress"];
+        if name == "gvisor" && facts.runsc().is_none() {
+            continue;
+        }
+        assert_eq!(egress["ok"], helper.exists(), "{name}: {egress}");
+        let detail = str_of(&egress["detail"]);
+        assert!(
+            detail.contains(&helper.display().to_string()),
+            "{name}: {detail}"
+        );
+    }
+    let apple_egress = &apple["egress"];
+    assert_eq!(apple_egress["ok"], false, "{apple_egress}");
+    assert!(
+        str_of(&apple_egress["detail"]).contains("internal networks"),
+        "{apple_egress}"
+    );
 }
 
 #[test]

@@ -24,23 +24,25 @@ const FILES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/egress");
 
 /// A self-signed certificate for the upstream's names, made with openssl.
 fn certificate(dir: &Path) {
-    let out = run(std::process::Command::new("openssl").current_dir(dir).args([
-        "req",
-        "-x509",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-keyout",
-        "key.pem",
-        "-out",
-        "cert.pem",
-        "-days",
-        "1",
-        "-subj",
-        "/CN=up.example.test",
-        "-addext",
-        "subjectAltName=DNS:up.example.test,DNS:other.example.test,DNS:denied.test",
-    ]));
+    let out = run(std::process::Command::new("openssl")
+        .current_dir(dir)
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "key.pem",
+            "-out",
+            "cert.pem",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=up.example.test",
+            "-addext",
+            "subjectAltName=DNS:up.example.test,DNS:other.example.test,DNS:denied.test",
+        ]));
     assert!(out.status.success(), "openssl: {}", describe(&out));
     // The upstream runs as another user than the test.
     let key = dir.join("key.pem");
@@ -79,7 +81,10 @@ fn wait_for_port(address: &str) {
     )
     .is_err()
     {
-        assert!(Instant::now() < deadline, "the upstream never listened on {address}");
+        assert!(
+            Instant::now() < deadline,
+            "the upstream never listened on {address}"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
 }
@@ -103,10 +108,16 @@ fn allowlist_holds(runtime: &str) {
             work.display()
         ),
     );
-    let out = run(s.berth().args(["run", "-d", "--runtime", runtime, "-f"]).arg(&config));
+    let out = run(s
+        .berth()
+        .args(["run", "-d", "--runtime", runtime, "-f"])
+        .arg(&config));
     assert!(out.status.success(), "run -d: {}", describe(&out));
     let name = String::from_utf8_lossy(&out.stdout).trim().to_owned();
-    let run_id = inspect(&["inspect", &name], "{{index .Config.Labels \"berth.run-id\"}}");
+    let run_id = inspect(
+        &["inspect", &name],
+        "{{index .Config.Labels \"berth.run-id\"}}",
+    );
     assert_eq!(run_id.len(), 12, "run id of {name}: {run_id:?}");
 
     // The upstream joins the run's egress network under the names the test uses.
@@ -116,19 +127,33 @@ fn allowlist_holds(runtime: &str) {
     start.args(["run", "-d", "--name", &upstream, "--network", &egress_net]);
     start.args(["--label", "berth.managed-by=berth-tests"]);
     start.args(["--label", &format!("berth.sandbox={}", s.name())]);
-    for alias in ["up.example.test", "plain.test", "a.wild.test", "wild.test", "denied.test"] {
+    for alias in [
+        "up.example.test",
+        "plain.test",
+        "a.wild.test",
+        "wild.test",
+        "denied.test",
+    ] {
         start.args(["--network-alias", alias]);
     }
     start.args(["-v", &format!("{}:/srv/egress:ro", work.display())]);
     start.args(["--entrypoint", "python3", IMAGE, "/srv/egress/upstream.py"]);
     let out = run(&mut start);
     assert!(out.status.success(), "upstream: {}", describe(&out));
-    let upstream_ip = inspect(&["inspect", &upstream], "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}");
+    let upstream_ip = inspect(
+        &["inspect", &upstream],
+        "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}",
+    );
     wait_for_port(&format!("{upstream_ip}:8080"));
     wait_for_port(&format!("{upstream_ip}:8443"));
 
     let (host_port, host_hits) = host_service();
-    let gateway = |net: &str| inspect(&["network", "inspect", net], "{{range .IPAM.Config}}{{.Gateway}}{{end}}");
+    let gateway = |net: &str| {
+        inspect(
+            &["network", "inspect", net],
+            "{{range .IPAM.Config}}{{.Gateway}}{{end}}",
+        )
+    };
     let internal_gateway = gateway(&format!("berth-{run_id}-internal"));
     let docker0 = gateway("bridge");
     let targets = [
@@ -141,34 +166,64 @@ fn allowlist_holds(runtime: &str) {
         .args(["exec", &name, "--", "python3", "/work/client.py"])
         .args(&targets));
     assert!(out.status.success(), "client: {}", describe(&out));
-    let results: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", describe(&out)));
+    let results: Value =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", describe(&out)));
     let field = |key: &str| results[key].clone();
 
     assert_eq!(field("tls")["status"], 200, "{results:#}");
     assert_eq!(field("tls")["body"], "/tls for up.example.test:8443");
-    assert_eq!(field("plain")["body"], "/plain for plain.test:8080", "{results:#}");
-    assert_eq!(field("wildcard_sub")["body"], "/sub for a.wild.test:8080", "{results:#}");
+    assert_eq!(
+        field("plain")["body"],
+        "/plain for plain.test:8080",
+        "{results:#}"
+    );
+    assert_eq!(
+        field("wildcard_sub")["body"],
+        "/sub for a.wild.test:8080",
+        "{results:#}"
+    );
     for denied in ["denied", "wildcard_parent", "link_local"] {
         assert_eq!(field(denied)["status"], 403, "{denied}: {results:#}");
     }
-    let body = field("denied")["body"].as_str().unwrap_or_default().to_owned();
+    let body = field("denied")["body"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
     assert!(
         body.starts_with("The berth egress policy of this sandbox blocked denied.test:8080")
             && body.contains("add \"denied.test:8080\" to `allow` under [network] in berth.toml"),
         "{body}"
     );
-    let tunnel = field("denied_tls")["error"].as_str().unwrap_or_default().to_owned();
+    let tunnel = field("denied_tls")["error"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
     assert!(tunnel.contains("403"), "denied CONNECT: {results:#}");
     let fronted = field("fronted");
-    assert_eq!(fronted["connect"], "HTTP/1.1 200 Connection established", "{results:#}");
-    assert!(fronted["error"].is_string() && fronted["body"].is_null(), "fronted: {results:#}");
+    assert_eq!(
+        fronted["connect"], "HTTP/1.1 200 Connection established",
+        "{results:#}"
+    );
+    assert!(
+        fronted["error"].is_string() && fronted["body"].is_null(),
+        "fronted: {results:#}"
+    );
     for target in &targets {
         let reached = results["direct"][target].as_str().unwrap_or_default();
-        assert_ne!(reached, "connected", "{target} was reached directly: {results:#}");
+        assert_ne!(
+            reached, "connected",
+            "{target} was reached directly: {results:#}"
+        );
     }
-    assert_eq!(host_hits.load(Ordering::SeqCst), 0, "the host service was reached");
+    assert_eq!(
+        host_hits.load(Ordering::SeqCst),
+        0,
+        "the host service was reached"
+    );
     let dns = field("dns");
-    let answered = dns.as_str().is_some_and(|d| d.parse::<std::net::IpAddr>().is_ok());
+    let answered = dns
+        .as_str()
+        .is_some_and(|d| d.parse::<std::net::IpAddr>().is_ok());
     assert!(!answered, "a lookup answered: {results:#}");
 
     // One audit line per decision, in the order the client made them.
@@ -212,12 +267,18 @@ fn allowlist_holds(runtime: &str) {
     let tls = &records[0];
     assert_eq!(tls["sni"], "up.example.test");
     assert_eq!(tls["method"], "CONNECT");
-    assert!(tls["bytes_up"].as_u64() > Some(100) && tls["bytes_down"].as_u64() > Some(100), "{tls}");
+    assert!(
+        tls["bytes_up"].as_u64() > Some(100) && tls["bytes_down"].as_u64() > Some(100),
+        "{tls}"
+    );
     assert!(tls["time"].as_str().is_some_and(|t| t.ends_with('Z')) && tls["client"].is_string());
     assert_eq!(records[7]["sni"], "other.example.test");
     let table = run(s.berth().args(["egress", &name]));
     let text = String::from_utf8_lossy(&table.stdout);
-    assert!(text.starts_with("TIME ") && text.lines().count() == 9, "{text}");
+    assert!(
+        text.starts_with("TIME ") && text.lines().count() == 9,
+        "{text}"
+    );
 
     // rm removes the sandbox, its proxy, both networks and so the log.
     let out = run(docker().args(["rm", "-f", &upstream]));
@@ -225,9 +286,16 @@ fn allowlist_holds(runtime: &str) {
     let out = run(s.berth().args(["rm", "-f", &name]));
     assert!(out.status.success(), "rm: {}", describe(&out));
     let (c, n, v) = leftovers(&format!("berth.run-id={run_id}"));
-    assert!(c.is_empty() && n.is_empty() && v.is_empty(), "left: {c:?} {n:?} {v:?}");
+    assert!(
+        c.is_empty() && n.is_empty() && v.is_empty(),
+        "left: {c:?} {n:?} {v:?}"
+    );
     let out = run(s.berth().args(["egress", &run_id]));
-    assert!(!out.status.success(), "the log outlived the run: {}", describe(&out));
+    assert!(
+        !out.status.success(),
+        "the log outlived the run: {}",
+        describe(&out)
+    );
     assert_eq!(s.records(), 0, "a run record is left");
 }
 

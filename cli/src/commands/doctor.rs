@@ -31,6 +31,14 @@ struct RuntimeReport {
     runsc_flags: Option<runtime_gvisor::RunscFlags>,
     implications: Vec<String>,
     docker_modes: Vec<ModeReport>,
+    /// Whether `[network] policy = "allowlist"` works, and its path.
+    egress: EgressReport,
+}
+
+#[derive(Serialize)]
+struct EgressReport {
+    ok: bool,
+    detail: String,
 }
 
 #[derive(Serialize)]
@@ -85,6 +93,36 @@ fn report(p: &Probed, host: &HostFacts) -> RuntimeReport {
         runsc_flags,
         implications,
         docker_modes,
+        egress: egress_report(p, host),
+    }
+}
+
+/// Resolves a minimal allowlist config with the real resolver, and for the Docker
+/// engine's runtimes looks for the proxy's helper binary.
+fn egress_report(p: &Probed, host: &HostFacts) -> EgressReport {
+    let text = "[sandbox]\nimage = \"doctor\"\n\n[network]\npolicy = \"allowlist\"\nallow = [\"example.com\"]\n";
+    let config = Config::parse("<doctor>".as_ref(), text, PathBuf::from("/doctor"));
+    if let Err(err) = config.and_then(|c| prepare(&c, &p.caps, host)) {
+        return EgressReport {
+            ok: false,
+            detail: err.to_string(),
+        };
+    }
+    match runtime_docker::helper() {
+        Ok(path) => EgressReport {
+            ok: true,
+            detail: format!(
+                "internal network without a gateway, proxy sidecar from {}",
+                path.display()
+            ),
+        },
+        Err(why) => EgressReport {
+            ok: false,
+            detail: format!(
+                "{why}; build it with scripts/build-helper.sh, or set {}",
+                runtime_docker::HELPER_VAR
+            ),
+        },
     }
 }
 
@@ -200,6 +238,9 @@ fn human(report: &Report) -> String {
                 m.mode.to_string()
             ));
         }
+        let mark = if r.egress.ok { "yes" } else { "no " };
+        let detail = r.egress.detail.replace('\n', "\n                         ");
+        out.push_str(&format!("  allowlist         {mark} {detail}\n"));
     }
     out
 }
