@@ -10,11 +10,20 @@ berth's default sandbox joins the berth-owned network; the engine sets up its
 embedded DNS for every container on a user-defined network (one re-exec and
 eleven iptables runs on Docker 20.10), which `docker run --rm` on the default
 bridge does not pay. The second row of each pair runs docker on the same network.
+
+The egress rows compare an allowlist sandbox with an open one (cold start), and
+100 HTTPS requests (a new connection each) made through the run's egress proxy
+with the same requests made directly from a container on the proxy's own network,
+to an upstream this script starts (the test image's python, with a throwaway
+certificate from openssl); then the proxy's peak memory, from its cgroup.
 """
 import argparse
+import os
+import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 
 IMAGE = "berth-test/busybox:latest"
@@ -88,7 +97,109 @@ def main():
     finally:
         subprocess.run([berth, "rm", "-f", name], capture_output=True)
         subprocess.run(["docker", "rm", "-f", "bench-docker-exec"], capture_output=True)
-    print(f"medians of {n} runs each")
+    egress(berth, n)
+    print(f"medians of {n} runs each (egress requests: medians of {max(3, n // 4)} rounds)")
+
+
+MCP_IMAGE = "berth-test/mcp:latest"
+CLIENT = """import ssl, sys, time, urllib.request
+n, url = int(sys.argv[1]), sys.argv[2]
+context = ssl.create_default_context(cafile="/work/cert.pem")
+opener = urllib.request.build_opener(urllib.request.HTTPSHandler(context=context))
+start = time.perf_counter()
+for _ in range(n):
+    with opener.open(url, timeout=10) as reply:
+        reply.read()
+print(time.perf_counter() - start)
+"""
+
+
+def peak_memory(container_id):
+    """The container's peak memory in bytes, from its cgroup (v1 or v2)."""
+    for path in (
+        f"/sys/fs/cgroup/memory/docker/{container_id}/memory.max_usage_in_bytes",
+        f"/sys/fs/cgroup/system.slice/docker-{container_id}.scope/memory.peak",
+        f"/sys/fs/cgroup/docker/{container_id}/memory.peak",
+    ):
+        try:
+            with open(path) as f:
+                return int(f.read())
+        except OSError:
+            continue
+    return None
+
+
+def egress(berth, n):
+    work = tempfile.mkdtemp(prefix="berth-bench-egress-")
+    os.chmod(work, 0o755)
+    try:
+        egress_in(berth, n, work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def egress_in(berth, n, work):
+    here = os.path.dirname(os.path.abspath(__file__))
+    shutil.copy(os.path.join(here, "..", "tests", "egress", "upstream.py"), work)
+    with open(os.path.join(work, "client.py"), "w") as f:
+        f.write(CLIENT)
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "key.pem",
+         "-out", "cert.pem", "-days", "1", "-subj", "/CN=up.bench.test",
+         "-addext", "subjectAltName=DNS:up.bench.test"],
+        cwd=work, check=True, capture_output=True)
+    os.chmod(os.path.join(work, "key.pem"), 0o644)
+    sandbox = f'[sandbox]\nimage = "{IMAGE}"\n'
+    allowlist = sandbox + '\n[network]\npolicy = "allowlist"\nallow = ["up.bench.test:8443"]\n'
+    for name, text in (("open.toml", sandbox), ("allow.toml", allowlist)):
+        with open(os.path.join(work, name), "w") as f:
+            f.write(text)
+    open_cfg, allow_cfg = os.path.join(work, "open.toml"), os.path.join(work, "allow.toml")
+    timed([berth, "run", "--rm", "--runtime", "docker", "-f", allow_cfg, "--", "true"], 1)
+    ba, bo = interleaved([
+        [berth, "run", "--rm", "--runtime", "docker", "-f", allow_cfg, "--", "true"],
+        [berth, "run", "--rm", "--runtime", "docker", "-f", open_cfg, "--", "true"],
+    ], n)
+    print(f"{'run --rm true, allowlist vs open (runc)':<44} allowlist {ba * 1000:7.1f} ms   open {bo * 1000:7.1f} ms   ratio {ba / bo:5.2f}")
+
+    config = os.path.join(work, "requests.toml")
+    with open(config, "w") as f:
+        f.write(f'[sandbox]\nimage = "{MCP_IMAGE}"\ncommand = ["sleep", "3600"]\n\n'
+                f'[workspace]\npath = "{work}"\nmount = "/work"\nread_only = true\n\n'
+                '[network]\npolicy = "allowlist"\nallow = ["up.bench.test:8443"]\n')
+    name = subprocess.run([berth, "run", "-d", "--runtime", "docker", "-f", config],
+                          check=True, capture_output=True, text=True).stdout.strip()
+    upstream = "bench-egress-upstream"
+    try:
+        run_id = subprocess.run(["docker", "inspect", name, "--format", '{{index .Config.Labels "berth.run-id"}}'],
+                                check=True, capture_output=True, text=True).stdout.strip()
+        network = f"berth-{run_id}-egress"
+        subprocess.run(["docker", "run", "-d", "--name", upstream, "--label", LABEL, "--network", network,
+                        "--network-alias", "up.bench.test", "-v", f"{work}:/srv/egress:ro",
+                        "--entrypoint", "python3", MCP_IMAGE, "/srv/egress/upstream.py"],
+                       check=True, capture_output=True)
+        time.sleep(1)
+        url, count = "https://up.bench.test:8443/", "100"
+        proxied_argv = [berth, "exec", name, "--", "python3", "/work/client.py", count, url]
+        direct_argv = ["docker", "run", "--rm", "--label", LABEL, "--network", network,
+                       "-v", f"{work}:/work:ro", "--entrypoint", "python3", MCP_IMAGE,
+                       "/work/client.py", count, url]
+        proxied, direct = [], []
+        for _ in range(max(3, n // 4)):
+            for argv, out in ((proxied_argv, proxied), (direct_argv, direct)):
+                done = subprocess.run(argv, capture_output=True, text=True)
+                if done.returncode != 0:
+                    sys.exit(f"{' '.join(argv)} failed: {done.stderr}")
+                out.append(float(done.stdout.strip().splitlines()[-1]))
+        p, d = statistics.median(proxied), statistics.median(direct)
+        print(f"{'100 HTTPS requests, proxied vs direct':<44} proxied {p * 1000:7.1f} ms   direct {d * 1000:7.1f} ms   ratio {p / d:5.2f}")
+        proxy_id = subprocess.run(["docker", "inspect", f"berth-{run_id}-proxy", "--format", "{{.Id}}"],
+                                  check=True, capture_output=True, text=True).stdout.strip()
+        peak = peak_memory(proxy_id)
+        print(f"{'egress proxy peak memory':<44} {peak / 2**20:.1f} MiB" if peak else "egress proxy peak memory: unknown (no cgroup file)")
+    finally:
+        subprocess.run(["docker", "rm", "-f", upstream], capture_output=True)
+        subprocess.run([berth, "rm", "-f", name], capture_output=True)
 
 
 if __name__ == "__main__":

@@ -259,11 +259,14 @@ pub(crate) async fn setup(
     let Some(policy) = &spec.plan.network.egress else {
         return Ok(None);
     };
-    let image = ensure_helper_image(docker).await?;
     let internal = internal_network(&spec.run_id);
     let egress = egress_network(&spec.run_id);
-    create_network(docker, &internal, true, run_labels).await?;
-    create_network(docker, &egress, false, run_labels).await?;
+    // Independent requests, made at once: each network create runs iptables.
+    let (image, (), ()) = tokio::try_join!(
+        ensure_helper_image(docker),
+        create_network(docker, &internal, true, run_labels),
+        create_network(docker, &egress, false, run_labels),
+    )?;
     let settings = ProxySettings {
         policy: policy.clone(),
         gateways: gateways(docker).await?,

@@ -29,6 +29,19 @@ const MAX_HELLO: usize = 5 + 16 * 1024;
 const CLIENT_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long connecting to an upstream may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a name's addresses are reused before it is resolved again. Each use
+/// checks the address again, so a cached answer cannot bypass the policy.
+const RESOLVED_FOR: Duration = Duration::from_secs(10);
+
+/// Names resolved lately, with when.
+type Resolutions =
+    std::sync::Mutex<std::collections::HashMap<String, (std::time::Instant, Vec<IpAddr>)>>;
+
+/// The proxy's state shared by its connections.
+struct Shared {
+    settings: ProxySettings,
+    resolved: Resolutions,
+}
 
 /// Serves proxy clients from `listener` until it fails, writing each decision as a
 /// JSON line to `audit` (flushed per line).
@@ -37,15 +50,18 @@ pub async fn serve(
     settings: ProxySettings,
     audit: impl Write + Send + 'static,
 ) -> io::Result<()> {
-    let settings = Arc::new(settings);
+    let shared = Arc::new(Shared {
+        settings,
+        resolved: Resolutions::default(),
+    });
     let (tx, rx) = mpsc::unbounded_channel::<AuditRecord>();
     std::thread::spawn(move || write_audit(rx, audit));
     loop {
         let (client, peer) = listener.accept().await?;
-        let settings = settings.clone();
+        let shared = shared.clone();
         let tx = tx.clone();
         tokio::spawn(async move {
-            if let Some(record) = handle(client, peer, &settings).await {
+            if let Some(record) = handle(client, peer, &shared).await {
                 let _ = tx.send(record);
             }
         });
@@ -84,11 +100,8 @@ struct Request {
 }
 
 /// Handles one client; `None` when it sent no request worth a record.
-async fn handle(
-    mut client: TcpStream,
-    peer: SocketAddr,
-    settings: &ProxySettings,
-) -> Option<AuditRecord> {
+async fn handle(mut client: TcpStream, peer: SocketAddr, shared: &Shared) -> Option<AuditRecord> {
+    let settings = &shared.settings;
     let _ = client.set_nodelay(true);
     let time = now();
     let head = match tokio::time::timeout(CLIENT_TIMEOUT, read_head(&mut client)).await {
@@ -133,7 +146,7 @@ async fn handle(
         deny(&mut client, &mut record, &request, denial, true).await;
         return Some(record);
     }
-    let address = match resolve(&request, settings).await {
+    let address = match resolve(&request, shared).await {
         Ok(address) => address,
         Err(Resolved::Denied(denial)) => {
             deny(&mut client, &mut record, &request, denial, true).await;
@@ -412,7 +425,8 @@ enum Resolved {
 
 /// The address to connect to: the config's own (an IP rule or a `hosts` entry),
 /// or the first address the name resolves to that is not forbidden.
-async fn resolve(request: &Request, settings: &ProxySettings) -> Result<IpAddr, Resolved> {
+async fn resolve(request: &Request, shared: &Shared) -> Result<IpAddr, Resolved> {
+    let settings = &shared.settings;
     let policy = &settings.policy;
     if let Some(ip) = request.host.ip() {
         // Allowed only by a rule naming this very IP: the config names it.
@@ -422,11 +436,27 @@ async fn resolve(request: &Request, settings: &ProxySettings) -> Result<IpAddr, 
         return Ok(ip);
     }
     let name = request.host.to_string();
-    let addresses: Vec<IpAddr> = tokio::net::lookup_host((name.as_str(), request.port))
-        .await
-        .map_err(|e| Resolved::Failed(format!("{name} does not resolve: {e}")))?
-        .map(|a| a.ip())
-        .collect();
+    let cached = shared.resolved.lock().ok().and_then(|cache| {
+        cache
+            .get(&name)
+            .filter(|(when, _)| when.elapsed() < RESOLVED_FOR)
+            .map(|(_, addresses)| addresses.clone())
+    });
+    let addresses = match cached {
+        Some(addresses) => addresses,
+        None => {
+            let addresses: Vec<IpAddr> = tokio::net::lookup_host((name.as_str(), request.port))
+                .await
+                .map_err(|e| Resolved::Failed(format!("{name} does not resolve: {e}")))?
+                .map(|a| a.ip())
+                .collect();
+            if let Ok(mut cache) = shared.resolved.lock() {
+                cache.retain(|_, (when, _)| when.elapsed() < RESOLVED_FOR);
+                cache.insert(name.clone(), (std::time::Instant::now(), addresses.clone()));
+            }
+            addresses
+        }
+    };
     let mut refusal = None;
     for address in &addresses {
         match forbidden(*address, &settings.gateways) {
