@@ -6,7 +6,7 @@
 use runtime_core::{Capabilities, HostFacts, LimitSupport, ProbeReport, RuntimeKind, Support};
 
 /// The network Apple `container` puts every container on.
-pub const DEFAULT_NETWORK: &str = "default";
+pub(crate) const DEFAULT_NETWORK: &str = "default";
 
 /// Apple `container` capabilities. Pure.
 pub fn capabilities(_host: &HostFacts, probe: &ProbeReport) -> Capabilities {
