@@ -376,7 +376,7 @@ pub async fn locate(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::capabilities::{Availability, LimitSupport, Support};
+    use crate::capabilities::{Availability, LimitNotes, LimitSupport, Support};
 
     fn caps(runtime: RuntimeKind, available: bool) -> Capabilities {
         Capabilities {
@@ -399,9 +399,11 @@ mod tests {
                 memory: true,
                 pids: true,
             },
+            limit_notes: LimitNotes::default(),
             non_root_fallback: true,
             shared_network: Support::Supported,
             default_network: "bridge".to_owned(),
+            engine_socket_fix: "start the engine".to_owned(),
             no_new_privileges: Support::Supported,
             tmpfs_options: true,
         }

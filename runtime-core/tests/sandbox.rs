@@ -11,9 +11,9 @@ use runtime_core::plan::ImageSource;
 use runtime_core::runtime::{LogOptions, OutputStream, Progress, Removed};
 use runtime_core::state::{RunState, RunStore};
 use runtime_core::{
-    Availability, Capabilities, Config, CreateSpec, Error, ExecSpec, HostFacts, LimitSupport, Plan,
-    ProbeReport, RealHost, RunId, Runtime, RuntimeKind, Sandbox, SandboxInfo, Session, Support,
-    prepare,
+    Availability, Capabilities, Config, CreateSpec, Error, ExecSpec, HostFacts, LimitNotes,
+    LimitSupport, Plan, ProbeReport, RealHost, RunId, Runtime, RuntimeKind, Sandbox, SandboxInfo,
+    Session, Support, prepare,
 };
 
 /// Where the fake stops to let a test cancel in the middle of a step.
@@ -172,9 +172,11 @@ fn caps() -> Capabilities {
             memory: true,
             pids: true,
         },
+        limit_notes: LimitNotes::default(),
         non_root_fallback: true,
         shared_network: Support::Supported,
         default_network: "bridge".to_owned(),
+        engine_socket_fix: "start the engine".to_owned(),
         no_new_privileges: Support::Supported,
         tmpfs_options: true,
     }
