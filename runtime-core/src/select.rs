@@ -151,6 +151,7 @@ pub fn resolve_choice(
 
 /// A backend with what its probe found.
 #[derive(Clone)]
+#[non_exhaustive]
 pub struct Probed {
     /// The backend.
     pub runtime: Arc<dyn Runtime>,
@@ -169,6 +170,7 @@ impl fmt::Debug for Probed {
 
 /// The backend a command uses, and why.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct Chosen {
     /// The backend and its probe.
     pub probed: Probed,
