@@ -30,18 +30,20 @@ async fn named(name: &str) -> Vec<String> {
         .collect()
 }
 
-/// Removes the networks named `name` when dropped, even if the test fails.
+/// Removes the networks named `name` when dropped, even if the test fails: by id,
+/// since the engine refuses a name that two networks share.
 struct NetworkGuard(String);
 
 impl Drop for NetworkGuard {
     fn drop(&mut self) {
-        let _ = std::process::Command::new("docker")
-            .args(["network", "rm", &self.0])
-            .output();
-        // A duplicate by the same name needs a second removal.
-        let _ = std::process::Command::new("docker")
-            .args(["network", "rm", &self.0])
-            .output();
+        let docker = |args: &[&str]| std::process::Command::new("docker").args(args).output();
+        let filter = format!("name=^{}$", self.0);
+        let Ok(listed) = docker(&["network", "ls", "-q", "--filter", &filter]) else {
+            return;
+        };
+        for id in String::from_utf8_lossy(&listed.stdout).split_whitespace() {
+            let _ = docker(&["network", "rm", id]);
+        }
     }
 }
 
@@ -70,10 +72,16 @@ async fn racing_first_uses_leave_one_network() {
             })
         })
         .collect();
-    let mut ids = Vec::new();
+    // Every racer lands before anything is checked: a failed check then drops the
+    // guards with nothing left in flight to create a container after them.
+    let mut results = Vec::new();
     for racer in racers {
-        ids.push(racer.await.expect("join").expect("create and start"));
+        results.push(racer.await.expect("join"));
     }
+    let ids: Vec<String> = results
+        .into_iter()
+        .map(|r| r.expect("create and start"))
+        .collect();
     let left = named(&name).await;
     assert_eq!(left.len(), 1, "one network of the name remains: {left:?}");
     for id in &ids {
