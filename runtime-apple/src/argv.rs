@@ -24,12 +24,12 @@ const MIB: u64 = 1 << 20;
 
 /// The name of the `index`th anonymous volume of a run (created explicitly, since
 /// Apple does not remove anonymous volumes with their container).
-pub fn volume_name(run_id: &str, index: usize) -> String {
+pub(crate) fn volume_name(run_id: &str, index: usize) -> String {
     format!("berth-{run_id}-{index}")
 }
 
 /// Checks an image reference (or tag) before it goes on a command line.
-pub fn check_reference(reference: &str) -> Result<(), AppleError> {
+pub(crate) fn check_reference(reference: &str) -> Result<(), AppleError> {
     runtime_core::reference::check(reference).map_err(|reason| AppleError::InvalidReference {
         reference: reference.to_owned(),
         reason,
@@ -39,7 +39,7 @@ pub fn check_reference(reference: &str) -> Result<(), AppleError> {
 /// Refuses, defensively, what resolution should already have refused on Apple:
 /// privilege, the host engine socket, a private engine and extra groups, none of
 /// which `container` can express.
-pub fn check_plan(plan: &Plan) -> Result<(), AppleError> {
+pub(crate) fn check_plan(plan: &Plan) -> Result<(), AppleError> {
     let refuse = |reason: String| {
         Err(AppleError::Refused {
             operation: "create",
@@ -103,7 +103,7 @@ pub fn check_plan(plan: &Plan) -> Result<(), AppleError> {
 
 /// `-m` for `bytes`: whole GiB as `NG`, else MiB (Apple's granularity, rounded up)
 /// as `NM`.
-pub fn memory_arg(bytes: u64) -> String {
+pub(crate) fn memory_arg(bytes: u64) -> String {
     if bytes >= GIB && bytes.is_multiple_of(GIB) {
         format!("{}G", bytes / GIB)
     } else {
@@ -112,7 +112,7 @@ pub fn memory_arg(bytes: u64) -> String {
 }
 
 /// `-c` for `cpus`: Apple allocates whole virtual CPUs, so a fraction is rounded up.
-pub fn cpus_arg(cpus: f64) -> String {
+pub(crate) fn cpus_arg(cpus: f64) -> String {
     let whole = cpus.ceil().max(1.0);
     if whole >= u32::MAX as f64 {
         u32::MAX.to_string()
@@ -170,7 +170,10 @@ fn mount_args(mount: &Mount, volume: Option<&str>) -> Result<[String; 2], AppleE
 
 /// `container create [options] -- IMAGE [ARGS...]` for a spec. `env_file` holds the environment (see
 /// [`env_file_contents`]); it is `None` when there is none.
-pub fn create(spec: &CreateSpec<'_>, env_file: Option<&Path>) -> Result<Vec<String>, AppleError> {
+pub(crate) fn create(
+    spec: &CreateSpec<'_>,
+    env_file: Option<&Path>,
+) -> Result<Vec<String>, AppleError> {
     let plan = spec.plan;
     check_plan(plan)?;
     let mut args: Vec<String> = vec!["create".into(), "--name".into(), spec.name.clone()];
@@ -258,7 +261,7 @@ pub fn create(spec: &CreateSpec<'_>, env_file: Option<&Path>) -> Result<Vec<Stri
 /// The env file's text for `env`: one `NAME=value` per line, in Docker's env-file
 /// format, which Apple's CLI ports. Refuses what that format cannot carry: a value
 /// with a line break, or a name that is empty or holds `=`, `#` first, or spaces.
-pub fn env_file_contents(env: &[(String, String)]) -> Result<String, AppleError> {
+pub(crate) fn env_file_contents(env: &[(String, String)]) -> Result<String, AppleError> {
     let mut text = String::new();
     for (name, value) in env {
         let bad_name = name.is_empty()
@@ -291,13 +294,13 @@ pub fn env_file_contents(env: &[(String, String)]) -> Result<String, AppleError>
 }
 
 /// `container start -- ID` (detached: prints the id).
-pub fn start(id: &str) -> Vec<String> {
+pub(crate) fn start(id: &str) -> Vec<String> {
     vec!["start".into(), "--".into(), id.into()]
 }
 
 /// `container start -a [-i] -- ID`: starts the container with its stdout and stderr
 /// (and stdin) connected to this process.
-pub fn attach(id: &str, stdin: bool) -> Vec<String> {
+pub(crate) fn attach(id: &str, stdin: bool) -> Vec<String> {
     let mut args = vec!["start".to_owned(), "-a".to_owned()];
     if stdin {
         args.push("-i".into());
@@ -307,7 +310,11 @@ pub fn attach(id: &str, stdin: bool) -> Vec<String> {
 }
 
 /// `container exec [-i] [-t] [-w DIR] [-u USER] [--env-file F] -- ID CMD...`.
-pub fn exec(id: &str, spec: &ExecSpec, env_file: Option<&Path>) -> Result<Vec<String>, AppleError> {
+pub(crate) fn exec(
+    id: &str,
+    spec: &ExecSpec,
+    env_file: Option<&Path>,
+) -> Result<Vec<String>, AppleError> {
     if spec.cmd.is_empty() {
         return Err(AppleError::Refused {
             operation: "exec",
@@ -337,10 +344,10 @@ pub fn exec(id: &str, spec: &ExecSpec, env_file: Option<&Path>) -> Result<Vec<St
 }
 
 /// An exec's environment and command, as [`exec_env`] returns them.
-pub type ExecEnv = (Vec<(String, String)>, Vec<String>);
+pub(crate) type ExecEnv = (Vec<(String, String)>, Vec<String>);
 
 /// The prefix of the stand-in names [`exec_env`] gives overridden variables.
-pub const EXEC_ENV_PREFIX: &str = "BERTH_EXEC_ENV_";
+pub(crate) const EXEC_ENV_PREFIX: &str = "BERTH_EXEC_ENV_";
 
 /// The environment and command of an exec whose variables must win over the
 /// container's own. Apple appends an exec's variables to the init process's
@@ -351,7 +358,7 @@ pub const EXEC_ENV_PREFIX: &str = "BERTH_EXEC_ENV_";
 /// `/bin/sh`, which exports it under its own name, unsets the stand-in, and
 /// `exec`s the command, so the process sees one entry, the exec's. Values never
 /// reach the command line. Without a clash, `env` and `cmd` are returned as given.
-pub fn exec_env(
+pub(crate) fn exec_env(
     env: &[(String, String)],
     cmd: &[String],
     init_names: &[String],
@@ -398,7 +405,7 @@ pub fn exec_env(
 }
 
 /// `container logs [-f] [-n N] -- ID`.
-pub fn logs(id: &str, options: &LogOptions) -> Vec<String> {
+pub(crate) fn logs(id: &str, options: &LogOptions) -> Vec<String> {
     let mut args = vec!["logs".to_owned()];
     if options.follow {
         args.push("-f".into());
@@ -412,7 +419,7 @@ pub fn logs(id: &str, options: &LogOptions) -> Vec<String> {
 
 /// `container stop -t SECS -- ID`: SIGTERM, then SIGKILL after `grace` (rounded up to
 /// whole seconds).
-pub fn stop(id: &str, grace: Duration) -> Vec<String> {
+pub(crate) fn stop(id: &str, grace: Duration) -> Vec<String> {
     let mut secs = grace.as_secs();
     if grace.subsec_nanos() > 0 {
         secs += 1;
@@ -428,14 +435,14 @@ pub fn stop(id: &str, grace: Duration) -> Vec<String> {
 }
 
 /// `container delete -f -- ID...` (prints each deleted id).
-pub fn delete(ids: &[String]) -> Vec<String> {
+pub(crate) fn delete(ids: &[String]) -> Vec<String> {
     let mut args = vec!["delete".to_owned(), "-f".to_owned(), "--".to_owned()];
     args.extend(ids.iter().cloned());
     args
 }
 
 /// `container ls [-a] --format json`.
-pub fn list(all: bool) -> Vec<String> {
+pub(crate) fn list(all: bool) -> Vec<String> {
     let mut args = vec!["ls".to_owned()];
     if all {
         args.push("-a".into());
@@ -445,12 +452,12 @@ pub fn list(all: bool) -> Vec<String> {
 }
 
 /// `container inspect -- ID` (always a JSON array).
-pub fn inspect(id: &str) -> Vec<String> {
+pub(crate) fn inspect(id: &str) -> Vec<String> {
     vec!["inspect".into(), "--".into(), id.into()]
 }
 
 /// `container image inspect -- REF`, for a valid reference.
-pub fn image_inspect(reference: &str) -> Result<Vec<String>, AppleError> {
+pub(crate) fn image_inspect(reference: &str) -> Result<Vec<String>, AppleError> {
     check_reference(reference)?;
     Ok(vec![
         "image".into(),
@@ -462,7 +469,7 @@ pub fn image_inspect(reference: &str) -> Result<Vec<String>, AppleError> {
 
 /// `container build --progress plain -t TAG -f FILE [--build-arg K=V]... -- DIR`,
 /// for a valid tag; `None` for an image that is not built.
-pub fn build(image: &ImageSource) -> Option<Result<Vec<String>, AppleError>> {
+pub(crate) fn build(image: &ImageSource) -> Option<Result<Vec<String>, AppleError>> {
     let ImageSource::Build {
         dockerfile,
         context,
@@ -494,7 +501,7 @@ pub fn build(image: &ImageSource) -> Option<Result<Vec<String>, AppleError>> {
 }
 
 /// `container volume create --label K=V... -- NAME`.
-pub fn volume_create<'a>(
+pub(crate) fn volume_create<'a>(
     name: &str,
     labels: impl IntoIterator<Item = (&'a String, &'a String)>,
 ) -> Vec<String> {
@@ -507,14 +514,14 @@ pub fn volume_create<'a>(
 }
 
 /// `container volume delete -- NAME...`.
-pub fn volume_delete(names: &[String]) -> Vec<String> {
+pub(crate) fn volume_delete(names: &[String]) -> Vec<String> {
     let mut args = vec!["volume".to_owned(), "delete".to_owned(), "--".to_owned()];
     args.extend(names.iter().cloned());
     args
 }
 
 /// `container volume list --format json`.
-pub fn volume_list() -> Vec<String> {
+pub(crate) fn volume_list() -> Vec<String> {
     vec![
         "volume".into(),
         "list".into(),
@@ -524,7 +531,7 @@ pub fn volume_list() -> Vec<String> {
 }
 
 /// `container network create --label K=V... -- NAME` (macOS 26).
-pub fn network_create<'a>(
+pub(crate) fn network_create<'a>(
     name: &str,
     labels: impl IntoIterator<Item = (&'a String, &'a String)>,
 ) -> Vec<String> {
@@ -537,12 +544,12 @@ pub fn network_create<'a>(
 }
 
 /// `container network delete -- NAME`.
-pub fn network_delete(name: &str) -> Vec<String> {
+pub(crate) fn network_delete(name: &str) -> Vec<String> {
     vec!["network".into(), "delete".into(), "--".into(), name.into()]
 }
 
 /// `container network list --format json`.
-pub fn network_list() -> Vec<String> {
+pub(crate) fn network_list() -> Vec<String> {
     vec![
         "network".into(),
         "list".into(),
@@ -552,7 +559,7 @@ pub fn network_list() -> Vec<String> {
 }
 
 /// `container system status --format json` (0.11 and later).
-pub fn system_status() -> Vec<String> {
+pub(crate) fn system_status() -> Vec<String> {
     vec![
         "system".into(),
         "status".into(),
@@ -562,73 +569,9 @@ pub fn system_status() -> Vec<String> {
 }
 
 /// `container system status` (text, for CLIs older than 0.11).
-pub fn system_status_text() -> Vec<String> {
+pub(crate) fn system_status_text() -> Vec<String> {
     vec!["system".into(), "status".into()]
 }
 
 #[cfg(test)]
-mod tests {
-    use super::{cpus_arg, env_file_contents, exec_env, memory_arg};
-
-    #[test]
-    fn exec_variables_the_sandbox_has_go_through_the_shell() {
-        let env = vec![
-            ("TOKEN".to_owned(), "new".to_owned()),
-            ("NEW".to_owned(), "x".to_owned()),
-        ];
-        let cmd = vec!["printenv".to_owned(), "TOKEN".to_owned()];
-        let init = vec!["PATH".to_owned(), "TOKEN".to_owned()];
-        let (out, wrapped) = exec_env(&env, &cmd, &init).expect("wrapped");
-        assert_eq!(
-            out,
-            [
-                ("BERTH_EXEC_ENV_0".to_owned(), "new".to_owned()),
-                ("NEW".to_owned(), "x".to_owned())
-            ]
-        );
-        assert_eq!(
-            wrapped,
-            [
-                "/bin/sh",
-                "-c",
-                "export TOKEN=\"$BERTH_EXEC_ENV_0\"; unset BERTH_EXEC_ENV_0; exec \"$@\"",
-                "sh",
-                "printenv",
-                "TOKEN"
-            ]
-        );
-        assert!(
-            wrapped.iter().all(|a| !a.contains("new")),
-            "no value on the command line"
-        );
-        let (same, plain) = exec_env(&env, &cmd, &["PATH".to_owned()]).expect("as given");
-        assert_eq!((same, plain), (env.clone(), cmd.clone()));
-        let odd = vec![("A-B".to_owned(), "v".to_owned())];
-        assert!(exec_env(&odd, &cmd, &["A-B".to_owned()]).is_err());
-    }
-
-    #[test]
-    fn memory_uses_the_largest_exact_unit() {
-        assert_eq!(memory_arg(4 << 30), "4G");
-        assert_eq!(memory_arg(1536 << 20), "1536M");
-        assert_eq!(memory_arg((1 << 20) + 1), "2M");
-        assert_eq!(memory_arg(1), "1M");
-    }
-
-    #[test]
-    fn cpus_round_up_to_whole_cpus() {
-        assert_eq!(cpus_arg(1.5), "2");
-        assert_eq!(cpus_arg(2.0), "2");
-        assert_eq!(cpus_arg(0.1), "1");
-    }
-
-    #[test]
-    fn env_files_refuse_line_breaks() {
-        let ok = env_file_contents(&[("A".into(), "x y = z".into())]);
-        assert_eq!(ok.ok().as_deref(), Some("A=x y = z\n"));
-        let bad = env_file_contents(&[("A".into(), "one\ntwo".into())]);
-        assert!(bad.is_err());
-        let bad_name = env_file_contents(&[("A B".into(), "x".into())]);
-        assert!(bad_name.is_err());
-    }
-}
+mod tests;

@@ -36,13 +36,13 @@ const OPEN_POLL: Duration = Duration::from_millis(2);
 
 /// berth's private directory for env files.
 #[derive(Debug, Clone)]
-pub struct EnvDir {
+pub(crate) struct EnvDir {
     path: PathBuf,
 }
 
 impl EnvDir {
     /// `$XDG_STATE_HOME/berth/apple-env`, else `$HOME/.local/state/berth/apple-env`.
-    pub fn from_env() -> Self {
+    pub(crate) fn from_env() -> Self {
         let var = |name: &str| std::env::var(name).ok().filter(|v| v.starts_with('/'));
         let base = var("XDG_STATE_HOME")
             .map(PathBuf::from)
@@ -55,12 +55,12 @@ impl EnvDir {
     }
 
     /// A directory at `path` (created on first use).
-    pub fn at(path: PathBuf) -> Self {
+    pub(crate) fn at(path: PathBuf) -> Self {
         Self { path }
     }
 
     /// The directory.
-    pub fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         &self.path
     }
 
@@ -108,7 +108,7 @@ impl EnvDir {
     }
 
     /// Writes `text` to a new 0600 file, removed when the handle drops.
-    pub fn file(&self, text: &str) -> Result<EnvFile, AppleError> {
+    pub(crate) fn file(&self, text: &str) -> Result<EnvFile, AppleError> {
         self.ensure()?;
         let path = self.fresh("env");
         let failed = |source| AppleError::EnvFile {
@@ -129,7 +129,7 @@ impl EnvDir {
     }
 
     /// Makes a new 0600 FIFO; see [`EnvFifo::feed`].
-    pub fn fifo(&self) -> Result<EnvFifo, AppleError> {
+    pub(crate) fn fifo(&self) -> Result<EnvFifo, AppleError> {
         self.ensure()?;
         let path = self.fresh("fifo");
         nix::unistd::mkfifo(&path, Mode::S_IRUSR | Mode::S_IWUSR).map_err(|errno| {
@@ -143,7 +143,7 @@ impl EnvDir {
 
     /// Removes env files and FIFOs left by berth processes that no longer run;
     /// returns how many. Entries not named by berth are left alone.
-    pub fn sweep(&self) -> usize {
+    pub(crate) fn sweep(&self) -> usize {
         let Ok(entries) = std::fs::read_dir(&self.path) else {
             return 0;
         };
@@ -170,13 +170,13 @@ impl EnvDir {
 
 /// A 0600 env file, removed when dropped.
 #[derive(Debug)]
-pub struct EnvFile {
+pub(crate) struct EnvFile {
     path: PathBuf,
 }
 
 impl EnvFile {
     /// Its path.
-    pub fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         &self.path
     }
 }
@@ -189,20 +189,20 @@ impl Drop for EnvFile {
 
 /// A FIFO the CLI reads its environment from; removed when dropped at the latest.
 #[derive(Debug)]
-pub struct EnvFifo {
+pub(crate) struct EnvFifo {
     path: PathBuf,
 }
 
 impl EnvFifo {
     /// Its path.
-    pub fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         &self.path
     }
 
     /// Waits until `child` (the CLI given this FIFO's path) opens it, unlinks it,
     /// and writes `text` into it. Gives up, removing it, when the child exits
     /// first or does not open it within 30 s; the child then reads nothing.
-    pub async fn feed(self, text: String, child: &mut Child) -> Result<(), AppleError> {
+    pub(crate) async fn feed(self, text: String, child: &mut Child) -> Result<(), AppleError> {
         let deadline = Instant::now() + OPEN_TIMEOUT;
         let failed = |path: &Path, source: std::io::Error| AppleError::EnvFile {
             path: path.to_owned(),

@@ -12,20 +12,22 @@ use std::process::ExitStatus;
 use runtime_core::{Error, RuntimeKind};
 
 /// How many bytes of output an error message quotes.
-pub const QUOTE_LIMIT: usize = 512;
+pub(crate) const QUOTE_LIMIT: usize = 512;
 
 /// What to do when Apple's services are not running.
-pub const FIX_SYSTEM_START: &str = "start Apple's container services with `container system start`";
+pub(crate) const FIX_SYSTEM_START: &str =
+    "start Apple's container services with `container system start`";
 
 /// What to do when no default kernel is configured.
-pub const FIX_KERNEL: &str =
+pub(crate) const FIX_KERNEL: &str =
     "install the recommended kernel with `container system kernel set --recommended`";
 
 /// What to do when the CLI is missing.
-pub const FIX_INSTALL: &str = "install Apple's `container` (the signed installer from the apple/container releases page), run `container system start`, or point BERTH_APPLE_CONTAINER at the CLI";
+pub(crate) const FIX_INSTALL: &str = "install Apple's `container` (the signed installer from the apple/container releases page), run `container system start`, or point BERTH_APPLE_CONTAINER at the CLI";
 
 /// Everything that can go wrong driving the `container` CLI.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum AppleError {
     /// The program could not be started at all.
     #[error("failed to run `{}`", argv.join(" "))]
@@ -120,20 +122,20 @@ pub enum AppleError {
 
 /// What a failed command was about, for `NotFound` and `Conflict`.
 #[derive(Debug, Clone, Copy)]
-pub struct Subject<'a> {
+pub(crate) struct Subject<'a> {
     /// The kind of resource, such as "sandbox" or "image".
-    pub what: &'static str,
+    pub(crate) what: &'static str,
     /// Its name or id.
-    pub name: &'a str,
+    pub(crate) name: &'a str,
     /// Whether the command looked it up, so that "not found" means it is missing
     /// (false while creating it: then "not found" is about something else, such
     /// as a network or a mount source).
-    pub looked_up: bool,
+    pub(crate) looked_up: bool,
 }
 
 impl<'a> Subject<'a> {
     /// An existing resource of kind `what`.
-    pub fn existing(what: &'static str, name: &'a str) -> Self {
+    pub(crate) fn existing(what: &'static str, name: &'a str) -> Self {
         Self {
             what,
             name,
@@ -142,7 +144,7 @@ impl<'a> Subject<'a> {
     }
 
     /// A resource of kind `what` being created.
-    pub fn created(what: &'static str, name: &'a str) -> Self {
+    pub(crate) fn created(what: &'static str, name: &'a str) -> Self {
         Self {
             what,
             name,
@@ -151,19 +153,19 @@ impl<'a> Subject<'a> {
     }
 
     /// An existing sandbox (container) by id.
-    pub fn sandbox(name: &'a str) -> Self {
+    pub(crate) fn sandbox(name: &'a str) -> Self {
         Self::existing("sandbox", name)
     }
 
     /// An image by reference.
-    pub fn image(name: &'a str) -> Self {
+    pub(crate) fn image(name: &'a str) -> Self {
         Self::existing("image", name)
     }
 }
 
 impl AppleError {
     /// Whether this is a non-zero exit whose message says the subject does not exist.
-    pub fn is_not_found(&self) -> bool {
+    pub(crate) fn is_not_found(&self) -> bool {
         matches!(self, Self::Exit { stderr, .. } if says_not_found(stderr))
     }
 
@@ -171,7 +173,7 @@ impl AppleError {
     /// `Unavailable` with the command that fixes them, "not found" becomes
     /// `NotFound` (or `ImageMissing` for an image), "already exists" becomes
     /// `Conflict`, and everything else keeps this error as its source.
-    pub fn into_core(self, operation: impl Into<String>, subject: Subject<'_>) -> Error {
+    pub(crate) fn into_core(self, operation: impl Into<String>, subject: Subject<'_>) -> Error {
         let runtime = RuntimeKind::Apple;
         match &self {
             Self::Spawn { source, argv } if source.kind() == std::io::ErrorKind::NotFound => {
@@ -258,7 +260,7 @@ impl AppleError {
 }
 
 /// The `ImageMissing` error for `reference`, with how to get it.
-pub fn image_missing(reference: &str) -> Error {
+pub(crate) fn image_missing(reference: &str) -> Error {
     Error::ImageMissing {
         runtime: RuntimeKind::Apple,
         reference: reference.to_owned(),
@@ -289,7 +291,7 @@ fn says_services_down(lower: &str) -> bool {
 }
 
 /// The message of Apple's `Error: code: "message"` line, else the trimmed text.
-pub fn message_of(stderr: &str) -> String {
+pub(crate) fn message_of(stderr: &str) -> String {
     let line = stderr
         .lines()
         .map(str::trim)
@@ -301,7 +303,7 @@ pub fn message_of(stderr: &str) -> String {
 }
 
 /// How a process exited, in words.
-pub fn describe_status(status: ExitStatus) -> String {
+pub(crate) fn describe_status(status: ExitStatus) -> String {
     match exit_code(status) {
         code if code > 128 && status.code().is_none() => {
             format!("killed by signal {}", code - 128)
@@ -311,7 +313,7 @@ pub fn describe_status(status: ExitStatus) -> String {
 }
 
 /// A process's exit code; a signal `n` counts as `128 + n`, as shells report it.
-pub fn exit_code(status: ExitStatus) -> i64 {
+pub(crate) fn exit_code(status: ExitStatus) -> i64 {
     use std::os::unix::process::ExitStatusExt;
     match (status.code(), status.signal()) {
         (Some(code), _) => i64::from(code),
@@ -338,7 +340,7 @@ fn quote_plain(text: &str) -> String {
 }
 
 /// The start of `output`, for error messages.
-pub fn prefix(output: &str) -> String {
+pub(crate) fn prefix(output: &str) -> String {
     quote_plain(output)
 }
 

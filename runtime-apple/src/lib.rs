@@ -1,13 +1,17 @@
 //! berth's Apple `container` backend, driving the `container` CLI on macOS.
 //!
 //! The design decision: Apple's runtime has no stable API but its CLI, so this crate
-//! treats the CLI as the contract: a typed command runner ([`runner`]: spawn
-//! failure, non-zero exit and unparsable output are distinct errors), ids read from
-//! stdout only, command lines built by pure functions ([`argv`]) that are
-//! snapshot-tested, and JSON parsed into structs ([`model`]) in both the 0.x and
-//! 1.x shapes. Environment values never reach a command line: they travel through
-//! `--env-file`, a 0600 file or FIFO in a berth-owned 0700 directory that is gone
-//! once the CLI has read it ([`envfile`]).
+//! treats the CLI as the contract: a typed command runner (spawn failure, non-zero
+//! exit and unparsable output are distinct [`AppleError`]s), ids read from stdout
+//! only, command lines built by pure functions that are snapshot-tested, and JSON
+//! parsed into structs in both the 0.x and 1.x shapes. Environment values never
+//! reach a command line: they travel through `--env-file`, a 0600 file or FIFO in a
+//! berth-owned 0700 directory that is gone once the CLI has read it.
+//!
+//! The public surface is what a program that embeds berth needs: [`AppleRuntime`]
+//! (the [`runtime_core::Runtime`] implementation), the [`Runner`] it drives the CLI
+//! with (to name another container-compatible CLI and see the command lines run),
+//! [`capabilities`] for resolution without a backend, and [`AppleError`].
 //!
 //! ```no_run
 //! # async fn demo() {
@@ -18,16 +22,16 @@
 //! # }
 //! ```
 
-pub mod argv;
-pub mod capabilities;
-pub mod envfile;
-pub mod error;
+mod argv;
+mod capabilities;
+mod envfile;
+mod error;
 mod inventory;
-pub mod model;
-pub mod probe;
-pub mod runner;
-pub mod runtime;
-pub mod sessions;
+mod model;
+mod probe;
+mod runner;
+mod runtime;
+mod sessions;
 
 pub use capabilities::capabilities;
 pub use error::AppleError;

@@ -20,11 +20,11 @@ use time::format_description::well_known::Rfc3339;
 
 /// Apple's reference date, 2001-01-01T00:00:00Z, in Unix seconds: Swift's
 /// `JSONEncoder` writes dates as seconds since it unless told to use ISO-8601.
-pub const REFERENCE_DATE_UNIX: i64 = 978_307_200;
+pub(crate) const REFERENCE_DATE_UNIX: i64 = 978_307_200;
 
 /// A point in time as the CLI printed it.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Timestamp(OffsetDateTime);
+pub(crate) struct Timestamp(OffsetDateTime);
 
 impl fmt::Debug for Timestamp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -34,12 +34,12 @@ impl fmt::Debug for Timestamp {
 
 impl Timestamp {
     /// Parses ISO-8601 (RFC 3339) text such as `2025-06-10T12:34:56Z`.
-    pub fn parse_iso(text: &str) -> Option<Self> {
+    pub(crate) fn parse_iso(text: &str) -> Option<Self> {
         OffsetDateTime::parse(text, &Rfc3339).ok().map(Self)
     }
 
     /// A date written as seconds since 2001-01-01 (Swift's default encoding).
-    pub fn from_reference_seconds(seconds: f64) -> Option<Self> {
+    pub(crate) fn from_reference_seconds(seconds: f64) -> Option<Self> {
         // Whole seconds and the fraction apart: one f64 of nanoseconds since 1970
         // would lose the sub-microsecond digits.
         let whole = seconds.floor();
@@ -53,7 +53,7 @@ impl Timestamp {
     }
 
     /// Whole seconds since the Unix epoch.
-    pub fn unix_seconds(self) -> i64 {
+    pub(crate) fn unix_seconds(self) -> i64 {
         self.0.unix_timestamp()
     }
 }
@@ -109,7 +109,7 @@ impl<'de> Deserialize<'de> for Timestamp {
 
 /// Which JSON shape a container entry had.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Shape {
+pub(crate) enum Shape {
     /// 0.x: `status` is a string at the top level.
     Legacy,
     /// 1.x: `status` is an object holding `state`.
@@ -118,7 +118,7 @@ pub enum Shape {
 
 /// A container's state as Apple reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ContainerState {
+pub(crate) enum ContainerState {
     /// Running.
     Running,
     /// Stopped (or created and never started).
@@ -140,7 +140,7 @@ impl ContainerState {
     }
 
     /// Whether the container's main process has ended.
-    pub fn is_stopped(&self) -> bool {
+    pub(crate) fn is_stopped(&self) -> bool {
         matches!(self, Self::Stopped)
     }
 }
@@ -159,47 +159,47 @@ impl fmt::Display for ContainerState {
 /// One network attachment.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Attachment {
+pub(crate) struct Attachment {
     /// The network's name.
-    pub network: String,
+    pub(crate) network: String,
     /// The container's hostname on it.
     #[serde(default)]
-    pub hostname: Option<String>,
+    pub(crate) hostname: Option<String>,
     /// Its address, in CIDR notation.
     #[serde(default, alias = "address")]
-    pub ipv4_address: Option<String>,
+    pub(crate) ipv4_address: Option<String>,
 }
 
 /// One container, from `ls --format json` or `inspect`, in either shape.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ContainerRecord {
+pub(crate) struct ContainerRecord {
     /// The id (the `--name` it was created with).
-    pub id: String,
+    pub(crate) id: String,
     /// The image reference.
-    pub image: String,
+    pub(crate) image: String,
     /// Its labels.
-    pub labels: BTreeMap<String, String>,
+    pub(crate) labels: BTreeMap<String, String>,
     /// Its state.
-    pub state: ContainerState,
+    pub(crate) state: ContainerState,
     /// When it was created, when the CLI says.
-    pub created: Option<Timestamp>,
+    pub(crate) created: Option<Timestamp>,
     /// When it was last started; `None` if never (or since the services restarted).
-    pub started: Option<Timestamp>,
+    pub(crate) started: Option<Timestamp>,
     /// Its network attachments (empty when stopped).
-    pub networks: Vec<Attachment>,
+    pub(crate) networks: Vec<Attachment>,
     /// Virtual CPUs.
-    pub cpus: Option<u64>,
+    pub(crate) cpus: Option<u64>,
     /// Memory in bytes.
-    pub memory_bytes: Option<u64>,
+    pub(crate) memory_bytes: Option<u64>,
     /// The exit code, for CLIs that report one (Apple's, up to 1.2, do not).
-    pub exit_code: Option<i64>,
+    pub(crate) exit_code: Option<i64>,
     /// Whether its main process was created with a terminal (`-t`).
-    pub terminal: bool,
+    pub(crate) terminal: bool,
     /// The names of its main process's variables (image and create), in order;
     /// an `exec` appends its own after these, duplicates kept.
-    pub env_names: Vec<String>,
+    pub(crate) env_names: Vec<String>,
     /// The shape it was printed in.
-    pub shape: Shape,
+    pub(crate) shape: Shape,
 }
 
 #[derive(Deserialize)]
@@ -368,7 +368,7 @@ impl ContainerRecord {
 impl ContainerRecord {
     /// The berth state: a stopped container that was never started (as far as the
     /// services remember) is `Created`, one that was is `Exited`.
-    pub fn sandbox_state(&self) -> SandboxState {
+    pub(crate) fn sandbox_state(&self) -> SandboxState {
         match (&self.state, self.started) {
             (ContainerState::Running, _) => SandboxState::Running,
             (ContainerState::Stopping, _) => SandboxState::Stopping,
@@ -379,7 +379,7 @@ impl ContainerRecord {
     }
 
     /// This container as `berth ps` lists it.
-    pub fn into_sandbox_info(self) -> SandboxInfo {
+    pub(crate) fn into_sandbox_info(self) -> SandboxInfo {
         let state = self.sandbox_state();
         let status = match (state, self.started) {
             (SandboxState::Running, Some(started)) => format!("running since {started}"),
@@ -444,17 +444,17 @@ fn parse_array<T>(
 }
 
 /// Parses `container ls --format json` or `container inspect` output.
-pub fn parse_containers(text: &str) -> Result<Vec<ContainerRecord>, serde_json::Error> {
+pub(crate) fn parse_containers(text: &str) -> Result<Vec<ContainerRecord>, serde_json::Error> {
     parse_array(text, "containers", ContainerRecord::from_value)
 }
 
 /// One volume, from `volume list --format json`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct VolumeRecord {
+pub(crate) struct VolumeRecord {
     /// Its name.
-    pub name: String,
+    pub(crate) name: String,
     /// Its labels.
-    pub labels: BTreeMap<String, String>,
+    pub(crate) labels: BTreeMap<String, String>,
 }
 
 #[derive(Deserialize)]
@@ -471,7 +471,7 @@ struct WrappedVolume {
 
 /// Parses `volume list --format json`: 1.x wraps each volume as
 /// `{"id", "configuration": {"name", "labels", ...}}`, 0.x prints it bare.
-pub fn parse_volumes(text: &str) -> Result<Vec<VolumeRecord>, serde_json::Error> {
+pub(crate) fn parse_volumes(text: &str) -> Result<Vec<VolumeRecord>, serde_json::Error> {
     parse_array(text, "volumes", |index, value| {
         let raw = if value.get("configuration").is_some() {
             serde_json::from_value::<WrappedVolume>(value).map(|w| w.configuration)
@@ -488,11 +488,11 @@ pub fn parse_volumes(text: &str) -> Result<Vec<VolumeRecord>, serde_json::Error>
 
 /// One network, from `network list --format json`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NetworkRecord {
+pub(crate) struct NetworkRecord {
     /// Its name.
-    pub name: String,
+    pub(crate) name: String,
     /// Its labels (empty for CLIs that keep none).
-    pub labels: BTreeMap<String, String>,
+    pub(crate) labels: BTreeMap<String, String>,
 }
 
 #[derive(Deserialize)]
@@ -511,7 +511,7 @@ struct WrappedNetwork {
 
 /// Parses `network list --format json`: `{"id", "configuration": {...}}` entries
 /// (1.x), or `{"id", "state", "config": {...}}` ones (0.12), labels inside either.
-pub fn parse_networks(text: &str) -> Result<Vec<NetworkRecord>, serde_json::Error> {
+pub(crate) fn parse_networks(text: &str) -> Result<Vec<NetworkRecord>, serde_json::Error> {
     parse_array(text, "networks", |index, value| {
         let raw = if value.get("configuration").is_some() || value.get("config").is_some() {
             serde_json::from_value::<WrappedNetwork>(value).map(|w| w.configuration)
@@ -528,7 +528,7 @@ pub fn parse_networks(text: &str) -> Result<Vec<NetworkRecord>, serde_json::Erro
 
 /// Whether Apple's services answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ServiceState {
+pub(crate) enum ServiceState {
     /// The API server answered.
     Running,
     /// Registered with launchd but not answering.
@@ -541,18 +541,18 @@ pub enum ServiceState {
 
 /// A `container` release, `major.minor.patch`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub struct ApiVersion {
+pub(crate) struct ApiVersion {
     /// Major.
-    pub major: u32,
+    pub(crate) major: u32,
     /// Minor.
-    pub minor: u32,
+    pub(crate) minor: u32,
     /// Patch.
-    pub patch: u32,
+    pub(crate) patch: u32,
 }
 
 /// The oldest CLI berth drives: 0.12.0 added `--cap-drop` (and `--tmpfs`,
 /// `--ulimit`, `network create --internal` are there from 0.12.0 on).
-pub const MINIMUM_VERSION: ApiVersion = ApiVersion {
+pub(crate) const MINIMUM_VERSION: ApiVersion = ApiVersion {
     major: 0,
     minor: 12,
     patch: 0,
@@ -560,7 +560,7 @@ pub const MINIMUM_VERSION: ApiVersion = ApiVersion {
 
 impl ApiVersion {
     /// What a build without a release version reports: not a release to judge.
-    pub const UNRELEASED: Self = Self {
+    pub(crate) const UNRELEASED: Self = Self {
         major: 0,
         minor: 0,
         patch: 0,
@@ -568,7 +568,7 @@ impl ApiVersion {
 
     /// The first `X.Y.Z` word of `text`, such as the API server's
     /// `container-apiserver version 1.2.2 (build: release, commit: ...)`.
-    pub fn parse(text: &str) -> Option<Self> {
+    pub(crate) fn parse(text: &str) -> Option<Self> {
         text.split_whitespace().find_map(|word| {
             let mut parts = word.split('.');
             let mut next = || parts.next()?.parse::<u32>().ok();
@@ -590,13 +590,13 @@ impl fmt::Display for ApiVersion {
 
 /// `container system status`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SystemStatus {
+pub(crate) struct SystemStatus {
     /// The services' state.
-    pub state: ServiceState,
+    pub(crate) state: ServiceState,
     /// The API server's version, when it answered.
-    pub api_server_version: Option<String>,
+    pub(crate) api_server_version: Option<String>,
     /// Whether this came from text output (a CLI older than 0.11).
-    pub from_text: bool,
+    pub(crate) from_text: bool,
 }
 
 #[derive(Deserialize)]
@@ -608,7 +608,7 @@ struct RawSystemStatus {
 }
 
 /// Parses `system status --format json`.
-pub fn parse_system_status(text: &str) -> Result<SystemStatus, serde_json::Error> {
+pub(crate) fn parse_system_status(text: &str) -> Result<SystemStatus, serde_json::Error> {
     let raw: RawSystemStatus = from_json(text)?;
     let state = match raw.status.as_str() {
         "running" => ServiceState::Running,
@@ -625,7 +625,7 @@ pub fn parse_system_status(text: &str) -> Result<SystemStatus, serde_json::Error
 
 /// Parses the text `system status` printed before 0.11 ("apiserver is running",
 /// "apiserver is not running", "... and not registered with launchd").
-pub fn parse_system_status_text(text: &str) -> Option<SystemStatus> {
+pub(crate) fn parse_system_status_text(text: &str) -> Option<SystemStatus> {
     let first = text.lines().map(str::trim).find(|l| !l.is_empty())?;
     let state = if first.starts_with("apiserver is not running and not registered") {
         ServiceState::Unregistered
@@ -648,33 +648,9 @@ pub fn parse_system_status_text(text: &str) -> Option<SystemStatus> {
 }
 
 /// Parses `text` as one JSON value of type `T`.
-pub fn from_json<T: DeserializeOwned>(text: &str) -> Result<T, serde_json::Error> {
+pub(crate) fn from_json<T: DeserializeOwned>(text: &str) -> Result<T, serde_json::Error> {
     serde_json::from_str(text)
 }
 
 #[cfg(test)]
-mod tests {
-    use super::Timestamp;
-
-    #[test]
-    fn reference_date_is_2001() {
-        let zero = Timestamp::from_reference_seconds(0.0).map(Timestamp::unix_seconds);
-        assert_eq!(zero, Some(978_307_200));
-        let iso = Timestamp::parse_iso("2001-01-01T00:00:00Z").map(Timestamp::unix_seconds);
-        assert_eq!(iso, Some(978_307_200));
-    }
-
-    #[test]
-    fn both_encodings_agree() {
-        let iso = Timestamp::parse_iso("2025-06-10T12:34:56Z");
-        let secs = Timestamp::from_reference_seconds(771_251_696.0);
-        assert_eq!(iso, secs);
-    }
-
-    #[test]
-    fn rejects_nonsense() {
-        assert!(Timestamp::parse_iso("yesterday").is_none());
-        assert!(Timestamp::from_reference_seconds(f64::NAN).is_none());
-        assert!(Timestamp::from_reference_seconds(1e300).is_none());
-    }
-}
+mod tests;

@@ -18,10 +18,10 @@ use crate::model::{self, ServiceState, SystemStatus};
 use crate::runner::{Captured, Runner};
 
 /// How long the probe waits for the CLI.
-pub const PROBE_TIMEOUT: Duration = Duration::from_secs(10);
+pub(crate) const PROBE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The exit code of Apple's argument parser for a usage error (`EX_USAGE`).
-pub const EXIT_USAGE: i32 = 64;
+pub(crate) const EXIT_USAGE: i32 = 64;
 
 /// What to do when the CLI is too old for berth.
 const FIX_UPGRADE: &str =
@@ -38,7 +38,7 @@ fn unavailable(reason: impl Into<String>, fix: impl Into<String>) -> ProbeReport
 }
 
 /// Probes the CLI that `runner` runs, on a host running `os`.
-pub async fn probe(runner: &Runner, os: Os) -> ProbeReport {
+pub(crate) async fn probe(runner: &Runner, os: Os) -> ProbeReport {
     if os != Os::Macos && !runner.is_explicit() {
         return unavailable(
             format!("Apple `container` runs only on macOS, and this host is {os}"),
@@ -178,9 +178,40 @@ fn spawn_failed(runner: &Runner, err: AppleError) -> ProbeReport {
 }
 
 /// Whether a command failed as Apple's argument parser fails on an unknown option.
-pub fn is_usage_error(captured: &Captured, option: &str) -> bool {
+pub(crate) fn is_usage_error(captured: &Captured, option: &str) -> bool {
     captured.status.code() == Some(EXIT_USAGE)
         && captured
             .stderr
             .contains(&format!("Unknown option '{option}'"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Off macOS, an implicit `container` (found on PATH) is something else: the
+    /// probe says so without running it.
+    #[tokio::test]
+    async fn off_macos_only_an_explicit_cli_is_probed() {
+        let implicit = Runner::new("/nonexistent/container", false);
+        let report = probe(&implicit, Os::Linux).await;
+        match report.availability {
+            Availability::Unavailable { reason, fix } => {
+                assert_eq!(
+                    reason,
+                    "Apple `container` runs only on macOS, and this host is linux"
+                );
+                assert!(fix.contains("--runtime docker"), "{fix}");
+            }
+            other => panic!("expected unavailable, got {other:?}"),
+        }
+        assert!(implicit.history().is_empty(), "nothing was run");
+        let explicit = Runner::new("/nonexistent/container", true);
+        let report = probe(&explicit, Os::Linux).await;
+        assert_eq!(explicit.history().len(), 1, "an explicit CLI is probed");
+        assert!(
+            matches!(&report.availability, Availability::Unavailable { reason, .. } if reason.contains("/nonexistent/container")),
+            "{report:?}"
+        );
+    }
 }

@@ -21,7 +21,7 @@ use tokio::process::{Child, Command};
 use crate::error::{AppleError, prefix};
 
 /// The variable naming an explicit `container`-compatible CLI.
-pub const PROGRAM_ENV: &str = "BERTH_APPLE_CONTAINER";
+pub(crate) const PROGRAM_ENV: &str = "BERTH_APPLE_CONTAINER";
 
 /// How many command lines the history keeps.
 const HISTORY_LEN: usize = 256;
@@ -29,7 +29,16 @@ const HISTORY_LEN: usize = 256;
 /// How many lines of a streamed command's stderr an error quotes.
 const STDERR_TAIL_LINES: usize = 40;
 
-/// Runs the `container` CLI.
+/// Runs the `container` CLI: which program, with which extra environment, and a
+/// record of the command lines it ran. Give one to [`crate::AppleRuntime::with_runner`]
+/// to drive another container-compatible CLI (such as a test double).
+///
+/// ```
+/// let runner = runtime_apple::Runner::new("/opt/container/bin/container", true)
+///     .with_env("CONTAINER_LOG", "debug");
+/// let apple = runtime_apple::AppleRuntime::with_runner(runner);
+/// assert!(apple.runner().history().is_empty());
+/// ```
 #[derive(Debug, Clone)]
 pub struct Runner {
     program: PathBuf,
@@ -40,20 +49,20 @@ pub struct Runner {
 
 /// A finished command and everything it printed.
 #[derive(Debug, Clone)]
-pub struct Captured {
+pub(crate) struct Captured {
     /// The command line.
-    pub argv: Vec<String>,
+    pub(crate) argv: Vec<String>,
     /// How it exited.
-    pub status: ExitStatus,
+    pub(crate) status: ExitStatus,
     /// Standard output.
-    pub stdout: String,
+    pub(crate) stdout: String,
     /// Standard error.
-    pub stderr: String,
+    pub(crate) stderr: String,
 }
 
 impl Captured {
     /// This result, or [`AppleError::Exit`] when the command failed.
-    pub fn check(self) -> Result<Self, AppleError> {
+    pub(crate) fn check(self) -> Result<Self, AppleError> {
         if self.status.success() {
             Ok(self)
         } else {
@@ -69,7 +78,7 @@ impl Captured {
 impl Runner {
     /// `BERTH_APPLE_CONTAINER` when set and non-empty (explicit), else `container`
     /// from `PATH`.
-    pub fn from_env() -> Self {
+    pub(crate) fn from_env() -> Self {
         match std::env::var_os(PROGRAM_ENV).filter(|v| !v.is_empty()) {
             Some(path) => Self::new(PathBuf::from(path), true),
             None => Self::new(PathBuf::from("container"), false),
@@ -94,12 +103,12 @@ impl Runner {
     }
 
     /// The program run.
-    pub fn program(&self) -> &Path {
+    pub(crate) fn program(&self) -> &Path {
         &self.program
     }
 
     /// Whether the program was named explicitly rather than found on `PATH`.
-    pub fn is_explicit(&self) -> bool {
+    pub(crate) fn is_explicit(&self) -> bool {
         self.explicit
     }
 
@@ -137,7 +146,7 @@ impl Runner {
     }
 
     /// Runs a command to completion, whatever its exit status.
-    pub async fn capture(&self, args: &[String]) -> Result<Captured, AppleError> {
+    pub(crate) async fn capture(&self, args: &[String]) -> Result<Captured, AppleError> {
         let (mut cmd, argv) = self.command(args);
         let output = match cmd.output().await {
             Ok(output) => output,
@@ -152,12 +161,12 @@ impl Runner {
     }
 
     /// Runs a command that must succeed.
-    pub async fn run(&self, args: &[String]) -> Result<Captured, AppleError> {
+    pub(crate) async fn run(&self, args: &[String]) -> Result<Captured, AppleError> {
         self.capture(args).await?.check()
     }
 
     /// Runs a command that must succeed and parses its stdout.
-    pub async fn parse<T>(
+    pub(crate) async fn parse<T>(
         &self,
         args: &[String],
         parser: impl FnOnce(&str) -> Result<T, serde_json::Error>,
@@ -171,7 +180,7 @@ impl Runner {
     }
 
     /// Runs a command that prints an id on stdout (its last non-empty line).
-    pub async fn id(&self, args: &[String]) -> Result<String, AppleError> {
+    pub(crate) async fn id(&self, args: &[String]) -> Result<String, AppleError> {
         let captured = self.run(args).await?;
         match captured
             .stdout
@@ -189,7 +198,7 @@ impl Runner {
 
     /// Runs a long command (a build), passing each line it prints on either stream
     /// to `progress`; fails with the last lines of stderr when it exits non-zero.
-    pub async fn stream_lines(
+    pub(crate) async fn stream_lines(
         &self,
         args: &[String],
         progress: Progress<'_>,
@@ -230,7 +239,11 @@ impl Runner {
     /// Spawns a long-lived command (exec, attach, logs) with piped stdout and
     /// stderr, and piped stdin when `stdin`. The child is killed if its handle is
     /// dropped before it exits.
-    pub fn spawn(&self, args: &[String], stdin: bool) -> Result<(Child, Vec<String>), AppleError> {
+    pub(crate) fn spawn(
+        &self,
+        args: &[String],
+        stdin: bool,
+    ) -> Result<(Child, Vec<String>), AppleError> {
         let (mut cmd, argv) = self.command(args);
         cmd.stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -248,13 +261,13 @@ impl Runner {
 /// A command running on a pseudo-terminal: berth's end of it (the master), read
 /// for the output and written for the input.
 #[derive(Debug)]
-pub struct PtyChild {
+pub(crate) struct PtyChild {
     /// The command.
-    pub child: Child,
+    pub(crate) child: Child,
     /// Its command line.
-    pub argv: Vec<String>,
+    pub(crate) argv: Vec<String>,
     /// The terminal's master side.
-    pub master: std::os::fd::OwnedFd,
+    pub(crate) master: std::os::fd::OwnedFd,
 }
 
 /// The size a pseudo-terminal starts with.
@@ -270,7 +283,7 @@ impl Runner {
     /// a terminal) with a new pseudo-terminal as its stdin, stdout and stderr:
     /// Apple's CLI puts its stdin into raw mode for such a session, which fails on
     /// a pipe. The child is killed if its handle is dropped before it exits.
-    pub fn spawn_pty(&self, args: &[String]) -> Result<PtyChild, AppleError> {
+    pub(crate) fn spawn_pty(&self, args: &[String]) -> Result<PtyChild, AppleError> {
         let (mut cmd, argv) = self.command(args);
         let io = |argv: &[String], source: std::io::Error| AppleError::Io {
             argv: argv.to_vec(),
@@ -352,4 +365,25 @@ fn take_line(buf: &mut Vec<u8>, at_end: bool) -> Option<String> {
         .to_owned();
     buf.clear();
     Some(line)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What `with_env` sets reaches the program, and the command line is kept.
+    #[tokio::test]
+    async fn variables_reach_the_program_and_command_lines_are_kept() {
+        let runner = Runner::new("/bin/sh", true).with_env("BERTH_RUNNER_TEST", "set");
+        let args = [
+            "-c".to_owned(),
+            "printf %s \"$BERTH_RUNNER_TEST\"".to_owned(),
+        ];
+        let captured = runner.run(&args).await.expect("sh runs");
+        assert_eq!(captured.stdout, "set");
+        assert_eq!(
+            runner.history(),
+            [vec!["/bin/sh".to_owned(), args[0].clone(), args[1].clone()]]
+        );
+    }
 }

@@ -21,13 +21,13 @@ const CHUNK: usize = 64 * 1024;
 
 /// The child's stdin as an [`AsyncWrite`] whose `shutdown()` closes the pipe
 /// (tokio's own `ChildStdin` only flushes), so the process sees end of input.
-pub struct StdinSink {
+pub(crate) struct StdinSink {
     inner: Option<ChildStdin>,
 }
 
 impl StdinSink {
     /// Wraps a child's stdin.
-    pub fn new(stdin: ChildStdin) -> Self {
+    pub(crate) fn new(stdin: ChildStdin) -> Self {
         Self { inner: Some(stdin) }
     }
 
@@ -98,7 +98,7 @@ fn chunks<R: AsyncRead + Unpin + Send + 'static>(
 }
 
 /// The child's stdout and stderr, interleaved as they arrive.
-pub fn output_stream(child: &mut Child, argv: &[String]) -> OutputStream {
+pub(crate) fn output_stream(child: &mut Child, argv: &[String]) -> OutputStream {
     let stdout = child
         .stdout
         .take()
@@ -117,7 +117,7 @@ pub fn output_stream(child: &mut Child, argv: &[String]) -> OutputStream {
 /// A pseudo-terminal's master as the session's output (all of it stdout, as a
 /// terminal merges the streams) and input. The output ends when the child's side
 /// is closed (the master then reads EIO).
-pub fn pty_session(
+pub(crate) fn pty_session(
     master: std::os::fd::OwnedFd,
     argv: &[String],
 ) -> Result<(OutputStream, InputSink), std::io::Error> {
@@ -144,7 +144,7 @@ impl AsyncRead for PtyReader {
 }
 
 /// The child's stdin as a session input.
-pub fn input(child: &mut Child) -> Option<InputSink> {
+pub(crate) fn input(child: &mut Child) -> Option<InputSink> {
     child
         .stdin
         .take()
@@ -152,12 +152,12 @@ pub fn input(child: &mut Child) -> Option<InputSink> {
 }
 
 /// An exit code published once, readable by any number of waiters.
-pub type ExitWatch = watch::Receiver<Option<Result<i64, String>>>;
+pub(crate) type ExitWatch = watch::Receiver<Option<Result<i64, String>>>;
 
 /// Waits for the child in the background and publishes its exit code; `keep` is
 /// held until then (the env file the process reads). Returns the session's exit
 /// future and a receiver for other waiters.
-pub fn exit_watch<K: Send + 'static>(
+pub(crate) fn exit_watch<K: Send + 'static>(
     mut child: Child,
     argv: Vec<String>,
     keep: K,
@@ -178,7 +178,7 @@ pub fn exit_watch<K: Send + 'static>(
 }
 
 /// The published exit code (waiting for it).
-pub async fn wait_exit(rx: &mut ExitWatch) -> Result<i64, runtime_core::Error> {
+pub(crate) async fn wait_exit(rx: &mut ExitWatch) -> Result<i64, runtime_core::Error> {
     let value = match rx.wait_for(Option::is_some).await {
         Ok(value) => value.clone(),
         Err(_) => None,

@@ -9,7 +9,6 @@ mod support;
 use std::time::Duration;
 
 use futures::StreamExt;
-use runtime_apple::model::Shape;
 use runtime_core::plan::{Mount, MountPurpose};
 use runtime_core::{Error, ExecSpec, LogOptions, Output, Runtime, SandboxState};
 use support::{Fixture, busybox, collect, leftovers, within};
@@ -77,21 +76,22 @@ async fn create_attach_start_wait_returns_the_exit_code(shape: &'static str) {
     assert_eq!(ours.oci_runtime, None);
     assert_eq!(ours.runtime, runtime_core::RuntimeKind::Apple);
     assert_eq!(ours.image, support::IMAGE);
-    // The double really printed the shape this case is about.
-    let records = rt
-        .runner()
-        .parse(
-            &runtime_apple::argv::list(true),
-            runtime_apple::model::parse_containers,
-        )
-        .await
-        .expect("ls");
-    let expected = if shape == "0" {
-        Shape::Legacy
-    } else {
-        Shape::Current
-    };
-    assert!(records.iter().all(|r| r.shape == expected), "{records:?}");
+    // The double really prints the shape this case is about.
+    let out = support::output(
+        std::process::Command::new(support::double())
+            .args(["ls", "-a", "--format", "json"])
+            .env("BERTH_APPLE_DOUBLE_SHAPE", shape)
+            .stdin(std::process::Stdio::null()),
+    );
+    let status = support::status_kind(&support::entry(&out.stdout, &id));
+    assert_eq!(
+        status,
+        if shape == "0" {
+            "a string"
+        } else {
+            "an object"
+        }
+    );
 }
 
 async fn wait_without_attach_is_unsupported_once_stopped(shape: &'static str) {

@@ -7,9 +7,13 @@ mod support;
 
 use std::process::{Command, Output};
 
-use runtime_apple::model::{Shape, parse_containers};
+use runtime_apple::{AppleRuntime, Runner};
+use runtime_core::Runtime;
 use serde_json::Value;
-use support::{IMAGE, docker, output, remove_by_label, require_engine, require_image, run_id};
+use support::{
+    IMAGE, docker, entry, output, remove_by_label, require_engine, require_image, run_id,
+    status_kind,
+};
 
 fn double(args: &[&str]) -> Command {
     let mut cmd = Command::new(support::double());
@@ -178,33 +182,55 @@ fn create_translates_flags_and_labels_everything() {
     );
 }
 
-#[test]
-fn listings_come_in_both_shapes() {
+/// Both shapes, as the double prints them and as the backend reads them.
+#[tokio::test]
+async fn listings_come_in_both_shapes() {
     require_engine();
     require_image();
     let run = Run(run_id());
     let name = format!("apple-shapes-{}", &run.0[..8]);
     let label = format!("berth.run-id={}", run.0);
     let out = output(&mut double(&[
-        "create", "--name", &name, "-l", &label, IMAGE, "true",
+        "create",
+        "--name",
+        &name,
+        "-l",
+        &label,
+        "-l",
+        "berth.managed-by=berth",
+        IMAGE,
+        "true",
     ]));
     assert_eq!(code(&out), Some(0), "{}", text(&out.stderr));
-    for (shape, expected) in [("0", Shape::Legacy), ("1", Shape::Current)] {
+    for (shape, status) in [("0", "a string"), ("1", "an object")] {
         for args in [
             vec!["ls", "-a", "--format", "json"],
             vec!["inspect", name.as_str()],
         ] {
             let out = output(double(&args).env("BERTH_APPLE_DOUBLE_SHAPE", shape));
             assert_eq!(code(&out), Some(0), "{}", text(&out.stderr));
-            let records = parse_containers(&text(&out.stdout)).expect("parses");
-            let ours = records.iter().find(|r| r.id == name).expect("listed");
-            assert_eq!(ours.shape, expected);
-            assert!(ours.labels.contains_key("berth.run-id"));
+            let ours = entry(&out.stdout, &name);
+            assert_eq!(status_kind(&ours), status, "{ours}");
+            let labels = &ours["configuration"]["labels"];
+            assert!(labels.get("berth.run-id").is_some(), "{ours}");
             assert!(
-                !ours.labels.contains_key("berth.apple-double"),
+                labels.get("berth.apple-double").is_none(),
                 "the marker is hidden"
             );
         }
+        let backend = AppleRuntime::with_runner(
+            Runner::new(support::double(), true).with_env("BERTH_APPLE_DOUBLE_SHAPE", shape),
+        );
+        let listed = backend
+            .list(true)
+            .await
+            .expect("the backend reads the shape");
+        let ours = listed
+            .iter()
+            .find(|s| s.id == name)
+            .expect("listed by the backend");
+        assert!(ours.labels.contains_key("berth.run-id"), "{ours:?}");
+        assert!(!ours.labels.contains_key("berth.apple-double"), "{ours:?}");
     }
     let missing = output(&mut double(&["inspect", "apple-no-such"]));
     assert_eq!(code(&missing), Some(1));

@@ -229,6 +229,60 @@ pub struct LimitSupport {
     pub pids: bool,
 }
 
+/// How a runtime applies the limits it enforces, where that differs from the
+/// number asked for. The backend writes each text; resolution puts it among the
+/// plan's warnings. The default says nothing: limits are applied as asked.
+///
+/// ```
+/// use runtime_core::LimitNotes;
+/// let notes = LimitNotes::new("Example VM").with_whole_cpus("it gives a virtual machine whole CPUs");
+/// assert!(notes.whole_cpus.is_some() && notes.pids.is_none());
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct LimitNotes {
+    /// The runtime as the notes name it, such as "Apple `container`".
+    pub runtime_name: String,
+    /// Set when the runtime grants whole CPUs only: why. A fractional `cpus` is
+    /// rounded up, and the plan warns "cpus 1.5 on {runtime_name} is 2: {why}".
+    pub whole_cpus: Option<String>,
+    /// Set when a limit left unlimited still gets one from the runtime: what it
+    /// gets, warned as written when `cpus` or `memory` is unlimited.
+    pub unlimited: Option<String>,
+    /// Set when a pids limit is something else than a cap on the sandbox's
+    /// process count: what it is. The plan warns "pids 64 on {runtime_name} is
+    /// {what}".
+    pub pids: Option<String>,
+}
+
+impl LimitNotes {
+    /// No notes yet, for a runtime named `runtime_name` in them.
+    pub fn new(runtime_name: impl Into<String>) -> Self {
+        Self {
+            runtime_name: runtime_name.into(),
+            ..Self::default()
+        }
+    }
+
+    /// CPUs are granted whole, because `why`.
+    pub fn with_whole_cpus(mut self, why: impl Into<String>) -> Self {
+        self.whole_cpus = Some(why.into());
+        self
+    }
+
+    /// A limit left unlimited gets what `what` says.
+    pub fn with_unlimited(mut self, what: impl Into<String>) -> Self {
+        self.unlimited = Some(what.into());
+        self
+    }
+
+    /// A pids limit is `what`.
+    pub fn with_pids(mut self, what: impl Into<String>) -> Self {
+        self.pids = Some(what.into());
+        self
+    }
+}
+
 /// What one runtime can do on this host.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Capabilities {
@@ -251,6 +305,8 @@ pub struct Capabilities {
     pub network_none: bool,
     /// Enforced limits.
     pub limits: LimitSupport,
+    /// How the enforced limits differ from the numbers asked for.
+    pub limit_notes: LimitNotes,
     /// Whether the backend switches a sandbox whose image runs as root (or names no
     /// user) to a non-root user at launch, once it has inspected the image.
     pub non_root_fallback: bool,
@@ -260,6 +316,9 @@ pub struct Capabilities {
     /// The engine's own network a sandbox joins when it has no berth-owned one
     /// (`bridge` for Docker).
     pub default_network: String,
+    /// What to do when the engine socket the backend reported (for docker `host`
+    /// mode) is missing: how to start that engine or point berth at its socket.
+    pub engine_socket_fix: String,
     /// Setting `no-new-privileges` on the sandbox's processes.
     pub no_new_privileges: Support,
     /// Whether a tmpfs mount can carry a mode and an owner (Apple's `--tmpfs` takes

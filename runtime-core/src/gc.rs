@@ -59,8 +59,9 @@ impl std::fmt::Display for Reason {
     }
 }
 
-/// One run to remove, with everything of it that exists.
+/// One run to remove, with everything of it that exists, as gc decided it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct Doomed {
     /// The run id.
     pub run_id: RunId,
@@ -77,7 +78,7 @@ pub struct Doomed {
     /// The directory holds no record yet: remove it only if nobody is creating
     /// one and it still has none.
     #[serde(skip)]
-    pub record_incomplete: bool,
+    pub(crate) record_incomplete: bool,
 }
 
 impl Doomed {
@@ -133,8 +134,9 @@ pub struct Collected {
     pub kept: Vec<Kept>,
 }
 
-/// Everything gc looks at.
+/// Everything gc looks at, as [`crate::collector::gather`] found it.
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct Inventory {
     /// Containers labelled `berth.managed-by=berth` (all states).
     pub containers: Vec<SandboxInfo>,

@@ -86,7 +86,9 @@ impl Cancellation {
 /// present, creates the sandbox and, when `start`, starts it.
 /// On failure or cancellation the run's resources are removed before the error is
 /// returned (cancellation returns [`Error::Interrupted`] naming the signal that
-/// cancelled it). Returns the container id.
+/// cancelled it); a removal that fails too is reported to `progress`, as a
+/// `warning:` line naming the command that finishes the job. Returns the
+/// container id.
 pub async fn launch(
     runtime: &dyn Runtime,
     spec: &CreateSpec<'_>,
@@ -117,18 +119,18 @@ pub async fn launch(
     }
     .await;
     if result.is_err() {
-        teardown(runtime, &spec.run_id).await;
+        teardown(runtime, &spec.run_id, progress).await;
     }
     result
 }
 
 /// Removes everything labelled with `run_id`, never failing the caller's path: a
-/// removal error is reported on stderr with the command that finishes the job.
-pub(crate) async fn teardown(runtime: &dyn Runtime, run_id: &RunId) {
+/// removal error goes to `progress`, with the command that finishes the job.
+pub(crate) async fn teardown(runtime: &dyn Runtime, run_id: &RunId, progress: Progress<'_>) {
     if let Err(err) = runtime.remove(run_id).await {
-        eprintln!(
-            "berth: warning: cleanup of run {run_id} failed: {}; run `berth rm -f {run_id}` to finish it",
+        progress(&format!(
+            "warning: cleanup of run {run_id} failed: {}; run `berth rm -f {run_id}` to finish it",
             err.report()
-        );
+        ));
     }
 }

@@ -65,7 +65,7 @@ pub mod state;
 mod validate;
 
 pub use capabilities::{
-    Availability, Capabilities, LimitSupport, RuntimeChoice, RuntimeKind, Support,
+    Availability, Capabilities, LimitNotes, LimitSupport, RuntimeChoice, RuntimeKind, Support,
 };
 pub use config::{Config, DockerMode, NetworkPolicy};
 pub use error::Error;

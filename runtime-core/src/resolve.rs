@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use crate::capabilities::{Capabilities, RuntimeKind, Support};
+use crate::capabilities::{Capabilities, Support};
 use crate::config::{Config, DockerMode, Limit, NetworkPolicy};
 use crate::danger::{Danger, DangerKind, breaking_capability, sensitive_path};
 use crate::error::Error;
@@ -347,15 +347,20 @@ fn resolve_host_socket(
     };
     match socket {
         SocketFacts::Usable { path, gid, .. } => Ok((path.clone(), Some(*gid))),
-        SocketFacts::Missing { path, source, reason } => Err(Error::SocketMissing {
+        SocketFacts::Missing {
+            path,
+            source,
+            reason,
+        } => Err(Error::SocketMissing {
             path: path.clone(),
             source_name: source.to_string(),
             reason: reason.clone(),
-            fix: "start the Docker engine, or point DOCKER_HOST at its socket (unix:///path/to/docker.sock)".to_owned(),
+            fix: caps.engine_socket_fix.clone(),
         }),
         SocketFacts::Remote { docker_host } => Err(Error::SocketRemote {
             docker_host: docker_host.clone(),
-            fix: "run berth on the engine's host, or use docker mode \"dind\" for a private engine".to_owned(),
+            fix: "run berth on the engine's host, or use docker mode \"dind\" for a private engine"
+                .to_owned(),
         }),
         SocketFacts::RootGroup { path, .. } => match user {
             Some(u) if is_root(u) => Ok((path.clone(), None)),
@@ -375,13 +380,18 @@ fn resolve_host_socket(
                 ),
             }),
         },
-        SocketFacts::NoGroupAccess { path, gid, mode, .. } => match user {
+        SocketFacts::NoGroupAccess {
+            path, gid, mode, ..
+        } => match user {
             Some(u) if is_root(u) => Ok((path.clone(), None)),
             _ => Err(Error::SocketNoGroupAccess {
                 path: path.clone(),
                 gid: *gid,
                 mode: *mode,
-                fix: format!("chmod g+rw {}, or set [sandbox] user = \"root\"", path.display()),
+                fix: format!(
+                    "chmod g+rw {}, or set [sandbox] user = \"root\"",
+                    path.display()
+                ),
             }),
         },
     }
@@ -546,17 +556,21 @@ fn resolve_limits(
         fix: format!("remove resources.{limit}, or use --runtime docker"),
     };
     let engine = host.engine.as_ref();
+    let notes = &caps.limit_notes;
     let cpus = match r.cpus.as_ref().map(|c| *c.get_ref()) {
         Some(Limit::Value(_)) if !caps.limits.cpus => return Err(refuse("cpus")),
-        // Apple allocates whole virtual CPUs: the plan shows what it gives.
-        Some(Limit::Value(asked)) if runtime == RuntimeKind::Apple && asked.fract() != 0.0 => {
-            let whole = asked.ceil().max(1.0);
-            warnings.push(format!(
-                "cpus {asked} on Apple `container` is {whole}: it gives a virtual machine whole CPUs"
-            ));
-            Some(whole)
-        }
-        Some(Limit::Value(c)) => Some(c),
+        // A runtime that grants whole CPUs only: the plan shows what it gives.
+        Some(Limit::Value(asked)) => match &notes.whole_cpus {
+            Some(why) if asked.fract() != 0.0 => {
+                let whole = asked.ceil().max(1.0);
+                warnings.push(format!(
+                    "cpus {asked} on {} is {whole}: {why}",
+                    notes.runtime_name
+                ));
+                Some(whole)
+            }
+            _ => Some(asked),
+        },
         Some(Limit::Unlimited) => None,
         None if caps.limits.cpus => {
             let host_cpus = engine.and_then(|e| e.ncpu).map_or(DEFAULT_CPUS, f64::from);
@@ -586,11 +600,10 @@ fn resolve_limits(
         }
         None => None,
     };
-    if runtime == RuntimeKind::Apple && (cpus.is_none() || memory.is_none()) {
-        warnings.push(
-            "Apple `container` always sizes its virtual machine: a limit left unlimited gets Apple's own default (4 CPUs, 1 GiB)"
-                .to_owned(),
-        );
+    if let Some(what) = &notes.unlimited
+        && (cpus.is_none() || memory.is_none())
+    {
+        warnings.push(what.clone());
     }
     let pids = match &r.pids {
         Some(_) if !caps.limits.pids => return Err(refuse("pids")),
@@ -604,10 +617,8 @@ fn resolve_limits(
         }
         None => None,
     };
-    if let (Some(pids), RuntimeKind::Apple) = (pids, runtime) {
-        warnings.push(format!(
-            "pids {pids} on Apple `container` is a process limit for the sandbox's user inside its virtual machine (--ulimit nproc), which does not hold the root user"
-        ));
+    if let (Some(pids), Some(what)) = (pids, &notes.pids) {
+        warnings.push(format!("pids {pids} on {} is {what}", notes.runtime_name));
     }
     Ok(Limits { cpus, memory, pids })
 }

@@ -368,8 +368,10 @@ pub struct ResourceInfo {
     pub labels: BTreeMap<String, String>,
 }
 
-/// What [`Runtime::remove`] removed.
+/// What [`Runtime::remove`] removed. Backends start from `Removed::default()`;
+/// more kinds of resource will be added.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct Removed {
     /// Container names or ids.
     pub containers: Vec<String>,

@@ -40,7 +40,8 @@ use crate::state::{self, RunRecord, RunState, RunStore};
 /// How long a cancelled launch may take to finish the request it has in flight.
 const CANCEL_BOUND: Duration = Duration::from_secs(60);
 
-/// Receives progress lines: image builds, swept runs, cleanup warnings.
+/// Receives progress lines: image builds, swept runs, and warnings (a cleanup that
+/// failed, with the command that finishes it), which start with `warning:`.
 pub type ProgressFn = dyn Fn(&str) + Send + Sync;
 
 /// How to create a sandbox; from [`Sandbox::builder`].
@@ -56,7 +57,7 @@ pub struct Builder<'a> {
     tty: bool,
     detach: Option<Option<Duration>>,
     sweep: bool,
-    progress: Option<&'a ProgressFn>,
+    progress: Option<Arc<ProgressFn>>,
     cancel: Cancellation,
 }
 
@@ -113,9 +114,11 @@ impl<'a> Builder<'a> {
         self
     }
 
-    /// Where progress lines go; by default nowhere.
-    pub fn progress(mut self, progress: &'a ProgressFn) -> Self {
-        self.progress = Some(progress);
+    /// Where progress lines go, for as long as the sandbox lives (a cleanup when
+    /// the handle is dropped reports there too). Without one, warnings are logged
+    /// with `tracing` and other lines go nowhere.
+    pub fn progress(mut self, progress: impl Fn(&str) + Send + Sync + 'static) -> Self {
+        self.progress = Some(Arc::new(progress));
         self
     }
 
@@ -144,11 +147,8 @@ impl<'a> Builder<'a> {
         };
         let runtime = self.runtime;
         let plan = self.plan;
-        let say = |line: &str| {
-            if let Some(progress) = self.progress {
-                progress(line);
-            }
-        };
+        let progress = self.progress;
+        let say = |line: &str| report_to(progress.as_deref(), line);
         let run_id = RunId::random();
         let sweep = self.sweep.then(|| {
             let (runtime, store) = (runtime.clone(), store.clone());
@@ -193,6 +193,7 @@ impl<'a> Builder<'a> {
             stdin: self.stdin,
             detached,
             owned: true,
+            progress: progress.clone(),
         };
         sandbox.record(|r| r.transition(RunState::Starting));
 
@@ -256,6 +257,8 @@ pub struct Sandbox {
     detached: bool,
     /// Whether the handle still owns the run: dropping it then removes the run.
     owned: bool,
+    /// Where warnings go (the builder's progress).
+    progress: Option<Arc<ProgressFn>>,
 }
 
 impl std::fmt::Debug for Sandbox {
@@ -413,7 +416,8 @@ impl Sandbox {
     }
 
     async fn teardown(&self) {
-        crate::launch::teardown(&*self.runtime, &self.run_id).await;
+        let say = |line: &str| report_to(self.progress.as_deref(), line);
+        crate::launch::teardown(&*self.runtime, &self.run_id, &say).await;
     }
 }
 
@@ -430,8 +434,10 @@ impl Drop for Sandbox {
         let runtime = self.runtime.clone();
         let store = self.store.clone();
         let run_id = self.run_id.clone();
+        let progress = self.progress.clone();
         let job = async move {
-            crate::launch::teardown(&*runtime, &run_id).await;
+            let say = |line: &str| report_to(progress.as_deref(), line);
+            crate::launch::teardown(&*runtime, &run_id, &say).await;
             if let Err(err) = store.remove(&run_id) {
                 tracing::warn!(%run_id, "run record not removed: {}", err.report());
             }
@@ -450,6 +456,18 @@ impl Drop for Sandbox {
                 Ok(rt) => rt.block_on(job),
                 Err(err) => tracing::warn!(run_id = %self.run_id, "cannot remove the run: {err}"),
             },
+        }
+    }
+}
+
+/// Passes `line` to `progress`; without one, logs a warning line with `tracing`.
+fn report_to(progress: Option<&ProgressFn>, line: &str) {
+    match progress {
+        Some(progress) => progress(line),
+        None => {
+            if let Some(warning) = line.strip_prefix("warning: ") {
+                tracing::warn!("{warning}");
+            }
         }
     }
 }

@@ -151,6 +151,7 @@ pub fn resolve_choice(
 
 /// A backend with what its probe found.
 #[derive(Clone)]
+#[non_exhaustive]
 pub struct Probed {
     /// The backend.
     pub runtime: Arc<dyn Runtime>,
@@ -169,6 +170,7 @@ impl fmt::Debug for Probed {
 
 /// The backend a command uses, and why.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct Chosen {
     /// The backend and its probe.
     pub probed: Probed,
@@ -376,7 +378,7 @@ pub async fn locate(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::capabilities::{Availability, LimitSupport, Support};
+    use crate::capabilities::{Availability, LimitNotes, LimitSupport, Support};
 
     fn caps(runtime: RuntimeKind, available: bool) -> Capabilities {
         Capabilities {
@@ -400,9 +402,11 @@ mod tests {
                 memory: true,
                 pids: true,
             },
+            limit_notes: LimitNotes::default(),
             non_root_fallback: true,
             shared_network: Support::Supported,
             default_network: "bridge".to_owned(),
+            engine_socket_fix: "start the engine".to_owned(),
             no_new_privileges: Support::Supported,
             tmpfs_options: true,
         }

@@ -36,9 +36,10 @@ const FILE_MODE: u32 = 0o600;
 /// The record's file name inside its run directory.
 const RECORD: &str = "record.json";
 
-/// The lifecycle of a run.
+/// The lifecycle of a run; more states will be added.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[non_exhaustive]
 pub enum RunState {
     /// Recorded; nothing on the engine yet.
     Created,
@@ -83,8 +84,10 @@ pub struct Transition {
     pub at: i64,
 }
 
-/// What berth records about one run.
+/// What berth records about one run, written by [`crate::Sandbox`] and changed
+/// through [`RunStore::update`]; more fields will be added.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct RunRecord {
     /// The run id (`berth.run-id`); checked when the record is read.
     pub run_id: RunId,

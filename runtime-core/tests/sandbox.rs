@@ -11,9 +11,9 @@ use runtime_core::plan::ImageSource;
 use runtime_core::runtime::{LogOptions, OutputStream, Progress, Removed};
 use runtime_core::state::{RunState, RunStore};
 use runtime_core::{
-    Availability, Capabilities, Config, CreateSpec, Error, ExecSpec, HostFacts, LimitSupport, Plan,
-    ProbeReport, RealHost, RunId, Runtime, RuntimeKind, Sandbox, SandboxInfo, Session, Support,
-    prepare,
+    Availability, Capabilities, Config, CreateSpec, Error, ExecSpec, HostFacts, LimitNotes,
+    LimitSupport, Plan, ProbeReport, RealHost, RunId, Runtime, RuntimeKind, Sandbox, SandboxInfo,
+    Session, Support, prepare,
 };
 
 /// Where the fake stops to let a test cancel in the middle of a step.
@@ -49,6 +49,7 @@ struct Fake {
     slow: Slow,
     fail_create: bool,
     fail_start: bool,
+    fail_remove: bool,
 }
 
 impl Fake {
@@ -58,6 +59,7 @@ impl Fake {
             slow: Slow::Nowhere,
             fail_create: false,
             fail_start: false,
+            fail_remove: false,
         }
     }
 }
@@ -149,6 +151,9 @@ impl Runtime for Fake {
 
     async fn remove(&self, run_id: &RunId) -> Result<Removed, Error> {
         self.calls.push(format!("remove {run_id}"));
+        if self.fail_remove {
+            return Err(engine_error("remove"));
+        }
         Ok(Removed::default())
     }
 
@@ -173,9 +178,11 @@ fn caps() -> Capabilities {
             memory: true,
             pids: true,
         },
+        limit_notes: LimitNotes::default(),
         non_root_fallback: true,
         shared_network: Support::Supported,
         default_network: "bridge".to_owned(),
+        engine_socket_fix: "start the engine".to_owned(),
         no_new_privileges: Support::Supported,
         tmpfs_options: true,
     }
@@ -283,6 +290,75 @@ async fn a_failed_create_removes_what_it_made_and_keeps_the_failure_on_record() 
             .error
             .as_deref()
             .is_some_and(|e| e.contains("the fake says no"))
+    );
+}
+
+/// Progress lines a test collects.
+#[derive(Clone, Default)]
+struct Lines(Arc<Mutex<Vec<String>>>);
+
+impl Lines {
+    fn sink(&self) -> impl Fn(&str) + Send + Sync + 'static {
+        let lines = self.0.clone();
+        move |line: &str| lines.lock().expect("lines").push(line.to_owned())
+    }
+
+    fn warnings(&self) -> Vec<String> {
+        let lines = self.0.lock().expect("lines");
+        lines
+            .iter()
+            .filter(|l| l.starts_with("warning: "))
+            .cloned()
+            .collect()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cleanup_that_fails_is_reported_to_progress_never_printed() {
+    let s = setup(Fake {
+        fail_create: true,
+        fail_remove: true,
+        ..Fake::new()
+    });
+    let lines = Lines::default();
+    let err = s
+        .builder()
+        .progress(lines.sink())
+        .create()
+        .await
+        .expect_err("fails");
+    assert!(
+        err.report().contains("create"),
+        "the create's error: {err:?}"
+    );
+    let warnings = lines.warnings();
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(
+        warnings[0].starts_with("warning: cleanup of run ")
+            && warnings[0].contains("the fake says no")
+            && warnings[0].contains("berth rm -f"),
+        "{warnings:?}"
+    );
+
+    // On drop as well: the handle keeps the progress callback.
+    let s = setup(Fake {
+        fail_remove: true,
+        ..Fake::new()
+    });
+    let lines = Lines::default();
+    let sandbox = s
+        .builder()
+        .progress(lines.sink())
+        .start()
+        .await
+        .expect("start");
+    let run_id = sandbox.run_id().clone();
+    drop(sandbox);
+    let warnings = lines.warnings();
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(
+        warnings[0].contains(&format!("berth rm -f {run_id}")),
+        "{warnings:?}"
     );
 }
 

@@ -1,12 +1,17 @@
 //! What Docker with runc can do: everything the capability matrix asks of it.
 
 use runtime_core::{
-    Availability, Capabilities, HostFacts, LimitSupport, OciRuntime, ProbeReport, RuntimeKind,
-    Support,
+    Availability, Capabilities, HostFacts, LimitNotes, LimitSupport, OciRuntime, ProbeReport,
+    RuntimeKind, Support,
 };
 
 /// The engine's own network, which sandboxes join when they have no berth-owned one.
 pub const DEFAULT_NETWORK: &str = "bridge";
+
+/// What to do when the engine socket is missing: the ways [`crate::socket::discover`]
+/// finds one.
+const SOCKET_MISSING_FIX: &str =
+    "start the Docker engine, or point DOCKER_HOST at its socket (unix:///path/to/docker.sock)";
 
 /// The OCI runtime `--runtime docker` always uses.
 pub(crate) const RUNC: &str = "runc";
@@ -37,9 +42,11 @@ pub fn capabilities(_host: &HostFacts, probe: &ProbeReport) -> Capabilities {
             memory: true,
             pids: true,
         },
+        limit_notes: LimitNotes::default(),
         non_root_fallback: true,
         shared_network: Support::Supported,
         default_network: DEFAULT_NETWORK.to_owned(),
+        engine_socket_fix: SOCKET_MISSING_FIX.to_owned(),
         no_new_privileges: Support::Supported,
         tmpfs_options: true,
     }

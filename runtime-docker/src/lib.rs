@@ -121,6 +121,17 @@ impl DockerRuntime {
     async fn client(&self) -> Result<&bollard::Docker, Error> {
         self.engine.client().await.map_err(|e| self.core(e))
     }
+
+    /// Removes berth's shared networks named `name` (a plan's `network.shared`)
+    /// that no container uses; returns the names removed. One that a sandbox joins
+    /// meanwhile is kept. [`Runtime::prune_shared`] is this for the name plans
+    /// use, `berth`.
+    pub async fn prune_shared_network(&self, name: &str) -> Result<Vec<String>, Error> {
+        let docker = self.client().await?;
+        network::remove_unused(docker, name)
+            .await
+            .map_err(|e| self.core(e))
+    }
 }
 
 #[async_trait]
@@ -305,9 +316,7 @@ impl Runtime for DockerRuntime {
     }
 
     async fn prune_shared(&self) -> Result<Vec<String>, Error> {
-        let docker = self.client().await?;
-        network::remove_unused(docker, runtime_core::resolve::SHARED_NETWORK)
+        self.prune_shared_network(runtime_core::resolve::SHARED_NETWORK)
             .await
-            .map_err(|e| self.core(e))
     }
 }

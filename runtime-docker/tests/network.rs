@@ -1,6 +1,8 @@
 //! The shared network on the real engine, through the backend: sandboxes whose
-//! first uses of a shared network race settle on one network. Each test works on a
-//! network name of its own, never on the `berth` network other runs share.
+//! first uses of a shared network race settle on one network, and pruning spares
+//! a network in use. Each test works on a network name of its own, never on the
+//! `berth` network other runs share, and removes it and its runs even when it
+//! fails.
 
 mod common;
 
@@ -28,18 +30,20 @@ async fn named(name: &str) -> Vec<String> {
         .collect()
 }
 
-/// Removes the networks named `name` when dropped, even if the test fails.
+/// Removes the networks named `name` when dropped, even if the test fails: by id,
+/// since the engine refuses a name that two networks share.
 struct NetworkGuard(String);
 
 impl Drop for NetworkGuard {
     fn drop(&mut self) {
-        let _ = std::process::Command::new("docker")
-            .args(["network", "rm", &self.0])
-            .output();
-        // A duplicate by the same name needs a second removal.
-        let _ = std::process::Command::new("docker")
-            .args(["network", "rm", &self.0])
-            .output();
+        let docker = |args: &[&str]| std::process::Command::new("docker").args(args).output();
+        let filter = format!("name=^{}$", self.0);
+        let Ok(listed) = docker(&["network", "ls", "-q", "--filter", &filter]) else {
+            return;
+        };
+        for id in String::from_utf8_lossy(&listed.stdout).split_whitespace() {
+            let _ = docker(&["network", "rm", id]);
+        }
     }
 }
 
@@ -68,10 +72,16 @@ async fn racing_first_uses_leave_one_network() {
             })
         })
         .collect();
-    let mut ids = Vec::new();
+    // Every racer lands before anything is checked: a failed check then drops the
+    // guards with nothing left in flight to create a container after them.
+    let mut results = Vec::new();
     for racer in racers {
-        ids.push(racer.await.expect("join").expect("create and start"));
+        results.push(racer.await.expect("join"));
     }
+    let ids: Vec<String> = results
+        .into_iter()
+        .map(|r| r.expect("create and start"))
+        .collect();
     let left = named(&name).await;
     assert_eq!(left.len(), 1, "one network of the name remains: {left:?}");
     for id in &ids {
@@ -87,4 +97,32 @@ async fn racing_first_uses_leave_one_network() {
             "every sandbox joins the survivor"
         );
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pruning_spares_a_network_in_use_and_removes_an_unused_one() {
+    // Declared first, so dropped last: the run's container leaves the network first.
+    let name = format!("berth-nettest-{}", common::run_id());
+    let _network = NetworkGuard(name.clone());
+    let (backend, image, run_id, _run) = common::engine_and_run().await;
+    let mut plan = common::plan(RuntimeKind::Docker, &image);
+    plan.network.mode = name.clone();
+    plan.network.shared = Some(name.clone());
+    let id = backend
+        .create(&common::spec(&plan, &run_id, &["sleep", "60"]))
+        .await
+        .expect("create on the network");
+    backend.start(&id).await.expect("start");
+
+    let pruned = backend.prune_shared_network(&name).await.expect("prune");
+    assert_eq!(pruned, Vec::<String>::new());
+    assert_eq!(named(&name).await.len(), 1, "a network in use is kept");
+
+    backend.remove(&run_id).await.expect("remove the run");
+    let pruned = backend.prune_shared_network(&name).await.expect("prune");
+    assert_eq!(pruned, vec![name.clone()]);
+    assert!(
+        named(&name).await.is_empty(),
+        "an unused network is removed"
+    );
 }

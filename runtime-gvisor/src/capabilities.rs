@@ -1,8 +1,8 @@
 //! What Docker with gVisor can do, derived from the registered runsc runtime's flags.
 
 use runtime_core::{
-    Availability, Capabilities, HostFacts, LimitSupport, OciRuntime, ProbeReport, RuntimeKind,
-    Support,
+    Availability, Capabilities, HostFacts, LimitNotes, LimitSupport, OciRuntime, ProbeReport,
+    RuntimeKind, Support,
 };
 
 use crate::flags::{RunscFlags, find_runsc};
@@ -15,7 +15,7 @@ const NO_RUNSC_SOCKET_FIX: &str =
 pub(crate) const REGISTER_HINT: &str = "install runsc and register it in /etc/docker/daemon.json: {\"runtimes\": {\"runsc\": {\"path\": \"/usr/bin/runsc\", \"runtimeArgs\": [\"--network=host\"]}}}, then reload dockerd (kill -HUP $(pidof dockerd))";
 
 /// gVisor capabilities on this host. Pure.
-pub fn capabilities(_host: &HostFacts, probe: &ProbeReport) -> Capabilities {
+pub fn capabilities(host: &HostFacts, probe: &ProbeReport) -> Capabilities {
     let runsc = probe.engine.as_ref().and_then(find_runsc).cloned();
     let availability = match (&probe.availability, &runsc) {
         (Availability::Unavailable { reason, fix }, _) => Availability::Unavailable {
@@ -76,6 +76,7 @@ pub fn capabilities(_host: &HostFacts, probe: &ProbeReport) -> Capabilities {
             memory: true,
             pids: true,
         },
+        limit_notes: LimitNotes::default(),
         non_root_fallback: true,
         shared_network: if reaches_dns {
             Support::Supported
@@ -90,6 +91,8 @@ pub fn capabilities(_host: &HostFacts, probe: &ProbeReport) -> Capabilities {
             }
         },
         default_network: runtime_docker::DEFAULT_NETWORK.to_owned(),
+        // The socket is the Docker engine's, found as the Docker backend finds it.
+        engine_socket_fix: runtime_docker::capabilities(host, probe).engine_socket_fix,
         no_new_privileges: Support::Supported,
         tmpfs_options: true,
     }

@@ -25,13 +25,12 @@ pub async fn execute(args: RunArgs) -> Result<u8, Error> {
     }
     crate::consent::check(&config, &plan, &args.allow)?;
 
-    let progress = |line: &str| eprintln!("berth: {line}");
     let cancel = Cancellation::new();
     let mut builder = Sandbox::builder(chosen.probed.runtime, &plan)
         .records(super::run_store()?)
         .stdin(args.interactive)
         .tty(args.tty)
-        .progress(&progress)
+        .progress(|line: &str| eprintln!("berth: {line}"))
         .cancel(&cancel);
     if let Some(name) = args.name {
         builder = builder.name(name);

@@ -135,6 +135,30 @@ pub fn remove_by_label(label: &str) {
     }
 }
 
+/// The entry of container `id` in what the double printed for `ls` or `inspect`
+/// (a JSON array, in either shape: the id is under `configuration` in both).
+pub fn entry(stdout: &[u8], id: &str) -> serde_json::Value {
+    let entries: Vec<serde_json::Value> = serde_json::from_slice(stdout).unwrap_or_else(|e| {
+        panic!(
+            "not a JSON array ({e}): {}",
+            String::from_utf8_lossy(stdout)
+        )
+    });
+    entries
+        .into_iter()
+        .find(|e| e["configuration"]["id"] == id)
+        .unwrap_or_else(|| panic!("{id} is not listed"))
+}
+
+/// What an entry's `status` is: "a string" in the 0.x shape, "an object" in 1.x.
+pub fn status_kind(entry: &serde_json::Value) -> &'static str {
+    match &entry["status"] {
+        serde_json::Value::String(_) => "a string",
+        serde_json::Value::Object(_) => "an object",
+        _ => "neither",
+    }
+}
+
 /// 12 random hex digits.
 pub fn run_id() -> String {
     use std::io::Read;
