@@ -272,8 +272,7 @@ pub(crate) async fn create(
             host.network_mode = Some(join.network);
         }
     }
-    let created = docker
-        .create_container(Some(options), body)
+    let created = while_ambiguous(|| docker.create_container(Some(options.clone()), body.clone()))
         .await
         .map_err(|e| {
             DockerError::api(
@@ -341,9 +340,8 @@ pub(crate) async fn run_id(docker: &Docker, id: &str) -> Option<runtime_core::Ru
 /// network is made again and the start tried again.
 pub(crate) async fn start(docker: &Docker, id: &str) -> Result<(), DockerError> {
     let start_error = |e| DockerError::api(format!("start {id}"), "sandbox", id, e);
-    let Err(err) = docker
-        .start_container(id, None::<StartContainerOptions>)
-        .await
+    let Err(err) =
+        while_ambiguous(|| docker.start_container(id, None::<StartContainerOptions>)).await
     else {
         return Ok(());
     };
@@ -366,6 +364,32 @@ pub(crate) async fn start(docker: &Docker, id: &str) -> Result<(), DockerError> 
         .start_container(id, None::<StartContainerOptions>)
         .await
         .map_err(start_error)
+}
+
+/// Whether the engine refused because two networks share the name asked for: for
+/// a moment while racing first uses of the shared network settle on one.
+fn is_ambiguous(err: &BollardError) -> bool {
+    matches!(err, BollardError::DockerResponseServerError { message, .. }
+        if message.contains("is ambiguous ("))
+}
+
+/// Runs an engine request again while it fails with an ambiguous network name,
+/// for up to a second: the racer that made the duplicate removes it meanwhile.
+async fn while_ambiguous<T, F, Fut>(mut request: F) -> Result<T, BollardError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, BollardError>>,
+{
+    let mut tries = 0;
+    loop {
+        match request().await {
+            Err(e) if is_ambiguous(&e) && tries < 50 => {
+                tries += 1;
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            other => return other,
+        }
+    }
 }
 
 /// Whole seconds of grace, rounded up so a short grace is not an immediate kill.
@@ -394,6 +418,18 @@ mod request_tests;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_an_ambiguous_network_name_is_retried() {
+        let server = |message: &str| BollardError::DockerResponseServerError {
+            status_code: 400,
+            message: message.to_owned(),
+        };
+        assert!(super::is_ambiguous(&server(
+            "network berth is ambiguous (2 matches found on name)"
+        )));
+        assert!(!super::is_ambiguous(&server("network berth not found")));
+    }
 
     #[test]
     fn grace_rounds_up_to_whole_seconds() {
