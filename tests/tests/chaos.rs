@@ -69,6 +69,7 @@ fn killed_launches_leave_nothing_after_one_gc() {
     let backends = ["docker", "gvisor"];
     let (mut leaked_c, mut leaked_n, mut leaked_v, mut leaked_r) = (0, 0, 0, 0);
     let (mut kills, mut ints) = (0, 0);
+    let (mut dinds, mut allowlists) = (0, 0);
     const LAUNCHES: usize = 32;
     for i in 0..LAUNCHES {
         let backend = backends[rng.below(2) as usize];
@@ -77,6 +78,8 @@ fn killed_launches_leave_nothing_after_one_gc() {
         let kind = rng.below(3);
         let dind = backend == "docker" && kind == 0;
         let allowlist = kind == 1;
+        dinds += usize::from(dind);
+        allowlists += usize::from(allowlist);
         let signal = if rng.below(2) == 0 {
             Signal::SIGKILL
         } else {
@@ -171,7 +174,7 @@ fn killed_launches_leave_nothing_after_one_gc() {
     let report: serde_json::Value = serde_json::from_slice(&again.stdout).expect("gc JSON");
     let left_for_gc = report["removed"].as_array().map_or(0, Vec::len);
     println!(
-        "chaos: {LAUNCHES} launches ({kills} SIGKILL, {ints} SIGINT), seed {seed}: leaked {leaked_c} containers, {leaked_n} networks, {leaked_v} volumes, {leaked_r} run records; a second gc would remove {left_for_gc} runs"
+        "chaos: {LAUNCHES} launches ({kills} SIGKILL, {ints} SIGINT; {dinds} dind, {allowlists} allowlist), seed {seed}: leaked {leaked_c} containers, {leaked_n} networks, {leaked_v} volumes, {leaked_r} run records; a second gc would remove {left_for_gc} runs"
     );
     assert_eq!(
         (leaked_c, leaked_n, leaked_v, leaked_r, left_for_gc),
