@@ -21,6 +21,9 @@ cargo test --workspace --doc --quiet
 # Phase 1: every test that is not ignored (each touches only what it created), in
 # parallel.
 cargo nextest run --workspace --profile "$profile" "$@"
+# The egress proxy's own code (TLS included) is built only with its feature, as
+# the helper binary is: its unit tests run here.
+cargo nextest run -p runtime-core --features proxy --profile "$profile" -E 'test(/^egress::/)' "$@"
 # The embedding example (a crate on runtime-core and runtime-docker alone) talks
 # to an MCP server in a sandbox it starts, with records in a scratch state dir.
 state=$(mktemp -d)

@@ -133,17 +133,73 @@ fn default_mount() -> Spanned<String> {
     Spanned::new(0..0, "/workspace".to_owned())
 }
 
-/// `[secrets]`.
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
+/// `[secrets]`: `names` and `required`, and a `[secrets.NAME]` table per secret
+/// bound to hosts.
+#[derive(Debug, Clone, Serialize)]
 pub(crate) struct SecretsConfig {
     /// Environment variable names passed from the host at launch; values are never
     /// printed, logged, snapshotted or put in a label.
-    #[serde(default)]
     pub(crate) names: Vec<Spanned<String>>,
     /// Whether launch fails when one is unset on the host (default true).
-    #[serde(default = "yes")]
     pub(crate) required: bool,
+    /// Secrets bound to hosts: a placeholder inside, the value added by the egress
+    /// proxy to requests for those hosts only.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub(crate) bound: Vec<(Spanned<String>, BoundSecretConfig)>,
+    /// Keys that are neither a field nor a secret's name (a misspelt `names`):
+    /// refused by validation, which can point at them.
+    #[serde(skip)]
+    pub(crate) unknown: Vec<Spanned<String>>,
+}
+
+/// `[secrets.NAME]`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct BoundSecretConfig {
+    /// The hosts (`host[:port]`, a leading `*.` for subdomains) whose requests get
+    /// the value.
+    pub(crate) hosts: Vec<Spanned<String>>,
+}
+
+impl<'de> Deserialize<'de> for SecretsConfig {
+    /// A map rather than a derived struct: its keys are `names`, `required`, or a
+    /// secret's name with its table (serde's `flatten` would lose the spans).
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Tables;
+        impl<'de> serde::de::Visitor<'de> for Tables {
+            type Value = SecretsConfig;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a table of `names`, `required` and [secrets.NAME] tables")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<SecretsConfig, A::Error> {
+                const FIELDS: &[&str] = &["names", "required"];
+                let mut out = SecretsConfig::default();
+                while let Some(key) = map.next_key::<Spanned<String>>()? {
+                    match key.get_ref().as_str() {
+                        "names" => out.names = map.next_value()?,
+                        "required" => out.required = map.next_value()?,
+                        // A near miss of a field is a typo, not a secret's name.
+                        other
+                            if !crate::validate::is_env_name(other)
+                                || FIELDS.iter().any(|f| strsim::levenshtein(f, other) <= 2) =>
+                        {
+                            map.next_value::<serde::de::IgnoredAny>()?;
+                            out.unknown.push(key);
+                        }
+                        _ => {
+                            let table: BoundSecretConfig = map.next_value()?;
+                            out.bound.push((key, table));
+                        }
+                    }
+                }
+                Ok(out)
+            }
+        }
+        deserializer.deserialize_map(Tables)
+    }
 }
 
 /// A default value with an empty span (it appears nowhere in the file).
@@ -157,6 +213,7 @@ impl Default for NetworkConfig {
             policy: unspanned(),
             allow: Vec::new(),
             hosts: BTreeMap::new(),
+            upstream_ca: None,
             shared: true,
         }
     }
@@ -173,6 +230,8 @@ impl Default for SecretsConfig {
         Self {
             names: Vec::new(),
             required: true,
+            bound: Vec::new(),
+            unknown: Vec::new(),
         }
     }
 }
@@ -204,6 +263,10 @@ pub(crate) struct NetworkConfig {
     /// Static name entries for the egress proxy (`name = "IP"`), like `--add-host`.
     #[serde(default)]
     pub(crate) hosts: BTreeMap<Spanned<String>, Spanned<String>>,
+    /// A PEM file of extra certificate authorities the egress proxy trusts for the
+    /// upstreams of bound secrets, besides the host's store.
+    #[serde(default)]
+    pub(crate) upstream_ca: Option<Spanned<PathBuf>>,
     /// With `policy = "open"`, join the berth-owned network shared by every run
     /// (default true); false joins the engine's default bridge (`docker0`).
     #[serde(default = "yes")]
@@ -515,12 +578,14 @@ impl Config {
         self.file.sandbox.runtime.as_ref().map(|r| *r.get_ref())
     }
 
-    /// The names of `[secrets]`, whose values come from the host environment.
+    /// The names of `[secrets]`, whose values come from the host environment:
+    /// `names`, then the secrets bound to hosts.
     pub fn secret_names(&self) -> Vec<&str> {
-        self.file
-            .secrets
+        let secrets = &self.file.secrets;
+        secrets
             .names
             .iter()
+            .chain(secrets.bound.iter().map(|(name, _)| name))
             .map(|n| n.get_ref().as_str())
             .collect()
     }
@@ -530,19 +595,41 @@ impl Config {
         *self.file.network.policy.get_ref()
     }
 
-    /// The allowlist of `policy = "allowlist"` (`None` for the other policies):
-    /// `[network] allow` and `hosts`, as validated when the config was parsed.
+    /// What the egress proxy enforces, for `policy = "allowlist"` or any policy
+    /// with secrets bound to hosts (`None` otherwise): `[network] allow` and `hosts`
+    /// and the bound secrets' hosts, as validated when the config was parsed.
     pub fn egress_policy(&self) -> Option<crate::egress::Policy> {
         let network = &self.file.network;
-        if *network.policy.get_ref() != NetworkPolicy::Allowlist {
+        let bound = &self.file.secrets.bound;
+        let policy = *network.policy.get_ref();
+        if policy != NetworkPolicy::Allowlist && bound.is_empty() {
             return None;
         }
+        let credentials: Vec<crate::egress::Binding> = bound
+            .iter()
+            .map(|(name, table)| crate::egress::Binding {
+                name: name.get_ref().clone(),
+                hosts: table
+                    .hosts
+                    .iter()
+                    .filter_map(|h| h.get_ref().parse().ok())
+                    .collect(),
+            })
+            .collect();
+        let mut rules: Vec<crate::egress::Rule> = network
+            .allow
+            .iter()
+            .filter_map(|r| r.get_ref().parse().ok())
+            .collect();
+        for rule in credentials.iter().flat_map(|b| &b.hosts) {
+            if !rules.contains(rule) {
+                rules.push(rule.clone());
+            }
+        }
         Some(crate::egress::Policy {
-            rules: network
-                .allow
-                .iter()
-                .filter_map(|r| r.get_ref().parse().ok())
-                .collect(),
+            rules,
+            allow_all: policy == NetworkPolicy::Open,
+            credentials,
             hosts: network
                 .hosts
                 .iter()
@@ -555,6 +642,12 @@ impl Config {
                 })
                 .collect(),
         })
+    }
+
+    /// `[network] upstream_ca`, made absolute against the config's directory.
+    pub fn upstream_ca(&self) -> Option<PathBuf> {
+        let path = self.file.network.upstream_ca.as_ref()?;
+        Some(self.anchor(path.get_ref()))
     }
 
     /// Whether and how the agent gets Docker: `[docker] mode`.

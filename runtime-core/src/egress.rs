@@ -13,6 +13,9 @@
 //! assert_eq!(rule.to_string(), "*.example.net:443");
 //! ```
 
+#[cfg(feature = "proxy")]
+pub mod intercept;
+#[cfg(feature = "proxy")]
 pub mod proxy;
 mod tls;
 
@@ -199,21 +202,58 @@ impl<'de> Deserialize<'de> for Rule {
     }
 }
 
-/// The allowlist of a run: its rules and its static name entries.
+/// What a run's egress proxy lets through: its rules, its static name entries,
+/// and the secrets it adds to requests for their hosts.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Policy {
-    /// `[network] allow`, in the config's order.
+    /// `[network] allow`, in the config's order, then the hosts of bound secrets.
     pub rules: Vec<Rule>,
     /// `[network] hosts`: names the proxy resolves to these addresses, as the
     /// config gives them (lowercase names).
     #[serde(default)]
     pub hosts: BTreeMap<String, IpAddr>,
+    /// Under `policy = "open"` with bound secrets: every host is allowed, and only
+    /// the secrets are held to their hosts.
+    #[serde(default)]
+    pub allow_all: bool,
+    /// Secrets bound to hosts (names and hosts; never values).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub credentials: Vec<Binding>,
 }
+
+/// A secret bound to hosts: `[secrets.NAME] hosts = [...]`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Binding {
+    /// The environment variable's name.
+    pub name: String,
+    /// The hosts whose requests get the value.
+    pub hosts: Vec<Rule>,
+}
+
+/// The rule text an `allow_all` policy records for the hosts it lets through.
+pub const OPEN_RULE: &str = "(policy open)";
 
 impl Policy {
     /// The first rule that allows `host` on `port`.
     pub fn rule_for(&self, host: &Host, port: u16) -> Option<&Rule> {
         self.rules.iter().find(|r| r.matches(host, port))
+    }
+
+    /// What allows `host` on `port`: its rule's text, or [`OPEN_RULE`] under an
+    /// open policy; `None` when nothing does.
+    pub fn allows(&self, host: &Host, port: u16) -> Option<String> {
+        self.rule_for(host, port)
+            .map(ToString::to_string)
+            .or_else(|| self.allow_all.then(|| OPEN_RULE.to_owned()))
+    }
+
+    /// The names of the secrets bound to `host` on `port`.
+    pub fn bound_to(&self, host: &Host, port: u16) -> Vec<&str> {
+        self.credentials
+            .iter()
+            .filter(|b| b.hosts.iter().any(|r| r.matches(host, port)))
+            .map(|b| b.name.as_str())
+            .collect()
     }
 
     /// The static entry for a name, if the config gives one.
@@ -386,10 +426,51 @@ pub struct AuditRecord {
     /// connection was refused.
     #[serde(default)]
     pub error: Option<String>,
+    /// The bound secrets whose placeholders the proxy replaced with their values.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub credentials: Vec<String>,
+    /// Something to look at, such as a placeholder sent to a host it is not bound to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub warning: Option<String>,
     /// Bytes from the sandbox to the upstream.
     pub bytes_up: u64,
     /// Bytes from the upstream to the sandbox.
     pub bytes_down: u64,
+}
+
+/// A secret bound to hosts, as the proxy holds it: the value it adds, the
+/// placeholder the sandbox has instead, and the hosts. Its `Debug` hides the value;
+/// it is serialized only to hand it to the proxy over its standard input.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Credential {
+    /// The environment variable's name.
+    pub name: String,
+    /// What the sandbox's variable holds instead of the value.
+    pub placeholder: String,
+    /// The value.
+    pub value: String,
+    /// The hosts whose requests get the value.
+    pub hosts: Vec<Rule>,
+}
+
+impl fmt::Debug for Credential {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Credential")
+            .field("name", &self.name)
+            .field("placeholder", &self.placeholder)
+            .field("value", &"<hidden>")
+            .field("hosts", &self.hosts)
+            .finish()
+    }
+}
+
+impl Credential {
+    /// A fresh placeholder: recognisable, random per run, never a value.
+    pub fn placeholder() -> String {
+        let a = crate::RunId::random();
+        let b = crate::RunId::random();
+        format!("berth-placeholder-{a}{b}")
+    }
 }
 
 /// What the proxy needs to know: the policy, and the engine's bridge gateways.
@@ -400,6 +481,39 @@ pub struct ProxySettings {
     /// Gateway addresses of the engine's bridge networks (the host), never
     /// connected to unless the config names them.
     pub gateways: Vec<IpAddr>,
+    /// Extra certificate authorities (PEM) to trust for upstreams, besides the
+    /// host's store.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upstream_ca: Option<String>,
+}
+
+/// Where the proxy writes the run's CA certificate (`ca.pem`) and a bundle of it
+/// with the host's store (`bundle.pem`); the sandbox mounts the same volume
+/// read-only at [`CA_MOUNT`].
+pub const CA_DIR: &str = "/ca";
+
+/// Where the sandbox finds the run's CA files.
+pub const CA_MOUNT: &str = "/etc/berth/ca";
+
+/// The variables naming the run's CA inside the sandbox, so common tools trust it
+/// without flags: the bundle for OpenSSL, Python, curl and git; the CA alone for
+/// Node, which adds it to its own roots.
+pub fn ca_environment() -> Vec<(String, String)> {
+    let bundle = format!("{CA_MOUNT}/bundle.pem");
+    let mut out: Vec<(String, String)> = [
+        "SSL_CERT_FILE",
+        "REQUESTS_CA_BUNDLE",
+        "CURL_CA_BUNDLE",
+        "GIT_SSL_CAINFO",
+    ]
+    .into_iter()
+    .map(|n| (n.to_owned(), bundle.clone()))
+    .collect();
+    out.push((
+        "NODE_EXTRA_CA_CERTS".to_owned(),
+        format!("{CA_MOUNT}/ca.pem"),
+    ));
+    out
 }
 
 /// The environment variable that carries [`ProxySettings`] (as JSON) to the proxy.
@@ -544,8 +658,10 @@ mod tests {
             policy: Policy {
                 rules: vec!["*.example.net:443".parse().unwrap()],
                 hosts: BTreeMap::from([("up.test".to_owned(), "10.0.0.9".parse().unwrap())]),
+                ..Default::default()
             },
             gateways: vec!["172.17.0.1".parse().unwrap()],
+            upstream_ca: None,
         };
         let json = serde_json::to_string(&settings).unwrap();
         assert_eq!(

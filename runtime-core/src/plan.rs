@@ -135,6 +135,13 @@ pub enum EnvValue {
     },
     /// A host variable of the same name, read at launch; never stored.
     HostSecret,
+    /// A host variable bound to hosts: the sandbox gets a placeholder, and the
+    /// egress proxy adds the value (read at launch, kept in its memory only) to
+    /// requests for these hosts.
+    BoundSecret {
+        /// The hosts, as rules (`host:port`).
+        hosts: Vec<String>,
+    },
 }
 
 /// One environment variable.
@@ -165,6 +172,10 @@ pub struct NetworkPlan {
     /// way out is the proxy: a sidecar on it and on an egress network of the run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub egress: Option<Policy>,
+    /// Extra certificate authorities (a PEM file) the proxy trusts for the
+    /// upstreams of bound secrets.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upstream_ca: Option<PathBuf>,
 }
 
 /// How the agent reaches Docker.
@@ -341,6 +352,28 @@ impl Plan {
             .filter_map(|var| match &var.value {
                 EnvValue::Literal { value } => Some((var.name.clone(), value.clone())),
                 EnvValue::HostSecret => lookup(&var.name).map(|v| (var.name.clone(), v)),
+                // The sandbox gets the run's placeholder: see `Sandbox`.
+                EnvValue::BoundSecret { .. } => None,
+            })
+            .collect()
+    }
+
+    /// The secrets bound to hosts, each with its value as `lookup` finds it and a
+    /// fresh placeholder; one `lookup` does not find is left out.
+    pub fn credentials(
+        &self,
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Vec<crate::egress::Credential> {
+        self.env
+            .iter()
+            .filter_map(|var| match &var.value {
+                EnvValue::BoundSecret { hosts } => Some(crate::egress::Credential {
+                    name: var.name.clone(),
+                    placeholder: crate::egress::Credential::placeholder(),
+                    value: lookup(&var.name)?,
+                    hosts: hosts.iter().filter_map(|h| h.parse().ok()).collect(),
+                }),
+                _ => None,
             })
             .collect()
     }
@@ -437,8 +470,12 @@ impl Plan {
         for (i, var) in self.env.iter().enumerate() {
             let head = if i == 0 { "env      " } else { "         " };
             let from = match &var.value {
-                EnvValue::Literal { .. } => "set in config",
-                EnvValue::HostSecret => "secret, from the host environment at launch",
+                EnvValue::Literal { .. } => "set in config".to_owned(),
+                EnvValue::HostSecret => "secret, from the host environment at launch".to_owned(),
+                EnvValue::BoundSecret { hosts } => format!(
+                    "placeholder; the egress proxy adds the value from the host environment to requests for {} only",
+                    hosts.join(", ")
+                ),
             };
             let _ = writeln!(out, "{head} {} ({from})", var.name);
         }
@@ -463,10 +500,29 @@ impl Plan {
             Some(policy) => {
                 let _ = writeln!(
                     out,
-                    "network   allowlist (an internal network of the run with no gateway; its only way out is the run's egress proxy, a sidecar on it and on an egress network of the run)"
+                    "network   {} (an internal network of the run with no gateway; its only way out is the run's egress proxy, a sidecar on it and on an egress network of the run)",
+                    if policy.allow_all {
+                        "open, through the egress proxy for the bound secrets"
+                    } else {
+                        "allowlist"
+                    }
                 );
                 let rules: Vec<String> = policy.rules.iter().map(ToString::to_string).collect();
-                let _ = writeln!(out, "egress    allow {}", rules.join(", "));
+                if policy.allow_all {
+                    let _ = writeln!(out, "egress    allow every host");
+                } else {
+                    let _ = writeln!(out, "egress    allow {}", rules.join(", "));
+                }
+                for binding in &policy.credentials {
+                    let hosts: Vec<String> =
+                        binding.hosts.iter().map(ToString::to_string).collect();
+                    let _ = writeln!(
+                        out,
+                        "          secret {} added for {} only (TLS to them intercepted with the run's own CA, trusted inside through SSL_CERT_FILE and the like)",
+                        binding.name,
+                        hosts.join(", ")
+                    );
+                }
                 if !policy.hosts.is_empty() {
                     let hosts: Vec<String> = policy
                         .hosts

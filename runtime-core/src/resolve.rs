@@ -476,6 +476,27 @@ fn resolve_env(config: &Config, host: &HostFacts) -> Result<Vec<EnvVar>, Error> 
             value: EnvValue::HostSecret,
         });
     }
+    for (name, table) in &config.file.secrets.bound {
+        let name = name.get_ref();
+        if config.file.secrets.required && !host.env_names.contains(name) {
+            return Err(Error::SecretMissing {
+                name: name.clone(),
+                fix: format!(
+                    "export {name} in the shell that runs berth, or set [secrets] required = false to launch without it"
+                ),
+            });
+        }
+        let hosts = table
+            .hosts
+            .iter()
+            .filter_map(|h| h.get_ref().parse::<crate::egress::Rule>().ok())
+            .map(|r| r.to_string())
+            .collect();
+        env.push(EnvVar {
+            name: name.clone(),
+            value: EnvValue::BoundSecret { hosts },
+        });
+    }
     Ok(env)
 }
 
@@ -486,6 +507,24 @@ fn resolve_network(
     not_applied: &mut Vec<String>,
 ) -> Result<NetworkPlan, Error> {
     let policy = *config.file.network.policy.get_ref();
+    if let Some(egress) = config.egress_policy() {
+        // An allowlist, or secrets bound to hosts: everything goes through the proxy.
+        if let Some((reason, fix)) = caps.egress_proxy.problem() {
+            return Err(Error::AllowlistUnsupported {
+                runtime: caps.runtime,
+                reason: reason.to_owned(),
+                fix: fix.to_owned(),
+            });
+        }
+        return Ok(NetworkPlan {
+            policy,
+            mode: EGRESS_MODE.to_owned(),
+            create: Vec::new(),
+            shared: None,
+            egress: Some(egress),
+            upstream_ca: config.upstream_ca(),
+        });
+    }
     let mut shared = None;
     let shared_problem = caps.shared_network.problem();
     let mode = match policy {
@@ -514,23 +553,8 @@ fn resolve_network(
                 reason: "this runtime cannot run a sandbox without a network".to_owned(),
             });
         }
-        NetworkPolicy::None => "none",
-        NetworkPolicy::Allowlist => {
-            if let Some((reason, fix)) = caps.egress_proxy.problem() {
-                return Err(Error::AllowlistUnsupported {
-                    runtime: caps.runtime,
-                    reason: reason.to_owned(),
-                    fix: fix.to_owned(),
-                });
-            }
-            return Ok(NetworkPlan {
-                policy,
-                mode: EGRESS_MODE.to_owned(),
-                create: Vec::new(),
-                shared: None,
-                egress: config.egress_policy(),
-            });
-        }
+        // Validation guarantees an allowlist has a policy, handled above.
+        NetworkPolicy::None | NetworkPolicy::Allowlist => "none",
     };
     Ok(NetworkPlan {
         policy,
@@ -538,6 +562,7 @@ fn resolve_network(
         create: Vec::new(),
         shared,
         egress: None,
+        upstream_ca: None,
     })
 }
 

@@ -68,6 +68,9 @@ pub struct CreateSpec<'a> {
     pub name: String,
     /// The full environment, secrets included; never logged.
     pub env: Vec<(String, String)>,
+    /// Secrets bound to hosts, for the egress proxy; the environment holds their
+    /// placeholders. Never logged.
+    pub credentials: Vec<crate::egress::Credential>,
     /// Keep stdin open for an attach.
     pub stdin: bool,
     /// Allocate a TTY.
@@ -95,6 +98,7 @@ impl<'a> CreateSpec<'a> {
             run_id,
             name: name.into(),
             env: Vec::new(),
+            credentials: Vec::new(),
             stdin: false,
             tty: false,
             command: None,
@@ -109,6 +113,13 @@ impl<'a> CreateSpec<'a> {
     #[must_use]
     pub fn with_env(mut self, env: Vec<(String, String)>) -> Self {
         self.env = env;
+        self
+    }
+
+    /// Sets the secrets bound to hosts (their placeholders go in the environment).
+    #[must_use]
+    pub fn with_credentials(mut self, credentials: Vec<crate::egress::Credential>) -> Self {
+        self.credentials = credentials;
         self
     }
 

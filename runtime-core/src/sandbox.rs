@@ -164,11 +164,17 @@ impl<'a> Builder<'a> {
         let expires_at = self.detach.flatten().map(|ttl| {
             state::now().saturating_add(i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX))
         });
+        let lookup = |name: &str| std::env::var(name).ok();
+        let credentials = plan.credentials(lookup);
+        let mut env = self.env.unwrap_or_else(|| plan.environment(lookup));
+        env.extend(
+            credentials
+                .iter()
+                .map(|c| (c.name.clone(), c.placeholder.clone())),
+        );
         let mut spec = CreateSpec::new(plan, run_id.clone(), name)
-            .with_env(
-                self.env
-                    .unwrap_or_else(|| plan.environment(|name| std::env::var(name).ok())),
-            )
+            .with_env(env)
+            .with_credentials(credentials)
             .with_stdin(self.stdin)
             .with_tty(self.tty);
         if let Some(command) = self.command {

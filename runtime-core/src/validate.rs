@@ -337,6 +337,18 @@ pub(crate) fn check(file: &ConfigFile, source: &SourceFile<'_>) -> Result<(), Er
 }
 
 fn check_secrets(file: &ConfigFile, source: &SourceFile<'_>) -> Result<(), Error> {
+    if let Some(key) = file.secrets.unknown.first() {
+        let closest = ["names", "required"]
+            .into_iter()
+            .min_by_key(|f| strsim::levenshtein(f, key.get_ref()))
+            .unwrap_or("names");
+        return fail(
+            source,
+            key.span(),
+            format!("unknown key `{}`", key.get_ref()),
+            Some(&format!("did you mean `{closest}`?")),
+        );
+    }
     let mut seen = std::collections::BTreeSet::new();
     for name in &file.secrets.names {
         if !is_env_name(name.get_ref()) {
@@ -367,13 +379,67 @@ fn check_secrets(file: &ConfigFile, source: &SourceFile<'_>) -> Result<(), Error
             );
         }
     }
+    for (name, bound) in &file.secrets.bound {
+        if !seen.insert(name.get_ref()) {
+            return fail(
+                source,
+                name.span(),
+                format!(
+                    "secret {} is both in `names` and bound to hosts",
+                    name.get_ref()
+                ),
+                Some(
+                    "keep the [secrets.NAME] table to keep the value out of the sandbox, and remove the name from `names`",
+                ),
+            );
+        }
+        if file.env.keys().any(|k| k.get_ref() == name.get_ref()) {
+            return fail(
+                source,
+                name.span(),
+                format!("{} is both a secret and a literal in [env]", name.get_ref()),
+                Some("keep one: a secret comes from the host environment, [env] holds a literal"),
+            );
+        }
+        if bound.hosts.is_empty() {
+            return fail(
+                source,
+                name.span(),
+                format!("secret {} is bound to no host", name.get_ref()),
+                Some("list the hosts its value is for, such as hosts = [\"api.github.com\"]"),
+            );
+        }
+        for host in &bound.hosts {
+            if let Err(why) = host.get_ref().parse::<Rule>() {
+                return fail(
+                    source,
+                    host.span(),
+                    format!("`{}` is not host[:port]: {why}", host.get_ref()),
+                    Some(
+                        "write a host name, optionally with a port (443 when omitted), such as \"api.github.com\" or \"*.githubusercontent.com\"",
+                    ),
+                );
+            }
+        }
+        if *file.network.policy.get_ref() == NetworkPolicy::None {
+            return fail(
+                source,
+                name.span(),
+                format!(
+                    "secret {} is bound to hosts, but policy \"none\" reaches no host",
+                    name.get_ref()
+                ),
+                Some("use policy = \"allowlist\" (its hosts are allowed with it) or \"open\""),
+            );
+        }
+    }
     Ok(())
 }
 
 fn check_network(file: &ConfigFile, source: &SourceFile<'_>) -> Result<(), Error> {
     let network = &file.network;
     match network.policy.get_ref() {
-        NetworkPolicy::Allowlist if network.allow.is_empty() => {
+        NetworkPolicy::Allowlist if network.allow.is_empty() && file.secrets.bound.is_empty() => {
             return fail(
                 source,
                 network.policy.span(),

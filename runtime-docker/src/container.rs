@@ -270,6 +270,15 @@ pub(crate) async fn create(
         env.extend(join.env.iter().map(|(k, v)| format!("{k}={v}")));
         if let Some(host) = body.host_config.as_mut() {
             host.network_mode = Some(join.network);
+            if let Some(volume) = join.ca_volume {
+                host.mounts.get_or_insert_with(Vec::new).push(EngineMount {
+                    typ: Some(MountType::VOLUME),
+                    source: Some(volume),
+                    target: Some(runtime_core::egress::CA_MOUNT.to_owned()),
+                    read_only: Some(true),
+                    ..Default::default()
+                });
+            }
         }
     }
     let created = while_ambiguous(|| docker.create_container(Some(options.clone()), body.clone()))

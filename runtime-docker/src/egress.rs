@@ -16,13 +16,15 @@ use std::path::PathBuf;
 
 use bollard::Docker;
 use bollard::models::{
-    ContainerCreateBody, HostConfig, NetworkConnectRequest, NetworkCreateRequest,
+    ContainerCreateBody, HostConfig, Mount, MountType, NetworkConnectRequest, NetworkCreateRequest,
 };
 use bollard::query_parameters::{
     CreateContainerOptionsBuilder, InspectContainerOptions, ListContainersOptionsBuilder,
     ListNetworksOptions, StartContainerOptions,
 };
-use runtime_core::egress::{PROXY_PORT, ProxySettings, SETTINGS_VAR, proxy_environment};
+use runtime_core::egress::{
+    CA_DIR, PROXY_PORT, ProxySettings, SETTINGS_VAR, ca_environment, proxy_environment,
+};
 use runtime_core::{CreateSpec, RunId, labels};
 use sha2::{Digest, Sha256};
 
@@ -43,6 +45,12 @@ pub(crate) fn internal_network(run_id: &RunId) -> String {
 /// The run's egress network, the proxy's way out.
 pub(crate) fn egress_network(run_id: &RunId) -> String {
     format!("berth-{run_id}-egress")
+}
+
+/// The run's CA volume: the proxy writes the CA certificate into it, the sandbox
+/// reads it.
+pub(crate) fn ca_volume(run_id: &RunId) -> String {
+    format!("berth-{run_id}-ca")
 }
 
 /// The run's proxy container.
@@ -171,6 +179,12 @@ async fn ensure_helper_image(docker: &Docker) -> Result<String, DockerError> {
         })
     };
     write("berth-helper", &bytes)?;
+    // The run's CA volume is filled from the image's /ca, owned by the proxy's user.
+    std::fs::create_dir(dir.path().join("ca")).map_err(|source| DockerError::Context {
+        path: dir.path().join("ca"),
+        source,
+    })?;
+    write("ca/.keep", b"")?;
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
@@ -179,7 +193,7 @@ async fn ensure_helper_image(docker: &Docker) -> Result<String, DockerError> {
             .map_err(|source| DockerError::Context { path: file, source })?;
     }
     let dockerfile = format!(
-        "FROM scratch\nLABEL {}={} {}=helper\nCOPY berth-helper /berth-helper\nUSER 65534:65534\nENTRYPOINT [\"/berth-helper\"]\n",
+        "FROM scratch\nLABEL {}={} {}=helper\nCOPY berth-helper /berth-helper\nCOPY --chown=65534:65534 ca/ {CA_DIR}/\nUSER 65534:65534\nENTRYPOINT [\"/berth-helper\"]\n",
         labels::MANAGED_BY,
         labels::MANAGED_BY_VALUE,
         labels::ROLE,
@@ -245,8 +259,11 @@ async fn create_network(
 pub(crate) struct Join {
     /// The internal network's name.
     pub(crate) network: String,
-    /// `HTTP_PROXY` and the rest, naming the proxy's address.
+    /// `HTTP_PROXY` and the rest, naming the proxy's address, and with bound
+    /// secrets the variables naming the run's CA.
     pub(crate) env: Vec<(String, String)>,
+    /// With bound secrets: the CA volume, mounted read-only at [`runtime_core::egress::CA_MOUNT`].
+    pub(crate) ca_volume: Option<String>,
 }
 
 /// Creates the run's networks and its started proxy. Everything carries
@@ -267,10 +284,33 @@ pub(crate) async fn setup(
         create_network(docker, &internal, true, run_labels),
         create_network(docker, &egress, false, run_labels),
     )?;
+    let upstream_ca = match &spec.plan.network.upstream_ca {
+        Some(path) => Some(
+            std::fs::read_to_string(path).map_err(|e| DockerError::Helper {
+                reason: format!("cannot read [network] upstream_ca {}: {e}", path.display()),
+            })?,
+        ),
+        None => None,
+    };
     let settings = ProxySettings {
         policy: policy.clone(),
         gateways: gateways(docker).await?,
+        upstream_ca,
     };
+    let secrets = !spec.credentials.is_empty();
+    let volume = ca_volume(&spec.run_id);
+    if secrets {
+        docker
+            .create_volume(bollard::models::VolumeCreateRequest {
+                name: Some(volume.clone()),
+                labels: Some(run_labels.clone()),
+                ..Default::default()
+            })
+            .await
+            .map_err(|e| {
+                DockerError::api(format!("create volume {volume}"), "volume", &volume, e)
+            })?;
+    }
     let settings = serde_json::to_string(&settings).map_err(|e| DockerError::Helper {
         reason: format!("cannot write the proxy's settings: {e}"),
     })?;
@@ -284,9 +324,33 @@ pub(crate) async fn setup(
         env: Some(vec![format!("{SETTINGS_VAR}={settings}")]),
         labels: Some(proxy_labels),
         exposed_ports: Some(vec![format!("{PROXY_PORT}/tcp")]),
+        // Bound secrets arrive on standard input, never in the environment.
+        open_stdin: Some(secrets),
+        stdin_once: Some(secrets),
+        attach_stdin: Some(secrets),
+        attach_stderr: Some(secrets),
         host_config: Some(HostConfig {
             runtime: Some(RUNC.to_owned()),
             network_mode: Some(egress.clone()),
+            mounts: secrets.then(|| {
+                vec![
+                    Mount {
+                        typ: Some(MountType::VOLUME),
+                        source: Some(volume.clone()),
+                        target: Some(CA_DIR.to_owned()),
+                        read_only: Some(false),
+                        ..Default::default()
+                    },
+                    // The engine host's trust store, to verify the upstreams.
+                    Mount {
+                        typ: Some(MountType::BIND),
+                        source: Some("/etc/ssl/certs".to_owned()),
+                        target: Some("/etc/ssl/certs".to_owned()),
+                        read_only: Some(true),
+                        ..Default::default()
+                    },
+                ]
+            }),
             readonly_rootfs: Some(true),
             cap_drop: Some(vec!["ALL".to_owned()]),
             security_opt: Some(vec!["no-new-privileges:true".to_owned()]),
@@ -318,10 +382,14 @@ pub(crate) async fn setup(
                 e,
             )
         })?;
-    docker
-        .start_container(&created.id, None::<StartContainerOptions>)
-        .await
-        .map_err(|e| DockerError::api(format!("start {name}"), "container", &name, e))?;
+    if secrets {
+        hand_over_secrets(docker, &created.id, &name, spec).await?;
+    } else {
+        docker
+            .start_container(&created.id, None::<StartContainerOptions>)
+            .await
+            .map_err(|e| DockerError::api(format!("start {name}"), "container", &name, e))?;
+    }
     let inspected = docker
         .inspect_container(&created.id, None::<InspectContainerOptions>)
         .await
@@ -338,11 +406,83 @@ pub(crate) async fn setup(
         });
     };
     tracing::debug!(proxy = %name, %address, "egress proxy started");
+    let mut env = proxy_environment(address);
+    if secrets {
+        env.extend(ca_environment());
+    }
     Ok(Some(Join {
         network: internal,
-        env: proxy_environment(address),
+        env,
+        ca_volume: secrets.then_some(volume),
     }))
 }
+
+/// Starts the proxy attached, writes the bound secrets to its standard input and
+/// closes it, and waits until it says it is ready (its CA is written then).
+async fn hand_over_secrets(
+    docker: &Docker,
+    id: &str,
+    name: &str,
+    spec: &CreateSpec<'_>,
+) -> Result<(), DockerError> {
+    use futures::StreamExt;
+    use tokio::io::AsyncWriteExt;
+    let options = bollard::query_parameters::AttachContainerOptionsBuilder::default()
+        .stdin(true)
+        .stderr(true)
+        .stream(true)
+        .build();
+    let mut attached = docker
+        .attach_container(id, Some(options))
+        .await
+        .map_err(|e| DockerError::api(format!("attach to {name}"), "container", name, e))?;
+    docker
+        .start_container(id, None::<StartContainerOptions>)
+        .await
+        .map_err(|e| DockerError::api(format!("start {name}"), "container", name, e))?;
+    // Values go to the proxy's stdin only: never logged, never in its environment.
+    let payload = serde_json::to_vec(&spec.credentials).map_err(|e| DockerError::Helper {
+        reason: format!("cannot hand the bound secrets over: {e}"),
+    })?;
+    let written = async {
+        attached.input.write_all(&payload).await?;
+        attached.input.shutdown().await
+    }
+    .await;
+    if let Err(e) = written {
+        return Err(DockerError::Helper {
+            reason: format!("cannot hand the bound secrets to {name}: {e}"),
+        });
+    }
+    let mut said = String::new();
+    let wait = async {
+        while let Some(chunk) = attached.output.next().await {
+            let Ok(chunk) = chunk else { break };
+            said.push_str(&String::from_utf8_lossy(&chunk.into_bytes()));
+            if said.contains(READY) {
+                return true;
+            }
+        }
+        false
+    };
+    let ready = tokio::time::timeout(std::time::Duration::from_secs(20), wait)
+        .await
+        .unwrap_or(false);
+    if ready {
+        return Ok(());
+    }
+    Err(DockerError::Helper {
+        reason: format!(
+            "the egress proxy {name} did not start: {}",
+            said.lines()
+                .rfind(|l| !l.trim().is_empty())
+                .unwrap_or("it said nothing")
+        ),
+    })
+}
+
+/// What the helper prints once it listens, with its CA written.
+const READY: &str = "berth-helper: ready";
 
 /// Stops the run's proxy sidecars, after its sandbox stopped.
 pub(crate) async fn stop_sidecars(docker: &Docker, run_id: &RunId) -> Result<(), DockerError> {

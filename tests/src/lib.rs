@@ -283,3 +283,26 @@ pub fn stale_snapshots(dir: &Path, expected: &BTreeSet<String>) -> Vec<String> {
         .filter(|name| !expected.contains(name))
         .collect()
 }
+
+/// What `docker <args> --format <format>` prints, trimmed; fails the test when the
+/// command fails.
+pub fn docker_format(args: &[&str], format: &str) -> String {
+    let out = run(docker().args(args).args(["--format", format]));
+    assert!(out.status.success(), "docker {args:?}: {}", describe(&out));
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+/// Waits up to 20 s for something to listen at `address` (`ip:port`).
+pub fn wait_for_port(address: &str) {
+    let target: std::net::SocketAddr = address.parse().unwrap_or_else(|e| panic!("{address}: {e}"));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while std::net::TcpStream::connect_timeout(&target, std::time::Duration::from_millis(200))
+        .is_err()
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "nothing listened on {address}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}

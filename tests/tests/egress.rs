@@ -14,9 +14,10 @@ use std::net::TcpListener;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
 
-use berth_tests::{Scratch, describe, docker, leftovers, require_engine, run};
+use berth_tests::{
+    Scratch, describe, docker, docker_format, leftovers, require_engine, run, wait_for_port,
+};
 use serde_json::Value;
 
 const IMAGE: &str = "berth-test/mcp:latest";
@@ -67,28 +68,6 @@ fn host_service() -> (u16, Arc<AtomicUsize>) {
     (port, hits)
 }
 
-fn inspect(args: &[&str], format: &str) -> String {
-    let out = run(docker().args(args).args(["--format", format]));
-    assert!(out.status.success(), "docker {args:?}: {}", describe(&out));
-    String::from_utf8_lossy(&out.stdout).trim().to_owned()
-}
-
-fn wait_for_port(address: &str) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while std::net::TcpStream::connect_timeout(
-        &address.parse().expect("socket address"),
-        Duration::from_millis(200),
-    )
-    .is_err()
-    {
-        assert!(
-            Instant::now() < deadline,
-            "the upstream never listened on {address}"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
 fn allowlist_holds(runtime: &str) {
     require_engine();
     let s = Scratch::new(&format!("egress-{runtime}"));
@@ -114,7 +93,7 @@ fn allowlist_holds(runtime: &str) {
         .arg(&config));
     assert!(out.status.success(), "run -d: {}", describe(&out));
     let name = String::from_utf8_lossy(&out.stdout).trim().to_owned();
-    let run_id = inspect(
+    let run_id = docker_format(
         &["inspect", &name],
         "{{index .Config.Labels \"berth.run-id\"}}",
     );
@@ -140,7 +119,7 @@ fn allowlist_holds(runtime: &str) {
     start.args(["--entrypoint", "python3", IMAGE, "/srv/egress/upstream.py"]);
     let out = run(&mut start);
     assert!(out.status.success(), "upstream: {}", describe(&out));
-    let upstream_ip = inspect(
+    let upstream_ip = docker_format(
         &["inspect", &upstream],
         "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}",
     );
@@ -149,7 +128,7 @@ fn allowlist_holds(runtime: &str) {
 
     let (host_port, host_hits) = host_service();
     let gateway = |net: &str| {
-        inspect(
+        docker_format(
             &["network", "inspect", net],
             "{{range .IPAM.Config}}{{.Gateway}}{{end}}",
         )

@@ -9,7 +9,9 @@
 use std::net::{Ipv4Addr, SocketAddr};
 use std::process::ExitCode;
 
-use runtime_core::egress::{PROXY_PORT, ProxySettings, SETTINGS_VAR, proxy};
+use runtime_core::egress::intercept::Authority;
+use runtime_core::egress::proxy::Secrets;
+use runtime_core::egress::{CA_DIR, Credential, PROXY_PORT, ProxySettings, SETTINGS_VAR, proxy};
 use tokio::signal::unix::{SignalKind, signal};
 
 fn main() -> ExitCode {
@@ -27,6 +29,49 @@ fn main() -> ExitCode {
     }
 }
 
+/// The line the helper prints on stderr once it listens (and the run's CA files
+/// are written): the launch waits for it before starting the sandbox.
+const READY: &str = "berth-helper: ready";
+
+/// Where the engine host's trust store is mounted, read-only.
+const HOST_STORE: &str = "/etc/ssl/certs/ca-certificates.crt";
+
+/// With secrets bound to hosts: their values from standard input (one JSON
+/// array, which berth writes and closes), a fresh authority trusting the host's
+/// store and the config's extra CA, and its certificate written for the sandbox.
+fn secrets(settings: &ProxySettings) -> Result<Secrets, String> {
+    if settings.policy.credentials.is_empty() {
+        return Ok(Secrets {
+            credentials: Vec::new(),
+            authority: None,
+        });
+    }
+    let mut input = String::new();
+    std::io::Read::read_to_string(&mut std::io::stdin(), &mut input)
+        .map_err(|e| format!("cannot read the bound secrets from standard input: {e}"))?;
+    let credentials: Vec<Credential> = serde_json::from_str(&input)
+        .map_err(|e| format!("standard input holds no bound secrets: {e}"))?;
+    let mut roots = std::fs::read(HOST_STORE).unwrap_or_default();
+    if let Some(extra) = &settings.upstream_ca {
+        roots.push(b'\n');
+        roots.extend_from_slice(extra.as_bytes());
+    }
+    let authority = Authority::new(&roots)?;
+    let ca = authority.certificate_pem();
+    let mut bundle = std::fs::read(HOST_STORE).unwrap_or_default();
+    bundle.push(b'\n');
+    bundle.extend_from_slice(ca.as_bytes());
+    let dir = std::path::Path::new(CA_DIR);
+    for (name, bytes) in [("ca.pem", ca.as_bytes()), ("bundle.pem", &bundle[..])] {
+        std::fs::write(dir.join(name), bytes)
+            .map_err(|e| format!("cannot write {}/{name}: {e}", dir.display()))?;
+    }
+    Ok(Secrets {
+        credentials,
+        authority: Some(authority),
+    })
+}
+
 fn egress() -> ExitCode {
     let settings: ProxySettings = match std::env::var(SETTINGS_VAR)
         .map_err(|e| e.to_string())
@@ -36,6 +81,13 @@ fn egress() -> ExitCode {
         Err(e) => {
             eprintln!("berth-helper: ${SETTINGS_VAR} holds no valid settings: {e}");
             return ExitCode::from(2);
+        }
+    };
+    let secrets = match secrets(&settings) {
+        Ok(secrets) => secrets,
+        Err(e) => {
+            eprintln!("berth-helper: {e}");
+            return ExitCode::FAILURE;
         }
     };
     let runtime = match tokio::runtime::Builder::new_current_thread()
@@ -65,11 +117,13 @@ fn egress() -> ExitCode {
             return ExitCode::FAILURE;
         };
         eprintln!(
-            "berth-helper: egress proxy on {address}, {} rule(s)",
-            settings.policy.rules.len()
+            "berth-helper: egress proxy on {address}, {} rule(s), {} bound secret(s)",
+            settings.policy.rules.len(),
+            secrets.credentials.len()
         );
+        eprintln!("{READY}");
         tokio::select! {
-            served = proxy::serve(listener, settings, std::io::stdout()) => {
+            served = proxy::serve(listener, settings, secrets, std::io::stdout()) => {
                 eprintln!("berth-helper: the proxy stopped: {served:?}");
                 ExitCode::FAILURE
             }

@@ -13,12 +13,14 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 
+use super::intercept::{Authority, Prefixed, swap_headers};
 use super::{
-    AuditRecord, ClientHello, Denial, Host, ProxySettings, Verdict, client_hello, forbidden,
+    AuditRecord, ClientHello, Credential, Denial, Host, ProxySettings, Verdict, client_hello,
+    forbidden,
 };
 
 /// The most a request head may take.
@@ -41,6 +43,16 @@ type Resolutions =
 struct Shared {
     settings: ProxySettings,
     resolved: Resolutions,
+    credentials: Vec<Credential>,
+    authority: Option<Authority>,
+}
+
+/// Secrets bound to hosts, and the run's authority that intercepts TLS to them.
+pub struct Secrets {
+    /// The secrets, values included.
+    pub credentials: Vec<Credential>,
+    /// The authority; `None` when no secret is bound.
+    pub authority: Option<Authority>,
 }
 
 /// Serves proxy clients from `listener` until it fails, writing each decision as a
@@ -48,11 +60,14 @@ struct Shared {
 pub async fn serve(
     listener: TcpListener,
     settings: ProxySettings,
+    secrets: Secrets,
     audit: impl Write + Send + 'static,
 ) -> io::Result<()> {
     let shared = Arc::new(Shared {
         settings,
         resolved: Resolutions::default(),
+        credentials: secrets.credentials,
+        authority: secrets.authority,
     });
     let (tx, rx) = mpsc::unbounded_channel::<AuditRecord>();
     std::thread::spawn(move || write_audit(rx, audit));
@@ -128,15 +143,26 @@ async fn handle(mut client: TcpStream, peer: SocketAddr, shared: &Shared) -> Opt
         message: None,
         address: None,
         error: None,
+        credentials: Vec::new(),
+        warning: None,
         bytes_up: 0,
         bytes_down: 0,
     };
+    let bound: Vec<&Credential> = shared
+        .credentials
+        .iter()
+        .filter(|c| {
+            c.hosts
+                .iter()
+                .any(|r| r.matches(&request.host, request.port))
+        })
+        .collect();
     let policy = &settings.policy;
-    let Some(rule) = policy.rule_for(&request.host, request.port) else {
+    let Some(rule) = policy.allows(&request.host, request.port) else {
         deny(&mut client, &mut record, &request, Denial::NotAllowed, true).await;
         return Some(record);
     };
-    record.rule = Some(rule.to_string());
+    record.rule = Some(rule);
     if let Some(header) = &request.host_header
         && !same_authority(header, &request.host, request.port)
     {
@@ -183,6 +209,8 @@ async fn handle(mut client: TcpStream, peer: SocketAddr, shared: &Shared) -> Opt
     let _ = upstream.set_nodelay(true);
     let first = match &request.forward {
         Some(head) => {
+            // Plain http: a placeholder goes out as it is, and is worth a look.
+            record.warning = placeholder_warning(head, &shared.credentials, &bound);
             let mut bytes = head.clone();
             bytes.extend(&request.rest);
             bytes
@@ -224,6 +252,21 @@ async fn handle(mut client: TcpStream, peer: SocketAddr, shared: &Shared) -> Opt
                         .await;
                         return Some(record);
                     }
+                    if let (false, Some(authority)) = (bound.is_empty(), &shared.authority) {
+                        let host = request.host.to_string();
+                        let host = host.trim_matches(['[', ']']);
+                        intercept(
+                            client,
+                            bytes,
+                            upstream,
+                            host,
+                            &bound,
+                            authority,
+                            &mut record,
+                        )
+                        .await;
+                        return Some(record);
+                    }
                 }
                 ClientHello::Incomplete | ClientHello::Malformed => {
                     let denial = Denial::SniMismatch {
@@ -246,6 +289,124 @@ async fn handle(mut client: TcpStream, peer: SocketAddr, shared: &Shared) -> Opt
     record.bytes_up += up;
     record.bytes_down = down;
     Some(record)
+}
+
+/// What an audit line says of placeholders in a plain request's headers: sent to
+/// a host their secret is not bound to, or over plain http (never replaced there).
+fn placeholder_warning(head: &[u8], all: &[Credential], bound: &[&Credential]) -> Option<String> {
+    let text = String::from_utf8_lossy(head);
+    let seen: Vec<&Credential> = all
+        .iter()
+        .filter(|c| text.contains(&c.placeholder))
+        .collect();
+    if seen.is_empty() {
+        return None;
+    }
+    let names: Vec<&str> = seen.iter().map(|c| c.name.as_str()).collect();
+    let why = if seen.iter().all(|c| bound.iter().any(|b| b.name == c.name)) {
+        "over plain http, where berth never adds a value"
+    } else {
+        "to a host it is not bound to"
+    };
+    Some(format!(
+        "the placeholder of {} was sent {why}: forwarded unchanged, without the value",
+        names.join(", ")
+    ))
+}
+
+/// Terminates the client's TLS with a leaf of the run's authority, opens TLS to
+/// the upstream (verified against the trusted roots), and forwards one request
+/// with the bound secrets' placeholders replaced in its headers.
+async fn intercept(
+    client: TcpStream,
+    hello: Vec<u8>,
+    upstream: TcpStream,
+    host: &str,
+    bound: &[&Credential],
+    authority: &Authority,
+    record: &mut AuditRecord,
+) {
+    let server = match authority.server(host) {
+        Ok(server) => server,
+        Err(e) => {
+            record.error = Some(e);
+            return;
+        }
+    };
+    let mut inside = match tokio_rustls::TlsAcceptor::from(server)
+        .accept(Prefixed::new(hello, client))
+        .await
+    {
+        Ok(stream) => stream,
+        Err(e) => {
+            record.error = Some(format!("the client's TLS handshake failed: {e}"));
+            return;
+        }
+    };
+    let Ok(name) = rustls_pki_types::ServerName::try_from(host.to_owned()) else {
+        record.error = Some(format!("{host} is not a TLS server name"));
+        return;
+    };
+    let mut outside = match tokio_rustls::TlsConnector::from(authority.upstream())
+        .connect(name, upstream)
+        .await
+    {
+        Ok(stream) => stream,
+        Err(e) => {
+            record.error = Some(format!("the upstream's TLS failed: {e}"));
+            let _ = respond(
+                &mut inside,
+                502,
+                "Bad Gateway",
+                &format!("berth's egress proxy could not verify {host}: {e}"),
+            )
+            .await;
+            return;
+        }
+    };
+    let (head, rest) = match tokio::time::timeout(CLIENT_TIMEOUT, read_head(&mut inside)).await {
+        Ok(Ok(Some(head))) => head,
+        _ => {
+            record.error = Some("the client sent no request".to_owned());
+            return;
+        }
+    };
+    let head = one_request(&head);
+    let (head, swapped) = swap_headers(&head, bound);
+    record.credentials = swapped;
+    let mut first = head;
+    first.extend(rest);
+    if outside.write_all(&first).await.is_err() {
+        return;
+    }
+    record.bytes_up = first.len() as u64;
+    let (up, down) = tokio::io::copy_bidirectional(&mut inside, &mut outside)
+        .await
+        .unwrap_or((0, 0));
+    record.bytes_up += up;
+    record.bytes_down = down;
+}
+
+/// A request head with `Connection: close`, so the connection carries this one
+/// request: each request on it is one that was checked.
+fn one_request(head: &[u8]) -> Vec<u8> {
+    let text = String::from_utf8_lossy(head);
+    let mut out = String::with_capacity(text.len() + 20);
+    for line in text.split_inclusive("\r\n") {
+        let name = line.split(':').next().unwrap_or_default().trim();
+        if line == "\r\n" {
+            continue;
+        }
+        if ["connection", "keep-alive", "proxy-connection"]
+            .iter()
+            .any(|h| name.eq_ignore_ascii_case(h))
+        {
+            continue;
+        }
+        out.push_str(line);
+    }
+    out.push_str("Connection: close\r\n\r\n");
+    out.into_bytes()
 }
 
 async fn failed(
@@ -281,7 +442,12 @@ async fn deny(
     record.message = Some(message);
 }
 
-async fn respond(client: &mut TcpStream, status: u16, reason: &str, body: &str) -> io::Result<()> {
+async fn respond(
+    client: &mut (impl AsyncWrite + Unpin),
+    status: u16,
+    reason: &str,
+    body: &str,
+) -> io::Result<()> {
     let body = format!("{body}\n");
     let head = format!(
         "HTTP/1.1 {status} {reason}\r\nContent-Type: text/plain; charset=utf-8\r\n\
@@ -296,7 +462,9 @@ async fn respond(client: &mut TcpStream, status: u16, reason: &str, body: &str) 
 
 /// Reads up to the end of the request head; `None` when the client closes first
 /// or the head is too long. Returns the head and what followed it.
-async fn read_head(client: &mut TcpStream) -> io::Result<Option<(Vec<u8>, Vec<u8>)>> {
+async fn read_head(
+    client: &mut (impl AsyncRead + Unpin),
+) -> io::Result<Option<(Vec<u8>, Vec<u8>)>> {
     let mut buf = Vec::with_capacity(1024);
     let mut chunk = [0u8; 4096];
     loop {

@@ -68,13 +68,19 @@ async fn proxy(rules: &[String], hosts: &[(&str, &str)]) -> (u16, Audit) {
                 .iter()
                 .map(|(n, a)| ((*n).to_owned(), a.parse().unwrap()))
                 .collect::<BTreeMap<_, _>>(),
+            ..Default::default()
         },
         gateways: Vec::new(),
+        upstream_ca: None,
     };
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
     let audit = Audit::default();
-    tokio::spawn(serve(listener, settings, audit.clone()));
+    let secrets = super::Secrets {
+        credentials: Vec::new(),
+        authority: None,
+    };
+    tokio::spawn(serve(listener, settings, secrets, audit.clone()));
     (port, audit)
 }
 
