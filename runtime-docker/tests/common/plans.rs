@@ -34,6 +34,7 @@ pub fn plan(kind: RuntimeKind, image: &str) -> Plan {
             create: Vec::new(),
             shared: None,
             egress: None,
+            upstream_ca: None,
         },
         docker: DockerAccess::None,
         security: Security {
