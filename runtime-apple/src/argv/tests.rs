@@ -57,7 +57,9 @@ fn spec(plan: &Plan) -> CreateSpec<'_> {
         .iter()
         .map(|var| match &var.value {
             EnvValue::Literal { value } => (var.name.clone(), value.clone()),
-            EnvValue::HostSecret => (var.name.clone(), "ghp_not-a-real-token".to_owned()),
+            EnvValue::HostSecret | EnvValue::BoundSecret { .. } => {
+                (var.name.clone(), "ghp_not-a-real-token".to_owned())
+            }
         })
         .collect();
     let run_id = runtime_core::RunId::parse("3f9c2a1b7d4e").expect("run id");
