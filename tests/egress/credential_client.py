@@ -4,6 +4,7 @@ and the same request to another host (tunnelled untouched: the test CA)."""
 import json
 import os
 import ssl
+import subprocess
 import sys
 import urllib.request
 
@@ -21,6 +22,14 @@ def get(url, context):
         return f"{type(e).__name__}: {e}"
 
 
+def curl(url):
+    """curl with no CA flag: it finds the run's CA through CURL_CA_BUNDLE."""
+    done = subprocess.run(
+        ["curl", "-sS", "-H", f"Authorization: Bearer {placeholder}", url],
+        capture_output=True, text=True, timeout=30)
+    return done.stdout if done.returncode == 0 else f"curl {done.returncode}: {done.stderr}"
+
+
 ca_files = {}
 for path in ("/etc/berth/ca/ca.pem", "/etc/berth/ca/bundle.pem"):
     with open(path) as f:
@@ -30,6 +39,7 @@ print(json.dumps({
     "variable": placeholder,
     "ssl_cert_file": os.environ.get("SSL_CERT_FILE"),
     "bound": get("https://up.example.test:8443/auth", None),
+    "bound_curl": curl("https://up.example.test:8443/auth"),
     "unbound": get("https://other.example.test:8443/auth", ssl.create_default_context(cafile=TEST_CA)),
     "ca_files": ca_files,
     "environment_keys": sorted(os.environ),

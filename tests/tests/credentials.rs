@@ -1,7 +1,7 @@
 //! Secrets bound to hosts, against the real engine: the sandbox holds a
 //! placeholder, the egress proxy adds the value only to requests for the bound
-//! host (TLS intercepted with the run's own CA, which python trusts with no
-//! flags), and the value is nowhere berth writes or shows: not in the sandbox's
+//! host (TLS intercepted with the run's own CA, which python and curl trust
+//! with no flags), and the value is nowhere berth writes or shows: not in the sandbox's
 //! environment, `docker inspect` of the sandbox or the proxy, `berth ps`,
 //! `berth plan`, berth's debug log, or the audit log. The CA's key is in no file
 //! the sandbox can read.
@@ -244,13 +244,18 @@ fn bound_secret_reaches_only_its_host(runtime: &str) {
         .lines()
         .map(|l| serde_json::from_str(l).expect("a JSON line"))
         .collect();
-    assert_eq!(records.len(), 2, "{audit_text}");
-    assert_eq!(
-        records[0]["credentials"],
-        serde_json::json!([SECRET]),
-        "{audit_text}"
-    );
-    assert!(records[1].get("credentials").is_none(), "{audit_text}");
+    // python, curl (both to the bound host), then python to the other one.
+    assert_eq!(records.len(), 3, "{audit_text}");
+    for bound in &records[..2] {
+        assert_eq!(
+            bound["credentials"],
+            serde_json::json!([SECRET]),
+            "{audit_text}"
+        );
+        assert!(bound["bytes_down"].as_u64() > Some(0), "{audit_text}");
+    }
+    assert_eq!(records[2]["host"], "other.example.test", "{audit_text}");
+    assert!(records[2].get("credentials").is_none(), "{audit_text}");
 
     let out = run(docker().args(["rm", "-f", &upstream]));
     assert!(out.status.success(), "{}", describe(&out));

@@ -283,9 +283,7 @@ async fn handle(mut client: TcpStream, peer: SocketAddr, shared: &Shared) -> Opt
         return Some(record);
     }
     record.bytes_up = first.len() as u64;
-    let (up, down) = tokio::io::copy_bidirectional(&mut client, &mut upstream)
-        .await
-        .unwrap_or((0, 0));
+    let (up, down) = splice(client, upstream).await;
     record.bytes_up += up;
     record.bytes_down = down;
     Some(record)
@@ -380,11 +378,33 @@ async fn intercept(
         return;
     }
     record.bytes_up = first.len() as u64;
-    let (up, down) = tokio::io::copy_bidirectional(&mut inside, &mut outside)
-        .await
-        .unwrap_or((0, 0));
+    let (up, down) = splice(inside, outside).await;
     record.bytes_up += up;
     record.bytes_down = down;
+}
+
+/// Copies both ways until each side has closed its half, and returns the bytes
+/// each way (sandbox to upstream, then back), counted even when a side ends with
+/// an error (a TLS peer that closes without notice).
+async fn splice(
+    a: impl AsyncRead + AsyncWrite + Unpin,
+    b: impl AsyncRead + AsyncWrite + Unpin,
+) -> (u64, u64) {
+    async fn pump(mut from: impl AsyncRead + Unpin, mut to: impl AsyncWrite + Unpin) -> u64 {
+        let mut buf = vec![0u8; 16 * 1024];
+        let mut total = 0u64;
+        while let Ok(n) = from.read(&mut buf).await {
+            if n == 0 || to.write_all(&buf[..n]).await.is_err() {
+                break;
+            }
+            total += n as u64;
+        }
+        let _ = to.shutdown().await;
+        total
+    }
+    let (a_read, a_write) = tokio::io::split(a);
+    let (b_read, b_write) = tokio::io::split(b);
+    tokio::join!(pump(a_read, b_write), pump(b_read, a_write))
 }
 
 /// A request head with `Connection: close`, so the connection carries this one
