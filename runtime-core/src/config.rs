@@ -159,6 +159,10 @@ pub(crate) struct BoundSecretConfig {
     /// The hosts (`host[:port]`, a leading `*.` for subdomains) whose requests get
     /// the value.
     pub(crate) hosts: Vec<Spanned<String>>,
+    /// A file holding the value (read at launch, trailing newline dropped),
+    /// instead of berth's environment.
+    #[serde(default)]
+    pub(crate) file: Option<Spanned<PathBuf>>,
 }
 
 impl<'de> Deserialize<'de> for SecretsConfig {
@@ -578,14 +582,20 @@ impl Config {
         self.file.sandbox.runtime.as_ref().map(|r| *r.get_ref())
     }
 
-    /// The names of `[secrets]`, whose values come from the host environment:
-    /// `names`, then the secrets bound to hosts.
+    /// The names of `[secrets]` whose values come from the host environment:
+    /// `names`, then the secrets bound to hosts that name no file.
     pub fn secret_names(&self) -> Vec<&str> {
         let secrets = &self.file.secrets;
         secrets
             .names
             .iter()
-            .chain(secrets.bound.iter().map(|(name, _)| name))
+            .chain(
+                secrets
+                    .bound
+                    .iter()
+                    .filter(|(_, table)| table.file.is_none())
+                    .map(|(name, _)| name),
+            )
             .map(|n| n.get_ref().as_str())
             .collect()
     }

@@ -141,6 +141,9 @@ pub enum EnvValue {
     BoundSecret {
         /// The hosts, as rules (`host:port`).
         hosts: Vec<String>,
+        /// The file the value is read from at launch, instead of the environment.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        file: Option<PathBuf>,
     },
 }
 
@@ -367,10 +370,17 @@ impl Plan {
         self.env
             .iter()
             .filter_map(|var| match &var.value {
-                EnvValue::BoundSecret { hosts } => Some(crate::egress::Credential {
+                EnvValue::BoundSecret { hosts, file } => Some(crate::egress::Credential {
                     name: var.name.clone(),
                     placeholder: crate::egress::Credential::placeholder(),
-                    value: lookup(&var.name)?,
+                    value: match file {
+                        // A file the launch cannot read leaves the secret out, as
+                        // an unset variable does; its plan said where it comes from.
+                        Some(path) => std::fs::read_to_string(path)
+                            .ok()
+                            .map(|v| v.trim_end_matches(['\r', '\n']).to_owned())?,
+                        None => lookup(&var.name)?,
+                    },
                     hosts: hosts.iter().filter_map(|h| h.parse().ok()).collect(),
                 }),
                 _ => None,
@@ -472,8 +482,12 @@ impl Plan {
             let from = match &var.value {
                 EnvValue::Literal { .. } => "set in config".to_owned(),
                 EnvValue::HostSecret => "secret, from the host environment at launch".to_owned(),
-                EnvValue::BoundSecret { hosts } => format!(
-                    "placeholder; the egress proxy adds the value from the host environment to requests for {} only",
+                EnvValue::BoundSecret { hosts, file } => format!(
+                    "placeholder; the egress proxy adds the value from {} to requests for {} only",
+                    file.as_ref().map_or_else(
+                        || "the host environment".to_owned(),
+                        |f| f.display().to_string()
+                    ),
                     hosts.join(", ")
                 ),
             };

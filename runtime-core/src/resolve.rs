@@ -478,7 +478,8 @@ fn resolve_env(config: &Config, host: &HostFacts) -> Result<Vec<EnvVar>, Error> 
     }
     for (name, table) in &config.file.secrets.bound {
         let name = name.get_ref();
-        if config.file.secrets.required && !host.env_names.contains(name) {
+        let file = table.file.as_ref().map(|f| config.anchor(f.get_ref()));
+        if file.is_none() && config.file.secrets.required && !host.env_names.contains(name) {
             return Err(Error::SecretMissing {
                 name: name.clone(),
                 fix: format!(
@@ -494,7 +495,7 @@ fn resolve_env(config: &Config, host: &HostFacts) -> Result<Vec<EnvVar>, Error> 
             .collect();
         env.push(EnvVar {
             name: name.clone(),
-            value: EnvValue::BoundSecret { hosts },
+            value: EnvValue::BoundSecret { hosts, file },
         });
     }
     Ok(env)

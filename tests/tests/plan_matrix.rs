@@ -358,6 +358,57 @@ fn secret_values_never_reach_a_plan() {
     }
 }
 
+#[test]
+fn bound_secrets_reach_the_plan_as_names_and_hosts_and_the_launch_as_placeholders() {
+    let scenario = host(&fixture("hosts", "secrets-set"));
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::create_dir(dir.path().join("secrets")).expect("mkdir");
+    std::fs::write(dir.path().join("secrets/npm-token"), "npm-value\n").expect("write");
+    let fixture = fixture("configs", "secret-bound");
+    let config = Config::parse(
+        Path::new("berth.toml"),
+        &fixture.text,
+        dir.path().to_owned(),
+    )
+    .expect("config");
+    let plan = prepare(
+        &config,
+        &capabilities(RuntimeKind::Docker, &scenario),
+        &scenario.host,
+    )
+    .expect("plan");
+    let json = serde_json::to_value(&plan).expect("json");
+    let env = json["env"].as_array().expect("env");
+    assert_eq!(
+        env[0],
+        serde_json::json!({"name": "GITHUB_TOKEN", "from": "bound-secret",
+            "hosts": ["api.github.com:443", "*.githubusercontent.com:443"]})
+    );
+    // No value in the plan; at launch, values come from the environment or the file.
+    let credentials =
+        plan.credentials(|name| (name == "GITHUB_TOKEN").then(|| "gh-value".to_owned()));
+    let values: Vec<(&str, &str)> = credentials
+        .iter()
+        .map(|c| (c.name.as_str(), c.value.as_str()))
+        .collect();
+    assert_eq!(
+        values,
+        [("GITHUB_TOKEN", "gh-value"), ("NPM_TOKEN", "npm-value")]
+    );
+    assert!(
+        credentials
+            .iter()
+            .all(|c| c.placeholder.starts_with("berth-placeholder-"))
+    );
+    assert_ne!(credentials[0].placeholder, credentials[1].placeholder);
+    assert!(
+        !format!("{credentials:?}").contains("gh-value"),
+        "Debug hides values"
+    );
+    // The plan's environment leaves them out: the sandbox gets the placeholders.
+    assert!(plan.environment(|_| Some("x".to_owned())).is_empty());
+}
+
 fn choice(c: Option<RuntimeChoice>) -> String {
     c.map_or_else(|| "-".to_owned(), |c| c.to_string())
 }

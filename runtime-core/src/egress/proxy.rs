@@ -260,7 +260,7 @@ async fn handle(mut client: TcpStream, peer: SocketAddr, shared: &Shared) -> Opt
                             bytes,
                             upstream,
                             host,
-                            &bound,
+                            (&bound[..], &shared.credentials[..]),
                             authority,
                             &mut record,
                         )
@@ -320,7 +320,7 @@ async fn intercept(
     hello: Vec<u8>,
     upstream: TcpStream,
     host: &str,
-    bound: &[&Credential],
+    (bound, all): (&[&Credential], &[Credential]),
     authority: &Authority,
     record: &mut AuditRecord,
 ) {
@@ -372,6 +372,8 @@ async fn intercept(
     let head = one_request(&head);
     let (head, swapped) = swap_headers(&head, bound);
     record.credentials = swapped;
+    // What is left is a placeholder of a secret bound elsewhere.
+    record.warning = placeholder_warning(&head, all, &[]);
     let mut first = head;
     first.extend(rest);
     if outside.write_all(&first).await.is_err() {
