@@ -104,7 +104,8 @@ def main():
 MCP_IMAGE = "berth-test/mcp:latest"
 CLIENT = """import ssl, sys, time, urllib.request
 n, url = int(sys.argv[1]), sys.argv[2]
-context = ssl.create_default_context(cafile="/work/cert.pem")
+# A CA file as the third argument; without one, the default (SSL_CERT_FILE).
+context = ssl.create_default_context(cafile=sys.argv[3] if len(sys.argv) > 3 else None)
 opener = urllib.request.build_opener(urllib.request.HTTPSHandler(context=context))
 start = time.perf_counter()
 for _ in range(n):
@@ -143,11 +144,19 @@ def egress_in(berth, n, work):
     shutil.copy(os.path.join(here, "..", "tests", "egress", "upstream.py"), work)
     with open(os.path.join(work, "client.py"), "w") as f:
         f.write(CLIENT)
-    subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "key.pem",
-         "-out", "cert.pem", "-days", "1", "-subj", "/CN=up.bench.test",
-         "-addext", "subjectAltName=DNS:up.bench.test"],
-        cwd=work, check=True, capture_output=True)
+    # A CA, and the upstream's certificate from it for both of its names.
+    for argv in (
+        ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca-key.pem", "-out", "ca.pem",
+         "-days", "1", "-subj", "/CN=berth bench CA", "-addext", "basicConstraints=critical,CA:TRUE",
+         "-addext", "keyUsage=critical,keyCertSign,cRLSign"],
+        ["req", "-newkey", "rsa:2048", "-nodes", "-keyout", "key.pem", "-out", "req.csr",
+         "-subj", "/CN=up.bench.test"],
+        ["x509", "-req", "-in", "req.csr", "-CA", "ca.pem", "-CAkey", "ca-key.pem",
+         "-CAcreateserial", "-out", "cert.pem", "-days", "1", "-extfile", "san.ext"],
+    ):
+        with open(os.path.join(work, "san.ext"), "w") as f:
+            f.write("subjectAltName=DNS:up.bench.test,DNS:bound.bench.test\n")
+        subprocess.run(["openssl", *argv], cwd=work, check=True, capture_output=True)
     os.chmod(os.path.join(work, "key.pem"), 0o644)
     sandbox = f'[sandbox]\nimage = "{IMAGE}"\n'
     allowlist = sandbox + '\n[network]\npolicy = "allowlist"\nallow = ["up.bench.test:8443"]\n'
@@ -166,33 +175,44 @@ def egress_in(berth, n, work):
     with open(config, "w") as f:
         f.write(f'[sandbox]\nimage = "{MCP_IMAGE}"\ncommand = ["sleep", "3600"]\n\n'
                 f'[workspace]\npath = "{work}"\nmount = "/work"\nread_only = true\n\n'
-                '[network]\npolicy = "allowlist"\nallow = ["up.bench.test:8443"]\n')
+                '[secrets.BENCH_TOKEN]\nhosts = ["bound.bench.test:8443"]\n\n'
+                '[network]\npolicy = "allowlist"\nallow = ["up.bench.test:8443"]\n'
+                f'upstream_ca = "{work}/ca.pem"\n')
     name = subprocess.run([berth, "run", "-d", "--runtime", "docker", "-f", config],
-                          check=True, capture_output=True, text=True).stdout.strip()
+                          check=True, capture_output=True, text=True,
+                          env={**os.environ, "BENCH_TOKEN": "bench-value"}).stdout.strip()
     upstream = "bench-egress-upstream"
     try:
         run_id = subprocess.run(["docker", "inspect", name, "--format", '{{index .Config.Labels "berth.run-id"}}'],
                                 check=True, capture_output=True, text=True).stdout.strip()
         network = f"berth-{run_id}-egress"
         subprocess.run(["docker", "run", "-d", "--name", upstream, "--label", LABEL, "--network", network,
-                        "--network-alias", "up.bench.test", "-v", f"{work}:/srv/egress:ro",
+                        "--network-alias", "up.bench.test", "--network-alias", "bound.bench.test",
+                        "-v", f"{work}:/srv/egress:ro",
                         "--entrypoint", "python3", MCP_IMAGE, "/srv/egress/upstream.py"],
                        check=True, capture_output=True)
         time.sleep(1)
         url, count = "https://up.bench.test:8443/", "100"
-        proxied_argv = [berth, "exec", name, "--", "python3", "/work/client.py", count, url]
+        proxied_argv = [berth, "exec", name, "--", "python3", "/work/client.py", count, url, "/work/ca.pem"]
         direct_argv = ["docker", "run", "--rm", "--label", LABEL, "--network", network,
                        "-v", f"{work}:/work:ro", "--entrypoint", "python3", MCP_IMAGE,
-                       "/work/client.py", count, url]
-        proxied, direct = [], []
+                       "/work/client.py", count, url, "/work/ca.pem"]
+        # The bound host's TLS is intercepted; the client trusts the run's CA
+        # through SSL_CERT_FILE.
+        intercepted_argv = [berth, "exec", name, "--", "python3", "/work/client.py", count,
+                            "https://bound.bench.test:8443/"]
+        proxied, direct, intercepted = [], [], []
         for _ in range(max(3, n // 4)):
-            for argv, out in ((proxied_argv, proxied), (direct_argv, direct)):
+            for argv, out in ((proxied_argv, proxied), (direct_argv, direct),
+                              (intercepted_argv, intercepted)):
                 done = subprocess.run(argv, capture_output=True, text=True)
                 if done.returncode != 0:
                     sys.exit(f"{' '.join(argv)} failed: {done.stderr}")
                 out.append(float(done.stdout.strip().splitlines()[-1]))
         p, d = statistics.median(proxied), statistics.median(direct)
+        i = statistics.median(intercepted)
         print(f"{'100 HTTPS requests, proxied vs direct':<44} proxied {p * 1000:7.1f} ms   direct {d * 1000:7.1f} ms   ratio {p / d:5.2f}")
+        print(f"{'100 HTTPS requests, intercepted vs tunnelled':<44} intercepted {i * 1000:7.1f} ms   tunnelled {p * 1000:7.1f} ms   ratio {i / p:5.2f}   ({(i - p) * 10:.2f} ms more per request)")
         proxy_id = subprocess.run(["docker", "inspect", f"berth-{run_id}-proxy", "--format", "{{.Id}}"],
                                   check=True, capture_output=True, text=True).stdout.strip()
         peak = peak_memory(proxy_id)
