@@ -135,8 +135,11 @@ pub enum Error {
         fix: String,
     },
 
-    /// `policy = "allowlist"` on a runtime that cannot enforce it.
-    #[error("{runtime} cannot enforce network policy \"allowlist\": {reason}\n  = fix: {fix}")]
+    /// `policy = "allowlist"`, or secrets bound to hosts, on a runtime that cannot
+    /// run their egress proxy.
+    #[error(
+        "{runtime} cannot run the egress proxy that network policy \"allowlist\" and secrets bound to hosts need: {reason}\n  = fix: {fix}"
+    )]
     AllowlistUnsupported {
         /// The runtime.
         runtime: RuntimeKind,

@@ -74,7 +74,8 @@ fn killed_launches_leave_nothing_after_one_gc() {
     for i in 0..LAUNCHES {
         let backend = backends[rng.below(2) as usize];
         // A third of launches are dind (docker only), a third allowlist runs,
-        // whose launch also makes two networks and a proxy sidecar.
+        // whose launch also makes two networks, a CA volume for its bound secret
+        // and a proxy sidecar it hands the secret to.
         let kind = rng.below(3);
         let dind = backend == "docker" && kind == 0;
         let allowlist = kind == 1;
@@ -97,7 +98,7 @@ fn killed_launches_leave_nothing_after_one_gc() {
             )
         } else if allowlist {
             format!(
-                "[sandbox]\nname = \"{name}\"\nimage = \"berth-test/busybox:latest\"\n\n[network]\npolicy = \"allowlist\"\nallow = [\"upstream.test:443\"]\n"
+                "[sandbox]\nname = \"{name}\"\nimage = \"berth-test/busybox:latest\"\n\n[network]\npolicy = \"allowlist\"\nallow = [\"upstream.test:443\"]\n\n[secrets.CHAOS_TOKEN]\nhosts = [\"upstream.test\"]\n"
             )
         } else {
             format!("[sandbox]\nname = \"{name}\"\nimage = \"berth-test/busybox:latest\"\n")
@@ -107,6 +108,7 @@ fn killed_launches_leave_nothing_after_one_gc() {
         let child = scratch
             .berth()
             .env("BERTH_RUNTIME", backend)
+            .env("CHAOS_TOKEN", "chaos-value")
             .args(["run", "--rm", "-f"])
             .arg(&config)
             .args(if dind { &["--allow", "dind"][..] } else { &[] })

@@ -239,6 +239,7 @@ fn bound_secret_reaches_only_its_host(runtime: &str) {
     );
     for (what, text) in &places {
         assert!(!text.contains(&value), "{what} holds the value:\n{text}");
+        assert!(!text.contains("PRIVATE KEY"), "{what} holds a key:\n{text}");
     }
     let records: Vec<Value> = audit_text
         .lines()
