@@ -140,6 +140,13 @@ fn allowlist_holds(runtime: &str) {
         format!("{internal_gateway}:{host_port}"),
         format!("{docker0}:{host_port}"),
     ];
+    // Follows the audit log from before the first request until the proxy goes.
+    let follower = s
+        .berth()
+        .args(["egress", "-f", "--format", "json", &name])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn berth egress -f");
     let out = run(s
         .berth()
         .args(["exec", &name, "--", "python3", "/work/client.py"])
@@ -264,6 +271,15 @@ fn allowlist_holds(runtime: &str) {
     assert!(out.status.success(), "{}", describe(&out));
     let out = run(s.berth().args(["rm", "-f", &name]));
     assert!(out.status.success(), "rm: {}", describe(&out));
+    let followed = follower
+        .wait_with_output()
+        .expect("berth egress -f ends with the proxy");
+    let followed = String::from_utf8_lossy(&followed.stdout);
+    assert_eq!(
+        followed.lines().count(),
+        8,
+        "egress -f saw every decision:\n{followed}"
+    );
     let (c, n, v) = leftovers(&format!("berth.run-id={run_id}"));
     assert!(
         c.is_empty() && n.is_empty() && v.is_empty(),
