@@ -2,8 +2,9 @@
 //! from `[network] hosts`, the addresses the proxy never connects to, the text a
 //! denial shows the agent, and the audit record of each decision.
 //!
-//! All of it is pure. The proxy that applies it ([`proxy`]) runs in a sidecar
-//! container of the run, from the static `berth-helper` binary.
+//! All of it is pure. The proxy that applies it (the `proxy` module, built with
+//! the `proxy` feature) runs in a sidecar container of the run, from the static
+//! `berth-helper` binary.
 //!
 //! ```
 //! use runtime_core::egress::{Host, Rule};
