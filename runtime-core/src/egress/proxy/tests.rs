@@ -61,6 +61,18 @@ async fn upstream(reply: &'static [u8]) -> (u16, Arc<Mutex<Vec<u8>>>) {
 }
 
 async fn proxy(rules: &[String], hosts: &[(&str, &str)]) -> (u16, Audit) {
+    let secrets = super::Secrets {
+        credentials: Vec::new(),
+        authority: None,
+    };
+    proxy_with(rules, hosts, secrets).await
+}
+
+async fn proxy_with(
+    rules: &[String],
+    hosts: &[(&str, &str)],
+    secrets: super::Secrets,
+) -> (u16, Audit) {
     let settings = ProxySettings {
         policy: Policy {
             rules: rules.iter().map(|r| r.parse().unwrap()).collect(),
@@ -76,10 +88,6 @@ async fn proxy(rules: &[String], hosts: &[(&str, &str)]) -> (u16, Audit) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
     let audit = Audit::default();
-    let secrets = super::Secrets {
-        credentials: Vec::new(),
-        authority: None,
-    };
     tokio::spawn(serve(listener, settings, secrets, audit.clone()));
     (port, audit)
 }
@@ -209,4 +217,126 @@ async fn a_request_that_is_not_a_proxy_request_gets_a_400() {
     let reply = exchange(port, b"GET / HTTP/1.1\r\nHost: a.test\r\n\r\n").await;
     assert!(reply.starts_with("HTTP/1.1 400"), "{reply}");
     assert!(reply.contains("set HTTPS_PROXY"), "{reply}");
+}
+
+/// A certificate authority of the test's own, and a TLS upstream on loopback with
+/// its certificate for `up.test`, answering each request with the Authorization
+/// header it got.
+async fn tls_upstream() -> (u16, String) {
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair};
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca = ca_params.self_signed(&ca_key).unwrap();
+    let key = KeyPair::generate().unwrap();
+    let leaf = CertificateParams::new(vec!["up.test".to_owned()])
+        .unwrap()
+        .signed_by(&key, &ca, &ca_key)
+        .unwrap();
+    let config = rustls::ServerConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(
+        vec![leaf.der().clone()],
+        rustls_pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into()),
+    )
+    .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config));
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        while let Ok((conn, _)) = listener.accept().await {
+            let Ok(mut tls) = acceptor.accept(conn).await else {
+                continue;
+            };
+            let mut buf = vec![0u8; 4096];
+            let n = tls.read(&mut buf).await.unwrap_or(0);
+            let head = String::from_utf8_lossy(&buf[..n]).into_owned();
+            let auth = head
+                .lines()
+                .find_map(|l| l.strip_prefix("Authorization: "))
+                .unwrap_or("none")
+                .to_owned();
+            let reply = format!(
+                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n{auth}",
+                auth.len()
+            );
+            let _ = tls.write_all(reply.as_bytes()).await;
+            let _ = tls.shutdown().await;
+        }
+    });
+    (port, ca.pem())
+}
+
+#[tokio::test]
+async fn a_bound_secret_is_added_over_intercepted_tls_and_only_for_its_host() {
+    use crate::egress::Credential;
+    use crate::egress::intercept::Authority;
+    let (up, upstream_ca) = tls_upstream().await;
+    let authority = Authority::new(upstream_ca.as_bytes()).unwrap();
+    let run_ca = authority.certificate_pem();
+    let secrets = super::Secrets {
+        credentials: vec![Credential {
+            name: "TOKEN".to_owned(),
+            placeholder: "berth-placeholder-test".to_owned(),
+            value: "the-value".to_owned(),
+            hosts: vec![format!("up.test:{up}").parse().unwrap()],
+        }],
+        authority: Some(authority),
+    };
+    let (port, audit) = proxy_with(
+        &[format!("up.test:{up}")],
+        &[("up.test", "127.0.0.1")],
+        secrets,
+    )
+    .await;
+
+    // The client trusts the run's CA only, as the sandbox does through SSL_CERT_FILE.
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in
+        <rustls_pki_types::CertificateDer as rustls_pki_types::pem::PemObject>::pem_slice_iter(
+            run_ca.as_bytes(),
+        )
+    {
+        roots.add(cert.unwrap()).unwrap();
+    }
+    let client = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    let mut conn = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+    conn.write_all(format!("CONNECT up.test:{up} HTTP/1.1\r\n\r\n").as_bytes())
+        .await
+        .unwrap();
+    let mut established = [0u8; 39];
+    conn.read_exact(&mut established).await.unwrap();
+    assert_eq!(
+        &established[..],
+        b"HTTP/1.1 200 Connection established\r\n\r\n"
+    );
+    let name = rustls_pki_types::ServerName::try_from("up.test").unwrap();
+    let mut tls = tokio_rustls::TlsConnector::from(std::sync::Arc::new(client))
+        .connect(name, conn)
+        .await
+        .expect("the client trusts the leaf the proxy made");
+    tls.write_all(
+        b"GET / HTTP/1.1\r\nHost: up.test\r\nAuthorization: Bearer berth-placeholder-test\r\n\r\n",
+    )
+    .await
+    .unwrap();
+    let mut reply = Vec::new();
+    let _ = tls.read_to_end(&mut reply).await;
+    drop(tls);
+    let reply = String::from_utf8_lossy(&reply);
+    assert!(reply.ends_with("\r\n\r\nBearer the-value"), "{reply}");
+    let record = &audit.records(1).await[0];
+    assert_eq!(record.credentials, ["TOKEN"]);
+    assert_eq!(record.sni.as_deref(), Some("up.test"));
+    assert!(!serde_json::to_string(record).unwrap().contains("the-value"));
 }
