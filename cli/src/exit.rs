@@ -57,6 +57,7 @@ pub fn kind(err: &Error) -> &'static str {
         Error::ReadConfig { .. } => "read-config",
         Error::Config(_) => "config",
         Error::Usage { .. } => "usage",
+        Error::InvalidFlag { .. } => "invalid-flag",
         Error::DockerHostUnsupported { .. } => "docker-host-unsupported",
         Error::DindUnsupported { .. } => "dind-unsupported",
         Error::SocketMissing { .. } => "socket-missing",

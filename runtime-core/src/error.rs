@@ -60,6 +60,18 @@ pub enum Error {
         message: String,
     },
 
+    /// A command-line value that overrides a berth.toml key is not valid there
+    /// (checked as the file's value is).
+    #[error("{flag} {value}: {reason}")]
+    InvalidFlag {
+        /// The `berth run` flag, such as `--memory`.
+        flag: &'static str,
+        /// The value given (for `-e`, only the variable's name).
+        value: String,
+        /// Why it is refused, and what would be accepted.
+        reason: String,
+    },
+
     /// docker `host` mode on a runtime that cannot mount a host socket (or not as
     /// it is set up here).
     #[error(
@@ -331,6 +343,7 @@ impl Error {
             Self::ReadConfig { .. }
             | Self::Config(_)
             | Self::Usage { .. }
+            | Self::InvalidFlag { .. }
             | Self::SecretMissing { .. }
             | Self::DockerfileOutsideContext { .. }
             | Self::InvalidRunId { .. } => Category::Usage,

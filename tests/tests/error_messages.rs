@@ -85,6 +85,14 @@ fn cases() -> Vec<(&'static str, Error)> {
             },
         ),
         (
+            "invalid-flag",
+            Error::InvalidFlag {
+                flag: "--memory",
+                value: "1k".to_owned(),
+                reason: "memory must be at least 6MiB, got 1KiB".to_owned(),
+            },
+        ),
+        (
             "docker-host-unsupported",
             Error::DockerHostUnsupported {
                 runtime: RuntimeKind::Apple,
@@ -412,6 +420,7 @@ fn exit_codes_follow_the_table() {
             "read-config"
             | "config"
             | "usage"
+            | "invalid-flag"
             | "secret-missing"
             | "dockerfile-outside-context"
             | "invalid-run-id" => 2,

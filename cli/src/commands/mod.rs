@@ -11,12 +11,14 @@ mod doctor;
 mod egress;
 mod exec;
 mod gc;
+mod inspect;
 mod logs;
 mod plan;
 mod ps;
 mod rm;
 mod run;
 mod stop;
+mod version;
 
 /// Runs a subcommand and returns its exit code.
 pub async fn execute(command: Command) -> Result<u8, Error> {
@@ -32,6 +34,8 @@ pub async fn execute(command: Command) -> Result<u8, Error> {
         Command::Stop(args) => stop::execute(args).await,
         Command::Rm(args) => rm::execute(args).await,
         Command::Gc(args) => gc::execute(args).await,
+        Command::Inspect(args) => inspect::execute(args).await,
+        Command::Version(args) => version::execute(args).await,
     }
 }
 

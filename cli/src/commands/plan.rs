@@ -8,7 +8,8 @@ use crate::render;
 use crate::{Format, PlanArgs};
 
 pub async fn execute(args: PlanArgs) -> Result<u8, Error> {
-    let config = super::load_config(args.config.file.as_deref(), true)?;
+    let mut config = super::load_config(args.config.file.as_deref(), true)?;
+    crate::overrides::apply(&args.overrides, &mut config)?;
     let chosen = backends::choose(&config, args.config.runtime).await?;
     let plan = prepare(&config, &chosen.probed.caps, &chosen.host)?;
     match args.format {

@@ -1,0 +1,164 @@
+//! The docker-style forms of the CLI, against the real engine: `run IMAGE CMD...`
+//! and `exec RUN CMD...` without `--`, the flags that override berth.toml (seen by
+//! `plan` and inside the sandbox), `ps -q`, `inspect` and `version`.
+
+use berth_tests::{Scratch, describe, require_engine, run};
+
+fn stdout(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn stderr(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// A scratch area with a busybox berth.toml that sets what the flags override,
+/// and a workspace directory holding one file.
+fn setup(tag: &str) -> (Scratch, std::path::PathBuf, std::path::PathBuf) {
+    let s = Scratch::new(tag);
+    let config = s.write_config(
+        "berth.toml",
+        "image = \"berth-test/busybox:latest\"\nworkdir = \"/\"\nttl = \"2h\"\n\
+         [env]\nA = \"file\"\n[resources]\nmemory = \"1GiB\"\n",
+    );
+    let ws = s.dir().join("ws");
+    std::fs::create_dir(&ws).expect("workspace");
+    std::fs::write(ws.join("seen"), "x").expect("workspace file");
+    (s, config, ws)
+}
+
+#[test]
+fn run_takes_the_docker_form_and_flags_override_the_file() {
+    require_engine();
+    let (s, config, ws) = setup("habits-run");
+    let volume = format!("{}:/code:ro", ws.display());
+    let flags = [
+        "-e",
+        "A=flag",
+        "-e",
+        "B=-x",
+        "-w",
+        "/tmp",
+        "-u",
+        "1234:1234",
+        "--network",
+        "none",
+        "--memory",
+        "64m",
+        "-v",
+        &volume,
+    ];
+    let plan = run(s
+        .berth()
+        .args(["plan", "--runtime", "docker", "-f"])
+        .arg(&config)
+        .args(flags));
+    assert!(plan.status.success(), "{}", describe(&plan));
+    let text = stdout(&plan);
+    for line in [
+        "user      1234:1234",
+        "workdir   /tmp",
+        "/code (read-only, workspace)",
+        "network   none",
+        "memory 64MiB",
+    ] {
+        assert!(text.contains(line), "{line:?} in:\n{text}");
+    }
+    let script = "echo \"$A $B\"; pwd; id -u; ls /code; ip -o addr | grep -vc ' lo '; \
+                  touch /code/new 2>/dev/null || echo read-only";
+    let out = run(s
+        .berth()
+        .args(["run", "--rm", "--runtime", "docker", "-f"])
+        .arg(&config)
+        .args(flags)
+        .args(["berth-test/busybox:latest", "sh", "-c", script]));
+    assert!(out.status.success(), "{}", describe(&out));
+    assert_eq!(
+        stdout(&out),
+        "flag -x\n/tmp\n1234\nseen\n0\nread-only\n",
+        "{}",
+        describe(&out)
+    );
+    let bad = run(s
+        .berth()
+        .args(["run", "--rm", "--runtime", "docker", "--cpus", "0", "-f"])
+        .arg(&config));
+    assert_eq!(bad.status.code(), Some(2), "{}", describe(&bad));
+    assert!(
+        stderr(&bad).contains("--cpus 0: cpus must be at least 0.01"),
+        "{}",
+        describe(&bad)
+    );
+    assert_eq!(s.records(), 0);
+    s.assert_clean();
+}
+
+#[test]
+fn exec_ps_q_and_inspect_of_a_gvisor_run() {
+    require_engine();
+    let (s, config, _) = setup("habits-exec");
+    let name = format!("{}-g", s.name());
+    let started = run(s
+        .berth()
+        .args(["run", "-d", "--runtime", "gvisor", "--name", &name, "-f"])
+        .arg(&config)
+        .args(["berth-test/busybox:latest", "sleep", "600"]));
+    assert!(started.status.success(), "{}", describe(&started));
+    let exec = run(s.berth().args(["exec", &name, "echo", "-n", "--", "ok"]));
+    assert_eq!(stdout(&exec), "-- ok", "{}", describe(&exec));
+    let dashed = run(s.berth().args(["exec", &name, "--", "echo", "-n", "ok"]));
+    assert_eq!(stdout(&dashed), "ok", "{}", describe(&dashed));
+
+    let ps = run(s.berth().args(["ps", "-q"]));
+    assert!(ps.status.success(), "{}", describe(&ps));
+    assert!(
+        stdout(&ps).lines().any(|l| l == name),
+        "{name} alone on a line: {}",
+        describe(&ps)
+    );
+    let inspect = run(s.berth().args(["inspect", &name]));
+    assert!(inspect.status.success(), "{}", describe(&inspect));
+    let json: serde_json::Value = serde_json::from_slice(&inspect.stdout).expect("JSON");
+    assert_eq!(json["sandbox"]["state"], "running", "{json}");
+    assert_eq!(json["sandbox"]["runtime"], "gvisor", "{json}");
+    assert_eq!(json["record"]["name"], name.as_str(), "{json}");
+    assert_eq!(json["record"]["run_id"], json["run_id"], "{json}");
+
+    let rm = run(s.berth().args(["rm", "-f", &name]));
+    assert!(rm.status.success(), "{}", describe(&rm));
+    let gone = run(s.berth().args(["inspect", &name]));
+    assert_eq!(gone.status.code(), Some(8), "{}", describe(&gone));
+    assert_eq!(s.records(), 0);
+    s.assert_clean();
+}
+
+#[test]
+fn version_names_berth_and_the_engine() {
+    require_engine();
+    let s = Scratch::new("habits-version");
+    let out = run(s.berth().args(["version", "--format", "json"]));
+    assert!(out.status.success(), "{}", describe(&out));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(json["berth"], env!("CARGO_PKG_VERSION"), "{json}");
+    assert!(
+        json["engine"]["version"]
+            .as_str()
+            .is_some_and(|v| !v.is_empty()),
+        "{json}"
+    );
+    assert!(
+        json["runtimes"].as_array().is_some_and(|r| r
+            .iter()
+            .any(|r| r["runtime"] == "docker" && r["available"] == true)),
+        "{json}"
+    );
+    let human = run(s.berth().arg("version"));
+    assert!(
+        stdout(&human).starts_with(&format!(
+            "berth    {}\nengine   Docker ",
+            env!("CARGO_PKG_VERSION")
+        )),
+        "{}",
+        describe(&human)
+    );
+}
