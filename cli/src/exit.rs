@@ -58,6 +58,7 @@ pub fn kind(err: &Error) -> &'static str {
         Error::Config(_) => "config",
         Error::Usage { .. } => "usage",
         Error::InvalidFlag { .. } => "invalid-flag",
+        Error::NotRunning { .. } => "not-running",
         Error::DockerHostUnsupported { .. } => "docker-host-unsupported",
         Error::DindUnsupported { .. } => "dind-unsupported",
         Error::SocketMissing { .. } => "socket-missing",

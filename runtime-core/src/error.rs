@@ -72,6 +72,19 @@ pub enum Error {
         reason: String,
     },
 
+    /// A process was asked for in a sandbox that is not running.
+    #[error("sandbox {name} ({runtime}) is {state}, not running\n  = fix: {fix}")]
+    NotRunning {
+        /// The sandbox's name.
+        name: String,
+        /// Its runtime.
+        runtime: RuntimeKind,
+        /// What it is instead, such as "exited (code 0)".
+        state: String,
+        /// How to get a running one.
+        fix: String,
+    },
+
     /// docker `host` mode on a runtime that cannot mount a host socket (or not as
     /// it is set up here).
     #[error(
@@ -357,6 +370,7 @@ impl Error {
             | Self::Unsupported { .. }
             | Self::DangersNotAcknowledged { .. }
             | Self::HostPathChanged { .. }
+            | Self::NotRunning { .. }
             | Self::Foreign { .. } => Category::Refused,
             Self::Unavailable { .. } | Self::SocketMissing { .. } => Category::Unavailable,
             Self::PermissionDenied { .. } => Category::PermissionDenied,

@@ -1,6 +1,8 @@
 //! The docker-style forms of the CLI, against the real engine: `run IMAGE CMD...`
 //! and `exec RUN CMD...` without `--`, the flags that override berth.toml (seen by
-//! `plan` and inside the sandbox), `ps -q`, `inspect` and `version`.
+//! `plan` and inside the sandbox), `ps -q`, `inspect`, `version`, and the
+//! messages of everyday mistakes: exec into a stopped sandbox, `run` with no
+//! config, `gc --dry-run`'s names, `plan`'s TTL.
 
 use berth_tests::{Scratch, describe, require_engine, run};
 
@@ -61,6 +63,7 @@ fn run_takes_the_docker_form_and_flags_override_the_file() {
         "/code (read-only, workspace)",
         "network   none",
         "memory 64MiB",
+        "ttl       2h for a detached run",
     ] {
         assert!(text.contains(line), "{line:?} in:\n{text}");
     }
@@ -94,7 +97,7 @@ fn run_takes_the_docker_form_and_flags_override_the_file() {
 }
 
 #[test]
-fn exec_ps_q_and_inspect_of_a_gvisor_run() {
+fn exec_takes_the_docker_form_and_a_stopped_sandbox_is_named_as_such() {
     require_engine();
     let (s, config, _) = setup("habits-exec");
     let name = format!("{}-g", s.name());
@@ -124,6 +127,29 @@ fn exec_ps_q_and_inspect_of_a_gvisor_run() {
     assert_eq!(json["record"]["name"], name.as_str(), "{json}");
     assert_eq!(json["record"]["run_id"], json["run_id"], "{json}");
 
+    let stop = run(s.berth().args(["stop", "-t", "0", &name]));
+    assert!(stop.status.success(), "{}", describe(&stop));
+    let refused = run(s.berth().args(["exec", &name, "true"]));
+    assert_eq!(refused.status.code(), Some(3), "{}", describe(&refused));
+    let message = stderr(&refused);
+    assert!(
+        message.contains(&format!("sandbox {name} (gvisor) is stopped")),
+        "{message}"
+    );
+    assert!(message.contains(&format!("berth rm {name}")), "{message}");
+    assert!(
+        !message.contains("docker") && !message.contains("Error response"),
+        "no engine words: {message}"
+    );
+
+    let dry = run(s.berth().args(["gc", "--dry-run"]));
+    assert!(dry.status.success(), "{}", describe(&dry));
+    let run_id = json["run_id"].as_str().expect("run id");
+    assert!(
+        stdout(&dry).contains(&format!("would remove {name} (run {run_id}, ")),
+        "{}",
+        describe(&dry)
+    );
     let rm = run(s.berth().args(["rm", "-f", &name]));
     assert!(rm.status.success(), "{}", describe(&rm));
     let gone = run(s.berth().args(["inspect", &name]));
@@ -161,4 +187,22 @@ fn version_names_berth_and_the_engine() {
         "{}",
         describe(&human)
     );
+}
+
+#[test]
+fn run_without_a_config_or_an_image_says_so_plainly() {
+    require_engine();
+    let s = Scratch::new("habits-noconfig");
+    let out = run(s
+        .berth()
+        .current_dir(s.dir())
+        .args(["run", "--rm", "--runtime", "docker"]));
+    assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
+    let message = stderr(&out);
+    assert!(
+        message.contains(&format!("no berth.toml in {}", s.dir().display())),
+        "{message}"
+    );
+    assert!(!message.contains("<defaults>"), "{message}");
+    assert_eq!(s.records(), 0);
 }

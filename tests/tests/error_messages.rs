@@ -93,6 +93,15 @@ fn cases() -> Vec<(&'static str, Error)> {
             },
         ),
         (
+            "not-running",
+            Error::NotRunning {
+                name: "agent-3f2a9c01".to_owned(),
+                runtime: RuntimeKind::Gvisor,
+                state: "stopped (exited with code 0)".to_owned(),
+                fix: "a stopped run cannot be started again: its output stays readable with `berth logs agent-3f2a9c01`; remove it with `berth rm agent-3f2a9c01`, then start a new one with `berth run -d`".to_owned(),
+            },
+        ),
+        (
             "docker-host-unsupported",
             Error::DockerHostUnsupported {
                 runtime: RuntimeKind::Apple,
@@ -434,6 +443,7 @@ fn exit_codes_follow_the_table() {
             | "unsupported"
             | "dangers-not-acknowledged"
             | "host-path-changed"
+            | "not-running"
             | "foreign" => 3,
             // A missing socket almost always means the engine is not running.
             "unavailable" | "socket-missing" => 4,

@@ -1,6 +1,6 @@
 //! `berth exec`: a command in a running sandbox, stdio byte-exact with -i.
 
-use runtime_core::{Error, ExecSpec};
+use runtime_core::{Error, ExecSpec, SandboxInfo, SandboxState};
 
 use crate::signals::Interrupts;
 use crate::{ExecArgs, backends, environment, stdio};
@@ -20,6 +20,7 @@ pub async fn execute(args: ExecArgs) -> Result<u8, Error> {
         env.extend(environment::Item::parse(item)?.resolve(from_berth));
     }
     let (runtime, info) = backends::locate(args.runtime, &args.run).await?;
+    require_running(&info)?;
     let spec = ExecSpec {
         cmd: args.command,
         workdir: args.workdir,
@@ -39,4 +40,61 @@ pub async fn execute(args: ExecArgs) -> Result<u8, Error> {
     };
     drop(raw);
     Ok(crate::exit::of_process(code?))
+}
+
+/// Refuses a sandbox that is not running, saying what it is and what to do,
+/// rather than passing on the engine's words.
+fn require_running(info: &SandboxInfo) -> Result<(), Error> {
+    if info.state == SandboxState::Running {
+        return Ok(());
+    }
+    let state = match (info.state, info.exit_code) {
+        (SandboxState::Exited, Some(code)) => format!("stopped (exited with code {code})"),
+        (SandboxState::Exited, None) => "stopped".to_owned(),
+        (state, _) => state.to_string(),
+    };
+    let name = &info.name;
+    Err(Error::NotRunning {
+        name: name.clone(),
+        runtime: info.runtime,
+        state,
+        fix: format!(
+            "a stopped run cannot be started again: its output stays readable with `berth logs {name}`; remove it with `berth rm {name}`, then start a new one with `berth run -d`"
+        ),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use runtime_core::{RuntimeKind, SandboxInfo, SandboxState};
+
+    #[test]
+    fn a_stopped_sandbox_is_refused_with_its_runtime_and_what_to_do() {
+        let mut info = SandboxInfo {
+            id: "id-1".to_owned(),
+            name: "agent-1".to_owned(),
+            run_id: None,
+            foreign: None,
+            runtime: RuntimeKind::Gvisor,
+            oci_runtime: Some("runsc".to_owned()),
+            image: "berth-test/busybox:latest".to_owned(),
+            state: SandboxState::Exited,
+            status: "Exited (137) 2 seconds ago".to_owned(),
+            created: 0,
+            exit_code: Some(137),
+            labels: Default::default(),
+        };
+        let err = super::require_running(&info).expect_err("stopped");
+        let text = err.to_string();
+        assert!(
+            text.starts_with(
+                "sandbox agent-1 (gvisor) is stopped (exited with code 137), not running"
+            ),
+            "{text}"
+        );
+        assert!(text.contains("berth rm agent-1"), "{text}");
+        assert_eq!(crate::exit::code(&err), crate::exit::REFUSED);
+        info.state = SandboxState::Running;
+        assert!(super::require_running(&info).is_ok());
+    }
 }
