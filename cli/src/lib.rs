@@ -63,6 +63,10 @@ pub enum Command {
     Egress(EgressArgs),
     /// Stop a sandbox (SIGTERM, then SIGKILL after the grace period).
     Stop(StopArgs),
+    /// Start a stopped detached run again (its egress proxy too).
+    Start(StartArgs),
+    /// Stop a detached run, then start it again.
+    Restart(RestartArgs),
     /// Remove sandboxes with their networks and anonymous volumes.
     Rm(RmArgs),
     /// Remove finished, orphaned and expired runs, debris of launches that died,
@@ -356,6 +360,31 @@ pub struct StopArgs {
     #[arg(long, value_parser = runtime_choice())]
     runtime: Option<RuntimeChoice>,
     /// The sandboxes: names, run ids or ids.
+    #[arg(value_name = "RUN", required = true)]
+    runs: Vec<String>,
+}
+
+/// `berth start`.
+#[derive(Debug, Args)]
+pub struct StartArgs {
+    /// The runtime to look in [default: every available one].
+    #[arg(long, value_parser = runtime_choice())]
+    runtime: Option<RuntimeChoice>,
+    /// The runs: names, run ids or ids.
+    #[arg(value_name = "RUN", required = true)]
+    runs: Vec<String>,
+}
+
+/// `berth restart`.
+#[derive(Debug, Args)]
+pub struct RestartArgs {
+    /// Seconds to wait after SIGTERM before SIGKILL.
+    #[arg(short = 't', long = "time", default_value_t = 10, value_name = "SECS")]
+    time: u64,
+    /// The runtime to look in [default: every available one].
+    #[arg(long, value_parser = runtime_choice())]
+    runtime: Option<RuntimeChoice>,
+    /// The runs: names, run ids or ids.
     #[arg(value_name = "RUN", required = true)]
     runs: Vec<String>,
 }

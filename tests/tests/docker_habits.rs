@@ -1,8 +1,8 @@
 //! The docker-style forms of the CLI, against the real engine: `run IMAGE CMD...`
 //! and `exec RUN CMD...` without `--`, the flags that override berth.toml (seen by
-//! `plan` and inside the sandbox), `ps -q`, `inspect`, `version`, and the
-//! messages of everyday mistakes: exec into a stopped sandbox, `run` with no
-//! config, `gc --dry-run`'s names, `plan`'s TTL.
+//! `plan` and inside the sandbox), `ps -q`, `inspect`, `start`, `restart`,
+//! `version`, and the messages of everyday mistakes: exec into a stopped sandbox,
+//! `run` with no config, `gc --dry-run`'s names, `plan`'s TTL.
 
 use berth_tests::{Scratch, describe, require_engine, run};
 
@@ -136,7 +136,10 @@ fn exec_takes_the_docker_form_and_a_stopped_sandbox_is_named_as_such() {
         message.contains(&format!("sandbox {name} (gvisor) is stopped")),
         "{message}"
     );
-    assert!(message.contains(&format!("berth rm {name}")), "{message}");
+    assert!(
+        message.contains(&format!("berth start {name}")),
+        "{message}"
+    );
     assert!(
         !message.contains("docker") && !message.contains("Error response"),
         "no engine words: {message}"
@@ -150,10 +153,95 @@ fn exec_takes_the_docker_form_and_a_stopped_sandbox_is_named_as_such() {
         "{}",
         describe(&dry)
     );
+
+    let start = run(s.berth().args(["start", &name]));
+    assert_eq!(stdout(&start), format!("{name}\n"), "{}", describe(&start));
+    let again = run(s.berth().args(["exec", &name, "echo", "-n", "again"]));
+    assert_eq!(stdout(&again), "again", "{}", describe(&again));
+    let restart = run(s.berth().args(["restart", "-t", "0", &name]));
+    assert!(restart.status.success(), "{}", describe(&restart));
+    let inspect = run(s.berth().args(["inspect", &name]));
+    let json: serde_json::Value = serde_json::from_slice(&inspect.stdout).expect("JSON");
+    assert_eq!(json["sandbox"]["state"], "running", "{json}");
+    assert_eq!(json["record"]["state"], "running", "{json}");
+
     let rm = run(s.berth().args(["rm", "-f", &name]));
     assert!(rm.status.success(), "{}", describe(&rm));
     let gone = run(s.berth().args(["inspect", &name]));
     assert_eq!(gone.status.code(), Some(8), "{}", describe(&gone));
+    assert_eq!(s.records(), 0);
+    s.assert_clean();
+}
+
+#[test]
+fn an_allowlist_run_starts_again_with_its_proxy() {
+    require_engine();
+    let s = Scratch::new("habits-egress");
+    let config = s.write_config(
+        "berth.toml",
+        "image = \"berth-test/busybox:latest\"\ncommand = [\"sleep\", \"600\"]\n\
+         [network]\npolicy = \"allowlist\"\nallow = [\"allowed.test:443\"]\n",
+    );
+    let name = format!("{}-e", s.name());
+    let started = run(s
+        .berth()
+        .args(["run", "-d", "--runtime", "docker", "--name", &name, "-f"])
+        .arg(&config));
+    assert!(started.status.success(), "{}", describe(&started));
+    // The proxy answers a host outside the allowlist with its 403.
+    let denied = |what: &str| {
+        let out = run(s.berth().args([
+            "exec",
+            &name,
+            "sh",
+            "-c",
+            "wget -q -O /dev/null -Y on http://denied.test/ 2>&1; true",
+        ]));
+        assert!(
+            stdout(&out).contains("403 Forbidden"),
+            "{what}: {}",
+            describe(&out)
+        );
+    };
+    denied("before the stop");
+    let stop = run(s.berth().args(["stop", "-t", "0", &name]));
+    assert!(stop.status.success(), "{}", describe(&stop));
+    let start = run(s.berth().args(["start", &name]));
+    assert!(start.status.success(), "{}", describe(&start));
+    denied("after start: the proxy was started again too");
+    let rm = run(s.berth().args(["rm", "-f", &name]));
+    assert!(rm.status.success(), "{}", describe(&rm));
+    assert_eq!(s.records(), 0);
+    s.assert_clean();
+}
+
+#[test]
+fn a_stopped_foreground_run_is_not_started_again() {
+    require_engine();
+    let (s, config, _) = setup("habits-fg");
+    let name = format!("{}-fg", s.name());
+    let ran = run(s
+        .berth()
+        .args(["run", "--runtime", "docker", "--name", &name, "-f"])
+        .arg(&config)
+        .args(["--", "true"]));
+    assert!(ran.status.success(), "{}", describe(&ran));
+    let start = run(s.berth().args(["start", &name]));
+    assert_eq!(start.status.code(), Some(2), "{}", describe(&start));
+    assert!(
+        stderr(&start).contains("only a detached run (berth run -d) can be started again"),
+        "{}",
+        describe(&start)
+    );
+    let exec = run(s.berth().args(["exec", &name, "true"]));
+    assert_eq!(exec.status.code(), Some(3), "{}", describe(&exec));
+    assert!(
+        stderr(&exec).contains(&format!("remove it with `berth rm {name}`")),
+        "{}",
+        describe(&exec)
+    );
+    let rm = run(s.berth().args(["rm", &name]));
+    assert!(rm.status.success(), "{}", describe(&rm));
     assert_eq!(s.records(), 0);
     s.assert_clean();
 }

@@ -98,7 +98,7 @@ fn cases() -> Vec<(&'static str, Error)> {
                 name: "agent-3f2a9c01".to_owned(),
                 runtime: RuntimeKind::Gvisor,
                 state: "stopped (exited with code 0)".to_owned(),
-                fix: "a stopped run cannot be started again: its output stays readable with `berth logs agent-3f2a9c01`; remove it with `berth rm agent-3f2a9c01`, then start a new one with `berth run -d`".to_owned(),
+                fix: "start it again with `berth start agent-3f2a9c01` (its output: `berth logs agent-3f2a9c01`)".to_owned(),
             },
         ),
         (

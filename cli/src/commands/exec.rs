@@ -54,13 +54,22 @@ fn require_running(info: &SandboxInfo) -> Result<(), Error> {
         (state, _) => state.to_string(),
     };
     let name = &info.name;
+    let detached = matches!(
+        runtime_core::labels::Ownership::classify_container(&info.labels),
+        runtime_core::labels::Ownership::Run(labels) if labels.detached == Some(true)
+    );
+    let fix = if detached {
+        format!("start it again with `berth start {name}` (its output: `berth logs {name}`)")
+    } else {
+        format!(
+            "a foreground run is not started again: its output stays readable with `berth logs {name}`; remove it with `berth rm {name}`, then start a new one with `berth run -d`"
+        )
+    };
     Err(Error::NotRunning {
         name: name.clone(),
         runtime: info.runtime,
         state,
-        fix: format!(
-            "a stopped run cannot be started again: its output stays readable with `berth logs {name}`; remove it with `berth rm {name}`, then start a new one with `berth run -d`"
-        ),
+        fix,
     })
 }
 
@@ -92,8 +101,26 @@ mod tests {
             ),
             "{text}"
         );
-        assert!(text.contains("berth rm agent-1"), "{text}");
+        assert!(
+            text.contains("berth rm agent-1"),
+            "a foreground run: {text}"
+        );
         assert_eq!(crate::exit::code(&err), crate::exit::REFUSED);
+        info.labels = [
+            ("berth.managed-by", "berth"),
+            ("berth.run-id", "0123456789ab"),
+            ("berth.detached", "true"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+        let text = super::require_running(&info)
+            .expect_err("stopped")
+            .to_string();
+        assert!(
+            text.contains("berth start agent-1"),
+            "a detached run: {text}"
+        );
         info.state = SandboxState::Running;
         assert!(super::require_running(&info).is_ok());
     }

@@ -17,6 +17,7 @@ mod plan;
 mod ps;
 mod rm;
 mod run;
+mod start;
 mod stop;
 mod version;
 
@@ -32,6 +33,8 @@ pub async fn execute(command: Command) -> Result<u8, Error> {
         Command::Logs(args) => logs::execute(args).await,
         Command::Egress(args) => egress::execute(args).await,
         Command::Stop(args) => stop::execute(args).await,
+        Command::Start(args) => start::execute(args).await,
+        Command::Restart(args) => start::restart(args).await,
         Command::Rm(args) => rm::execute(args).await,
         Command::Gc(args) => gc::execute(args).await,
         Command::Inspect(args) => inspect::execute(args).await,
