@@ -66,7 +66,7 @@ pub enum Command {
     /// Start a stopped detached run again (its egress proxy too).
     Start(StartArgs),
     /// Stop a detached run, then start it again.
-    Restart(RestartArgs),
+    Restart(StopArgs),
     /// Remove sandboxes with their networks and anonymous volumes.
     Rm(RmArgs),
     /// Remove finished, orphaned and expired runs, debris of launches that died,
@@ -350,7 +350,7 @@ pub struct EgressArgs {
     run: String,
 }
 
-/// `berth stop`.
+/// `berth stop` and `berth restart`.
 #[derive(Debug, Args)]
 pub struct StopArgs {
     /// Seconds to wait after SIGTERM before SIGKILL.
@@ -367,20 +367,6 @@ pub struct StopArgs {
 /// `berth start`.
 #[derive(Debug, Args)]
 pub struct StartArgs {
-    /// The runtime to look in [default: every available one].
-    #[arg(long, value_parser = runtime_choice())]
-    runtime: Option<RuntimeChoice>,
-    /// The runs: names, run ids or ids.
-    #[arg(value_name = "RUN", required = true)]
-    runs: Vec<String>,
-}
-
-/// `berth restart`.
-#[derive(Debug, Args)]
-pub struct RestartArgs {
-    /// Seconds to wait after SIGTERM before SIGKILL.
-    #[arg(short = 't', long = "time", default_value_t = 10, value_name = "SECS")]
-    time: u64,
     /// The runtime to look in [default: every available one].
     #[arg(long, value_parser = runtime_choice())]
     runtime: Option<RuntimeChoice>,

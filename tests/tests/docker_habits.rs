@@ -14,6 +14,13 @@ fn stderr(out: &std::process::Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
+/// `berth ARGS` in the scratch area, which must succeed.
+fn berth_ok(s: &Scratch, args: &[&str]) -> std::process::Output {
+    let out = run(s.berth().args(args));
+    assert!(out.status.success(), "berth {args:?}: {}", describe(&out));
+    out
+}
+
 /// A scratch area with a busybox berth.toml that sets what the flags override,
 /// and a workspace directory holding one file.
 fn setup(tag: &str) -> (Scratch, std::path::PathBuf, std::path::PathBuf) {
@@ -112,23 +119,20 @@ fn exec_takes_the_docker_form_and_a_stopped_sandbox_is_named_as_such() {
     let dashed = run(s.berth().args(["exec", &name, "--", "echo", "-n", "ok"]));
     assert_eq!(stdout(&dashed), "ok", "{}", describe(&dashed));
 
-    let ps = run(s.berth().args(["ps", "-q"]));
-    assert!(ps.status.success(), "{}", describe(&ps));
+    let ps = berth_ok(&s, &["ps", "-q"]);
     assert!(
         stdout(&ps).lines().any(|l| l == name),
         "{name} alone on a line: {}",
         describe(&ps)
     );
-    let inspect = run(s.berth().args(["inspect", &name]));
-    assert!(inspect.status.success(), "{}", describe(&inspect));
+    let inspect = berth_ok(&s, &["inspect", &name]);
     let json: serde_json::Value = serde_json::from_slice(&inspect.stdout).expect("JSON");
     assert_eq!(json["sandbox"]["state"], "running", "{json}");
     assert_eq!(json["sandbox"]["runtime"], "gvisor", "{json}");
     assert_eq!(json["record"]["name"], name.as_str(), "{json}");
     assert_eq!(json["record"]["run_id"], json["run_id"], "{json}");
 
-    let stop = run(s.berth().args(["stop", "-t", "0", &name]));
-    assert!(stop.status.success(), "{}", describe(&stop));
+    berth_ok(&s, &["stop", "-t", "0", &name]);
     let refused = run(s.berth().args(["exec", &name, "true"]));
     assert_eq!(refused.status.code(), Some(3), "{}", describe(&refused));
     let message = stderr(&refused);
@@ -145,8 +149,7 @@ fn exec_takes_the_docker_form_and_a_stopped_sandbox_is_named_as_such() {
         "no engine words: {message}"
     );
 
-    let dry = run(s.berth().args(["gc", "--dry-run"]));
-    assert!(dry.status.success(), "{}", describe(&dry));
+    let dry = berth_ok(&s, &["gc", "--dry-run"]);
     let run_id = json["run_id"].as_str().expect("run id");
     assert!(
         stdout(&dry).contains(&format!("would remove {name} (run {run_id}, ")),
@@ -158,15 +161,13 @@ fn exec_takes_the_docker_form_and_a_stopped_sandbox_is_named_as_such() {
     assert_eq!(stdout(&start), format!("{name}\n"), "{}", describe(&start));
     let again = run(s.berth().args(["exec", &name, "echo", "-n", "again"]));
     assert_eq!(stdout(&again), "again", "{}", describe(&again));
-    let restart = run(s.berth().args(["restart", "-t", "0", &name]));
-    assert!(restart.status.success(), "{}", describe(&restart));
+    berth_ok(&s, &["restart", "-t", "0", &name]);
     let inspect = run(s.berth().args(["inspect", &name]));
     let json: serde_json::Value = serde_json::from_slice(&inspect.stdout).expect("JSON");
     assert_eq!(json["sandbox"]["state"], "running", "{json}");
     assert_eq!(json["record"]["state"], "running", "{json}");
 
-    let rm = run(s.berth().args(["rm", "-f", &name]));
-    assert!(rm.status.success(), "{}", describe(&rm));
+    berth_ok(&s, &["rm", "-f", &name]);
     let gone = run(s.berth().args(["inspect", &name]));
     assert_eq!(gone.status.code(), Some(8), "{}", describe(&gone));
     assert_eq!(s.records(), 0);
@@ -204,13 +205,10 @@ fn an_allowlist_run_starts_again_with_its_proxy() {
         );
     };
     denied("before the stop");
-    let stop = run(s.berth().args(["stop", "-t", "0", &name]));
-    assert!(stop.status.success(), "{}", describe(&stop));
-    let start = run(s.berth().args(["start", &name]));
-    assert!(start.status.success(), "{}", describe(&start));
+    berth_ok(&s, &["stop", "-t", "0", &name]);
+    berth_ok(&s, &["start", &name]);
     denied("after start: the proxy was started again too");
-    let rm = run(s.berth().args(["rm", "-f", &name]));
-    assert!(rm.status.success(), "{}", describe(&rm));
+    berth_ok(&s, &["rm", "-f", &name]);
     assert_eq!(s.records(), 0);
     s.assert_clean();
 }
@@ -240,8 +238,7 @@ fn a_stopped_foreground_run_is_not_started_again() {
         "{}",
         describe(&exec)
     );
-    let rm = run(s.berth().args(["rm", &name]));
-    assert!(rm.status.success(), "{}", describe(&rm));
+    berth_ok(&s, &["rm", &name]);
     assert_eq!(s.records(), 0);
     s.assert_clean();
 }
@@ -250,8 +247,7 @@ fn a_stopped_foreground_run_is_not_started_again() {
 fn version_names_berth_and_the_engine() {
     require_engine();
     let s = Scratch::new("habits-version");
-    let out = run(s.berth().args(["version", "--format", "json"]));
-    assert!(out.status.success(), "{}", describe(&out));
+    let out = berth_ok(&s, &["version", "--format", "json"]);
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
     assert_eq!(json["berth"], env!("CARGO_PKG_VERSION"), "{json}");
     assert!(

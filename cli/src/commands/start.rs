@@ -7,7 +7,7 @@ use std::time::Duration;
 use runtime_core::state::RunState;
 use runtime_core::{Error, SandboxState};
 
-use crate::{RestartArgs, StartArgs, backends};
+use crate::{StartArgs, StopArgs, backends};
 
 pub async fn execute(args: StartArgs) -> Result<u8, Error> {
     let flag = args.runtime;
@@ -21,7 +21,7 @@ pub async fn execute(args: StartArgs) -> Result<u8, Error> {
     Ok(0)
 }
 
-pub async fn restart(args: RestartArgs) -> Result<u8, Error> {
+pub async fn restart(args: StopArgs) -> Result<u8, Error> {
     let flag = args.runtime;
     super::sweep_expired(flag).await;
     let store = super::run_store()?;
