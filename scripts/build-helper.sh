@@ -7,6 +7,8 @@
 # Usage: scripts/build-helper.sh     (about 1 min the first time, seconds after)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/require-rust.sh
+require_rust
 triple=$(rustc -vV | sed -n 's/^host: //p')
 RUSTFLAGS='-C target-feature=+crt-static' cargo build --quiet --release \
   -p runtime-core --features helper --bin berth-helper --target "$triple"

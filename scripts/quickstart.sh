@@ -3,6 +3,8 @@
 # example image locally (no registry needed), then runs a command in a sandbox.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/require-rust.sh
+require_rust
 
 bash scripts/setup-engine.sh
 cargo build --release --bin berth

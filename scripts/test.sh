@@ -4,11 +4,24 @@
 # Usage: scripts/test.sh [extra nextest args]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/require-rust.sh
+require_rust
 
 bash scripts/setup-engine.sh
 bash scripts/build-test-images.sh
-# The MCP end-to-end test's client is the official Python SDK, on the host.
-python3 -c 'import mcp.client.stdio' 2>/dev/null || python3 -m pip install --quiet 'mcp>=1.10,<2'
+# The MCP end-to-end test's client is the official Python SDK, on the host, in a
+# virtual environment of its own: stock Debian's python3 refuses `pip install`
+# into the system (PEP 668).
+venv=target/mcp-client-venv
+if ! "$venv/bin/python3" -c 'import mcp.client.stdio' 2>/dev/null; then
+  if ! python3 -m venv "$venv" 2>/dev/null; then
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null
+    rm -rf "$venv"
+    python3 -m venv "$venv"
+  fi
+  "$venv/bin/python3" -m pip install --quiet 'mcp>=1.10,<2'
+fi
+export BERTH_TEST_PYTHON="$PWD/$venv/bin/python3"
 command -v cargo-nextest >/dev/null 2>&1 || cargo install --locked cargo-nextest
 cargo build --workspace --bins
 # The egress proxy's static helper, next to the berth binaries.

@@ -57,6 +57,8 @@ pub fn kind(err: &Error) -> &'static str {
         Error::ReadConfig { .. } => "read-config",
         Error::Config(_) => "config",
         Error::Usage { .. } => "usage",
+        Error::InvalidFlag { .. } => "invalid-flag",
+        Error::NotRunning { .. } => "not-running",
         Error::DockerHostUnsupported { .. } => "docker-host-unsupported",
         Error::DindUnsupported { .. } => "dind-unsupported",
         Error::SocketMissing { .. } => "socket-missing",

@@ -15,7 +15,9 @@ use runtime_core::{Error, RuntimeChoice};
 mod backends;
 mod commands;
 mod consent;
+mod environment;
 pub mod exit;
+mod overrides;
 mod render;
 mod signals;
 mod stdio;
@@ -52,6 +54,8 @@ pub enum Command {
     Exec(ExecArgs),
     /// List berth's sandboxes.
     Ps(PsArgs),
+    /// Print a run as JSON: its record and the engine's view of its sandbox.
+    Inspect(InspectArgs),
     /// Print a sandbox's output.
     Logs(LogsArgs),
     /// Print the egress decisions of an allowlist run: one per request its proxy
@@ -59,11 +63,17 @@ pub enum Command {
     Egress(EgressArgs),
     /// Stop a sandbox (SIGTERM, then SIGKILL after the grace period).
     Stop(StopArgs),
+    /// Start a stopped detached run again (its egress proxy too).
+    Start(StartArgs),
+    /// Stop a detached run, then start it again.
+    Restart(StopArgs),
     /// Remove sandboxes with their networks and anonymous volumes.
     Rm(RmArgs),
     /// Remove finished, orphaned and expired runs, debris of launches that died,
     /// and stale run records.
     Gc(GcArgs),
+    /// Print berth's version and what each runtime's engine answered.
+    Version(VersionArgs),
 }
 
 /// Output format of listing and inspecting commands.
@@ -99,11 +109,55 @@ fn runtime_choice() -> impl clap::builder::TypedValueParser<Value = RuntimeChoic
     PossibleValuesParser::new(values).try_map(|name| name.parse::<RuntimeChoice>())
 }
 
+/// Flags that override berth.toml keys, as `docker run` spells them; each is
+/// checked as the file's value is, and `berth plan` shows the result.
+#[derive(Debug, Clone, Default, Args)]
+pub struct OverrideArgs {
+    /// Set an environment variable, over the config's [env] (repeat for more). The
+    /// value is a literal that `berth plan` shows; host values belong in
+    /// [secrets].
+    #[arg(short = 'e', long = "env", value_name = "K=V")]
+    env: Vec<String>,
+    /// Read K=V lines (blank lines and # comments skipped) as -e does; -e wins.
+    #[arg(long = "env-file", value_name = "FILE")]
+    env_file: Vec<PathBuf>,
+    /// Mount HOST as the workspace at CONTAINER, over [workspace] (read-only with
+    /// :ro); a relative HOST is relative to the current directory.
+    #[arg(short = 'v', long = "volume", value_name = "HOST:CONTAINER[:ro]")]
+    volume: Option<String>,
+    /// Working directory inside, over [sandbox] workdir.
+    #[arg(short = 'w', long = "workdir", value_name = "DIR")]
+    workdir: Option<String>,
+    /// User inside (name, uid or uid:gid), over [sandbox] user.
+    #[arg(short = 'u', long = "user", value_name = "USER")]
+    user: Option<String>,
+    /// Network, over [network] policy: open, or none (no network at all).
+    #[arg(long, value_enum, value_name = "POLICY")]
+    network: Option<NetworkFlag>,
+    /// Memory limit (such as 512MiB, 2g, or unlimited), over [resources] memory.
+    #[arg(long, value_name = "SIZE")]
+    memory: Option<String>,
+    /// CPU limit (such as 2, 0.5, or unlimited), over [resources] cpus.
+    #[arg(long, value_name = "CPUS")]
+    cpus: Option<String>,
+}
+
+/// The policies `--network` may set (an allowlist lives in berth.toml).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum NetworkFlag {
+    /// Full egress.
+    Open,
+    /// No network at all.
+    None,
+}
+
 /// `berth plan`.
 #[derive(Debug, Args)]
 pub struct PlanArgs {
     #[command(flatten)]
     config: ConfigArgs,
+    #[command(flatten)]
+    overrides: OverrideArgs,
     /// Output format.
     #[arg(long, value_enum, default_value_t)]
     format: Format,
@@ -135,6 +189,8 @@ pub struct DoctorArgs {
 pub struct RunArgs {
     #[command(flatten)]
     config: ConfigArgs,
+    #[command(flatten)]
+    overrides: OverrideArgs,
     /// Name of the sandbox [default: the sandbox name and 8 random hex digits]; a pinned name that is
     /// taken is an error.
     #[arg(long)]
@@ -157,12 +213,31 @@ pub struct RunArgs {
     /// config file until it changes.
     #[arg(long, value_name = "DANGER", value_delimiter = ',')]
     allow: Vec<runtime_core::danger::DangerKind>,
-    /// Image to run, overriding the config's image or build.
-    #[arg(value_name = "IMAGE")]
-    image: Option<String>,
-    /// Command and arguments, overriding the config's command.
+    /// The image to run (over the config's image or build), then the command and
+    /// its arguments (over the config's command), as `docker run` takes them:
+    /// everything after IMAGE is the command's, flags included. A `--` right
+    /// after IMAGE is dropped.
+    #[arg(value_name = "IMAGE [CMD]", allow_hyphen_values = true)]
+    image_and_command: Vec<String>,
+    /// The command alone, keeping the config's image: `berth run -f FILE -- CMD`.
     #[arg(last = true, value_name = "CMD")]
     command: Vec<String>,
+}
+
+impl RunArgs {
+    /// The image the command line names, if any, and the command (empty: the
+    /// config's). `--` before any positional keeps the config's image and makes
+    /// everything after it the command; `--` right after IMAGE is dropped.
+    fn image_and_command(&mut self) -> (Option<String>, Vec<String>) {
+        let mut words = std::mem::take(&mut self.image_and_command).into_iter();
+        let image = words.next();
+        let mut command: Vec<String> = words.collect();
+        if command.first().is_some_and(|w| w == "--") {
+            command.remove(0);
+        }
+        command.extend(std::mem::take(&mut self.command));
+        (image, command)
+    }
 }
 
 /// `berth exec`.
@@ -194,8 +269,14 @@ pub struct ExecArgs {
     /// The sandbox: name, run id or id.
     #[arg(value_name = "RUN")]
     run: String,
-    /// Command and arguments.
-    #[arg(last = true, required = true, value_name = "CMD")]
+    /// Command and arguments, as `docker exec` takes them: everything after RUN
+    /// is the command's, flags included (`--` before it still works).
+    #[arg(
+        required = true,
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        value_name = "CMD"
+    )]
     command: Vec<String>,
 }
 
@@ -205,12 +286,34 @@ pub struct PsArgs {
     /// Show stopped sandboxes too.
     #[arg(short = 'a', long)]
     all: bool,
+    /// Print only the names, one per line.
+    #[arg(short = 'q', long, conflicts_with = "format")]
+    quiet: bool,
     /// Output format.
     #[arg(long, value_enum, default_value_t)]
     format: Format,
     /// Only this runtime's sandboxes.
     #[arg(long, value_parser = runtime_choice())]
     runtime: Option<RuntimeChoice>,
+}
+
+/// `berth inspect`.
+#[derive(Debug, Args)]
+pub struct InspectArgs {
+    /// The runtime to look in [default: every available one].
+    #[arg(long, value_parser = runtime_choice())]
+    runtime: Option<RuntimeChoice>,
+    /// The run: name, run id or id.
+    #[arg(value_name = "RUN")]
+    run: String,
+}
+
+/// `berth version`.
+#[derive(Debug, Args)]
+pub struct VersionArgs {
+    /// Output format.
+    #[arg(long, value_enum, default_value_t)]
+    format: Format,
 }
 
 /// `berth logs`.
@@ -247,7 +350,7 @@ pub struct EgressArgs {
     run: String,
 }
 
-/// `berth stop`.
+/// `berth stop` and `berth restart`.
 #[derive(Debug, Args)]
 pub struct StopArgs {
     /// Seconds to wait after SIGTERM before SIGKILL.
@@ -257,6 +360,17 @@ pub struct StopArgs {
     #[arg(long, value_parser = runtime_choice())]
     runtime: Option<RuntimeChoice>,
     /// The sandboxes: names, run ids or ids.
+    #[arg(value_name = "RUN", required = true)]
+    runs: Vec<String>,
+}
+
+/// `berth start`.
+#[derive(Debug, Args)]
+pub struct StartArgs {
+    /// The runtime to look in [default: every available one].
+    #[arg(long, value_parser = runtime_choice())]
+    runtime: Option<RuntimeChoice>,
+    /// The runs: names, run ids or ids.
     #[arg(value_name = "RUN", required = true)]
     runs: Vec<String>,
 }
@@ -336,6 +450,7 @@ impl Command {
             Self::Ps(a) => a.format,
             Self::Gc(a) => a.format,
             Self::Egress(a) => a.format,
+            Self::Version(a) => a.format,
             _ => Format::Human,
         }
     }
@@ -421,6 +536,135 @@ mod tests {
                 if choice == runtime_core::RuntimeChoice::AUTO
         ));
         assert!(super::Cli::try_parse_from(["berth", "ps", "--runtime", "podman"]).is_err());
+    }
+
+    /// `berth run ARGS...` parsed: the image, the command, and the flags berth kept.
+    fn run(args: &[&str]) -> (Option<String>, Vec<String>, super::RunArgs) {
+        use clap::Parser as _;
+        let cli = super::Cli::try_parse_from(["berth", "run"].iter().chain(args))
+            .unwrap_or_else(|e| panic!("{args:?}: {e}"));
+        let super::Command::Run(mut run) = cli.command else {
+            panic!("not run");
+        };
+        let (image, command) = run.image_and_command();
+        (image, command, run)
+    }
+
+    #[test]
+    fn run_takes_the_docker_form_and_keeps_the_double_dash() {
+        let (image, command, args) = run(&["--rm", "-e", "A=1", "img", "ls", "-la", "--rm"]);
+        assert_eq!(image.as_deref(), Some("img"));
+        assert_eq!(
+            command,
+            ["ls", "-la", "--rm"],
+            "flags after IMAGE are the command's"
+        );
+        assert!(args.rm);
+        assert_eq!(args.overrides.env, ["A=1"]);
+        let (image, command, _) = run(&["img", "--", "echo", "-n", "--", "x"]);
+        assert_eq!(image.as_deref(), Some("img"));
+        assert_eq!(
+            command,
+            ["echo", "-n", "--", "x"],
+            "only the first -- is berth's"
+        );
+        let (image, command, _) = run(&["-f", "berth.toml", "--", "sleep", "1"]);
+        assert_eq!(image, None, "-- before any word keeps the config's image");
+        assert_eq!(command, ["sleep", "1"]);
+        let (image, command, _) = run(&["img"]);
+        assert_eq!((image.as_deref(), command.len()), (Some("img"), 0));
+        let (image, command, args) = run(&[
+            "-d",
+            "-v",
+            ".:/w:ro",
+            "-w",
+            "/w",
+            "-u",
+            "1000",
+            "--network",
+            "none",
+            "--memory",
+            "1g",
+            "--cpus",
+            "2",
+            "--env-file",
+            "e",
+            "img",
+        ]);
+        assert_eq!((image.as_deref(), command.len()), (Some("img"), 0));
+        let o = &args.overrides;
+        assert!(args.detach);
+        assert_eq!(o.volume.as_deref(), Some(".:/w:ro"));
+        assert_eq!(
+            (o.workdir.as_deref(), o.user.as_deref()),
+            (Some("/w"), Some("1000"))
+        );
+        assert_eq!(o.network, Some(super::NetworkFlag::None));
+        assert_eq!(
+            (o.memory.as_deref(), o.cpus.as_deref()),
+            (Some("1g"), Some("2"))
+        );
+        assert_eq!(o.env_file, [std::path::PathBuf::from("e")]);
+    }
+
+    #[test]
+    fn exec_takes_the_docker_form_and_keeps_the_double_dash() {
+        use clap::Parser as _;
+        let exec = |args: &[&str]| {
+            let cli = super::Cli::try_parse_from(["berth", "exec"].iter().chain(args))
+                .unwrap_or_else(|e| panic!("{args:?}: {e}"));
+            let super::Command::Exec(exec) = cli.command else {
+                panic!("not exec");
+            };
+            exec
+        };
+        let e = exec(&["-i", "agent", "ls", "-la", "-i"]);
+        assert!(e.interactive);
+        assert_eq!(e.run, "agent");
+        assert_eq!(
+            e.command,
+            ["ls", "-la", "-i"],
+            "flags after RUN are the command's"
+        );
+        let e = exec(&["-w", "/srv", "agent", "--", "python3", "-u"]);
+        assert_eq!(e.workdir.as_deref(), Some("/srv"));
+        assert_eq!(e.command, ["python3", "-u"]);
+        assert!(
+            super::Cli::try_parse_from(["berth", "exec", "agent"]).is_err(),
+            "a command is required"
+        );
+    }
+
+    #[test]
+    fn ps_quiet_plan_overrides_inspect_and_version_parse() {
+        use clap::Parser as _;
+        let parse = |args: &[&str]| {
+            super::Cli::try_parse_from(["berth"].iter().chain(args))
+                .unwrap_or_else(|e| panic!("{args:?}: {e}"))
+                .command
+        };
+        assert!(matches!(
+            parse(&["ps", "-aq"]),
+            super::Command::Ps(super::PsArgs {
+                quiet: true,
+                all: true,
+                ..
+            })
+        ));
+        assert!(super::Cli::try_parse_from(["berth", "ps", "-q", "--format", "json"]).is_err());
+        let super::Command::Plan(plan) = parse(&["plan", "-e", "A=1", "--memory", "2g"]) else {
+            panic!("not plan");
+        };
+        assert_eq!(plan.overrides.memory.as_deref(), Some("2g"));
+        assert!(
+            matches!(parse(&["inspect", "agent"]), super::Command::Inspect(super::InspectArgs { ref run, .. }) if run == "agent")
+        );
+        assert!(matches!(
+            parse(&["version", "--format", "json"]),
+            super::Command::Version(super::VersionArgs {
+                format: super::Format::Json
+            })
+        ));
     }
 
     #[test]

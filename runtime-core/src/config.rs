@@ -432,6 +432,15 @@ pub(crate) struct SecurityConfig {
     pub(crate) read_only_rootfs: bool,
 }
 
+/// The error of an override whose value is refused.
+fn invalid_flag(flag: &'static str, value: &str, reason: String) -> Error {
+    Error::InvalidFlag {
+        flag,
+        value: value.to_owned(),
+        reason,
+    }
+}
+
 impl Config {
     /// A config with every default, for `berth run IMAGE` without a file.
     pub fn defaults(base_dir: PathBuf) -> Self {
@@ -555,6 +564,156 @@ impl Config {
     /// Runs `command` instead of the file's (and the image's).
     pub fn override_command(&mut self, command: Vec<String>) {
         self.file.sandbox.command = Some(toml::Spanned::new(0..0, command));
+    }
+
+    /// Sets `[env] name = value` over the file's (`berth run -e NAME=VALUE`). The
+    /// value is a literal, shown by `berth plan`; a name the file lists under
+    /// `[secrets]` is refused, since its value comes from the host.
+    pub fn override_env(&mut self, name: &str, value: &str) -> Result<(), Error> {
+        let refuse = |reason: String| invalid_flag("-e", name, reason);
+        if !crate::validate::is_env_name(name) {
+            return Err(refuse(
+                "not a valid environment variable name: use letters, digits and '_', not starting with a digit".to_owned(),
+            ));
+        }
+        if let Some(why) = crate::validate::text_problem(value) {
+            return Err(refuse(format!("its value cannot be passed on: {why}")));
+        }
+        if self.secret_names().contains(&name) {
+            return Err(refuse(format!(
+                "{name} is a secret of the config ([secrets] names): its value comes from the host environment at launch"
+            )));
+        }
+        self.file
+            .env
+            .insert(Spanned::new(0..0, name.to_owned()), value.to_owned());
+        Ok(())
+    }
+
+    /// Mounts `host` at `mount` as the workspace, over `[workspace]`
+    /// (`berth run -v HOST:MOUNT[:ro]`). A relative `host` is relative to
+    /// [`Config::base_dir`]; its dangers are judged as the file's path is.
+    pub fn override_workspace(
+        &mut self,
+        host: &Path,
+        mount: &str,
+        read_only: bool,
+    ) -> Result<(), Error> {
+        let value = format!("{}:{mount}", host.display());
+        if let Some((why, help)) = crate::validate::inside_path_problem(mount) {
+            return Err(invalid_flag(
+                "-v",
+                &value,
+                format!("the mount {why}; {help}"),
+            ));
+        }
+        if mount == "/" {
+            return Err(invalid_flag(
+                "-v",
+                &value,
+                "the workspace cannot be mounted over /; mount it at a directory such as /workspace"
+                    .to_owned(),
+            ));
+        }
+        if let Some(why) = crate::validate::text_problem(&host.to_string_lossy()) {
+            return Err(invalid_flag(
+                "-v",
+                &value,
+                format!("the host path cannot be used: {why}"),
+            ));
+        }
+        self.file.workspace = Some(WorkspaceConfig {
+            path: Spanned::new(0..0, host.to_owned()),
+            mount: Spanned::new(0..0, mount.to_owned()),
+            read_only,
+        });
+        Ok(())
+    }
+
+    /// Sets the working directory inside, over `[sandbox] workdir` (`berth run -w`).
+    pub fn override_workdir(&mut self, workdir: &str) -> Result<(), Error> {
+        if let Some((why, help)) = crate::validate::inside_path_problem(workdir) {
+            return Err(invalid_flag("-w", workdir, format!("{why}; {help}")));
+        }
+        self.file.sandbox.workdir = Some(Spanned::new(0..0, workdir.to_owned()));
+        Ok(())
+    }
+
+    /// Sets the user inside, over `[sandbox] user` (`berth run -u`).
+    pub fn override_user(&mut self, user: &str) -> Result<(), Error> {
+        if !crate::validate::is_user(user) {
+            return Err(invalid_flag(
+                "-u",
+                user,
+                "not a user: write a name, a uid, or uid:gid, such as 1000:1000".to_owned(),
+            ));
+        }
+        self.file.sandbox.user = Some(Spanned::new(0..0, user.to_owned()));
+        Ok(())
+    }
+
+    /// Sets the egress policy, over `[network] policy` (`berth run --network`).
+    /// `open` and `none` drop the file's allowlist (`allow`, `hosts`);
+    /// `allowlist` needs the file's `allow` list.
+    pub fn override_network(&mut self, policy: NetworkPolicy) -> Result<(), Error> {
+        let network = &mut self.file.network;
+        match policy {
+            NetworkPolicy::Allowlist if network.allow.is_empty() => {
+                return Err(invalid_flag(
+                    "--network",
+                    &policy.to_string(),
+                    "the config lists no hosts to allow: add `allow` under [network] in berth.toml"
+                        .to_owned(),
+                ));
+            }
+            NetworkPolicy::Allowlist => {}
+            NetworkPolicy::Open | NetworkPolicy::None => {
+                network.allow.clear();
+                network.hosts.clear();
+            }
+        }
+        network.policy = Spanned::new(0..0, policy);
+        Ok(())
+    }
+
+    /// Sets the memory limit, over `[resources] memory` (`berth run --memory`):
+    /// a size such as `512MiB` or `2g`, or `unlimited`.
+    pub fn override_memory(&mut self, memory: &str) -> Result<(), Error> {
+        let limit = if memory.eq_ignore_ascii_case(UNLIMITED) {
+            Limit::Unlimited
+        } else {
+            let size: ByteSize = memory
+                .parse()
+                .map_err(|why| invalid_flag("--memory", memory, format!("{why}, or unlimited")))?;
+            if let Some(why) = crate::validate::memory_problem(size) {
+                return Err(invalid_flag("--memory", memory, why));
+            }
+            Limit::Value(size)
+        };
+        self.file.resources.memory = Some(Spanned::new(0..0, limit));
+        Ok(())
+    }
+
+    /// Sets the CPU limit, over `[resources] cpus` (`berth run --cpus`): a number
+    /// such as `2` or `0.5`, or `unlimited`.
+    pub fn override_cpus(&mut self, cpus: &str) -> Result<(), Error> {
+        let limit = if cpus.eq_ignore_ascii_case(UNLIMITED) {
+            Limit::Unlimited
+        } else {
+            let count: f64 = cpus.parse().map_err(|_| {
+                invalid_flag(
+                    "--cpus",
+                    cpus,
+                    "not a number: write one such as 2 or 0.5, or unlimited".to_owned(),
+                )
+            })?;
+            if let Some(why) = crate::validate::cpus_problem(count) {
+                return Err(invalid_flag("--cpus", cpus, why));
+            }
+            Limit::Value(count)
+        };
+        self.file.resources.cpus = Some(Spanned::new(0..0, limit));
+        Ok(())
     }
 
     /// The image reference to run: `[sandbox] image` (or what
@@ -742,5 +901,107 @@ mod tests {
         assert_eq!(config.image(), Some("berth-test/busybox:latest"));
         assert_eq!(config.command(), Some(&["sh".to_owned()][..]));
         assert!(config.host_paths().is_empty(), "the build is gone");
+    }
+
+    #[test]
+    fn flag_overrides_replace_the_files_values() {
+        let mut config = parse(
+            "[sandbox]\nworkdir = \"/old\"\nuser = \"root\"\n[env]\nA = \"file\"\n\
+             [network]\npolicy = \"allowlist\"\nallow = [\"example.com\"]\n\
+             [resources]\nmemory = \"1GiB\"\ncpus = 1\n",
+        );
+        config.override_env("A", "flag").expect("env");
+        config.override_env("B", "-x=y").expect("env");
+        config
+            .override_workspace("/src/project".as_ref(), "/code", true)
+            .expect("workspace");
+        config.override_workdir("/code").expect("workdir");
+        config.override_user("1000:1000").expect("user");
+        config
+            .override_network(NetworkPolicy::None)
+            .expect("network");
+        config.override_memory("512MiB").expect("memory");
+        config.override_cpus("unlimited").expect("cpus");
+        let file = &config.file;
+        let env: Vec<(&str, &str)> = file
+            .env
+            .iter()
+            .map(|(k, v)| (k.get_ref().as_str(), v.as_str()))
+            .collect();
+        assert_eq!(env, [("A", "flag"), ("B", "-x=y")]);
+        let ws = file.workspace.as_ref().expect("workspace");
+        assert_eq!(ws.path.get_ref(), std::path::Path::new("/src/project"));
+        assert_eq!((ws.mount.get_ref().as_str(), ws.read_only), ("/code", true));
+        assert_eq!(
+            file.sandbox.workdir.as_ref().map(|w| w.get_ref().as_str()),
+            Some("/code")
+        );
+        assert_eq!(
+            file.sandbox.user.as_ref().map(|u| u.get_ref().as_str()),
+            Some("1000:1000")
+        );
+        assert_eq!(config.network_policy(), NetworkPolicy::None);
+        assert!(config.egress_policy().is_none() && file.network.allow.is_empty());
+        assert_eq!(
+            file.resources.memory.as_ref().map(|m| *m.get_ref()),
+            Some(super::Limit::Value(crate::size::ByteSize(512 << 20)))
+        );
+        assert_eq!(
+            file.resources.cpus.as_ref().map(|c| *c.get_ref()),
+            Some(super::Limit::Unlimited)
+        );
+    }
+
+    #[test]
+    fn a_refused_override_names_its_flag() {
+        let mut config = parse("[secrets]\nnames = [\"TOKEN\"]\n");
+        let refused = [
+            config.override_env("1A", "x"),
+            config.override_env("TOKEN", "x"),
+            config.override_env("A", "nul\0"),
+            config.override_workspace(".".as_ref(), "relative", false),
+            config.override_workspace(".".as_ref(), "/", false),
+            config.override_workdir("workspace"),
+            config.override_user("not a user"),
+            config.override_network(NetworkPolicy::Allowlist),
+            config.override_memory("1KiB"),
+            config.override_memory("lots"),
+            config.override_cpus("0"),
+            config.override_cpus("two"),
+        ];
+        let flags: Vec<&str> = refused
+            .iter()
+            .map(|r| match r {
+                Err(crate::Error::InvalidFlag { flag, .. }) => *flag,
+                other => panic!("not refused with its flag: {other:?}"),
+            })
+            .collect();
+        assert_eq!(
+            flags,
+            [
+                "-e",
+                "-e",
+                "-e",
+                "-v",
+                "-v",
+                "-w",
+                "-u",
+                "--network",
+                "--memory",
+                "--memory",
+                "--cpus",
+                "--cpus"
+            ]
+        );
+        let message = config.override_memory("1KiB").map_err(|e| e.to_string());
+        assert_eq!(
+            message,
+            Err("--memory 1KiB: memory must be at least 6MiB, got 1KiB".to_owned())
+        );
+        assert_eq!(
+            config.file.resources.memory.as_ref().map(|_| ()),
+            None,
+            "nothing was set"
+        );
     }
 }

@@ -60,6 +60,31 @@ pub enum Error {
         message: String,
     },
 
+    /// A command-line value that overrides a berth.toml key is not valid there
+    /// (checked as the file's value is).
+    #[error("{flag} {value}: {reason}")]
+    InvalidFlag {
+        /// The `berth run` flag, such as `--memory`.
+        flag: &'static str,
+        /// The value given (for `-e`, only the variable's name).
+        value: String,
+        /// Why it is refused, and what would be accepted.
+        reason: String,
+    },
+
+    /// A process was asked for in a sandbox that is not running.
+    #[error("sandbox {name} ({runtime}) is {state}, not running\n  = fix: {fix}")]
+    NotRunning {
+        /// The sandbox's name.
+        name: String,
+        /// Its runtime.
+        runtime: RuntimeKind,
+        /// What it is instead, such as "exited (code 0)".
+        state: String,
+        /// How to get a running one.
+        fix: String,
+    },
+
     /// docker `host` mode on a runtime that cannot mount a host socket (or not as
     /// it is set up here).
     #[error(
@@ -334,6 +359,7 @@ impl Error {
             Self::ReadConfig { .. }
             | Self::Config(_)
             | Self::Usage { .. }
+            | Self::InvalidFlag { .. }
             | Self::SecretMissing { .. }
             | Self::DockerfileOutsideContext { .. }
             | Self::InvalidRunId { .. } => Category::Usage,
@@ -347,6 +373,7 @@ impl Error {
             | Self::Unsupported { .. }
             | Self::DangersNotAcknowledged { .. }
             | Self::HostPathChanged { .. }
+            | Self::NotRunning { .. }
             | Self::Foreign { .. } => Category::Refused,
             Self::Unavailable { .. } | Self::SocketMissing { .. } => Category::Unavailable,
             Self::PermissionDenied { .. } => Category::PermissionDenied,

@@ -65,6 +65,9 @@ impl std::fmt::Display for Reason {
 pub struct Doomed {
     /// The run id.
     pub run_id: RunId,
+    /// The run's name (its record's, else its container's); `None` when neither
+    /// is left.
+    pub name: Option<String>,
     /// Why.
     pub reason: Reason,
     /// Container names.
@@ -364,7 +367,12 @@ pub(crate) fn collect(inventory: &Inventory, rules: &Rules<'_>) -> Collected {
                 .map(|(r, _)| r.name.clone())
                 .collect()
         };
+        let name = run
+            .record
+            .map(|r| r.name.clone())
+            .or_else(|| run.containers.first().map(|(c, _)| c.name.clone()));
         doomed.push(Doomed {
+            name,
             reason,
             containers: run
                 .containers

@@ -56,6 +56,7 @@ pub mod owner;
 pub mod plan;
 pub mod reference;
 pub mod resolve;
+pub mod restart;
 mod run_id;
 pub mod runtime;
 pub mod sandbox;

@@ -313,12 +313,21 @@ fn resolve_image(config: &Config, host: &HostFacts, name: &str) -> Result<ImageS
             args: build.args.clone(),
         });
     }
-    Err(Error::Usage {
-        message: format!(
+    let message = if config.digest.is_none() {
+        // The built-in defaults: there is no file to point at.
+        format!(
+            "no {} in {} and no image given: name one (berth run IMAGE [CMD...]), pass -f FILE, or create a {}",
+            crate::config::DEFAULT_FILE_NAME,
+            config.base_dir.display(),
+            crate::config::DEFAULT_FILE_NAME
+        )
+    } else {
+        format!(
             "{}: no image to run: set `image` or `[sandbox.build]` in [sandbox], or pass an image to `berth run`",
             config.path.display()
-        ),
-    })
+        )
+    };
+    Err(Error::Usage { message })
 }
 
 fn is_root(user: &str) -> bool {

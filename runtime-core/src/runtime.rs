@@ -474,6 +474,14 @@ pub trait Runtime: Send + Sync {
     /// Stops the sandbox: SIGTERM, then SIGKILL after `grace`.
     async fn stop(&self, id: &str, grace: Duration) -> Result<(), Error>;
 
+    /// Starts a sandbox that ran and stopped, with what its run needs beside it
+    /// (such as Docker's egress proxy, which [`Runtime::stop`] stopped) started
+    /// first. The default starts the sandbox alone, for backends whose runs have
+    /// nothing beside them.
+    async fn start_stopped(&self, id: &str) -> Result<(), Error> {
+        self.start(id).await
+    }
+
     /// Removes everything labelled both `berth.managed-by=berth` and
     /// `berth.run-id=<run_id>` (containers, forcibly; networks; volumes). Missing
     /// resources are not an error. Safe to call twice.

@@ -242,9 +242,10 @@ impl<'a> Builder<'a> {
                 Err(err)
             }
             Err(err) => {
-                // launch() already removed what it created; the failure stays on
-                // record (`berth ps --all`) until gc.
-                sandbox.fail(&err);
+                // launch() already removed what it created; the record goes too, so
+                // a launch that never ran (a missing image, a taken name) leaves no
+                // row in `berth ps --all`. The error is the caller's to report.
+                sandbox.fail();
                 Err(err)
             }
         }
@@ -331,7 +332,7 @@ impl Sandbox {
     }
 
     /// Attaches, then starts: the main process's whole output. On failure the run
-    /// is removed, and the failure stays on its record.
+    /// is removed with its record.
     pub async fn attach_and_start(&mut self) -> Result<Session, Error> {
         let attached = async {
             let session = self.attach().await?;
@@ -339,9 +340,9 @@ impl Sandbox {
             Ok::<_, Error>(session)
         }
         .await;
-        if let Err(err) = &attached {
+        if attached.is_err() {
             self.teardown().await;
-            self.fail(err);
+            self.fail();
         }
         attached
     }
@@ -411,14 +412,10 @@ impl Sandbox {
         }
     }
 
-    /// Marks the run failed with `err` and lets it go (what it created is gone).
-    fn fail(&mut self, err: &Error) {
+    /// Forgets a run whose launch failed (what it created is gone already).
+    fn fail(&mut self) {
         self.owned = false;
-        let message = err.report();
-        self.record(|r| {
-            r.error = Some(message);
-            r.transition(RunState::Failed);
-        });
+        self.forget();
     }
 
     async fn teardown(&self) {

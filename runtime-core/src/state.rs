@@ -2,7 +2,7 @@
 //! `$XDG_STATE_HOME/berth/runs/<id>/` (else `~/.local/state/berth/runs/<id>/`).
 //!
 //! The engine's labels are the source of truth; records add what labels cannot
-//! hold (state history, the error of a failed launch) and let `berth gc` find runs
+//! hold (state history, why a run stopped) and let `berth gc` find runs
 //! whose owner died. Writes are atomic (temp file, fsync, rename, fsync of the
 //! directory) and updates hold an exclusive `flock` on the run's lock file, so
 //! concurrent berth processes never lose or tear a record, and a crash leaves the
@@ -111,7 +111,8 @@ pub struct RunRecord {
     pub owner_host: Option<HostIdentity>,
     /// When a detached run's TTL expires, seconds since the Unix epoch.
     pub expires_at: Option<i64>,
-    /// The error of a failed launch.
+    /// What went wrong, such as "its container is gone". A launch that fails
+    /// removes its record instead (what it created is gone too).
     pub error: Option<String>,
     /// The main process's exit code, once known.
     pub exit_code: Option<i64>,

@@ -9,6 +9,7 @@ use crate::config::{BuildConfig, ConfigFile, NetworkPolicy, SandboxConfig};
 use crate::diagnostic::{ConfigDiagnostic, SourceFile};
 use crate::egress::{Host, Rule};
 use crate::error::Error;
+use crate::size::ByteSize;
 
 fn fail<T>(
     source: &SourceFile<'_>,
@@ -60,7 +61,7 @@ const MAX_MEMORY: u64 = 16 << 40;
 
 /// Why a string from the file cannot be passed on as one value, if it cannot:
 /// NUL ends a C string early, and an unbounded length is refused.
-fn text_problem(value: &str) -> Option<&'static str> {
+pub(crate) fn text_problem(value: &str) -> Option<&'static str> {
     if value.contains('\0') {
         Some("it contains a NUL character")
     } else if value.len() > MAX_VALUE_LEN {
@@ -70,30 +71,51 @@ fn text_problem(value: &str) -> Option<&'static str> {
     }
 }
 
-fn check_abs(source: &SourceFile<'_>, value: &Spanned<String>) -> Result<(), Error> {
-    let path = value.get_ref();
+/// Why `path` cannot be a path inside the sandbox, with what to write instead.
+pub(crate) fn inside_path_problem(path: &str) -> Option<(String, &'static str)> {
     if !path.starts_with('/') {
-        return fail(
-            source,
-            value.span(),
+        return Some((
             format!("must be an absolute path inside the sandbox, got `{path}`"),
-            Some("start it with /, such as \"/workspace\""),
-        );
+            "start it with /, such as \"/workspace\"",
+        ));
     }
     if path.contains('\0') || path.chars().any(char::is_control) || path.len() > MAX_PATH_LEN {
-        return fail(
-            source,
-            value.span(),
+        return Some((
             "must be a path without NUL or control characters, at most 4096 bytes".to_owned(),
-            Some("write a plain absolute path, such as \"/workspace\""),
-        );
+            "write a plain absolute path, such as \"/workspace\"",
+        ));
     }
-    Ok(())
+    None
+}
+
+fn check_abs(source: &SourceFile<'_>, value: &Spanned<String>) -> Result<(), Error> {
+    match inside_path_problem(value.get_ref()) {
+        Some((message, help)) => fail(source, value.span(), message, Some(help)),
+        None => Ok(()),
+    }
+}
+
+/// Why `cpus` is not a CPU limit berth accepts.
+pub(crate) fn cpus_problem(cpus: f64) -> Option<String> {
+    // Written so that NaN fails too.
+    (!(cpus.is_finite() && (MIN_CPUS..=MAX_CPUS).contains(&cpus)))
+        .then(|| format!("cpus must be at least 0.01 and at most 1024, got {cpus}"))
+}
+
+/// Why `memory` is not a memory limit berth accepts.
+pub(crate) fn memory_problem(memory: ByteSize) -> Option<String> {
+    if memory.0 < MIN_MEMORY {
+        Some(format!("memory must be at least 6MiB, got {memory}"))
+    } else if memory.0 > MAX_MEMORY {
+        Some(format!("memory must be at most 16TiB, got {memory}"))
+    } else {
+        None
+    }
 }
 
 /// `name`, `uid`, `name:group` or `uid:gid`: each part a number that fits a uid, or
 /// a user/group name as `useradd` accepts it.
-fn is_user(user: &str) -> bool {
+pub(crate) fn is_user(user: &str) -> bool {
     let part_ok = |part: &str| {
         if !part.is_empty() && part.chars().all(|c| c.is_ascii_digit()) {
             return part.parse::<u32>().is_ok();
@@ -516,36 +538,24 @@ fn check_network(file: &ConfigFile, source: &SourceFile<'_>) -> Result<(), Error
 fn check_resources(file: &ConfigFile, source: &SourceFile<'_>) -> Result<(), Error> {
     let resources = &file.resources;
     if let Some(cpus) = &resources.cpus
-        && let Some(&c) = cpus.get_ref().value()
-        // Written so that NaN fails too.
-        && !(c.is_finite() && (MIN_CPUS..=MAX_CPUS).contains(&c))
+        && let Some(why) = cpus.get_ref().value().and_then(|&c| cpus_problem(c))
     {
         return fail(
             source,
             cpus.span(),
-            format!("cpus must be at least 0.01 and at most 1024, got {c}"),
+            why,
             Some("such as cpus = 2, cpus = 0.5 or cpus = \"unlimited\""),
         );
     }
     if let Some(memory) = &resources.memory
-        && let Some(&m) = memory.get_ref().value()
+        && let Some(why) = memory.get_ref().value().and_then(|&m| memory_problem(m))
     {
-        if m.0 < MIN_MEMORY {
-            return fail(
-                source,
-                memory.span(),
-                format!("memory must be at least 6MiB, got {m}"),
-                Some("such as memory = \"2GiB\" or memory = \"unlimited\""),
-            );
-        }
-        if m.0 > MAX_MEMORY {
-            return fail(
-                source,
-                memory.span(),
-                format!("memory must be at most 16TiB, got {m}"),
-                Some("such as memory = \"2GiB\" or memory = \"unlimited\""),
-            );
-        }
+        return fail(
+            source,
+            memory.span(),
+            why,
+            Some("such as memory = \"2GiB\" or memory = \"unlimited\""),
+        );
     }
     if let Some(pids) = &resources.pids {
         let p = *pids.get_ref();

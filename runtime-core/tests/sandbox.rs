@@ -269,7 +269,7 @@ async fn a_started_sandbox_is_recorded_and_removed_with_its_record() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_failed_create_removes_what_it_made_and_keeps_the_failure_on_record() {
+async fn a_failed_create_removes_what_it_made_and_its_record() {
     let s = setup(Fake {
         fail_create: true,
         ..Fake::new()
@@ -282,14 +282,16 @@ async fn a_failed_create_removes_what_it_made_and_keeps_the_failure_on_record() 
         .expect_err("fails");
     assert!(matches!(err, Error::Engine { .. }), "{err:?}");
     assert_eq!(s.calls.removals(), 1, "{:?}", s.calls.all());
-    let listing = s.store.list();
-    assert_eq!(listing.records.len(), 1);
-    assert_eq!(listing.records[0].state, RunState::Failed);
     assert!(
-        listing.records[0]
-            .error
-            .as_deref()
-            .is_some_and(|e| e.contains("the fake says no"))
+        err.report().contains("the fake says no"),
+        "{}",
+        err.report()
+    );
+    let listing = s.store.list();
+    assert!(
+        listing.records.is_empty() && listing.corrupt.is_empty(),
+        "no record of a launch that never ran: {:?}",
+        listing.records
     );
 }
 
@@ -485,7 +487,7 @@ async fn a_kept_or_detached_run_is_left_alone() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_start_that_fails_after_attach_tears_down_and_records_the_failure() {
+async fn a_start_that_fails_after_attach_tears_down_and_forgets_the_run() {
     let s = setup(Fake {
         fail_start: true,
         ..Fake::new()
@@ -496,5 +498,5 @@ async fn a_start_that_fails_after_attach_tears_down_and_records_the_failure() {
     assert!(matches!(err, Error::Engine { .. }), "{err:?}");
     drop(sandbox);
     assert_eq!(s.calls.removals(), 1, "removed once, not again on drop");
-    assert_eq!(s.state_of(&run_id), Some(RunState::Failed));
+    assert_eq!(s.state_of(&run_id), None, "no record left");
 }

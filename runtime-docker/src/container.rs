@@ -11,12 +11,12 @@ use std::time::Duration;
 use bollard::Docker;
 use bollard::errors::Error as BollardError;
 use bollard::models::{
-    ContainerCreateBody, HostConfig, HostConfigCgroupnsModeEnum, Mount as EngineMount, MountType,
-    NetworkCreateRequest, VolumeCreateRequest,
+    ContainerCreateBody, ContainerSummaryStateEnum, HostConfig, HostConfigCgroupnsModeEnum,
+    Mount as EngineMount, MountType, NetworkCreateRequest, VolumeCreateRequest,
 };
 use bollard::query_parameters::{
     CreateContainerOptionsBuilder, InspectContainerOptions, InspectNetworkOptions,
-    StartContainerOptions, StopContainerOptionsBuilder,
+    ListContainersOptionsBuilder, StartContainerOptions, StopContainerOptionsBuilder,
 };
 use runtime_core::plan::{Mount, Plan, TmpfsOwner};
 use runtime_core::resolve::SHARED_NETWORK;
@@ -342,6 +342,34 @@ pub(crate) async fn run_id(docker: &Docker, id: &str) -> Option<runtime_core::Ru
         .ok()?;
     let labels = inspected.config?.labels?;
     labels.get(labels::RUN_ID)?.parse().ok()
+}
+
+/// Starts the run's sidecars that are not running (a stopped run's proxy).
+pub(crate) async fn start_sidecars(
+    docker: &Docker,
+    run_id: &runtime_core::RunId,
+) -> Result<(), DockerError> {
+    let containers = docker
+        .list_containers(Some(
+            ListContainersOptionsBuilder::default()
+                .all(true)
+                .filters(&crate::remove::run_filter(run_id))
+                .build(),
+        ))
+        .await
+        .map_err(|e| DockerError::api("list sidecars", "container", "", e))?;
+    for sidecar in containers {
+        let role = sidecar
+            .labels
+            .as_ref()
+            .and_then(|l| l.get(labels::ROLE))
+            .map(String::as_str);
+        let running = sidecar.state == Some(ContainerSummaryStateEnum::RUNNING);
+        if let (true, false, Some(id)) = (crate::egress::is_sidecar(role), running, &sidecar.id) {
+            start(docker, id).await?;
+        }
+    }
+    Ok(())
 }
 
 /// Starts a created container. The engine checks the network only at start, so a

@@ -298,6 +298,17 @@ impl Runtime for DockerRuntime {
         Ok(())
     }
 
+    async fn start_stopped(&self, id: &str) -> Result<(), Error> {
+        let docker = self.client().await?;
+        // The run's proxy first: the sandbox's only way out.
+        if let Some(run_id) = container::run_id(docker, id).await {
+            container::start_sidecars(docker, &run_id)
+                .await
+                .map_err(|e| self.core(e))?;
+        }
+        container::start(docker, id).await.map_err(|e| self.core(e))
+    }
+
     async fn remove(&self, run_id: &runtime_core::RunId) -> Result<Removed, Error> {
         let docker = self.client().await?;
         remove::remove(docker, run_id)

@@ -85,6 +85,23 @@ fn cases() -> Vec<(&'static str, Error)> {
             },
         ),
         (
+            "invalid-flag",
+            Error::InvalidFlag {
+                flag: "--memory",
+                value: "1k".to_owned(),
+                reason: "memory must be at least 6MiB, got 1KiB".to_owned(),
+            },
+        ),
+        (
+            "not-running",
+            Error::NotRunning {
+                name: "agent-3f2a9c01".to_owned(),
+                runtime: RuntimeKind::Gvisor,
+                state: "stopped (exited with code 0)".to_owned(),
+                fix: "start it again with `berth start agent-3f2a9c01` (its output: `berth logs agent-3f2a9c01`)".to_owned(),
+            },
+        ),
+        (
             "docker-host-unsupported",
             Error::DockerHostUnsupported {
                 runtime: RuntimeKind::Apple,
@@ -412,6 +429,7 @@ fn exit_codes_follow_the_table() {
             "read-config"
             | "config"
             | "usage"
+            | "invalid-flag"
             | "secret-missing"
             | "dockerfile-outside-context"
             | "invalid-run-id" => 2,
@@ -425,6 +443,7 @@ fn exit_codes_follow_the_table() {
             | "unsupported"
             | "dangers-not-acknowledged"
             | "host-path-changed"
+            | "not-running"
             | "foreign" => 3,
             // A missing socket almost always means the engine is not running.
             "unavailable" | "socket-missing" => 4,

@@ -29,9 +29,11 @@ fn mcp_client_talks_to_a_server_inside_a_sandbox() {
     );
 
     let client = Path::new(env!("CARGO_MANIFEST_DIR")).join("mcp/client.py");
+    // The Python that has the SDK: scripts/test.sh names its virtual environment's.
+    let python = std::env::var_os("BERTH_TEST_PYTHON").unwrap_or_else(|| "python3".into());
     // The client starts berth itself, with the SDK's short list of environment
     // variables: `env` gives it the scratch area's state.
-    let out = run(std::process::Command::new("python3")
+    let out = run(std::process::Command::new(python)
         .arg(&client)
         .arg("env")
         .arg(format!("XDG_STATE_HOME={}", scratch.state().display()))

@@ -1,24 +1,26 @@
 //! `berth exec`: a command in a running sandbox, stdio byte-exact with -i.
 
-use std::path::Path;
-
-use runtime_core::{Error, ExecSpec, is_env_name};
+use runtime_core::{Error, ExecSpec, SandboxInfo, SandboxState};
 
 use crate::signals::Interrupts;
-use crate::{ExecArgs, backends, stdio};
+use crate::{ExecArgs, backends, environment, stdio};
 
 /// Runs the command; SIGINT or SIGTERM ends the session (the backend's handle
 /// cleans up what it holds, such as Apple's env FIFO) and exits 128 + the signal.
 pub async fn execute(args: ExecArgs) -> Result<u8, Error> {
     let mut interrupts = Interrupts::new();
     let mut env = Vec::new();
+    let from_berth = |name: &str| std::env::var(name).ok();
     for file in &args.env_file {
-        env.extend(read_env_file(file)?);
+        for item in environment::read_file(file)? {
+            env.extend(item.resolve(from_berth));
+        }
     }
     for item in &args.env {
-        env.extend(parse_env(item, |name| std::env::var(name).ok())?);
+        env.extend(environment::Item::parse(item)?.resolve(from_berth));
     }
     let (runtime, info) = backends::locate(args.runtime, &args.run).await?;
+    require_running(&info)?;
     let spec = ExecSpec {
         cmd: args.command,
         workdir: args.workdir,
@@ -40,68 +42,86 @@ pub async fn execute(args: ExecArgs) -> Result<u8, Error> {
     Ok(crate::exit::of_process(code?))
 }
 
-/// `K=V`, or `K` to pass berth's own value of K; `None` when K is unset in berth's
-/// environment, so nothing is sent for it (as `docker exec -e K` does).
-fn parse_env(
-    item: &str,
-    lookup: impl Fn(&str) -> Option<String>,
-) -> Result<Option<(String, String)>, Error> {
-    let (name, value) = match item.split_once('=') {
-        Some((k, v)) => (k.to_owned(), Some(v.to_owned())),
-        None => (item.to_owned(), None),
+/// Refuses a sandbox that is not running, saying what it is and what to do,
+/// rather than passing on the engine's words.
+fn require_running(info: &SandboxInfo) -> Result<(), Error> {
+    if info.state == SandboxState::Running {
+        return Ok(());
+    }
+    let state = match (info.state, info.exit_code) {
+        (SandboxState::Exited, Some(code)) => format!("stopped (exited with code {code})"),
+        (SandboxState::Exited, None) => "stopped".to_owned(),
+        (state, _) => state.to_string(),
     };
-    if !is_env_name(&name) {
-        return Err(crate::usage(format!(
-            "-e {name}: not a valid environment variable name"
-        )));
-    }
-    match value {
-        Some(value) => Ok(Some((name, value))),
-        None => Ok(lookup(&name).map(|value| (name, value))),
-    }
-}
-
-/// K=V lines (or K, as for `-e K`); blank lines and lines starting with # are
-/// skipped.
-fn read_env_file(path: &Path) -> Result<Vec<(String, String)>, Error> {
-    let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
-        operation: "read the env file",
-        path: path.to_owned(),
-        source,
-    })?;
-    let mut out = Vec::new();
-    for (n, line) in text.lines().enumerate() {
-        let line = line.trim_start();
-        if line.is_empty() || line.starts_with('#') {
-            continue;
-        }
-        let pair = parse_env(line, |name| std::env::var(name).ok()).map_err(|_| {
-            crate::usage(format!("{}:{}: expected NAME=value", path.display(), n + 1))
-        })?;
-        out.extend(pair);
-    }
-    Ok(out)
+    let name = &info.name;
+    let detached = matches!(
+        runtime_core::labels::Ownership::classify_container(&info.labels),
+        runtime_core::labels::Ownership::Run(labels) if labels.detached == Some(true)
+    );
+    let fix = if detached {
+        format!("start it again with `berth start {name}` (its output: `berth logs {name}`)")
+    } else {
+        format!(
+            "a foreground run is not started again: its output stays readable with `berth logs {name}`; remove it with `berth rm {name}`, then start a new one with `berth run -d`"
+        )
+    };
+    Err(Error::NotRunning {
+        name: name.clone(),
+        runtime: info.runtime,
+        state,
+        fix,
+    })
 }
 
 #[cfg(test)]
 mod tests {
-    use super::parse_env;
-
-    fn lookup(name: &str) -> Option<String> {
-        (name == "SET").then(|| "from berth".to_owned())
-    }
+    use runtime_core::{RuntimeKind, SandboxInfo, SandboxState};
 
     #[test]
-    fn a_bare_name_passes_berths_value_or_nothing() {
-        assert_eq!(
-            parse_env("SET", lookup).ok().flatten(),
-            Some(("SET".to_owned(), "from berth".to_owned()))
+    fn a_stopped_sandbox_is_refused_with_its_runtime_and_what_to_do() {
+        let mut info = SandboxInfo {
+            id: "id-1".to_owned(),
+            name: "agent-1".to_owned(),
+            run_id: None,
+            foreign: None,
+            runtime: RuntimeKind::Gvisor,
+            oci_runtime: Some("runsc".to_owned()),
+            image: "berth-test/busybox:latest".to_owned(),
+            state: SandboxState::Exited,
+            status: "Exited (137) 2 seconds ago".to_owned(),
+            created: 0,
+            exit_code: Some(137),
+            labels: Default::default(),
+        };
+        let err = super::require_running(&info).expect_err("stopped");
+        let text = err.to_string();
+        assert!(
+            text.starts_with(
+                "sandbox agent-1 (gvisor) is stopped (exited with code 137), not running"
+            ),
+            "{text}"
         );
-        assert_eq!(parse_env("UNSET", lookup).ok(), Some(None));
-        assert_eq!(
-            parse_env("UNSET=", lookup).ok().flatten(),
-            Some(("UNSET".to_owned(), String::new()))
+        assert!(
+            text.contains("berth rm agent-1"),
+            "a foreground run: {text}"
         );
-        assert!(parse_env("1BAD", lookup).is_err());
+        assert_eq!(crate::exit::code(&err), crate::exit::REFUSED);
+        info.labels = [
+            ("berth.managed-by", "berth"),
+            ("berth.run-id", "0123456789ab"),
+            ("berth.detached", "true"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+        let text = super::require_running(&info)
+            .expect_err("stopped")
+            .to_string();
+        assert!(
+            text.contains("berth start agent-1"),
+            "a detached run: {text}"
+        );
+        info.state = SandboxState::Running;
+        assert!(super::require_running(&info).is_ok());
     }
 }

@@ -64,12 +64,11 @@ pub async fn execute(args: GcArgs) -> Result<u8, Error> {
                 if d.record {
                     parts.push("run record".to_owned());
                 }
-                println!(
-                    "{verb} run {} ({}): {}",
-                    d.run_id,
-                    d.reason,
-                    parts.join("; ")
-                );
+                let run = match &d.name {
+                    Some(name) => format!("{name} (run {}, {})", d.run_id, d.reason),
+                    None => format!("run {} ({})", d.run_id, d.reason),
+                };
+                println!("{verb} {run}: {}", parts.join("; "));
             }
             for k in &kept {
                 println!("left alone {} {} ({})", k.kind, k.name, k.reason);

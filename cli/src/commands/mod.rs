@@ -11,12 +11,15 @@ mod doctor;
 mod egress;
 mod exec;
 mod gc;
+mod inspect;
 mod logs;
 mod plan;
 mod ps;
 mod rm;
 mod run;
+mod start;
 mod stop;
+mod version;
 
 /// Runs a subcommand and returns its exit code.
 pub async fn execute(command: Command) -> Result<u8, Error> {
@@ -30,8 +33,12 @@ pub async fn execute(command: Command) -> Result<u8, Error> {
         Command::Logs(args) => logs::execute(args).await,
         Command::Egress(args) => egress::execute(args).await,
         Command::Stop(args) => stop::execute(args).await,
+        Command::Start(args) => start::execute(args).await,
+        Command::Restart(args) => start::restart(args).await,
         Command::Rm(args) => rm::execute(args).await,
         Command::Gc(args) => gc::execute(args).await,
+        Command::Inspect(args) => inspect::execute(args).await,
+        Command::Version(args) => version::execute(args).await,
     }
 }
 

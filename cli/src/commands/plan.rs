@@ -8,7 +8,8 @@ use crate::render;
 use crate::{Format, PlanArgs};
 
 pub async fn execute(args: PlanArgs) -> Result<u8, Error> {
-    let config = super::load_config(args.config.file.as_deref(), true)?;
+    let mut config = super::load_config(args.config.file.as_deref(), true)?;
+    crate::overrides::apply(&args.overrides, &mut config)?;
     let chosen = backends::choose(&config, args.config.runtime).await?;
     let plan = prepare(&config, &chosen.probed.caps, &chosen.host)?;
     match args.format {
@@ -20,6 +21,7 @@ pub async fn execute(args: PlanArgs) -> Result<u8, Error> {
                 describe_selection(&chosen.selection)
             );
             print!("{}", plan.summary());
+            println!("ttl       {}", describe_ttl(config.ttl()));
             if !plan.dangers.is_empty() {
                 let kinds: std::collections::BTreeSet<&str> =
                     plan.dangers.iter().map(|d| d.kind.name()).collect();
@@ -36,12 +38,15 @@ pub async fn execute(args: PlanArgs) -> Result<u8, Error> {
                 config: String,
                 selection: &'a runtime_core::Selection,
                 plan: &'a runtime_core::Plan,
+                /// Seconds a detached run lives; `None`: until removed.
+                ttl_secs: Option<u64>,
                 capabilities: &'a runtime_core::Capabilities,
             }
             render::json(&Out {
                 config: config.path.display().to_string(),
                 selection: &chosen.selection,
                 plan: &plan,
+                ttl_secs: config.ttl().map(|ttl| ttl.as_secs()),
                 capabilities: &chosen.probed.caps,
             });
         }
@@ -59,5 +64,26 @@ pub fn describe_selection(selection: &runtime_core::Selection) -> String {
         Default => {
             "default (auto: gvisor if registered, else docker, else apple on macOS)".to_owned()
         }
+    }
+}
+
+/// The `ttl` line of the plan: how long a detached run lives.
+fn describe_ttl(ttl: Option<std::time::Duration>) -> String {
+    match ttl {
+        Some(ttl) => format!(
+            "{} for a detached run (then berth gc, or the next berth command, removes it)",
+            runtime_core::duration::HumanDuration(ttl)
+        ),
+        None => "none: a detached run lives until berth rm".to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_ttl_line_says_how_long_a_detached_run_lives() {
+        let line = super::describe_ttl(Some(std::time::Duration::from_secs(8 * 3600)));
+        assert!(line.starts_with("8h for a detached run"), "{line}");
+        assert!(super::describe_ttl(None).contains("until berth rm"));
     }
 }

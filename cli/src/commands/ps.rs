@@ -31,6 +31,10 @@ pub async fn execute(args: PsArgs) -> Result<u8, Error> {
         all.retain(|s| s.runtime == want);
     }
     all.sort_by(|a, b| b.created.cmp(&a.created).then(a.name.cmp(&b.name)));
+    if args.quiet {
+        print!("{}", quiet(&all, &corrupt));
+        return Ok(0);
+    }
     match args.format {
         Format::Json => {
             let rows: Vec<Row<'_>> = all
@@ -124,6 +128,17 @@ impl<'a> CorruptRow<'a> {
             modified: c.modified,
         }
     }
+}
+
+/// `ps -q`: what other berth commands take, one per line: each sandbox's name
+/// (its id when it has none), and the run id of a corrupt record.
+fn quiet(sandboxes: &[SandboxInfo], corrupt: &[CorruptRecord]) -> String {
+    sandboxes
+        .iter()
+        .map(|s| if s.name.is_empty() { &s.id } else { &s.name }.clone())
+        .chain(corrupt.iter().map(|c| c.run_id.to_string()))
+        .map(|line| line + "\n")
+        .collect()
 }
 
 fn ago(secs: i64) -> String {

@@ -8,16 +8,18 @@ use runtime_core::{Error, Sandbox, prepare};
 use crate::signals::Interrupts;
 use crate::{RunArgs, backends, stdio};
 
-pub async fn execute(args: RunArgs) -> Result<u8, Error> {
+pub async fn execute(mut args: RunArgs) -> Result<u8, Error> {
     // Listen before anything is created, so no signal can slip between steps.
     let mut interrupts = Interrupts::new();
     let mut config = super::load_config(args.config.file.as_deref(), false)?;
-    if let Some(image) = &args.image {
+    let (image, command) = args.image_and_command();
+    if let Some(image) = &image {
         config.override_image(image)?;
     }
-    if !args.command.is_empty() {
-        config.override_command(args.command);
+    if !command.is_empty() {
+        config.override_command(command);
     }
+    crate::overrides::apply(&args.overrides, &mut config)?;
     let chosen = backends::choose(&config, args.config.runtime).await?;
     let plan = prepare(&config, &chosen.probed.caps, &chosen.host)?;
     if let Some(err) = chosen.probed.caps.availability.to_error(plan.runtime) {

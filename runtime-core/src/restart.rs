@@ -1,0 +1,52 @@
+//! Starting a stopped detached run again (`berth start`, `berth restart`), with
+//! its record kept in step.
+//!
+//! Only detached runs: a foreground run's container carries the pid of the berth
+//! process that owned it, and once that process is gone `berth gc` takes the run
+//! for an orphan, so starting it again would only hand it to the collector.
+
+use crate::labels::Ownership;
+use crate::state::{RunState, RunStore};
+use crate::{Error, Runtime, SandboxInfo, SandboxState};
+
+/// Starts `info`'s sandbox (a stopped detached run, found with
+/// [`crate::Runtime::find`]) and what its run needs beside it, and marks its
+/// record running. A running sandbox is left as it is.
+pub async fn start_stopped(
+    runtime: &dyn Runtime,
+    info: &SandboxInfo,
+    store: &RunStore,
+) -> Result<(), Error> {
+    let labels = match Ownership::classify_container(&info.labels) {
+        Ownership::Run(labels) => labels,
+        Ownership::Foreign { reason } => {
+            return Err(Error::Foreign {
+                name: info.name.clone(),
+                reason,
+            });
+        }
+        Ownership::Shared { .. } => {
+            return Err(Error::Foreign {
+                name: info.name.clone(),
+                reason: "it belongs to no run".to_owned(),
+            });
+        }
+    };
+    if info.state == SandboxState::Running {
+        return Ok(());
+    }
+    if labels.detached != Some(true) {
+        return Err(Error::Usage {
+            message: format!(
+                "{} is a foreground run: only a detached run (berth run -d) can be started again; start a new one with berth run, and remove this one with berth rm {}",
+                info.name, info.name
+            ),
+        });
+    }
+    runtime.start_stopped(&info.id).await?;
+    store.update(&labels.run_id, |r| {
+        r.exit_code = None;
+        r.error = None;
+        r.transition(RunState::Running);
+    })
+}
