@@ -365,6 +365,18 @@ pub(crate) async fn start_sidecars(
             .and_then(|l| l.get(labels::ROLE))
             .map(String::as_str);
         let running = sidecar.state == Some(ContainerSummaryStateEnum::RUNNING);
+        let holds_secrets = sidecar
+            .labels
+            .as_ref()
+            .is_some_and(|l| l.contains_key(crate::egress::HOLDS_SECRETS));
+        if crate::egress::is_sidecar(role) && !running && holds_secrets {
+            return Err(DockerError::Refused {
+                operation: "start the run again",
+                reason: format!(
+                    "its egress proxy held the secrets bound to hosts in memory only, and they went with it; remove the run (berth rm) and run it anew: {run_id}"
+                ),
+            });
+        }
         if let (true, false, Some(id)) = (crate::egress::is_sidecar(role), running, &sidecar.id) {
             start(docker, id).await?;
         }

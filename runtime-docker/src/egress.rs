@@ -34,6 +34,10 @@ use crate::errors::DockerError;
 /// `berth.role` of a proxy sidecar.
 pub(crate) const ROLE_EGRESS: &str = "egress";
 
+/// The label of a proxy that holds bound secrets, in its memory only: it cannot
+/// be started again, since the values went with it.
+pub(crate) const HOLDS_SECRETS: &str = "berth.egress-holds-secrets";
+
 /// The environment variable naming the helper binary.
 pub const HELPER_VAR: &str = "BERTH_HELPER";
 
@@ -317,6 +321,9 @@ pub(crate) async fn setup(
     let mut proxy_labels = run_labels.clone();
     proxy_labels.insert(labels::ROLE.to_owned(), ROLE_EGRESS.to_owned());
     proxy_labels.insert(labels::OCI_RUNTIME.to_owned(), RUNC.to_owned());
+    if secrets {
+        proxy_labels.insert(HOLDS_SECRETS.to_owned(), "true".to_owned());
+    }
     let name = proxy_name(&spec.run_id);
     let body = ContainerCreateBody {
         image: Some(image),

@@ -98,6 +98,14 @@ pub(crate) enum DockerError {
         #[source]
         source: globset::Error,
     },
+    /// Something berth will not do to this run, and why.
+    #[error("cannot {operation}: {reason}")]
+    Refused {
+        /// What was asked.
+        operation: &'static str,
+        /// Why not.
+        reason: String,
+    },
     /// The egress proxy's helper binary is missing, unusable, or failed to start.
     #[error("{reason}")]
     Helper {
@@ -249,6 +257,11 @@ impl DockerError {
                 ),
             },
             Self::Incomplete { operation, source } => Error::engine(runtime, operation, source),
+            Self::Refused { operation, reason } => Error::Unsupported {
+                runtime,
+                operation,
+                reason,
+            },
             Self::Helper { reason } => Error::Unavailable {
                 runtime,
                 reason: format!("the egress allowlist needs its proxy: {reason}"),

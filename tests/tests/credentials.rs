@@ -258,6 +258,18 @@ fn bound_secret_reaches_only_its_host(runtime: &str) {
     assert_eq!(records[2]["host"], "other.example.test", "{audit_text}");
     assert!(records[2].get("credentials").is_none(), "{audit_text}");
 
+    // The values lived in the stopped proxy's memory: the run cannot start again.
+    let out = run(s.berth().args(["stop", &name]));
+    assert!(out.status.success(), "stop: {}", describe(&out));
+    let out = run(s.berth().args(["start", &name]));
+    assert_eq!(out.status.code(), Some(3), "start: {}", describe(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("held the secrets bound to hosts in memory only"),
+        "start: {}",
+        describe(&out)
+    );
+
     let out = run(docker().args(["rm", "-f", &upstream]));
     assert!(out.status.success(), "{}", describe(&out));
     let out = run(s.berth().args(["rm", "-f", &name]));
