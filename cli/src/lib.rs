@@ -74,6 +74,63 @@ pub enum Command {
     Gc(GcArgs),
     /// Print berth's version and what each runtime's engine answered.
     Version(VersionArgs),
+    /// Write a commented starter berth.toml in the current directory.
+    Init(InitArgs),
+    /// Print the server entry an MCP client needs to run a server inside a sandbox
+    /// (through `berth exec -i`), for Claude Desktop and Claude Code, VS Code and goose.
+    McpConfig(McpConfigArgs),
+    /// Print the shell completion script for SHELL (bash, zsh, fish, elvish,
+    /// powershell), generated from this CLI.
+    Completions(CompletionsArgs),
+    /// Print berth's man page (roff), generated from this CLI.
+    Man,
+}
+
+/// `berth init`.
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// The image the sandbox runs.
+    #[arg(long, default_value = "debian:bookworm-slim")]
+    pub image: String,
+    /// Replace an existing berth.toml.
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// The MCP clients `berth mcp-config` writes entries for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum McpClient {
+    /// Claude Desktop and Claude Code (`mcpServers` in their JSON config).
+    Claude,
+    /// VS Code (`servers` in .vscode/mcp.json).
+    Vscode,
+    /// goose (`extensions` in its config.yaml).
+    Goose,
+}
+
+/// `berth mcp-config`.
+#[derive(Debug, Args)]
+pub struct McpConfigArgs {
+    /// The client whose config format to print [default: all of them].
+    #[arg(long, value_enum)]
+    pub client: Option<McpClient>,
+    /// The name of the server entry [default: the sandbox's name].
+    #[arg(long)]
+    pub name: Option<String>,
+    /// The running sandbox (name or run id) the server runs in.
+    #[arg(value_name = "SANDBOX")]
+    pub sandbox: String,
+    /// The server's command line inside the sandbox.
+    #[arg(value_name = "SERVER", required = true, last = true)]
+    pub server: Vec<String>,
+}
+
+/// `berth completions`.
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
 }
 
 /// Output format of listing and inspecting commands.

@@ -11,6 +11,7 @@ mod doctor;
 mod egress;
 mod exec;
 mod gc;
+mod generate;
 mod inspect;
 mod logs;
 mod plan;
@@ -39,6 +40,10 @@ pub async fn execute(command: Command) -> Result<u8, Error> {
         Command::Gc(args) => gc::execute(args).await,
         Command::Inspect(args) => inspect::execute(args).await,
         Command::Version(args) => version::execute(args).await,
+        Command::Init(args) => generate::init(&args),
+        Command::McpConfig(args) => generate::mcp_config(&args),
+        Command::Completions(args) => generate::completions(&args),
+        Command::Man => generate::man(),
     }
 }
 
