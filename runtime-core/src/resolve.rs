@@ -65,6 +65,14 @@ pub fn prepare(config: &Config, caps: &Capabilities, host: &HostFacts) -> Result
     let mut mounts = Vec::new();
     if let Some(ws) = &file.workspace {
         let (source, declared) = real_path(config, host, ws.path.get_ref());
+        if let Some(crate::host::HostPath::Missing { reason }) =
+            host.paths.get(&config.anchor(ws.path.get_ref()))
+        {
+            warnings.push(format!(
+                "the workspace {} does not exist ({reason}): a launch would fail; create it, or fix [workspace] path",
+                source.display()
+            ));
+        }
         if let Some(why) = sensitive_path(&source, host) {
             dangers.push(Danger {
                 kind: DangerKind::SensitivePath,

@@ -416,3 +416,28 @@ fn a_build_that_reaches_outside_its_context_is_refused() {
     }
     assert!(!image.status.success(), "nothing was built");
 }
+
+#[test]
+fn a_missing_workspace_is_named_in_the_plan() {
+    let text = "[sandbox]\nimage = \"debian:bookworm-slim\"\n[workspace]\npath = \"gone\"\n";
+    let config = Config::parse(
+        "berth.toml".as_ref(),
+        text,
+        PathBuf::from("/home/dev/project"),
+    )
+    .expect("config");
+    let mut facts = host(&[]);
+    facts.paths.insert(
+        PathBuf::from("/home/dev/project/gone"),
+        HostPath::Missing {
+            reason: "No such file or directory (os error 2)".to_owned(),
+        },
+    );
+    let plan = prepare(&config, &docker_caps(&facts), &facts).expect("a plan, with a warning");
+    assert_eq!(
+        plan.warnings,
+        [
+            "the workspace /home/dev/project/gone does not exist (No such file or directory (os error 2)): a launch would fail; create it, or fix [workspace] path"
+        ]
+    );
+}
