@@ -83,7 +83,7 @@ impl RuntimeChoice {
             Some(RuntimeKind::Docker) => "Docker with runc",
             Some(RuntimeKind::Gvisor) => "Docker with gVisor (runsc)",
             Some(RuntimeKind::Apple) => "Apple `container` (macOS)",
-            None => "gVisor if registered, else Docker, else Apple on macOS",
+            None => "gVisor if registered and it passes berth's self-test, else Docker, else Apple on macOS",
         }
     }
 }
@@ -301,6 +301,10 @@ pub struct Capabilities {
     /// An egress allowlist (`[network] policy = "allowlist"`): the sandbox on a
     /// network whose only way out is berth's proxy.
     pub egress_proxy: Support,
+    /// Whether the runtime really runs ordinary tools: what its self-test found
+    /// (a runtime whose kernel interface misses calls that `ls` and `stat` make
+    /// fails it). Auto selection skips a runtime that failed.
+    pub functional: Support,
     /// Whether `network = "none"` is possible.
     pub network_none: bool,
     /// Enforced limits.

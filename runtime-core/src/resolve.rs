@@ -226,6 +226,11 @@ pub fn prepare(config: &Config, caps: &Capabilities, host: &HostFacts) -> Result
             ));
         }
     }
+    if let Some((reason, fix)) = caps.functional.problem() {
+        warnings.push(format!(
+            "{runtime} failed berth's self-test: {reason}; ordinary tools in the sandbox may fail: {fix}"
+        ));
+    }
     let network = resolve_network(config, caps, &mut defaults, &mut not_applied)?;
     if let (false, Some((reason, fix))) =
         (network.create.is_empty(), caps.user_network_dns.problem())

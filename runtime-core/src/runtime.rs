@@ -456,6 +456,15 @@ pub trait Runtime: Send + Sync {
     /// The main process's output.
     async fn logs(&self, id: &str, options: &LogOptions) -> Result<OutputStream, Error>;
 
+    /// Runs (or recalls) the runtime's self-test: ordinary kernel calls made in a
+    /// container of berth's own under this runtime. `None` when the backend has
+    /// none or cannot run it now (then nothing is assumed); otherwise why the
+    /// runtime is not fit for ordinary tools, with the fix, or `Supported`.
+    async fn self_test(&self, caps: &crate::Capabilities) -> Option<crate::Support> {
+        let _ = caps;
+        None
+    }
+
     /// The audit log of a run's egress proxy: one JSON line per decision
     /// ([`crate::egress::AuditRecord`]) on stdout. A runtime that runs no proxy, or
     /// a run without one, answers [`Error::NotFound`].

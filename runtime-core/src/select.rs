@@ -105,10 +105,11 @@ pub fn resolve_choice(
     os: Os,
     capabilities: &[Capabilities],
 ) -> Result<RuntimeKind, Error> {
+    // Auto picks only a runtime that is there and passed its self-test.
     let available = |kind: RuntimeKind| {
-        capabilities
-            .iter()
-            .any(|c| c.runtime == kind && c.availability.is_available())
+        capabilities.iter().any(|c| {
+            c.runtime == kind && c.availability.is_available() && c.functional.problem().is_none()
+        })
     };
     match choice.kind() {
         Some(kind) => Ok(kind),
@@ -204,7 +205,7 @@ pub async fn probe(
     let engine = reports.iter().find_map(|(_, r)| r.engine.clone());
     let socket = candidates.iter().find_map(|r| r.engine_socket(host));
     let facts = HostFacts::gather(host, &secrets, &paths, engine, socket);
-    let probed = candidates
+    let mut probed: Vec<Probed> = candidates
         .iter()
         .filter_map(|runtime| {
             let engine = runtime.engine_id();
@@ -215,6 +216,13 @@ pub async fn probe(
             })
         })
         .collect();
+    for p in &mut probed {
+        if p.caps.availability.is_available()
+            && let Some(found) = p.runtime.self_test(&p.caps).await
+        {
+            p.caps.functional = found;
+        }
+    }
     (probed, facts)
 }
 
@@ -396,6 +404,7 @@ mod tests {
             privileged: Support::Supported,
             user_network_dns: Support::Supported,
             egress_proxy: Support::Supported,
+            functional: Support::Supported,
             network_none: true,
             limits: LimitSupport {
                 cpus: true,
@@ -442,6 +451,24 @@ mod tests {
         let err = select(None, None, Some("podman")).unwrap_err();
         assert_eq!(err.category(), crate::error::Category::Usage);
         assert!(err.to_string().contains("BERTH_RUNTIME"), "{err}");
+    }
+
+    #[test]
+    fn auto_skips_a_runtime_that_failed_its_self_test_and_an_explicit_choice_keeps_it() {
+        let mut gvisor = caps(RuntimeKind::Gvisor, true);
+        gvisor.functional = Support::Unsupported {
+            reason: "statx fails".to_owned(),
+            fix: "a newer runsc".to_owned(),
+        };
+        let all = vec![caps(RuntimeKind::Docker, true), gvisor];
+        assert_eq!(
+            resolve_choice(RuntimeChoice::AUTO, Os::Linux, &all).unwrap(),
+            RuntimeKind::Docker
+        );
+        assert_eq!(
+            resolve_choice(RuntimeKind::Gvisor.into(), Os::Linux, &all).unwrap(),
+            RuntimeKind::Gvisor
+        );
     }
 
     #[test]

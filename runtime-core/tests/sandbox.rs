@@ -172,6 +172,7 @@ fn caps() -> Capabilities {
         privileged: Support::Supported,
         user_network_dns: Support::Supported,
         egress_proxy: Support::Supported,
+        functional: Support::Supported,
         network_none: true,
         limits: LimitSupport {
             cpus: true,

@@ -36,6 +36,7 @@ pub fn capabilities(_host: &HostFacts, probe: &ProbeReport) -> Capabilities {
         privileged: Support::Supported,
         user_network_dns: Support::Supported,
         egress_proxy: Support::Supported,
+        functional: Support::Supported,
         network_none: true,
         limits: LimitSupport {
             cpus: true,

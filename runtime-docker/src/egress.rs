@@ -64,7 +64,7 @@ pub(crate) fn proxy_name(run_id: &RunId) -> String {
 
 /// Whether a container's labels mark it as a sidecar rather than a sandbox.
 pub(crate) fn is_sidecar(role: Option<&str>) -> bool {
-    role == Some(ROLE_EGRESS)
+    role == Some(ROLE_EGRESS) || role == Some(ROLE_SELF_TEST)
 }
 
 /// Where the helper binary is looked for: `$BERTH_HELPER`, then `berth-helper` next
@@ -490,6 +490,138 @@ async fn hand_over_secrets(
 
 /// What the helper prints once it listens, with its CA written.
 const READY: &str = "berth-helper: ready";
+
+/// Where self-test results are kept: `$XDG_CACHE_HOME/berth/self-test`, else
+/// `~/.cache/berth/self-test`.
+fn self_test_cache() -> Option<PathBuf> {
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .filter(|p| p.is_absolute())
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))?;
+    Some(base.join("berth").join("self-test"))
+}
+
+/// What `berth-helper selftest` reports under an OCI runtime: the failures (empty
+/// when all worked). Cached per runtime (name, path, arguments, and the binary's
+/// size and time when it is on this host) and helper; `None` when it cannot run
+/// (no helper, the engine refused), and then nothing is assumed.
+pub(crate) async fn self_test(
+    docker: &Docker,
+    oci: &runtime_core::OciRuntime,
+) -> Option<Vec<String>> {
+    let (_, helper) = read_helper().ok()?;
+    let mut key = Sha256::new();
+    key.update(oci.name.as_bytes());
+    key.update(oci.path.as_deref().unwrap_or("").as_bytes());
+    for arg in &oci.args {
+        key.update(arg.as_bytes());
+    }
+    if let Some(meta) = oci.path.as_deref().and_then(|p| std::fs::metadata(p).ok()) {
+        key.update(meta.len().to_le_bytes());
+        if let Ok(modified) = meta.modified() {
+            key.update(format!("{modified:?}").as_bytes());
+        }
+    }
+    key.update(Sha256::digest(&helper));
+    let key: String = key
+        .finalize()
+        .iter()
+        .take(12)
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let file = self_test_cache().map(|dir| dir.join(format!("{key}.json")));
+    if let Some(cached) = file
+        .as_ref()
+        .and_then(|f| std::fs::read(f).ok())
+        .and_then(|bytes| serde_json::from_slice::<Vec<String>>(&bytes).ok())
+    {
+        return Some(cached);
+    }
+    let failures = run_self_test(docker, &oci.name).await?;
+    if let Some(file) = file {
+        // A cache that cannot be written costs a second self-test later, no more.
+        if let Some(dir) = file.parent() {
+            let _ = std::fs::create_dir_all(dir);
+        }
+        let _ = std::fs::write(&file, serde_json::to_vec(&failures).unwrap_or_default());
+    }
+    Some(failures)
+}
+
+async fn run_self_test(docker: &Docker, oci_runtime: &str) -> Option<Vec<String>> {
+    use futures::StreamExt;
+    let image = ensure_helper_image(docker).await.ok()?;
+    let body = ContainerCreateBody {
+        image: Some(image),
+        cmd: Some(vec!["selftest".to_owned()]),
+        labels: Some(HashMap::from([
+            (
+                labels::MANAGED_BY.to_owned(),
+                labels::MANAGED_BY_VALUE.to_owned(),
+            ),
+            (labels::ROLE.to_owned(), ROLE_SELF_TEST.to_owned()),
+        ])),
+        attach_stdout: Some(true),
+        host_config: Some(HostConfig {
+            runtime: Some(oci_runtime.to_owned()),
+            // Gone when it exits, whatever happens to berth meanwhile.
+            auto_remove: Some(true),
+            network_mode: Some("none".to_owned()),
+            readonly_rootfs: Some(true),
+            cap_drop: Some(vec!["ALL".to_owned()]),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let created = docker
+        .create_container(
+            None::<bollard::query_parameters::CreateContainerOptions>,
+            body,
+        )
+        .await
+        .ok()?;
+    let options = bollard::query_parameters::AttachContainerOptionsBuilder::default()
+        .stdout(true)
+        .stream(true)
+        .build();
+    let attached = docker.attach_container(&created.id, Some(options)).await;
+    let Ok(mut attached) = attached else {
+        let _ = docker
+            .remove_container(
+                &created.id,
+                None::<bollard::query_parameters::RemoveContainerOptions>,
+            )
+            .await;
+        return None;
+    };
+    if docker
+        .start_container(&created.id, None::<StartContainerOptions>)
+        .await
+        .is_err()
+    {
+        let _ = docker
+            .remove_container(
+                &created.id,
+                None::<bollard::query_parameters::RemoveContainerOptions>,
+            )
+            .await;
+        return None;
+    }
+    let mut said = Vec::new();
+    let read = async {
+        while let Some(Ok(chunk)) = attached.output.next().await {
+            said.extend_from_slice(&chunk.into_bytes());
+        }
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(30), read)
+        .await
+        .ok()?;
+    let line = String::from_utf8_lossy(&said);
+    serde_json::from_str(line.trim()).ok()
+}
+
+/// `berth.role` of the self-test's short-lived container.
+pub(crate) const ROLE_SELF_TEST: &str = "self-test";
 
 /// Stops the run's proxy sidecars, after its sandbox stopped.
 pub(crate) async fn stop_sidecars(docker: &Docker, run_id: &RunId) -> Result<(), DockerError> {

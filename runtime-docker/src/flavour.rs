@@ -28,6 +28,12 @@ pub trait Flavour: fmt::Debug + Send + Sync + 'static {
         let _ = (status, message);
         None
     }
+
+    /// The fix to suggest when this flavour's OCI runtime fails berth's self-test;
+    /// `None` (the default) runs no self-test.
+    fn self_test_fix(&self) -> Option<&'static str> {
+        None
+    }
 }
 
 /// Docker with runc: `--runtime docker`.

@@ -268,6 +268,21 @@ impl Runtime for DockerRuntime {
         Ok(sessions::logs(docker, self.flavour.clone(), id, options))
     }
 
+    async fn self_test(&self, caps: &runtime_core::Capabilities) -> Option<runtime_core::Support> {
+        let fix = self.flavour.self_test_fix()?;
+        let oci = caps.oci_runtime.as_ref()?;
+        let docker = self.client().await.ok()?;
+        let failures = egress::self_test(docker, oci).await?;
+        Some(if failures.is_empty() {
+            runtime_core::Support::Supported
+        } else {
+            runtime_core::Support::Unsupported {
+                reason: format!("under {}, {}", oci.name, failures.join("; ")),
+                fix: fix.to_owned(),
+            }
+        })
+    }
+
     async fn egress_log(
         &self,
         run_id: &runtime_core::RunId,

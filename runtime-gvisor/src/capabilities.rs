@@ -70,6 +70,7 @@ pub fn capabilities(host: &HostFacts, probe: &ProbeReport) -> Capabilities {
         // The proxy runs under runc beside the runsc sandbox, which reaches it by
         // address: neither needs the embedded DNS from inside gVisor.
         egress_proxy: Support::Supported,
+        functional: Support::Supported,
         network_none: true,
         limits: LimitSupport {
             cpus: true,

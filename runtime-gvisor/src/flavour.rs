@@ -19,6 +19,12 @@ impl Flavour for Gvisor {
         crate::capabilities(host, probe)
     }
 
+    fn self_test_fix(&self) -> Option<&'static str> {
+        Some(
+            "install a newer runsc (gVisor releases from 2023 on implement it), or use --runtime docker",
+        )
+    }
+
     fn engine_error(&self, _status: u16, message: &str) -> Option<Error> {
         if message.contains("Unknown runtime specified") {
             return Some(Error::Unavailable {

@@ -90,9 +90,22 @@ impl Facts {
         found.into_iter().next()
     }
 
-    /// The runtime `--runtime auto` should pick here.
+    /// Whether `stat /` (coreutils, which calls statx as `ls` does) works in a
+    /// Debian container under runsc, asked of the engine with the docker CLI.
+    fn runsc_runs_stat(&self) -> bool {
+        self.runsc().is_some()
+            && docker()
+                .args(["run", "--rm", "--runtime", "runsc", "--network", "none"])
+                .args(["--label", "berth.managed-by=berth-tests"])
+                .args(["debian:bookworm-slim", "stat", "/"])
+                .output()
+                .is_ok_and(|o| o.status.success())
+    }
+
+    /// The runtime `--runtime auto` should pick here: gVisor when registered and
+    /// ordinary tools work under it.
     fn auto(&self) -> &'static str {
-        if self.runsc().is_some() {
+        if self.runsc_runs_stat() {
             "gvisor"
         } else {
             "docker"
@@ -245,6 +258,15 @@ fn doctor_reports_what_the_engine_and_the_host_say() {
             }
         }
         None => assert_eq!(gvisor["available"], false, "{gvisor}"),
+    }
+
+    // The self-test agrees with `stat /` under runsc.
+    if facts.runsc().is_some() {
+        assert_eq!(
+            gvisor.get("self_test_failed").is_some(),
+            !facts.runsc_runs_stat(),
+            "{gvisor}"
+        );
     }
 
     // Apple: only on macOS.

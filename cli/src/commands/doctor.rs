@@ -33,6 +33,9 @@ struct RuntimeReport {
     docker_modes: Vec<ModeReport>,
     /// Whether `[network] policy = "allowlist"` works, and its path.
     egress: EgressReport,
+    /// What berth's self-test found: `None` when it passed or did not run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    self_test_failed: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -94,6 +97,11 @@ fn report(p: &Probed, host: &HostFacts) -> RuntimeReport {
         implications,
         docker_modes,
         egress: egress_report(p, host),
+        self_test_failed: p
+            .caps
+            .functional
+            .problem()
+            .map(|(reason, fix)| format!("{reason}\n= fix: {fix}")),
     }
 }
 
@@ -225,6 +233,12 @@ fn human(report: &Report) -> String {
                 r.runtime.as_str(),
                 r.reason.as_deref().unwrap_or(""),
                 r.fix.as_deref().unwrap_or("")
+            ));
+        }
+        if let Some(failed) = &r.self_test_failed {
+            out.push_str(&format!(
+                "          self-test failed (auto skips it): {}\n",
+                failed.replace('\n', "\n          ")
             ));
         }
         for line in &r.implications {

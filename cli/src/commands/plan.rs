@@ -62,7 +62,7 @@ pub fn describe_selection(selection: &runtime_core::Selection) -> String {
         Config => format!("runtime = \"{}\" in the config", selection.requested),
         Env => format!("BERTH_RUNTIME={}", selection.requested),
         Default => {
-            "default (auto: gvisor if registered, else docker, else apple on macOS)".to_owned()
+            "default (auto: gvisor if registered and it passes berth's self-test, else docker, else apple on macOS)".to_owned()
         }
     }
 }

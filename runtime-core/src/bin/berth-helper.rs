@@ -18,6 +18,7 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
         Some("egress") if args.len() == 1 => egress(),
+        Some("selftest") if args.len() == 1 => selftest(),
         Some("--version") => {
             println!("berth-helper {}", env!("CARGO_PKG_VERSION"));
             ExitCode::SUCCESS
@@ -70,6 +71,36 @@ fn secrets(settings: &ProxySettings) -> Result<Secrets, String> {
         credentials,
         authority: Some(authority),
     })
+}
+
+/// `berth-helper selftest`: calls the kernel the way common tools do, and prints
+/// what failed as a JSON array of strings (empty when all worked); exits 1 when
+/// something failed. Run under an OCI runtime, it says whether that runtime really
+/// works for ordinary images.
+fn selftest() -> ExitCode {
+    let mut failures: Vec<String> = Vec::new();
+    // `ls` and `stat` (coreutils) call statx with AT_NO_AUTOMOUNT.
+    let flags = rustix::fs::AtFlags::SYMLINK_NOFOLLOW | rustix::fs::AtFlags::NO_AUTOMOUNT;
+    if let Err(e) = rustix::fs::statx(
+        rustix::fs::CWD,
+        "/",
+        flags,
+        rustix::fs::StatxFlags::BASIC_STATS,
+    ) {
+        failures.push(format!(
+            "statx with AT_NO_AUTOMOUNT, as ls and stat call it, fails: {}",
+            std::io::Error::from(e)
+        ));
+    }
+    if let Err(e) = std::fs::read_dir("/").and_then(|mut d| d.next().transpose()) {
+        failures.push(format!("listing / fails: {e}"));
+    }
+    println!("{}", serde_json::to_string(&failures).unwrap_or_default());
+    if failures.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
 }
 
 fn egress() -> ExitCode {
