@@ -83,7 +83,9 @@ impl RuntimeChoice {
             Some(RuntimeKind::Docker) => "Docker with runc",
             Some(RuntimeKind::Gvisor) => "Docker with gVisor (runsc)",
             Some(RuntimeKind::Apple) => "Apple `container` (macOS)",
-            None => "gVisor if registered and it passes berth's self-test, else Docker, else Apple on macOS",
+            None => {
+                "gVisor if registered and it passes berth's self-test, else Docker, else Apple on macOS"
+            }
         }
     }
 }

@@ -656,6 +656,14 @@ impl Config {
     /// `open` and `none` drop the file's allowlist (`allow`, `hosts`);
     /// `allowlist` needs the file's `allow` list.
     pub fn override_network(&mut self, policy: NetworkPolicy) -> Result<(), Error> {
+        if policy == NetworkPolicy::None && !self.file.secrets.bound.is_empty() {
+            return Err(invalid_flag(
+                "--network",
+                &policy.to_string(),
+                "the config binds secrets to hosts, which need a network: remove the [secrets.NAME] tables, or use --network open"
+                    .to_owned(),
+            ));
+        }
         let network = &mut self.file.network;
         match policy {
             NetworkPolicy::Allowlist if network.allow.is_empty() => {

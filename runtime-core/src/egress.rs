@@ -283,6 +283,10 @@ pub fn forbidden(address: IpAddr, gateways: &[IpAddr]) -> Option<&'static str> {
 }
 
 fn forbidden_v4(ip: Ipv4Addr) -> Option<&'static str> {
+    // Alibaba Cloud's metadata service sits outside link-local.
+    if ip == Ipv4Addr::new(100, 100, 100, 200) {
+        return Some("a cloud metadata address");
+    }
     if ip.is_loopback() {
         Some("a loopback address")
     } else if ip.is_link_local() {
@@ -295,6 +299,26 @@ fn forbidden_v4(ip: Ipv4Addr) -> Option<&'static str> {
 }
 
 fn forbidden_v6(ip: Ipv6Addr) -> Option<&'static str> {
+    let s = ip.segments();
+    // AWS's metadata service over IPv6.
+    if ip == Ipv6Addr::new(0xfd00, 0xec2, 0, 0, 0, 0, 0, 0x254) {
+        return Some("a cloud metadata address");
+    }
+    // An IPv4 address carried inside IPv6 (NAT64, IPv4-compatible, 6to4) is
+    // judged as that IPv4 address.
+    let embedded = match s {
+        [0x64, 0xff9b, 0, 0, 0, 0, hi, lo] | [0, 0, 0, 0, 0, 0, hi, lo] if hi != 0 => {
+            Some((hi, lo))
+        }
+        [0x2002, hi, lo, ..] => Some((hi, lo)),
+        _ => None,
+    };
+    if let Some((hi, lo)) = embedded {
+        let v4 = Ipv4Addr::new((hi >> 8) as u8, hi as u8, (lo >> 8) as u8, lo as u8);
+        if let Some(why) = forbidden_v4(v4) {
+            return Some(why);
+        }
+    }
     if ip.is_loopback() {
         Some("a loopback address")
     } else if ip.is_unicast_link_local() {
@@ -486,6 +510,9 @@ pub struct ProxySettings {
     /// host's store.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub upstream_ca: Option<String>,
+    /// Whether the bound secrets' values follow on the proxy's standard input.
+    #[serde(default)]
+    pub secrets_on_stdin: bool,
 }
 
 /// Where the proxy writes the run's CA certificate (`ca.pem`) and a bundle of it
@@ -627,6 +654,12 @@ mod tests {
             ("172.17.0.2", false),
             ("10.0.0.8", false),
             ("2001:db8::1", false),
+            ("100.100.100.200", true),
+            ("fd00:ec2::254", true),
+            ("64:ff9b::a9fe:a9fe", true),
+            ("2002:7f00:1::", true),
+            ("::7f00:1", true),
+            ("2002:0a00:0001::", false),
         ] {
             let ip: IpAddr = address.parse().unwrap();
             assert_eq!(forbidden(ip, &[gateway]).is_some(), forbidden_, "{address}");
@@ -663,6 +696,7 @@ mod tests {
             },
             gateways: vec!["172.17.0.1".parse().unwrap()],
             upstream_ca: None,
+            secrets_on_stdin: false,
         };
         let json = serde_json::to_string(&settings).unwrap();
         assert_eq!(

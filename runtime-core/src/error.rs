@@ -186,7 +186,9 @@ pub enum Error {
     },
 
     /// A required secret is not set on the host.
-    #[error("secret {name} is not set in the host environment\n  = fix: {fix}")]
+    #[error(
+        "secret {name} has no value: it is not set in the host environment, or its file cannot be read\n  = fix: {fix}"
+    )]
     SecretMissing {
         /// The variable's name.
         name: String,

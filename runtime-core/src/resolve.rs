@@ -501,6 +501,19 @@ fn resolve_env(config: &Config, host: &HostFacts) -> Result<Vec<EnvVar>, Error> 
     for (name, table) in &config.file.secrets.bound {
         let name = name.get_ref();
         let file = table.file.as_ref().map(|f| config.anchor(f.get_ref()));
+        // A value the sandbox can read in its workspace is not kept from it.
+        if let (Some(file), Some(ws)) = (&file, &config.file.workspace) {
+            let workspace = config.anchor(ws.path.get_ref());
+            if file.starts_with(&workspace) {
+                return Err(Error::Usage {
+                    message: format!(
+                        "the file of secret {name}, {}, is inside the workspace {}, which the sandbox reads: keep it outside",
+                        file.display(),
+                        workspace.display()
+                    ),
+                });
+            }
+        }
         if file.is_none() && config.file.secrets.required && !host.env_names.contains(name) {
             return Err(Error::SecretMissing {
                 name: name.clone(),

@@ -166,6 +166,24 @@ impl<'a> Builder<'a> {
         });
         let lookup = |name: &str| std::env::var(name).ok();
         let credentials = plan.credentials(lookup);
+        // A secret read from a file the launch cannot read stops it: the config
+        // named the file, so its absence is a mistake, not an optional secret.
+        for var in &plan.env {
+            if let crate::plan::EnvValue::BoundSecret {
+                file: Some(path), ..
+            } = &var.value
+                && !credentials.iter().any(|c| c.name == var.name)
+            {
+                return Err(Error::SecretMissing {
+                    name: var.name.clone(),
+                    fix: format!(
+                        "berth cannot read {}: create it, or fix `file` under [secrets.{}]",
+                        path.display(),
+                        var.name
+                    ),
+                });
+            }
+        }
         let mut env = self.env.unwrap_or_else(|| plan.environment(lookup));
         env.extend(
             credentials

@@ -443,6 +443,19 @@ fn check_secrets(file: &ConfigFile, source: &SourceFile<'_>) -> Result<(), Error
                 );
             }
         }
+        if *file.docker.mode.get_ref() == crate::config::DockerMode::Host {
+            return fail(
+                source,
+                name.span(),
+                format!(
+                    "secret {} is bound to hosts, but [docker] mode = \"host\" gives the agent the host's engine, where it can read the proxy's memory",
+                    name.get_ref()
+                ),
+                Some(
+                    "use [docker] mode = \"dind\" or \"none\", or put the secret in `names` knowing the agent can read it",
+                ),
+            );
+        }
         if *file.network.policy.get_ref() == NetworkPolicy::None {
             return fail(
                 source,

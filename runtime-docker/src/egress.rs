@@ -250,6 +250,8 @@ async fn create_network(
         .create_network(NetworkCreateRequest {
             name: name.to_owned(),
             internal: Some(internal),
+            // No IPv6 gateway either, whatever the daemon's default.
+            enable_ipv6: Some(false),
             options,
             labels: Some(run_labels.clone()),
             ..Default::default()
@@ -300,8 +302,9 @@ pub(crate) async fn setup(
         policy: policy.clone(),
         gateways: gateways(docker).await?,
         upstream_ca,
+        secrets_on_stdin: !spec.credentials.is_empty(),
     };
-    let secrets = !spec.credentials.is_empty();
+    let secrets = settings.secrets_on_stdin;
     let volume = ca_volume(&spec.run_id);
     if secrets {
         docker

@@ -63,25 +63,37 @@ fn header() -> String {
     )
 }
 
+/// Text from the audit log as the terminal shows it: control characters (an
+/// agent's SNI or method could carry escape sequences) are written escaped.
+fn safe(text: &str) -> String {
+    text.chars()
+        .flat_map(char::escape_debug)
+        .collect::<String>()
+}
+
 /// One decision as a table row: the time of day (UTC), verdict, method, target,
 /// and the rule that allowed it or the reason it was denied (or why it failed).
 fn row(r: &AuditRecord) -> String {
-    let time = r.time.get(11..19).unwrap_or(&r.time);
+    let time = safe(r.time.get(11..19).unwrap_or(&r.time));
     let target = match &r.sni {
-        Some(sni) if sni != &r.host => format!("{}:{} (sni {sni})", r.host, r.port),
-        _ => format!("{}:{}", r.host, r.port),
+        Some(sni) if sni != &r.host => {
+            format!("{}:{} (sni {})", safe(&r.host), r.port, safe(sni))
+        }
+        _ => format!("{}:{}", safe(&r.host), r.port),
     };
     let why = match (r.decision, &r.error) {
-        (Verdict::Allowed, Some(error)) => {
-            format!("{} (failed: {error})", r.rule.as_deref().unwrap_or(""))
-        }
-        (Verdict::Allowed, None) => r.rule.clone().unwrap_or_default(),
-        (Verdict::Denied, _) => r.reason.clone().unwrap_or_default(),
+        (Verdict::Allowed, Some(error)) => format!(
+            "{} (failed: {})",
+            safe(r.rule.as_deref().unwrap_or("")),
+            safe(error)
+        ),
+        (Verdict::Allowed, None) => safe(r.rule.as_deref().unwrap_or_default()),
+        (Verdict::Denied, _) => safe(r.reason.as_deref().unwrap_or_default()),
     };
     format!(
         "{time:<8}  {:<7}  {:<7}  {target:<32}  {why:<24}  {:>9}  {:>9}",
         r.decision.to_string(),
-        r.method,
+        safe(&r.method),
         r.bytes_up,
         r.bytes_down
     )
@@ -97,6 +109,11 @@ mod tests {
             r#"{"time":"2026-12-03T06:19:21.2Z","client":"10.0.0.2:5","method":"CONNECT","host":"evil.test","port":443,"sni":"other.test","decision":"denied","reason":"sni-mismatch","bytes_up":0,"bytes_down":0}"#,
         )
         .unwrap();
+        let escaped: AuditRecord = serde_json::from_str(
+            r#"{"time":"t","client":"c","method":"GET\u001b[2J","host":"h","port":80,"decision":"denied","reason":"not-allowed","bytes_up":0,"bytes_down":0}"#,
+        )
+        .unwrap();
+        assert!(row(&escaped).contains("GET\\u{1b}[2J"), "{}", row(&escaped));
         insta::assert_snapshot!(format!("{}\n{}", header(), row(&denied)), @r"
         TIME      VERDICT  METHOD   TARGET                            RULE OR REASON                   UP       DOWN
         06:19:21  denied   CONNECT  evil.test:443 (sni other.test)    sni-mismatch                      0          0

@@ -41,7 +41,7 @@ const HOST_STORE: &str = "/etc/ssl/certs/ca-certificates.crt";
 /// array, which berth writes and closes), a fresh authority trusting the host's
 /// store and the config's extra CA, and its certificate written for the sandbox.
 fn secrets(settings: &ProxySettings) -> Result<Secrets, String> {
-    if settings.policy.credentials.is_empty() {
+    if !settings.secrets_on_stdin {
         return Ok(Secrets {
             credentials: Vec::new(),
             authority: None,
@@ -51,7 +51,8 @@ fn secrets(settings: &ProxySettings) -> Result<Secrets, String> {
     std::io::Read::read_to_string(&mut std::io::stdin(), &mut input)
         .map_err(|e| format!("cannot read the bound secrets from standard input: {e}"))?;
     let credentials: Vec<Credential> = serde_json::from_str(&input)
-        .map_err(|e| format!("standard input holds no bound secrets: {e}"))?;
+        // The parser's message could quote the input: it is not repeated.
+        .map_err(|_| "standard input holds no bound secrets".to_owned())?;
     let mut roots = std::fs::read(HOST_STORE).unwrap_or_default();
     if let Some(extra) = &settings.upstream_ca {
         roots.push(b'\n');
@@ -122,6 +123,8 @@ fn egress() -> ExitCode {
         }
     };
     let runtime = match tokio::runtime::Builder::new_current_thread()
+        // Name lookups block: a few threads, well under the container's pids limit.
+        .max_blocking_threads(16)
         .enable_all()
         .build()
     {

@@ -106,6 +106,10 @@ impl Authority {
         config.alpn_protocols = vec![b"http/1.1".to_vec()];
         let config = Arc::new(config);
         if let Ok(mut leaves) = self.leaves.lock() {
+            // A wildcard binding could mint leaves without end: the cache is bounded.
+            if leaves.len() >= 256 {
+                leaves.clear();
+            }
             leaves.insert(host.to_owned(), config.clone());
         }
         Ok(config)

@@ -29,6 +29,8 @@ const MAX_HEAD: usize = 16 * 1024;
 const MAX_HELLO: usize = 5 + 16 * 1024;
 /// How long a client may take to send its request head or its first tunnel bytes.
 const CLIENT_TIMEOUT: Duration = Duration::from_secs(30);
+/// The most connections the proxy serves at once.
+const MAX_CONNECTIONS: usize = 512;
 /// How long connecting to an upstream may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a name's addresses are reused before it is resolved again. Each use
@@ -71,14 +73,27 @@ pub async fn serve(
     });
     let (tx, rx) = mpsc::unbounded_channel::<AuditRecord>();
     std::thread::spawn(move || write_audit(rx, audit));
+    // At most this many connections at once: each holds an upstream socket too.
+    let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
     loop {
-        let (client, peer) = listener.accept().await?;
+        let Ok(permit) = slots.clone().acquire_owned().await else {
+            return Ok(());
+        };
+        let (client, peer) = match listener.accept().await {
+            Ok(accepted) => accepted,
+            // Out of descriptors for a moment: the proxy goes on, as it must.
+            Err(_) => {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
         let shared = shared.clone();
         let tx = tx.clone();
         tokio::spawn(async move {
             if let Some(record) = handle(client, peer, &shared).await {
                 let _ = tx.send(record);
             }
+            drop(permit);
         });
     }
 }
@@ -110,6 +125,9 @@ struct Request {
     forward: Option<Vec<u8>>,
     /// For plain http: the `Host` header's value.
     host_header: Option<String>,
+    /// For plain http: how many body bytes the request has (`None`: chunked, or a
+    /// tunnel). Nothing after them is forwarded: one connection, one request.
+    body: Option<u64>,
     /// Bytes the client sent after the head.
     rest: Vec<u8>,
 }
@@ -279,11 +297,34 @@ async fn handle(mut client: TcpStream, peer: SocketAddr, shared: &Shared) -> Opt
             bytes
         }
     };
-    if upstream.write_all(&first).await.is_err() {
-        return Some(record);
-    }
+    // A plain request's message is its head and body: whatever the client sends
+    // after it (a pipelined request) is not forwarded.
+    let limit = request
+        .forward
+        .as_ref()
+        .and(request.body)
+        .map(|body| body.saturating_sub(request.rest.len() as u64));
+    let first = match (&request.forward, request.body) {
+        (Some(head), Some(body)) => {
+            let take = usize::try_from(body)
+                .unwrap_or(usize::MAX)
+                .min(request.rest.len());
+            let mut bytes = head.clone();
+            bytes.extend(&request.rest[..take]);
+            if upstream.write_all(&bytes).await.is_err() {
+                return Some(record);
+            }
+            bytes
+        }
+        _ => {
+            if upstream.write_all(&first).await.is_err() {
+                return Some(record);
+            }
+            first
+        }
+    };
     record.bytes_up = first.len() as u64;
-    let (up, down) = splice(client, upstream).await;
+    let (up, down) = splice(client, upstream, limit, None).await;
     record.bytes_up += up;
     record.bytes_down = down;
     Some(record)
@@ -331,9 +372,10 @@ async fn intercept(
             return;
         }
     };
-    let mut inside = match tokio_rustls::TlsAcceptor::from(server)
-        .accept(Prefixed::new(hello, client))
+    let accepting = tokio_rustls::TlsAcceptor::from(server).accept(Prefixed::new(hello, client));
+    let mut inside = match tokio::time::timeout(CLIENT_TIMEOUT, accepting)
         .await
+        .unwrap_or_else(|_| Err(io::ErrorKind::TimedOut.into()))
     {
         Ok(stream) => stream,
         Err(e) => {
@@ -345,9 +387,10 @@ async fn intercept(
         record.error = Some(format!("{host} is not a TLS server name"));
         return;
     };
-    let mut outside = match tokio_rustls::TlsConnector::from(authority.upstream())
-        .connect(name, upstream)
+    let connecting = tokio_rustls::TlsConnector::from(authority.upstream()).connect(name, upstream);
+    let mut outside = match tokio::time::timeout(CONNECT_TIMEOUT, connecting)
         .await
+        .unwrap_or_else(|_| Err(io::ErrorKind::TimedOut.into()))
     {
         Ok(stream) => stream,
         Err(e) => {
@@ -369,18 +412,61 @@ async fn intercept(
             return;
         }
     };
+    // The request inside the tunnel is for the host the tunnel was allowed for:
+    // one Host, naming it, an origin-form target, and a method that does not echo.
+    let text = String::from_utf8_lossy(&head).into_owned();
+    let port = record.port;
+    let checked = strict_head(&text).and_then(|host_header| {
+        let mut parts = text.split(' ');
+        let (method, target) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+        if ["TRACE", "TRACK"]
+            .iter()
+            .any(|m| method.eq_ignore_ascii_case(m))
+        {
+            return Err("TRACE and TRACK echo the request, value included");
+        }
+        if !target.starts_with('/') {
+            return Err("the request target is not a path");
+        }
+        match host_header {
+            Some(h) if same_tls_authority(&h, host, port) => Ok(()),
+            _ => Err("the Host header does not name the host of the tunnel"),
+        }
+    });
+    let body = checked.and_then(|()| body_length(&text));
+    let body = match body {
+        Ok(body) => body,
+        Err(why) => {
+            let message = format!(
+                "The berth egress policy of this sandbox refused a request to {host} carrying a bound secret: {why}."
+            );
+            let _ = respond(&mut inside, 403, "Forbidden", &message).await;
+            record.decision = Verdict::Denied;
+            record.reason = Some("bad-request".to_owned());
+            record.message = Some(message);
+            return;
+        }
+    };
     let head = one_request(&head);
     let (head, swapped) = swap_headers(&head, bound);
     record.credentials = swapped;
     // What is left is a placeholder of a secret bound elsewhere.
     record.warning = placeholder_warning(&head, all, &[]);
+    let take = body.map_or(rest.len(), |b| {
+        usize::try_from(b).unwrap_or(usize::MAX).min(rest.len())
+    });
+    let limit = body.map(|b| b.saturating_sub(take as u64));
     let mut first = head;
-    first.extend(rest);
+    first.extend(&rest[..take]);
     if outside.write_all(&first).await.is_err() {
         return;
     }
     record.bytes_up = first.len() as u64;
-    let (up, down) = splice(inside, outside).await;
+    let scrub: Vec<(String, String)> = bound
+        .iter()
+        .map(|c| (c.value.clone(), c.placeholder.clone()))
+        .collect();
+    let (up, down) = splice(inside, outside, limit, Some(&scrub)).await;
     record.bytes_up += up;
     record.bytes_down = down;
 }
@@ -388,25 +474,77 @@ async fn intercept(
 /// Copies both ways until each side has closed its half, and returns the bytes
 /// each way (sandbox to upstream, then back), counted even when a side ends with
 /// an error (a TLS peer that closes without notice).
+///
+/// Client to upstream, at most `limit` bytes are forwarded (the rest of the
+/// request's body; later bytes are read and dropped). Upstream to client, the
+/// response head has each `(value, placeholder)` of `scrub` put back to its
+/// placeholder, so a server that echoes a header does not hand the value in.
 async fn splice(
-    a: impl AsyncRead + AsyncWrite + Unpin,
-    b: impl AsyncRead + AsyncWrite + Unpin,
+    client: impl AsyncRead + AsyncWrite + Unpin,
+    upstream: impl AsyncRead + AsyncWrite + Unpin,
+    limit: Option<u64>,
+    scrub: Option<&[(String, String)]>,
 ) -> (u64, u64) {
-    async fn pump(mut from: impl AsyncRead + Unpin, mut to: impl AsyncWrite + Unpin) -> u64 {
+    async fn pump(
+        mut from: impl AsyncRead + Unpin,
+        mut to: impl AsyncWrite + Unpin,
+        mut limit: Option<u64>,
+    ) -> u64 {
         let mut buf = vec![0u8; 16 * 1024];
         let mut total = 0u64;
         while let Ok(n) = from.read(&mut buf).await {
-            if n == 0 || to.write_all(&buf[..n]).await.is_err() {
+            if n == 0 {
                 break;
             }
-            total += n as u64;
+            let take = limit.map_or(n, |l| n.min(usize::try_from(l).unwrap_or(usize::MAX)));
+            if take > 0 && to.write_all(&buf[..take]).await.is_err() {
+                break;
+            }
+            total += take as u64;
+            if let Some(l) = limit.as_mut() {
+                *l -= take as u64;
+            }
         }
         let _ = to.shutdown().await;
         total
     }
-    let (a_read, a_write) = tokio::io::split(a);
-    let (b_read, b_write) = tokio::io::split(b);
-    tokio::join!(pump(a_read, b_write), pump(b_read, a_write))
+    async fn scrubbed(
+        mut from: impl AsyncRead + Unpin,
+        mut to: impl AsyncWrite + Unpin,
+        scrub: &[(String, String)],
+    ) -> u64 {
+        let Ok(Some((head, rest))) = read_head(&mut from).await else {
+            let _ = to.shutdown().await;
+            return 0;
+        };
+        let mut text = String::from_utf8_lossy(&head).into_owned();
+        for (value, placeholder) in scrub {
+            text = text.replace(value.as_str(), placeholder);
+        }
+        let mut first = text.into_bytes();
+        first.extend(rest);
+        if to.write_all(&first).await.is_err() {
+            return 0;
+        }
+        first.len() as u64 + pump(from, to, None).await
+    }
+    let (c_read, c_write) = tokio::io::split(client);
+    let (u_read, u_write) = tokio::io::split(upstream);
+    match scrub {
+        Some(scrub) => tokio::join!(
+            pump(c_read, u_write, limit),
+            scrubbed(u_read, c_write, scrub)
+        ),
+        None => tokio::join!(pump(c_read, u_write, limit), pump(u_read, c_write, None)),
+    }
+}
+
+/// Whether a Host header inside TLS names `host` (its port defaulting to 443).
+fn same_tls_authority(header: &str, host: &str, port: u16) -> bool {
+    let Ok(want) = Host::parse(host) else {
+        return false;
+    };
+    authority(header.trim(), Some(443)).is_ok_and(|(h, p)| h == want && p == port)
 }
 
 /// A request head with `Connection: close`, so the connection carries this one
@@ -494,9 +632,11 @@ async fn read_head(
         if n == 0 {
             return Ok(None);
         }
+        // Only the new bytes (and the three before them) can complete the end.
+        let from = buf.len().saturating_sub(3);
         buf.extend(&chunk[..n]);
-        if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-            let rest = buf.split_off(end + 4);
+        if let Some(at) = buf[from..].windows(4).position(|w| w == b"\r\n\r\n") {
+            let rest = buf.split_off(from + at + 4);
             return Ok(Some((buf, rest)));
         }
         if buf.len() > MAX_HEAD {
@@ -536,6 +676,73 @@ fn same_authority(header: &str, host: &Host, port: u16) -> bool {
     authority(header.trim(), Some(80)).is_ok_and(|(h, p)| &h == host && p == port)
 }
 
+/// Refuses a request head that servers could read differently than the proxy: a
+/// bare CR or LF, a folded line, a header name that is not a token (or has space
+/// before its colon), control characters, or more than one Host. Returns the Host
+/// header's value, if any.
+fn strict_head(text: &str) -> Result<Option<String>, &'static str> {
+    let body = text.strip_suffix("\r\n\r\n").unwrap_or(text);
+    let mut host = None;
+    for (i, line) in body.split("\r\n").enumerate() {
+        if line.contains(['\r', '\n']) {
+            return Err("the request head has a bare CR or LF");
+        }
+        if line.chars().any(|c| c.is_control() && c != '\t') {
+            return Err("the request head has control characters");
+        }
+        if i == 0 {
+            continue;
+        }
+        let Some((name, value)) = line.split_once(':') else {
+            return Err("a header line has no colon");
+        };
+        let token = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c);
+        if name.is_empty() || !name.chars().all(token) {
+            return Err("a header name is not a token (a folded line, or space before the colon)");
+        }
+        if name.eq_ignore_ascii_case("host") {
+            if host.is_some() {
+                return Err("the request has more than one Host header");
+            }
+            host = Some(value.trim().to_owned());
+        }
+    }
+    Ok(host)
+}
+
+/// How many body bytes follow a request head: `Some(n)` for a Content-Length (0
+/// when there is none), `None` for a chunked body, whose end the proxy does not
+/// parse. Refuses a head with both, or a Transfer-Encoding other than chunked.
+fn body_length(text: &str) -> Result<Option<u64>, &'static str> {
+    let mut length = None;
+    let mut chunked = false;
+    for line in text.split("\r\n").skip(1) {
+        let Some((name, value)) = line.split_once(':') else {
+            continue;
+        };
+        if name.eq_ignore_ascii_case("content-length") {
+            let n: u64 = value
+                .trim()
+                .parse()
+                .map_err(|_| "the Content-Length is not a number")?;
+            if length.is_some_and(|l| l != n) {
+                return Err("the request has two different Content-Lengths");
+            }
+            length = Some(n);
+        } else if name.eq_ignore_ascii_case("transfer-encoding") {
+            if !value.trim().eq_ignore_ascii_case("chunked") {
+                return Err("a Transfer-Encoding other than chunked");
+            }
+            chunked = true;
+        }
+    }
+    match (length, chunked) {
+        (Some(_), true) => Err("the request has both a Content-Length and a Transfer-Encoding"),
+        (_, true) => Ok(None),
+        (length, false) => Ok(Some(length.unwrap_or(0))),
+    }
+}
+
 fn parse_request((head, rest): (Vec<u8>, Vec<u8>)) -> Result<Request, &'static str> {
     let text = std::str::from_utf8(&head).map_err(|_| "the request head is not text")?;
     let mut lines = text.split("\r\n");
@@ -554,6 +761,7 @@ fn parse_request((head, rest): (Vec<u8>, Vec<u8>)) -> Result<Request, &'static s
             port,
             forward: None,
             host_header: None,
+            body: None,
             rest,
         });
     }
@@ -573,13 +781,11 @@ fn parse_request((head, rest): (Vec<u8>, Vec<u8>)) -> Result<Request, &'static s
         path.to_owned()
     };
     let (host, port) = authority(auth, Some(80))?;
+    let host_header = strict_head(text)?;
+    let body = body_length(text)?;
     let mut forward = format!("{method} {path} {version}\r\n");
-    let mut host_header = None;
     for header in lines.filter(|l| !l.is_empty()) {
         let name = header.split(':').next().unwrap_or_default().trim();
-        if name.eq_ignore_ascii_case("host") {
-            host_header = header.split_once(':').map(|(_, v)| v.trim().to_owned());
-        }
         if [
             "proxy-connection",
             "proxy-authorization",
@@ -604,6 +810,7 @@ fn parse_request((head, rest): (Vec<u8>, Vec<u8>)) -> Result<Request, &'static s
         port,
         forward: Some(forward.into_bytes()),
         host_header,
+        body,
         rest,
     })
 }
@@ -619,8 +826,18 @@ async fn resolve(request: &Request, shared: &Shared) -> Result<IpAddr, Resolved>
     let settings = &shared.settings;
     let policy = &settings.policy;
     if let Some(ip) = request.host.ip() {
-        // Allowed only by a rule naming this very IP: the config names it.
-        return Ok(ip);
+        // The config names this very address, or it is checked like a resolved one
+        // (an open policy lets any host through).
+        let named = policy
+            .rule_for(&request.host, request.port)
+            .is_some_and(|r| r.ip() == Some(ip));
+        return match (named, forbidden(ip, &settings.gateways)) {
+            (false, Some(why)) => Err(Resolved::Denied(Denial::ForbiddenAddress {
+                address: ip,
+                why,
+            })),
+            _ => Ok(ip),
+        };
     }
     if let Some(ip) = policy.static_address(&request.host) {
         return Ok(ip);

@@ -68,6 +68,28 @@ async fn proxy(rules: &[String], hosts: &[(&str, &str)]) -> (u16, Audit) {
     proxy_with(rules, hosts, secrets).await
 }
 
+/// A proxy under an open policy: every host allowed, addresses still checked.
+async fn open_proxy() -> (u16, Audit) {
+    let settings = ProxySettings {
+        policy: Policy {
+            allow_all: true,
+            ..Default::default()
+        },
+        gateways: Vec::new(),
+        upstream_ca: None,
+        secrets_on_stdin: false,
+    };
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let audit = Audit::default();
+    let secrets = super::Secrets {
+        credentials: Vec::new(),
+        authority: None,
+    };
+    tokio::spawn(serve(listener, settings, secrets, audit.clone()));
+    (port, audit)
+}
+
 async fn proxy_with(
     rules: &[String],
     hosts: &[(&str, &str)],
@@ -84,6 +106,7 @@ async fn proxy_with(
         },
         gateways: Vec::new(),
         upstream_ca: None,
+        secrets_on_stdin: false,
     };
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
@@ -260,9 +283,16 @@ async fn tls_upstream() -> (u16, String) {
                 .find_map(|l| l.strip_prefix("Authorization: "))
                 .unwrap_or("none")
                 .to_owned();
+            // Echoes the header back in a header (as some servers do), and
+            // says in the body whether it carried the value.
+            let verdict = if auth == "Bearer the-value" {
+                "match"
+            } else {
+                "mismatch"
+            };
             let reply = format!(
-                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n{auth}",
-                auth.len()
+                "HTTP/1.1 200 OK\r\nX-Seen: {auth}\r\nContent-Length: {}\r\n\r\n{verdict}",
+                verdict.len()
             );
             let _ = tls.write_all(reply.as_bytes()).await;
             let _ = tls.shutdown().await;
@@ -294,7 +324,47 @@ async fn a_bound_secret_is_added_over_intercepted_tls_and_only_for_its_host() {
     )
     .await;
 
-    // The client trusts the run's CA only, as the sandbox does through SSL_CERT_FILE.
+    let reply = tls_request(
+        port,
+        up,
+        &run_ca,
+        &format!("GET / HTTP/1.1\r\nHost: up.test:{up}\r\nAuthorization: Bearer berth-placeholder-test\r\n\r\n"),
+    )
+    .await;
+    // The upstream got the value; its echo comes back as the placeholder.
+    assert!(reply.ends_with("\r\n\r\nmatch"), "{reply}");
+    assert!(
+        reply.contains("X-Seen: Bearer berth-placeholder-test\r\n"),
+        "{reply}"
+    );
+    let record = &audit.records(1).await[0];
+    assert_eq!(record.credentials, ["TOKEN"]);
+    assert_eq!(record.sni.as_deref(), Some("up.test"));
+    assert!(!serde_json::to_string(record).unwrap().contains("the-value"));
+
+    // Inside the tunnel, a request for another host, or one that echoes, is refused.
+    for head in [
+        "GET / HTTP/1.1\r\nHost: elsewhere.test\r\nAuthorization: Bearer berth-placeholder-test\r\n\r\n".to_owned(),
+        format!("TRACE / HTTP/1.1\r\nHost: up.test:{up}\r\nAuthorization: Bearer berth-placeholder-test\r\n\r\n"),
+        format!("GET http://elsewhere.test/ HTTP/1.1\r\nHost: up.test:{up}\r\n\r\n"),
+        format!("GET / HTTP/1.1\r\nHost: up.test:{up}\r\nHost: elsewhere.test\r\n\r\n"),
+    ] {
+        let reply = tls_request(port, up, &run_ca, &head).await;
+        assert!(reply.starts_with("HTTP/1.1 403"), "{head:?}: {reply}");
+        assert!(!reply.contains("the-value"), "{reply}");
+    }
+    let records = audit.records(5).await;
+    assert!(
+        records[1..]
+            .iter()
+            .all(|r| r.reason.as_deref() == Some("bad-request")),
+        "{records:?}"
+    );
+}
+
+/// One request through the proxy's tunnel to `up.test`, trusting the run's CA only
+/// (as the sandbox does through SSL_CERT_FILE); the whole reply.
+async fn tls_request(port: u16, up: u16, run_ca: &str, head: &str) -> String {
     let mut roots = rustls::RootCertStore::empty();
     for cert in
         <rustls_pki_types::CertificateDer as rustls_pki_types::pem::PemObject>::pem_slice_iter(
@@ -325,18 +395,57 @@ async fn a_bound_secret_is_added_over_intercepted_tls_and_only_for_its_host() {
         .connect(name, conn)
         .await
         .expect("the client trusts the leaf the proxy made");
-    tls.write_all(
-        b"GET / HTTP/1.1\r\nHost: up.test\r\nAuthorization: Bearer berth-placeholder-test\r\n\r\n",
-    )
-    .await
-    .unwrap();
+    tls.write_all(head.as_bytes()).await.unwrap();
     let mut reply = Vec::new();
     let _ = tls.read_to_end(&mut reply).await;
-    drop(tls);
-    let reply = String::from_utf8_lossy(&reply);
-    assert!(reply.ends_with("\r\n\r\nBearer the-value"), "{reply}");
-    let record = &audit.records(1).await[0];
-    assert_eq!(record.credentials, ["TOKEN"]);
-    assert_eq!(record.sni.as_deref(), Some("up.test"));
-    assert!(!serde_json::to_string(record).unwrap().contains("the-value"));
+    String::from_utf8_lossy(&reply).into_owned()
+}
+
+#[tokio::test]
+async fn a_pipelined_request_is_never_forwarded() {
+    let (up, seen) = upstream(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok").await;
+    let (port, _) = proxy(&[format!("127.0.0.1:{up}")], &[]).await;
+    let request = format!(
+        "POST http://127.0.0.1:{up}/a HTTP/1.1\r\nHost: 127.0.0.1:{up}\r\nContent-Length: 4\r\n\r\nbodyGET /b HTTP/1.1\r\nHost: evil.test\r\n\r\n"
+    );
+    let reply = exchange(port, request.as_bytes()).await;
+    assert!(reply.ends_with("ok"), "{reply}");
+    let sent = String::from_utf8(seen.lock().unwrap().clone()).unwrap();
+    assert!(sent.ends_with("\r\n\r\nbody"), "{sent}");
+    assert!(!sent.contains("evil.test"), "{sent}");
+}
+
+#[tokio::test]
+async fn heads_that_servers_could_read_differently_are_refused() {
+    let (port, _) = proxy(&["a.test:80".to_owned()], &[("a.test", "127.0.0.1")]).await;
+    for head in [
+        "GET http://a.test/ HTTP/1.1\r\nHost: evil.test\r\nHost: a.test\r\n\r\n",
+        "GET http://a.test/ HTTP/1.1\r\nX: y\r\n Host: a.test\r\n\r\n",
+        "GET http://a.test/ HTTP/1.1\r\nHost : a.test\r\n\r\n",
+        "GET http://a.test/ HTTP/1.1\r\nX: a\nHost: evil.test\r\n\r\n",
+        "POST http://a.test/ HTTP/1.1\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n",
+    ] {
+        let reply = exchange(port, head.as_bytes()).await;
+        assert!(reply.starts_with("HTTP/1.1 400"), "{head:?}: {reply}");
+    }
+}
+
+#[tokio::test]
+async fn an_open_policy_still_never_connects_to_forbidden_addresses() {
+    let (port, audit) = open_proxy().await;
+    let reply = exchange(port, b"CONNECT 127.0.0.1:22 HTTP/1.1\r\n\r\n").await;
+    assert!(reply.starts_with("HTTP/1.1 403"), "{reply}");
+    let reply = exchange(
+        port,
+        b"GET http://169.254.169.254/ HTTP/1.1\r\nHost: 169.254.169.254\r\n\r\n",
+    )
+    .await;
+    assert!(reply.contains("cloud metadata"), "{reply}");
+    assert!(
+        audit
+            .records(2)
+            .await
+            .iter()
+            .all(|r| r.reason.as_deref() == Some("forbidden-address"))
+    );
 }
