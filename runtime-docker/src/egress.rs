@@ -587,8 +587,19 @@ async fn run_self_test(docker: &Docker, oci_runtime: &str) -> Option<Vec<String>
         .stdout(true)
         .stream(true)
         .build();
-    let attached = docker.attach_container(&created.id, Some(options)).await;
-    let Ok(mut attached) = attached else {
+    let started = async {
+        let attached = docker
+            .attach_container(&created.id, Some(options))
+            .await
+            .ok()?;
+        docker
+            .start_container(&created.id, None::<StartContainerOptions>)
+            .await
+            .ok()?;
+        Some(attached)
+    };
+    let Some(mut attached) = started.await else {
+        // Never started, so never auto-removed.
         let _ = docker
             .remove_container(
                 &created.id,
@@ -597,19 +608,6 @@ async fn run_self_test(docker: &Docker, oci_runtime: &str) -> Option<Vec<String>
             .await;
         return None;
     };
-    if docker
-        .start_container(&created.id, None::<StartContainerOptions>)
-        .await
-        .is_err()
-    {
-        let _ = docker
-            .remove_container(
-                &created.id,
-                None::<bollard::query_parameters::RemoveContainerOptions>,
-            )
-            .await;
-        return None;
-    }
     let mut said = Vec::new();
     let read = async {
         while let Some(Ok(chunk)) = attached.output.next().await {

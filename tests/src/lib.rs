@@ -306,3 +306,53 @@ pub fn wait_for_port(address: &str) {
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
 }
+
+/// The egress tests' files (`tests/egress/`): the upstream server and the clients.
+pub const EGRESS_FILES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/egress");
+
+/// A workspace directory in `scratch` holding the named files of [`EGRESS_FILES`].
+pub fn egress_workspace(scratch: &Scratch, files: &[&str]) -> PathBuf {
+    let work = scratch.dir().join("work");
+    std::fs::create_dir(&work).expect("create the workspace");
+    for file in files {
+        std::fs::copy(Path::new(EGRESS_FILES).join(file), work.join(file))
+            .unwrap_or_else(|e| panic!("copy {file}: {e}"));
+    }
+    work
+}
+
+/// Starts the egress tests' upstream (`upstream.py`, from `work`, in `image`) on a
+/// run's egress `network` under the DNS `aliases`, with `env` (`K=V`), labelled
+/// for `scratch` so it goes with it; returns its name and address once it
+/// listens on 8080 and 8443.
+pub fn egress_upstream(
+    scratch: &Scratch,
+    image: &str,
+    network: &str,
+    aliases: &[&str],
+    env: &[String],
+    work: &Path,
+) -> (String, String) {
+    let name = format!("{}-upstream", scratch.name());
+    let mut start = docker();
+    start.args(["run", "-d", "--name", &name, "--network", network]);
+    start.args(["--label", "berth.managed-by=berth-tests"]);
+    start.args(["--label", &format!("berth.sandbox={}", scratch.name())]);
+    for alias in aliases {
+        start.args(["--network-alias", alias]);
+    }
+    for var in env {
+        start.args(["-e", var]);
+    }
+    start.args(["-v", &format!("{}:/srv/egress:ro", work.display())]);
+    start.args(["--entrypoint", "python3", image, "/srv/egress/upstream.py"]);
+    let out = run(&mut start);
+    assert!(out.status.success(), "upstream: {}", describe(&out));
+    let ip = docker_format(
+        &["inspect", &name],
+        "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}",
+    );
+    wait_for_port(&format!("{ip}:8080"));
+    wait_for_port(&format!("{ip}:8443"));
+    (name, ip)
+}

@@ -13,12 +13,12 @@
 use std::path::Path;
 
 use berth_tests::{
-    Scratch, describe, docker, docker_format, leftovers, require_engine, run, wait_for_port,
+    Scratch, describe, docker, docker_format, egress_upstream, egress_workspace, leftovers,
+    require_engine, run,
 };
 use serde_json::Value;
 
 const IMAGE: &str = "berth-test/mcp:latest";
-const FILES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/egress");
 const SECRET: &str = "BERTH_TEST_TOKEN";
 
 fn openssl(dir: &Path, args: &[&str]) {
@@ -105,11 +105,7 @@ fn certificates(dir: &Path) {
 fn bound_secret_reaches_only_its_host(runtime: &str) {
     require_engine();
     let s = Scratch::new(&format!("credentials-{runtime}"));
-    let work = s.dir().join("work");
-    std::fs::create_dir(&work).expect("create the workspace");
-    for file in ["credential_client.py", "upstream.py"] {
-        std::fs::copy(Path::new(FILES).join(file), work.join(file)).expect("copy test files");
-    }
+    let work = egress_workspace(&s, &["credential_client.py", "upstream.py"]);
     certificates(&work);
     let value = format!("s3cret-{}", std::process::id());
     let config = s.write_config(
@@ -136,34 +132,14 @@ fn bound_secret_reaches_only_its_host(runtime: &str) {
         "{{index .Config.Labels \"berth.run-id\"}}",
     );
 
-    let upstream = format!("{}-upstream", s.name());
-    let mut start = docker();
-    start.args([
-        "run",
-        "-d",
-        "--name",
-        &upstream,
-        "--network",
+    let (upstream, _) = egress_upstream(
+        &s,
+        IMAGE,
         &format!("berth-{run_id}-egress"),
-    ]);
-    start.args(["--label", "berth.managed-by=berth-tests"]);
-    start.args(["--label", &format!("berth.sandbox={}", s.name())]);
-    start.args([
-        "--network-alias",
-        "up.example.test",
-        "--network-alias",
-        "other.example.test",
-    ]);
-    start.args(["-e", &format!("EXPECTED_TOKEN={value}")]);
-    start.args(["-v", &format!("{}:/srv/egress:ro", work.display())]);
-    start.args(["--entrypoint", "python3", IMAGE, "/srv/egress/upstream.py"]);
-    let out = run(&mut start);
-    assert!(out.status.success(), "upstream: {}", describe(&out));
-    let ip = docker_format(
-        &["inspect", &upstream],
-        "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}",
+        &["up.example.test", "other.example.test"],
+        &[format!("EXPECTED_TOKEN={value}")],
+        &work,
     );
-    wait_for_port(&format!("{ip}:8443"));
 
     let out = run(s.berth().args([
         "exec",

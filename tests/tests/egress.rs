@@ -16,12 +16,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use berth_tests::{
-    Scratch, describe, docker, docker_format, leftovers, require_engine, run, wait_for_port,
+    Scratch, describe, docker, docker_format, egress_upstream, egress_workspace, leftovers,
+    require_engine, run,
 };
 use serde_json::Value;
 
 const IMAGE: &str = "berth-test/mcp:latest";
-const FILES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/egress");
 
 /// A self-signed certificate for the upstream's names, made with openssl.
 fn certificate(dir: &Path) {
@@ -71,11 +71,7 @@ fn host_service() -> (u16, Arc<AtomicUsize>) {
 fn allowlist_holds(runtime: &str) {
     require_engine();
     let s = Scratch::new(&format!("egress-{runtime}"));
-    let work = s.dir().join("work");
-    std::fs::create_dir(&work).expect("create the workspace");
-    for file in ["client.py", "upstream.py"] {
-        std::fs::copy(Path::new(FILES).join(file), work.join(file)).expect("copy test files");
-    }
+    let work = egress_workspace(&s, &["client.py", "upstream.py"]);
     certificate(&work);
     let config = s.write_config(
         "berth.toml",
@@ -101,30 +97,20 @@ fn allowlist_holds(runtime: &str) {
 
     // The upstream joins the run's egress network under the names the test uses.
     let egress_net = format!("berth-{run_id}-egress");
-    let upstream = format!("{}-upstream", s.name());
-    let mut start = docker();
-    start.args(["run", "-d", "--name", &upstream, "--network", &egress_net]);
-    start.args(["--label", "berth.managed-by=berth-tests"]);
-    start.args(["--label", &format!("berth.sandbox={}", s.name())]);
-    for alias in [
-        "up.example.test",
-        "plain.test",
-        "a.wild.test",
-        "wild.test",
-        "denied.test",
-    ] {
-        start.args(["--network-alias", alias]);
-    }
-    start.args(["-v", &format!("{}:/srv/egress:ro", work.display())]);
-    start.args(["--entrypoint", "python3", IMAGE, "/srv/egress/upstream.py"]);
-    let out = run(&mut start);
-    assert!(out.status.success(), "upstream: {}", describe(&out));
-    let upstream_ip = docker_format(
-        &["inspect", &upstream],
-        "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}",
+    let (upstream, upstream_ip) = egress_upstream(
+        &s,
+        IMAGE,
+        &egress_net,
+        &[
+            "up.example.test",
+            "plain.test",
+            "a.wild.test",
+            "wild.test",
+            "denied.test",
+        ],
+        &[],
+        &work,
     );
-    wait_for_port(&format!("{upstream_ip}:8080"));
-    wait_for_port(&format!("{upstream_ip}:8443"));
 
     let (host_port, host_hits) = host_service();
     let gateway = |net: &str| {

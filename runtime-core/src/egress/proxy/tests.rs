@@ -70,24 +70,15 @@ async fn proxy(rules: &[String], hosts: &[(&str, &str)]) -> (u16, Audit) {
 
 /// A proxy under an open policy: every host allowed, addresses still checked.
 async fn open_proxy() -> (u16, Audit) {
-    let settings = ProxySettings {
-        policy: Policy {
-            allow_all: true,
-            ..Default::default()
-        },
-        gateways: Vec::new(),
-        upstream_ca: None,
-        secrets_on_stdin: false,
+    let policy = Policy {
+        allow_all: true,
+        ..Default::default()
     };
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let audit = Audit::default();
     let secrets = super::Secrets {
         credentials: Vec::new(),
         authority: None,
     };
-    tokio::spawn(serve(listener, settings, secrets, audit.clone()));
-    (port, audit)
+    spawn(policy, secrets).await
 }
 
 async fn proxy_with(
@@ -95,15 +86,21 @@ async fn proxy_with(
     hosts: &[(&str, &str)],
     secrets: super::Secrets,
 ) -> (u16, Audit) {
+    let policy = Policy {
+        rules: rules.iter().map(|r| r.parse().unwrap()).collect(),
+        hosts: hosts
+            .iter()
+            .map(|(n, a)| ((*n).to_owned(), a.parse().unwrap()))
+            .collect::<BTreeMap<_, _>>(),
+        ..Default::default()
+    };
+    spawn(policy, secrets).await
+}
+
+/// A proxy on loopback for `policy`, with its audit log.
+async fn spawn(policy: Policy, secrets: super::Secrets) -> (u16, Audit) {
     let settings = ProxySettings {
-        policy: Policy {
-            rules: rules.iter().map(|r| r.parse().unwrap()).collect(),
-            hosts: hosts
-                .iter()
-                .map(|(n, a)| ((*n).to_owned(), a.parse().unwrap()))
-                .collect::<BTreeMap<_, _>>(),
-            ..Default::default()
-        },
+        policy,
         gateways: Vec::new(),
         upstream_ca: None,
         secrets_on_stdin: false,
