@@ -49,6 +49,34 @@ struct Shared {
     authority: Option<Authority>,
 }
 
+/// An allowed record with nothing decided yet but what the request named.
+fn blank_record(
+    time: String,
+    peer: SocketAddr,
+    method: String,
+    host: String,
+    port: u16,
+) -> AuditRecord {
+    AuditRecord {
+        time,
+        client: peer.to_string(),
+        method,
+        host,
+        port,
+        sni: None,
+        decision: Verdict::Allowed,
+        rule: None,
+        reason: None,
+        message: None,
+        address: None,
+        error: None,
+        credentials: Vec::new(),
+        warning: None,
+        bytes_up: 0,
+        bytes_down: 0,
+    }
+}
+
 /// Secrets bound to hosts, and the run's authority that intercepts TLS to them.
 pub struct Secrets {
     /// The secrets, values included.
@@ -141,31 +169,33 @@ async fn handle(mut client: TcpStream, peer: SocketAddr, shared: &Shared) -> Opt
         Ok(Ok(Some(head))) => head,
         _ => return None,
     };
+    // The request line's method, kept for the record of a refused request.
+    let method = head
+        .0
+        .split(|&b| b == b' ')
+        .next()
+        .map(|m| String::from_utf8_lossy(&m[..m.len().min(32)]).into_owned())
+        .unwrap_or_default();
     let request = match parse_request(head) {
         Ok(request) => request,
         Err(why) => {
             let _ = respond(&mut client, 400, "Bad Request", why).await;
-            return None;
+            // Refused before any host was read: a decision all the same.
+            return Some(AuditRecord {
+                decision: Verdict::Denied,
+                reason: Some("bad-request".to_owned()),
+                message: Some(why.to_owned()),
+                ..blank_record(time, peer, method, String::new(), 0)
+            });
         }
     };
-    let mut record = AuditRecord {
+    let mut record = blank_record(
         time,
-        client: peer.to_string(),
-        method: request.method.clone(),
-        host: request.host.to_string(),
-        port: request.port,
-        sni: None,
-        decision: Verdict::Allowed,
-        rule: None,
-        reason: None,
-        message: None,
-        address: None,
-        error: None,
-        credentials: Vec::new(),
-        warning: None,
-        bytes_up: 0,
-        bytes_down: 0,
-    };
+        peer,
+        request.method.clone(),
+        request.host.to_string(),
+        request.port,
+    );
     let bound: Vec<&Credential> = shared
         .credentials
         .iter()

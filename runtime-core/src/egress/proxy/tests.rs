@@ -233,10 +233,20 @@ async fn a_host_header_naming_another_host_is_refused() {
 
 #[tokio::test]
 async fn a_request_that_is_not_a_proxy_request_gets_a_400() {
-    let (port, _) = proxy(&["a.test".to_owned()], &[]).await;
+    let (port, audit) = proxy(&["a.test".to_owned()], &[]).await;
     let reply = exchange(port, b"GET / HTTP/1.1\r\nHost: a.test\r\n\r\n").await;
     assert!(reply.starts_with("HTTP/1.1 400"), "{reply}");
     assert!(reply.contains("set HTTPS_PROXY"), "{reply}");
+    // A refusal before any host was read is still one line of the audit log.
+    let record = &audit.records(1).await[0];
+    assert_eq!(
+        (
+            record.decision,
+            record.reason.as_deref(),
+            record.method.as_str()
+        ),
+        (Verdict::Denied, Some("bad-request"), "GET")
+    );
 }
 
 /// A certificate authority of the test's own, and a TLS upstream on loopback with
