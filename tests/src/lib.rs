@@ -356,3 +356,20 @@ pub fn egress_upstream(
     wait_for_port(&format!("{ip}:8443"));
     (name, ip)
 }
+
+/// The JSON lines of an egress audit log, in the order the requests arrived: a
+/// record is written when its connection closes, so the log's own order can differ.
+pub fn audit_records(text: &str) -> Vec<serde_json::Value> {
+    let mut records: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    // RFC 3339 with a fraction of varying length: compare the fraction as a number.
+    let key = |r: &serde_json::Value| {
+        let time = r["time"].as_str().unwrap_or_default().trim_end_matches('Z');
+        let (whole, fraction) = time.split_once('.').unwrap_or((time, ""));
+        (whole.to_owned(), format!("{fraction:0<9}"))
+    };
+    records.sort_by_key(key);
+    records
+}

@@ -13,8 +13,8 @@
 use std::path::Path;
 
 use berth_tests::{
-    Scratch, describe, docker, docker_format, egress_upstream, egress_workspace, leftovers,
-    require_engine, run,
+    Scratch, audit_records, describe, docker, docker_format, egress_upstream, egress_workspace,
+    leftovers, require_engine, run,
 };
 use serde_json::Value;
 
@@ -217,10 +217,7 @@ fn bound_secret_reaches_only_its_host(runtime: &str) {
         assert!(!text.contains(&value), "{what} holds the value:\n{text}");
         assert!(!text.contains("PRIVATE KEY"), "{what} holds a key:\n{text}");
     }
-    let records: Vec<Value> = audit_text
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("a JSON line"))
-        .collect();
+    let records = audit_records(&audit_text);
     // python, curl (both to the bound host), then python to the other one.
     assert_eq!(records.len(), 3, "{audit_text}");
     for bound in &records[..2] {

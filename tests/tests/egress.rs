@@ -16,8 +16,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use berth_tests::{
-    Scratch, describe, docker, docker_format, egress_upstream, egress_workspace, leftovers,
-    require_engine, run,
+    Scratch, audit_records, describe, docker, docker_format, egress_upstream, egress_workspace,
+    leftovers, require_engine, run,
 };
 use serde_json::Value;
 
@@ -201,10 +201,7 @@ fn allowlist_holds(runtime: &str) {
     // One audit line per decision, in the order the client made them.
     let out = run(s.berth().args(["egress", &name, "--format", "json"]));
     assert!(out.status.success(), "egress: {}", describe(&out));
-    let records: Vec<Value> = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("a JSON line"))
-        .collect();
+    let records = audit_records(&String::from_utf8_lossy(&out.stdout));
     let summary: Vec<(String, String, String)> = records
         .iter()
         .map(|r| {
