@@ -505,27 +505,31 @@ fn self_test_cache() -> Option<PathBuf> {
 }
 
 /// What `berth-helper selftest` reports under an OCI runtime: the failures (empty
-/// when all worked). Cached per runtime (name, path, arguments, and the binary's
-/// size and time when it is on this host) and helper; `None` when it cannot run
+/// when all worked). Cached per runtime (name, arguments, and the path, size and
+/// time of its binary when it is on this host) and helper (the same); `None` when
+/// it cannot run
 /// (no helper, the engine refused), and then nothing is assumed.
 pub(crate) async fn self_test(
     docker: &Docker,
     oci: &runtime_core::OciRuntime,
 ) -> Option<Vec<String>> {
-    let (_, helper) = read_helper().ok()?;
+    // Who the binaries are by their size and time, not their bytes: this runs
+    // on every probe of the runtime, and reading and hashing the helper is not free.
+    let helper = helper_candidates().into_iter().find(|p| p.is_file())?;
     let mut key = Sha256::new();
     key.update(oci.name.as_bytes());
-    key.update(oci.path.as_deref().unwrap_or("").as_bytes());
     for arg in &oci.args {
         key.update(arg.as_bytes());
     }
-    if let Some(meta) = oci.path.as_deref().and_then(|p| std::fs::metadata(p).ok()) {
-        key.update(meta.len().to_le_bytes());
-        if let Ok(modified) = meta.modified() {
-            key.update(format!("{modified:?}").as_bytes());
+    for path in oci.path.iter().map(PathBuf::from).chain([helper]) {
+        key.update(path.as_os_str().as_encoded_bytes());
+        if let Ok(meta) = std::fs::metadata(&path) {
+            key.update(meta.len().to_le_bytes());
+            if let Ok(modified) = meta.modified() {
+                key.update(format!("{modified:?}").as_bytes());
+            }
         }
     }
-    key.update(Sha256::digest(&helper));
     let key: String = key
         .finalize()
         .iter()
