@@ -432,16 +432,11 @@ fn check_secrets(file: &ConfigFile, source: &SourceFile<'_>) -> Result<(), Error
             );
         }
         for host in &bound.hosts {
-            if let Err(why) = host.get_ref().parse::<Rule>() {
-                return fail(
-                    source,
-                    host.span(),
-                    format!("`{}` is not host[:port]: {why}", host.get_ref()),
-                    Some(
-                        "write a host name, optionally with a port (443 when omitted), such as \"api.github.com\" or \"*.githubusercontent.com\"",
-                    ),
-                );
-            }
+            check_rule(
+                source,
+                host,
+                "write a host name, optionally with a port (443 when omitted), such as \"api.github.com\" or \"*.githubusercontent.com\"",
+            )?;
         }
         if *file.docker.mode.get_ref() == crate::config::DockerMode::Host {
             return fail(
@@ -469,6 +464,19 @@ fn check_secrets(file: &ConfigFile, source: &SourceFile<'_>) -> Result<(), Error
         }
     }
     Ok(())
+}
+
+/// One `allow` entry or bound host: `host[:port]`, refused with where and why.
+fn check_rule(source: &SourceFile<'_>, entry: &Spanned<String>, help: &str) -> Result<(), Error> {
+    match entry.get_ref().parse::<Rule>() {
+        Ok(_) => Ok(()),
+        Err(why) => fail(
+            source,
+            entry.span(),
+            format!("`{}` is not host[:port]: {why}", entry.get_ref()),
+            Some(help),
+        ),
+    }
 }
 
 fn check_network(file: &ConfigFile, source: &SourceFile<'_>) -> Result<(), Error> {
@@ -505,16 +513,11 @@ fn check_network(file: &ConfigFile, source: &SourceFile<'_>) -> Result<(), Error
         _ => {}
     }
     for entry in &network.allow {
-        if let Err(why) = entry.get_ref().parse::<Rule>() {
-            return fail(
-                source,
-                entry.span(),
-                format!("`{}` is not host[:port]: {why}", entry.get_ref()),
-                Some(
-                    "write a host name or IP, optionally with a port (443 when omitted), such as \"api.example.com:443\" or \"*.example.com\"",
-                ),
-            );
-        }
+        check_rule(
+            source,
+            entry,
+            "write a host name or IP, optionally with a port (443 when omitted), such as \"api.example.com:443\" or \"*.example.com\"",
+        )?;
     }
     if let Some((name, _)) = network.hosts.iter().next()
         && *network.policy.get_ref() != NetworkPolicy::Allowlist
