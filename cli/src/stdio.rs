@@ -16,6 +16,7 @@ pub async fn pump(session: Session, forward_stdin: bool) -> Result<i64, Error> {
         input,
         mut output,
         exit,
+        ..
     } = session;
     let stdin_task = match (input, forward_stdin) {
         (Some(mut input), true) => Some(tokio::spawn(async move {

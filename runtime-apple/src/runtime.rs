@@ -310,6 +310,7 @@ impl Runtime for AppleRuntime {
             input,
             output,
             exit,
+            control: None,
         })
     }
 
@@ -407,6 +408,7 @@ impl Runtime for AppleRuntime {
             input,
             output,
             exit,
+            control: None,
         })
     }
 

@@ -77,7 +77,7 @@ pub use resolve::prepare;
 pub use run_id::RunId;
 pub use runtime::{
     CreateSpec, ExecSpec, LogOptions, Output, ProbeReport, Removed, Runtime, SandboxInfo,
-    SandboxState, Session,
+    SandboxState, Session, SessionControl,
 };
 pub use sandbox::Sandbox;
 pub use select::{Chosen, Probed, Selection, SelectionSource, select};

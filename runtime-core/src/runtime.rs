@@ -271,14 +271,29 @@ pub struct Session {
     pub output: OutputStream,
     /// The exit code; await after `output` ends.
     pub exit: ExitFuture,
+    /// Window size and signals for the process, where the path the session
+    /// took can carry them; `None` where it carries neither.
+    pub control: Option<std::sync::Arc<dyn SessionControl>>,
 }
 
 impl std::fmt::Debug for Session {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Session")
             .field("input", &self.input.is_some())
+            .field("control", &self.control.is_some())
             .finish_non_exhaustive()
     }
+}
+
+/// What a caller can do to a session's process besides writing its stdin.
+/// A path that cannot carry one of them returns [`Error::Unsupported`] for it.
+#[async_trait]
+pub trait SessionControl: Send + Sync {
+    /// Sets the window size of the session's terminal (a session with a TTY).
+    async fn resize(&self, rows: u16, cols: u16) -> Result<(), Error>;
+
+    /// Sends a signal (its number, such as 15 for SIGTERM) to the process.
+    async fn signal(&self, signal: i32) -> Result<(), Error>;
 }
 
 /// Options for [`Runtime::logs`].

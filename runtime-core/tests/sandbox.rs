@@ -122,6 +122,7 @@ impl Runtime for Fake {
             input: None,
             output: Box::pin(futures::stream::empty()),
             exit: Box::pin(async { Ok(0) }),
+            control: None,
         })
     }
 
@@ -136,6 +137,7 @@ impl Runtime for Fake {
             input: None,
             output: Box::pin(futures::stream::empty()),
             exit: Box::pin(async { Ok(7) }),
+            control: None,
         })
     }
 

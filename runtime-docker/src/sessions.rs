@@ -118,6 +118,7 @@ pub(crate) async fn attach(
             attached.output,
         ),
         exit,
+        control: None,
     })
 }
 
@@ -187,6 +188,7 @@ pub(crate) async fn exec(
             output,
         ),
         exit,
+        control: None,
     })
 }
 
