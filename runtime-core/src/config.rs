@@ -93,6 +93,9 @@ pub(crate) struct SandboxConfig {
     /// How long a detached run may live; `berth gc` (and the next berth command)
     /// removes it after that.
     pub(crate) ttl: Option<Spanned<crate::duration::HumanDuration>>,
+    /// berth-init as the sandbox's PID 1 and exec server (default true where the
+    /// runtime supports it); `false` keeps the engine's init and exec.
+    pub(crate) init: Option<bool>,
 }
 
 /// `[sandbox.build]`.
@@ -830,6 +833,12 @@ impl Config {
     /// Whether and how the agent gets Docker: `[docker] mode`.
     pub fn docker_mode(&self) -> DockerMode {
         *self.file.docker.mode.get_ref()
+    }
+
+    /// Whether berth-init may be the sandbox's PID 1 and serve its exec:
+    /// `[sandbox] init`, true unless set to false.
+    pub fn init(&self) -> bool {
+        self.file.sandbox.init.unwrap_or(true)
     }
 
     /// How long a detached run lives: `[sandbox] ttl`.

@@ -67,6 +67,9 @@ pub trait HostEnv {
     fn os(&self) -> Os;
     /// `realpath(3)` of `path`: absolute, every symlink followed.
     fn canonicalize(&self, path: &Path) -> std::io::Result<PathBuf>;
+    /// The static helper binary berth would mount into sandboxes as their init,
+    /// or why there is none (see [`crate::helper::locate`]).
+    fn helper(&self) -> Result<PathBuf, String>;
 }
 
 /// The real host.
@@ -105,6 +108,10 @@ impl HostEnv for RealHost {
 
     fn canonicalize(&self, path: &Path) -> std::io::Result<PathBuf> {
         std::fs::canonicalize(path)
+    }
+
+    fn helper(&self) -> Result<PathBuf, String> {
+        crate::helper::locate(|name| self.var(name))
     }
 }
 
@@ -349,6 +356,10 @@ pub struct HostFacts {
     /// exists, else as named; `None` when unknown.
     #[serde(default)]
     pub state_dir: Option<PathBuf>,
+    /// The static helper binary (berth-init), when installed and usable; `None`
+    /// when not, and sandboxes get the engine's init and exec.
+    #[serde(default)]
+    pub helper: Option<PathBuf>,
 }
 
 impl HostFacts {
@@ -394,6 +405,7 @@ impl HostFacts {
             paths: path_facts,
             home,
             state_dir,
+            helper: host.helper().ok(),
         }
     }
 

@@ -9,10 +9,11 @@ use crate::config::{Config, DockerMode, Limit, NetworkPolicy};
 use crate::danger::{Danger, DangerKind, breaking_capability, sensitive_path};
 use crate::error::Error;
 use crate::host::{HostFacts, SocketFacts, missing_capabilities};
+use crate::init::ExecPath;
 use crate::labels;
 use crate::plan::{
-    AppliedDefault, DindPrivilege, DockerAccess, EnvValue, EnvVar, ImageSource, Limits, Mount,
-    MountPurpose, NetworkPlan, NonRootUser, Plan, Security, TmpfsOwner,
+    AppliedDefault, DindPrivilege, DockerAccess, EnvValue, EnvVar, ImageSource, InitPlan, Limits,
+    Mount, MountPurpose, NetworkPlan, NonRootUser, Plan, Security, TmpfsOwner,
 };
 use crate::size::ByteSize;
 
@@ -249,6 +250,8 @@ pub fn prepare(config: &Config, caps: &Capabilities, host: &HostFacts) -> Result
         not_applied.push(format!("a pids limit: {runtime} cannot limit processes"));
     }
 
+    let init = resolve_init(config, caps, host);
+
     let mut label_map = BTreeMap::new();
     label_map.insert(
         labels::MANAGED_BY.to_owned(),
@@ -277,6 +280,7 @@ pub fn prepare(config: &Config, caps: &Capabilities, host: &HostFacts) -> Result
         env,
         network,
         docker,
+        init,
         security,
         limits,
         labels: label_map,
@@ -285,6 +289,36 @@ pub fn prepare(config: &Config, caps: &Capabilities, host: &HostFacts) -> Result
         warnings,
         dangers,
     })
+}
+
+/// berth-init where the config allows it, the runtime carries it and the helper
+/// is installed; its exec path where the runtime also carries the socket.
+fn resolve_init(config: &Config, caps: &Capabilities, host: &HostFacts) -> InitPlan {
+    let engine = |reason: String| InitPlan {
+        helper: None,
+        exec: ExecPath::Engine { reason },
+    };
+    if !config.init() {
+        return engine("[sandbox] init = false".to_owned());
+    }
+    if let Some((reason, _)) = caps.init.problem() {
+        return engine(reason.to_owned());
+    }
+    let Some(helper) = &host.helper else {
+        return engine(
+            "berth-helper is not installed next to berth (`berth doctor` says where it looked)"
+                .to_owned(),
+        );
+    };
+    InitPlan {
+        helper: Some(helper.clone()),
+        exec: match caps.init_exec.problem() {
+            None => ExecPath::Init,
+            Some((reason, _)) => ExecPath::Engine {
+                reason: reason.to_owned(),
+            },
+        },
+    }
 }
 
 /// The real path of a config path (from the host facts), and the path as written

@@ -75,6 +75,9 @@ pub struct CreateSpec<'a> {
     pub stdin: bool,
     /// Allocate a TTY.
     pub tty: bool,
+    /// The run's exec directory on this host, mounted at
+    /// [`crate::init::EXEC_DIR`] for berth-init's socket; `None`: no init exec.
+    pub exec_dir: Option<std::path::PathBuf>,
     /// Command override (else the plan's, else the image's).
     pub command: Option<Vec<String>>,
     /// The berth process that launches the run.
@@ -101,6 +104,7 @@ impl<'a> CreateSpec<'a> {
             credentials: Vec::new(),
             stdin: false,
             tty: false,
+            exec_dir: None,
             command: None,
             owner_pid: std::process::id(),
             owner_host: HostIdentity::current(),
@@ -134,6 +138,14 @@ impl<'a> CreateSpec<'a> {
     #[must_use]
     pub fn with_tty(mut self, tty: bool) -> Self {
         self.tty = tty;
+        self
+    }
+
+    /// Mounts the run's exec directory (from [`crate::init::arm`]) for
+    /// berth-init's socket.
+    #[must_use]
+    pub fn with_exec_dir(mut self, dir: std::path::PathBuf) -> Self {
+        self.exec_dir = Some(dir);
         self
     }
 
@@ -242,6 +254,7 @@ impl std::fmt::Debug for CreateSpec<'_> {
             .field("env", &EnvNames(&self.env))
             .field("stdin", &self.stdin)
             .field("tty", &self.tty)
+            .field("exec_dir", &self.exec_dir)
             .field("command", &self.command)
             .field("owner_pid", &self.owner_pid)
             .field("detached", &self.detached)

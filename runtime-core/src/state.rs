@@ -266,6 +266,24 @@ impl RunStore {
         self.root.join(run_id.as_str())
     }
 
+    /// The directory berth-init serves exec from (its socket), which the
+    /// sandbox sees at [`crate::init::EXEC_DIR`].
+    pub fn exec_dir(&self, run_id: &RunId) -> PathBuf {
+        self.dir(run_id).join("exec")
+    }
+
+    /// The host's copy of the run's exec token (never mounted into the sandbox).
+    pub(crate) fn exec_token_path(&self, run_id: &RunId) -> PathBuf {
+        self.dir(run_id).join("exec-token")
+    }
+
+    /// Creates the run's directory (0700) when missing, and returns it.
+    pub(crate) fn run_dir(&self, run_id: &RunId) -> Result<PathBuf, Error> {
+        let dir = self.dir(run_id);
+        self.ensure_dir(&dir)?;
+        Ok(dir)
+    }
+
     /// The record file of a run.
     pub(crate) fn record_path(&self, run_id: &RunId) -> PathBuf {
         self.dir(run_id).join(RECORD)

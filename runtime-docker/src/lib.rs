@@ -50,7 +50,7 @@ mod remove;
 mod sessions;
 pub mod socket;
 
-pub use capabilities::{DEFAULT_NETWORK, capabilities};
+pub use capabilities::{DEFAULT_NETWORK, capabilities, init_support};
 pub use connect::Endpoint;
 use connect::Engine;
 pub use egress::{HELPER_VAR, helper};
@@ -68,7 +68,7 @@ pub struct DockerRuntime {
     engine: Arc<Engine>,
     /// The `User` of each image [`Runtime::ensure_image`] checked, by reference, so
     /// that create applies the plan's non-root policy without a second inspect.
-    image_users: std::sync::Mutex<std::collections::HashMap<String, String>>,
+    image_facts: std::sync::Mutex<std::collections::HashMap<String, image::ImageFacts>>,
 }
 
 impl Default for DockerRuntime {
@@ -90,7 +90,7 @@ impl DockerRuntime {
         Self {
             flavour: Arc::new(flavour),
             engine: Arc::default(),
-            image_users: Default::default(),
+            image_facts: Default::default(),
         }
     }
 
@@ -100,7 +100,7 @@ impl DockerRuntime {
         Self {
             flavour: Arc::new(flavour),
             engine: self.engine.clone(),
-            image_users: Default::default(),
+            image_facts: Default::default(),
         }
     }
 
@@ -110,7 +110,7 @@ impl DockerRuntime {
         Self {
             flavour: Arc::new(flavour),
             engine: Arc::new(Engine::at(endpoint)),
-            image_users: Default::default(),
+            image_facts: Default::default(),
         }
     }
 
@@ -197,9 +197,9 @@ impl Runtime for DockerRuntime {
     async fn ensure_image(&self, image: &ImageSource, progress: Progress<'_>) -> Result<(), Error> {
         let docker = self.client().await?;
         match image::ensure(docker, image, progress).await {
-            Ok(Some(user)) => {
-                if let Ok(mut users) = self.image_users.lock() {
-                    users.insert(image.reference().to_owned(), user);
+            Ok(Some(facts)) => {
+                if let Ok(mut known) = self.image_facts.lock() {
+                    known.insert(image.reference().to_owned(), facts);
                 }
                 Ok(())
             }
@@ -219,22 +219,23 @@ impl Runtime for DockerRuntime {
         let docker = self.client().await?;
         let reference = spec.plan.image.reference();
         let known = self
-            .image_users
+            .image_facts
             .lock()
             .ok()
-            .and_then(|users| users.get(reference).cloned());
-        // Only a plan that may switch users needs the image's; a missing image is
-        // left for create to report.
-        let image_user = match known {
-            Some(user) => Some(user),
-            None if spec.plan.user.is_none() && spec.plan.non_root_user.is_some() => {
-                image::user(docker, reference)
-                    .await
-                    .map_err(|e| self.core(e))?
-            }
+            .and_then(|known| known.get(reference).cloned());
+        // Only a plan that may switch users, or that puts berth-init before the
+        // image's entrypoint, needs the image's config; a missing image is left
+        // for create to report.
+        let needs_facts = (spec.plan.user.is_none() && spec.plan.non_root_user.is_some())
+            || spec.plan.init.helper.is_some();
+        let image = match known {
+            Some(facts) => Some(facts),
+            None if needs_facts => image::facts(docker, reference)
+                .await
+                .map_err(|e| self.core(e))?,
             None => None,
         };
-        container::create(docker, spec, image_user.as_deref())
+        container::create(docker, spec, image.as_ref())
             .await
             .map_err(|e| self.core(e))
     }

@@ -69,6 +69,10 @@ mod tests {
         fn canonicalize(&self, path: &Path) -> io::Result<PathBuf> {
             Ok(path.to_path_buf())
         }
+
+        fn helper(&self) -> Result<PathBuf, String> {
+            Err("no helper on this fake host".to_owned())
+        }
     }
 
     fn socket(gid: u32, mode: u32) -> FileStat {

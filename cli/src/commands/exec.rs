@@ -1,6 +1,6 @@
 //! `berth exec`: a command in a running sandbox, stdio byte-exact with -i.
 
-use runtime_core::{Error, ExecSpec, SandboxInfo, SandboxState};
+use runtime_core::{Error, ExecSpec, SandboxInfo, SandboxState, Session};
 
 use crate::signals::Interrupts;
 use crate::{ExecArgs, backends, environment, stdio};
@@ -19,8 +19,6 @@ pub async fn execute(args: ExecArgs) -> Result<u8, Error> {
     for item in &args.env {
         env.extend(environment::Item::parse(item)?.resolve(from_berth));
     }
-    let (runtime, info) = backends::locate(args.runtime, &args.run).await?;
-    require_running(&info)?;
     let spec = ExecSpec {
         cmd: args.command,
         workdir: args.workdir,
@@ -30,7 +28,7 @@ pub async fn execute(args: ExecArgs) -> Result<u8, Error> {
         tty: args.tty,
     };
     let session = tokio::select! {
-        session = runtime.exec(&info.id, &spec) => session?,
+        session = open(args.runtime, &args.run, &spec) => session?,
         signal = interrupts.recv() => return Ok(crate::exit::signalled(signal)),
     };
     let raw = args.tty.then(stdio::RawTerminal::enter);
@@ -40,6 +38,27 @@ pub async fn execute(args: ExecArgs) -> Result<u8, Error> {
     };
     drop(raw);
     Ok(crate::exit::of_process(code?))
+}
+
+/// Starts the exec: through the run's init when it serves this run (found in
+/// berth's own records, with no engine request at all), else through the
+/// engine that has the sandbox.
+async fn open(
+    flag: Option<runtime_core::RuntimeChoice>,
+    name: &str,
+    spec: &ExecSpec,
+) -> Result<Session, Error> {
+    let requested = backends::requested(flag)?;
+    if let Ok(store) = super::run_store()
+        && let Some(record) = runtime_core::init::find(&store, name)
+        && requested.is_none_or(|kind| kind == record.runtime)
+        && let Some(session) = runtime_core::init::exec(&store, &record.run_id, spec).await?
+    {
+        return Ok(session);
+    }
+    let (runtime, info) = backends::locate(flag, name).await?;
+    require_running(&info)?;
+    runtime.exec(&info.id, spec).await
 }
 
 /// Refuses a sandbox that is not running, saying what it is and what to do,
