@@ -33,6 +33,8 @@ struct RuntimeReport {
     docker_modes: Vec<ModeReport>,
     /// Whether `[network] policy = "allowlist"` works, and its path.
     egress: EgressReport,
+    /// Who is PID 1 and how exec reaches a sandbox, as `berth plan` would say.
+    init: runtime_core::plan::InitPlan,
     /// What berth's self-test found: `None` when it passed or did not run.
     #[serde(skip_serializing_if = "Option::is_none")]
     self_test_failed: Option<String>,
@@ -97,12 +99,22 @@ fn report(p: &Probed, host: &HostFacts) -> RuntimeReport {
         implications,
         docker_modes,
         egress: egress_report(p, host),
+        init: init_report(p, host),
         self_test_failed: p
             .caps
             .functional
             .problem()
             .map(|(reason, fix)| format!("{reason}\n= fix: {fix}")),
     }
+}
+
+/// The init a minimal config gets, from the real resolver.
+fn init_report(p: &Probed, host: &HostFacts) -> runtime_core::plan::InitPlan {
+    let text = "[sandbox]\nimage = \"doctor\"\n";
+    Config::parse("<doctor>".as_ref(), text, PathBuf::from("/doctor"))
+        .and_then(|c| prepare(&c, &p.caps, host))
+        .map(|plan| plan.init)
+        .unwrap_or_default()
 }
 
 /// Resolves a minimal allowlist config with the real resolver, and for the Docker
@@ -255,6 +267,7 @@ fn human(report: &Report) -> String {
         let mark = if r.egress.ok { "yes" } else { "no " };
         let detail = r.egress.detail.replace('\n', "\n                         ");
         out.push_str(&format!("  allowlist         {mark} {detail}\n"));
+        out.push_str(&format!("  init              {}\n", r.init));
     }
     out
 }

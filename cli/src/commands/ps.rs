@@ -35,11 +35,18 @@ pub async fn execute(args: PsArgs) -> Result<u8, Error> {
         print!("{}", quiet(&all, &corrupt));
         return Ok(0);
     }
+    let store = super::run_store().ok();
+    let exec_of = |s: &SandboxInfo| exec_path(store.as_ref(), s);
     match args.format {
         Format::Json => {
             let rows: Vec<Row<'_>> = all
                 .iter()
-                .map(Row::Sandbox)
+                .map(|s| {
+                    Row::Sandbox(SandboxRow {
+                        info: s,
+                        exec: exec_of(s),
+                    })
+                })
                 .chain(corrupt.iter().map(|c| Row::Corrupt(CorruptRow::new(c))))
                 .collect();
             render::json(&rows);
@@ -61,6 +68,7 @@ pub async fn execute(args: PsArgs) -> Result<u8, Error> {
                         s.oci_runtime.clone().unwrap_or_else(|| "-".to_owned()),
                         s.image.clone(),
                         s.state.to_string(),
+                        exec_of(s).unwrap_or("-").to_owned(),
                         ago(now.saturating_sub(s.created)),
                         match &s.foreign {
                             Some(reason) => format!("foreign, left alone: {reason}"),
@@ -76,6 +84,7 @@ pub async fn execute(args: PsArgs) -> Result<u8, Error> {
                         "-".to_owned(),
                         String::new(),
                         "corrupt".to_owned(),
+                        "-".to_owned(),
                         ago(now.saturating_sub(c.modified)),
                         CorruptRow::new(c).status,
                     ]
@@ -85,7 +94,8 @@ pub async fn execute(args: PsArgs) -> Result<u8, Error> {
                 "{}",
                 render::table(
                     &[
-                        "NAME", "RUN ID", "RUNTIME", "OCI", "IMAGE", "STATE", "CREATED", "STATUS"
+                        "NAME", "RUN ID", "RUNTIME", "OCI", "IMAGE", "STATE", "EXEC", "CREATED",
+                        "STATUS"
                     ],
                     &rows
                 )
@@ -99,8 +109,30 @@ pub async fn execute(args: PsArgs) -> Result<u8, Error> {
 #[derive(Serialize)]
 #[serde(untagged)]
 enum Row<'a> {
-    Sandbox(&'a SandboxInfo),
+    Sandbox(SandboxRow<'a>),
     Corrupt(CorruptRow<'a>),
+}
+
+/// A sandbox, with the path `berth exec` takes into it.
+#[derive(Serialize)]
+struct SandboxRow<'a> {
+    #[serde(flatten)]
+    info: &'a SandboxInfo,
+    /// `init` or `engine` for a running sandbox of berth's; `null` otherwise.
+    exec: Option<&'static str>,
+}
+
+/// The exec path into a running sandbox: `init` when its berth-init serves
+/// exec, `engine` otherwise; `None` for a stopped or foreign one.
+fn exec_path(
+    store: Option<&runtime_core::state::RunStore>,
+    s: &SandboxInfo,
+) -> Option<&'static str> {
+    if s.state != SandboxState::Running {
+        return None;
+    }
+    let (store, run_id) = (store?, s.run_id.as_ref()?);
+    Some(runtime_core::init::current_path(store, run_id).name())
 }
 
 /// A corrupt run record as `berth ps --all` lists it.
