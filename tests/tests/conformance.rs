@@ -310,7 +310,7 @@ mod cases {
             })
             .collect();
         let mut child = b
-            .berth(&s)
+            .berth(s)
             .args(["exec", "-i", name, "--", "cat"])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
