@@ -11,6 +11,14 @@ embedded DNS for every container on a user-defined network (one re-exec and
 eleven iptables runs on Docker 20.10), which `docker run --rm` on the default
 bridge does not pay. The second row of each pair runs docker on the same network.
 
+The exec rows compare `berth exec` through berth-init's socket, and through the
+engine (`[sandbox] init = false`), with `docker exec` into a container of the same
+image: `exec RUN true`, a real MCP exchange (initialize, then 50 tools/call one
+after another, through `exec -i` of the test image's FastMCP server; the per-call
+median), and 256 MiB through `exec -i ... cat`. Under runsc (registered here
+without --host-uds=create) exec goes through the engine; the fallback matrix
+prints, per runtime and network policy, the path `berth plan` chooses.
+
 The egress rows compare an allowlist sandbox with an open one (cold start), and
 100 HTTPS requests (a new connection each) made through the run's egress proxy
 with the same requests made directly from a container on the proxy's own network,
@@ -18,6 +26,7 @@ to an upstream this script starts (the test image's python, with a throwaway
 certificate from openssl); then the proxy's peak memory, from its cgroup.
 """
 import argparse
+import json
 import os
 import shutil
 import statistics
@@ -84,19 +93,7 @@ def main():
     row("  against docker on the same network", bg, dgn)
     print(f"{'berth runsc / berth runc':<44} {bg / b:5.2f}   (docker CLI: {dg / d:5.2f})")
 
-    name = "bench-exec-target"
-    subprocess.run(["docker", "rm", "-f", name, "bench-docker-exec"], capture_output=True)
-    subprocess.run([berth, "run", "-d", "--runtime", "docker", "--name", name, IMAGE, "--", "sleep", "3600"], check=True, stdout=subprocess.DEVNULL)
-    subprocess.run(["docker", "run", "-d", "--label", LABEL, "--name", "bench-docker-exec", IMAGE, "sleep", "3600"], check=True, stdout=subprocess.DEVNULL)
-    try:
-        be, de = interleaved([
-            [berth, "exec", name, "--", "true"],
-            ["docker", "exec", "bench-docker-exec", "true"],
-        ], n)
-        row("exec RUN true (runc)", be, de)
-    finally:
-        subprocess.run([berth, "rm", "-f", name], capture_output=True)
-        subprocess.run(["docker", "rm", "-f", "bench-docker-exec"], capture_output=True)
+    exec_paths(berth, n)
     egress(berth, n)
     print(f"medians of {n} runs each (egress requests: medians of {max(3, n // 4)} rounds)")
 
@@ -113,6 +110,153 @@ for _ in range(n):
         reply.read()
 print(time.perf_counter() - start)
 """
+
+
+def sandbox(berth, name, runtime, image, config_dir, init=True):
+    """Starts a detached berth sandbox sleeping; returns its name."""
+    config = os.path.join(config_dir, f"{name}.toml")
+    with open(config, "w") as f:
+        f.write(f'[sandbox]\nimage = "{image}"\ninit = {"true" if init else "false"}\nuser = "1000:1000"\n')
+    subprocess.run([berth, "rm", "-f", name], capture_output=True)
+    subprocess.run([berth, "run", "-d", "--runtime", runtime, "--name", name, "-f", config, "--", "sleep", "3600"],
+                   check=True, stdout=subprocess.DEVNULL)
+    return name
+
+
+def container(name, image, oci="runc"):
+    subprocess.run(["docker", "rm", "-f", name], capture_output=True)
+    subprocess.run(["docker", "run", "-d", "--runtime", oci, "--user", "1000:1000", "--label", LABEL,
+                    "--name", name, image, "sleep", "3600"], check=True, stdout=subprocess.DEVNULL)
+    return name
+
+
+def mcp_per_call(argv, calls=50):
+    """Starts an MCP server through `argv` (stdio), initializes it, then makes
+    `calls` tools/call requests one after another; the median seconds per call."""
+    proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+
+    def ask(message, answer=True):
+        proc.stdin.write((json.dumps(message) + "\n").encode())
+        proc.stdin.flush()
+        if answer:
+            line = proc.stdout.readline()
+            if not line:
+                sys.exit(f"{' '.join(argv)}: the server closed its output")
+            return json.loads(line)
+        return None
+
+    try:
+        ask({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
+            "protocolVersion": "2024-11-05", "capabilities": {},
+            "clientInfo": {"name": "berth-bench", "version": "0"}}})
+        ask({"jsonrpc": "2.0", "method": "notifications/initialized"}, answer=False)
+        samples = []
+        for i in range(1, calls + 1):
+            start = time.perf_counter()
+            reply = ask({"jsonrpc": "2.0", "id": i, "method": "tools/call",
+                         "params": {"name": "add", "arguments": {"a": i, "b": 1}}})
+            samples.append(time.perf_counter() - start)
+            if "result" not in reply:
+                sys.exit(f"tools/call failed: {reply}")
+        return statistics.median(samples)
+    finally:
+        proc.stdin.close()
+        proc.wait(timeout=30)
+
+
+def through_cat(argv, data_path):
+    """Seconds to send the file at `data_path` through `argv` (a cat) and back."""
+    with open(data_path, "rb") as data:
+        start = time.perf_counter()
+        done = subprocess.run(argv, stdin=data, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        took = time.perf_counter() - start
+    if done.returncode != 0 or len(done.stdout) != os.path.getsize(data_path):
+        sys.exit(f"{' '.join(argv)} failed or lost bytes: {done.stderr.decode(errors='replace')}")
+    return took
+
+
+def exec_paths(berth, n):
+    work = tempfile.mkdtemp(prefix="berth-bench-exec-")
+    names = []
+    try:
+        exec_rows(berth, n, work, names)
+    finally:
+        for name in names:
+            subprocess.run([berth, "rm", "-f", name], capture_output=True)
+        subprocess.run(["docker", "rm", "-f", "bench-docker-exec", "bench-docker-exec-runsc", "bench-docker-mcp"],
+                       capture_output=True)
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def exec_rows(berth, n, work, names):
+    init_run = sandbox(berth, "bench-exec-init", "docker", IMAGE, work)
+    engine_run = sandbox(berth, "bench-exec-engine", "docker", IMAGE, work, init=False)
+    gvisor_run = sandbox(berth, "bench-exec-gvisor", "gvisor", IMAGE, work)
+    names.extend([init_run, engine_run, gvisor_run])
+    plain = container("bench-docker-exec", IMAGE)
+    plain_runsc = container("bench-docker-exec-runsc", IMAGE, "runsc")
+    bi, be, de = interleaved([
+        [berth, "exec", init_run, "--", "true"],
+        [berth, "exec", engine_run, "--", "true"],
+        ["docker", "exec", plain, "true"],
+    ], n)
+    row("exec RUN true (runc), through berth-init", bi, de)
+    row("exec RUN true (runc), through the engine", be, de)
+    bg, dg = interleaved([
+        [berth, "exec", gvisor_run, "--", "true"],
+        ["docker", "exec", plain_runsc, "true"],
+    ], n)
+    row("exec RUN true (runsc), through the engine", bg, dg)
+
+    data = os.path.join(work, "data")
+    with open(data, "wb") as f:
+        f.write(os.urandom(256 << 20))
+    rounds = max(3, n // 5)
+    samples = [[], [], []]
+    for _ in range(rounds):
+        samples[0].append(through_cat([berth, "exec", "-i", init_run, "--", "cat"], data))
+        samples[1].append(through_cat([berth, "exec", "-i", engine_run, "--", "cat"], data))
+        samples[2].append(through_cat(["docker", "exec", "-i", plain, "cat"], data))
+    ti, te, td = (statistics.median(s) for s in samples)
+    row("256 MiB through exec -i cat, berth-init", ti, td)
+    row("256 MiB through exec -i cat, engine", te, td)
+    print(f"{'  throughput (MiB/s): init / engine / docker':<44} {256 / ti:7.0f} {256 / te:7.0f} {256 / td:7.0f}")
+    os.remove(data)
+
+    mcp_init = sandbox(berth, "bench-mcp-init", "docker", MCP_IMAGE, work)
+    mcp_engine = sandbox(berth, "bench-mcp-engine", "docker", MCP_IMAGE, work, init=False)
+    names.extend([mcp_init, mcp_engine])
+    mcp_plain = container("bench-docker-mcp", MCP_IMAGE)
+    server = ["python3", "/srv/server.py"]
+    samples = [[], [], []]
+    for _ in range(max(3, n // 5)):
+        samples[0].append(mcp_per_call([berth, "exec", "-i", "-w", "/srv", mcp_init, "--", *server]))
+        samples[1].append(mcp_per_call([berth, "exec", "-i", "-w", "/srv", mcp_engine, "--", *server]))
+        samples[2].append(mcp_per_call(["docker", "exec", "-i", "-w", "/srv", mcp_plain, "python3", "/srv/server.py"]))
+    mi, me, md = (statistics.median(s) for s in samples)
+    row("MCP tools/call, per call, berth-init", mi, md)
+    row("MCP tools/call, per call, engine", me, md)
+    fallback_matrix(berth, work)
+
+
+def fallback_matrix(berth, work):
+    """The exec path `berth plan` chooses per runtime and network policy."""
+    print("exec path chosen (runtime x network policy):")
+    for runtime in ["docker", "gvisor", "apple"]:
+        cells = []
+        for policy in ["open", "none", "allowlist"]:
+            config = os.path.join(work, f"matrix-{runtime}-{policy}.toml")
+            allow = '\nallow = ["example.com"]' if policy == "allowlist" else ""
+            with open(config, "w") as f:
+                f.write(f'[sandbox]\nimage = "{IMAGE}"\n\n[network]\npolicy = "{policy}"{allow}\n')
+            done = subprocess.run([berth, "plan", "--runtime", runtime, "-f", config, "--format", "json"],
+                                  capture_output=True)
+            if done.returncode != 0:
+                cells.append(f"{policy}: refused")
+                continue
+            path = json.loads(done.stdout)["plan"]["init"]["exec"]["path"]
+            cells.append(f"{policy}: {path}")
+        print(f"  {runtime:<8} " + "   ".join(cells))
 
 
 def peak_memory(container_id):
