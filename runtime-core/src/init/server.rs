@@ -224,15 +224,19 @@ fn listen(dir: &Path) -> Result<(UnixListener, Rc<str>), String> {
     let listener = UnixListener::bind(&socket)
         .map_err(|e| format!("cannot listen on {}: {e}", socket.display()))?;
     // Host clients of any uid reach it only through the run's 0700 directory;
-    // the token and the peer check decide who is served.
-    std::fs::set_permissions(&socket, std::fs::Permissions::from_mode(0o666))
-        .map_err(|e| format!("cannot open {} to the host: {e}", socket.display()))?;
+    // the token and the peer check decide who is served. gVisor does not let a
+    // socket it makes on the host change its mode, and then the mode it was
+    // made with stays.
+    let _ = std::fs::set_permissions(&socket, std::fs::Permissions::from_mode(0o666));
     Ok((listener, Rc::from(token.trim())))
 }
 
-/// Whether the client is outside the sandbox's PID namespace (the host).
+/// Whether the client is outside the sandbox. A client inside has a process ID
+/// of 2 or more in the sandbox's PID namespace (init alone is 1). Linux reports
+/// 0 for a peer outside the namespace (a client on the host); gVisor reports
+/// its own PID 1 for a connection that comes through its gofer from the host.
 fn from_outside(stream: &UnixStream) -> bool {
-    matches!(stream.peer_cred().map(|c| c.pid()), Ok(Some(0)))
+    matches!(stream.peer_cred().map(|c| c.pid()), Ok(Some(0 | 1)))
 }
 
 /// One exec session, from request to exit code.
