@@ -67,7 +67,7 @@ pub async fn execute(args: DoctorArgs) -> Result<u8, Error> {
     };
     match args.format {
         Format::Json => render::json(&report),
-        Format::Human => print!("{}", human(&report)),
+        Format::Human => crate::out!("{}", human(&report)),
     }
     Ok(if any { 0 } else { crate::exit::UNAVAILABLE })
 }

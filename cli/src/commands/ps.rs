@@ -32,7 +32,7 @@ pub async fn execute(args: PsArgs) -> Result<u8, Error> {
     }
     all.sort_by(|a, b| b.created.cmp(&a.created).then(a.name.cmp(&b.name)));
     if args.quiet {
-        print!("{}", quiet(&all, &corrupt));
+        crate::out!("{}", quiet(&all, &corrupt));
         return Ok(0);
     }
     let store = super::run_store().ok();
@@ -90,7 +90,7 @@ pub async fn execute(args: PsArgs) -> Result<u8, Error> {
                     ]
                 }))
                 .collect();
-            print!(
+            crate::out!(
                 "{}",
                 render::table(
                     &[

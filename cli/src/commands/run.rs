@@ -39,7 +39,7 @@ pub async fn execute(mut args: RunArgs) -> Result<u8, Error> {
     }
     if args.detach {
         let sandbox = interrupts.cancel_on_signal(&cancel, builder.detach(config.ttl()).start());
-        println!("{}", sandbox.await?.detach());
+        crate::outln!("{}", sandbox.await?.detach());
         return Ok(0);
     }
     let sandbox = interrupts
