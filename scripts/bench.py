@@ -1,7 +1,12 @@
 #!/usr/bin/env python3
 """Wall-time benchmarks of berth against the docker CLI, in the same run.
 
-Prints medians and ratios (berth / docker); never asserts a time. Uses the local
+Prints medians and ratios (berth / docker); never asserts a time. Writes the rows
+as a markdown table and JSON (target/bench/bench.md and bench.json, or --out).
+Besides the rows below: 20 `run --rm` started at once (wall time and failures), the
+peak resident memory of `run --rm`, and the floor: the same create, start, wait
+and remove (and exec create, start and inspect) made by this script on the
+engine's socket, against which `berth run --rm` and `docker exec` are compared. Uses the local
 busybox test image. The commands compared are run in turn, sample by sample, so a
 machine that slows down mid-run slows both. Usage:
 scripts/bench.py [-n RUNS] [--berth PATH]
@@ -26,9 +31,11 @@ to an upstream this script starts (the test image's python, with a throwaway
 certificate from openssl); then the proxy's peak memory, from its cgroup.
 """
 import argparse
+import http.client
 import json
 import os
 import shutil
+import socket
 import statistics
 import subprocess
 import sys
@@ -59,14 +66,116 @@ def interleaved(commands, runs):
     return [statistics.median(s) for s in samples]
 
 
-def row(name, berth_s, docker_s):
-    print(f"{name:<44} berth {berth_s * 1000:7.1f} ms   docker {docker_s * 1000:7.1f} ms   ratio {berth_s / docker_s:5.2f}")
+RESULTS = []
+
+
+def row(name, berth_s, docker_s, unit="ms", labels=("berth", "docker")):
+    """Prints one comparison and keeps it for the report files. Times are in
+    seconds (printed in ms); with another unit, the values are printed as given.
+    `labels` name the two columns (the floor rows compare with the API itself)."""
+    RESULTS.append({"name": name.strip(), "measured": labels[0], "baseline": labels[1],
+                    labels[0]: berth_s, labels[1]: docker_s, "unit": unit, "ratio": berth_s / docker_s})
+    a, b = labels
+    if unit == "ms":
+        print(f"{name:<44} {a} {berth_s * 1000:7.1f} ms   {b} {docker_s * 1000:7.1f} ms   ratio {berth_s / docker_s:5.2f}")
+    else:
+        print(f"{name:<44} {a} {berth_s:7.1f} {unit}   {b} {docker_s:7.1f} {unit}   ratio {berth_s / docker_s:5.2f}")
+
+
+def write_report(out_dir, runs):
+    """The kept rows as a markdown table and as JSON, in `out_dir`."""
+    os.makedirs(out_dir, exist_ok=True)
+    with open(os.path.join(out_dir, "bench.json"), "w") as f:
+        json.dump({"runs": runs, "rows": RESULTS}, f, indent=2)
+    lines = ["| | measured | baseline | ratio |", "|---|---|---|---|"]
+    for r in RESULTS:
+        a, b = r[r["measured"]], r[r["baseline"]]
+        if r["unit"] == "ms":
+            a, b = f"{a * 1000:.1f} ms", f"{b * 1000:.1f} ms"
+        else:
+            a, b = f"{a:.1f} {r['unit']}", f"{b:.1f} {r['unit']}"
+        lines.append(f"| {r['name']} | {r['measured']} {a} | {r['baseline']} {b} | {r['ratio']:.2f} |")
+    with open(os.path.join(out_dir, "bench.md"), "w") as f:
+        f.write("\n".join(lines) + "\n")
+    print(f"report: {out_dir}/bench.md and bench.json")
+
+
+def peak_rss_kib(argv):
+    """Runs `argv`; its peak resident memory in KiB (from wait4)."""
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        sys.exit(f"{' '.join(argv)} failed: {proc.stderr.read().decode(errors='replace')}")
+    return usage.ru_maxrss
+
+
+def concurrent(argv_for, count):
+    """Starts `count` commands at once (argv_for(i) each); the wall time until
+    all ended, and how many failed."""
+    start = time.perf_counter()
+    procs = [subprocess.Popen(argv_for(i), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+             for i in range(count)]
+    failed = sum(1 for p in procs if p.wait() != 0)
+    return time.perf_counter() - start, failed
+
+
+class EngineSocket(http.client.HTTPConnection):
+    """HTTP to the engine's Unix socket, for the floor: what the API itself costs."""
+
+    def __init__(self, path="/var/run/docker.sock"):
+        super().__init__("localhost")
+        self.path = path
+
+    def connect(self):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.connect(self.path)
+
+
+def api(conn, method, path, body=None):
+    payload = json.dumps(body).encode() if body is not None else None
+    headers = {"Content-Type": "application/json"} if payload else {}
+    conn.request(method, "/v1.41" + path, body=payload, headers=headers)
+    reply = conn.getresponse()
+    data = reply.read()
+    if reply.status >= 300:
+        sys.exit(f"{method} {path}: {reply.status} {data[:200]!r}")
+    return json.loads(data) if data else None
+
+
+def floor_run():
+    """create, start, wait and remove `IMAGE true` straight on the API; seconds."""
+    start = time.perf_counter()
+    conn = EngineSocket()
+    created = api(conn, "POST", "/containers/create", {"Image": IMAGE, "Cmd": ["true"],
+                                                       "Labels": {"berth.managed-by": "berth-bench"}})
+    cid = created["Id"]
+    api(conn, "POST", f"/containers/{cid}/start")
+    api(conn, "POST", f"/containers/{cid}/wait")
+    api(conn, "DELETE", f"/containers/{cid}?force=1")
+    conn.close()
+    return time.perf_counter() - start
+
+
+def floor_exec(container):
+    """exec create, start (output read to its end) and inspect of `true`; seconds."""
+    start = time.perf_counter()
+    conn = EngineSocket()
+    made = api(conn, "POST", f"/containers/{container}/exec", {"Cmd": ["true"], "AttachStdout": True,
+                                                               "AttachStderr": True})
+    conn.request("POST", f"/v1.41/exec/{made['Id']}/start", body=json.dumps({"Detach": False}).encode(),
+                           headers={"Content-Type": "application/json"})
+    conn.getresponse().read()
+    api(conn, "GET", f"/exec/{made['Id']}/json")
+    conn.close()
+    return time.perf_counter() - start
 
 
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("-n", "--runs", type=int, default=20)
     ap.add_argument("--berth", default="target/release/berth")
+    ap.add_argument("--out", default="target/bench", help="where bench.md and bench.json go")
     args = ap.parse_args()
     berth, n = args.berth, args.runs
     env_docker = ["--runtime", "docker"]
@@ -95,7 +204,45 @@ def main():
 
     exec_paths(berth, n)
     egress(berth, n)
+    suite(berth, n)
     print(f"medians of {n} runs each (egress requests: medians of {max(3, n // 4)} rounds)")
+    write_report(args.out, n)
+
+
+def suite(berth, n):
+    """Concurrent starts, peak memory, and the engine's floor."""
+    rounds = max(3, n // 5)
+    walls = [[], []]
+    failures = [0, 0]
+    for _ in range(rounds):
+        for i, argv_for in enumerate([
+            lambda k: [berth, "run", "--rm", "--runtime", "docker", IMAGE, "--", "true"],
+            lambda k: ["docker", "run", "--rm", "--network", "berth", "--label", LABEL, IMAGE, "true"],
+        ]):
+            wall, failed = concurrent(argv_for, 20)
+            walls[i].append(wall)
+            failures[i] += failed
+    row("20 run --rm at once, wall time (same network)", statistics.median(walls[0]), statistics.median(walls[1]))
+    print(f"{'  failures over ' + str(rounds) + ' rounds':<44} berth {failures[0]}   docker {failures[1]}")
+
+    rss_b = statistics.median(peak_rss_kib([berth, "run", "--rm", "--runtime", "docker", IMAGE, "--", "true"])
+                              for _ in range(3))
+    rss_d = statistics.median(peak_rss_kib(["docker", "run", "--rm", "--label", LABEL, IMAGE, "true"])
+                              for _ in range(3))
+    row("peak RSS of run --rm IMG true", rss_b / 1024, rss_d / 1024, unit="MiB")
+
+    fr = statistics.median(floor_run() for _ in range(n))
+    b = timed([berth, "run", "--rm", "--runtime", "docker", IMAGE, "--", "true"], n)
+    row("run --rm IMG true against the API floor", b, fr, labels=("berth", "floor"))
+    subprocess.run(["docker", "rm", "-f", "bench-floor-exec"], capture_output=True)
+    subprocess.run(["docker", "run", "-d", "--label", LABEL, "--name", "bench-floor-exec", IMAGE, "sleep", "3600"],
+                   check=True, stdout=subprocess.DEVNULL)
+    try:
+        fe = statistics.median(floor_exec("bench-floor-exec") for _ in range(n))
+        de = timed(["docker", "exec", "bench-floor-exec", "true"], n)
+        row("exec true against the API floor", de, fe, labels=("docker", "floor"))
+    finally:
+        subprocess.run(["docker", "rm", "-f", "bench-floor-exec"], capture_output=True)
 
 
 MCP_IMAGE = "berth-test/mcp:latest"
