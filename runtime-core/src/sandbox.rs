@@ -201,13 +201,10 @@ impl<'a> Builder<'a> {
         if detached {
             spec = spec.with_detached(expires_at);
         }
-        store.create(&RunRecord::new(
-            &run_id,
-            &spec.name,
-            plan.runtime,
-            detached,
-            expires_at,
-        ))?;
+        store.create(
+            &RunRecord::new(&run_id, &spec.name, plan.runtime, detached, expires_at)
+                .on_engine(runtime.engine_id()),
+        )?;
         let mut sandbox = Sandbox {
             runtime: runtime.clone(),
             store,
