@@ -464,7 +464,13 @@ pub(crate) fn find_in_chain<'a, T: std::error::Error + 'static>(
         if let Some(found) = err.downcast_ref::<T>() {
             return Some(found);
         }
-        if let Some(inner) = err.downcast_ref::<io::Error>().and_then(io::Error::get_ref)
+        // bollard's I/O variant is transparent: its `source()` skips the I/O
+        // error, as that error's own `source()` skips what it wraps.
+        let io = match err.downcast_ref::<BollardError>() {
+            Some(BollardError::IOError { err }) => Some(err),
+            _ => err.downcast_ref::<io::Error>(),
+        };
+        if let Some(inner) = io.and_then(io::Error::get_ref)
             && let Some(found) = find_in_chain::<T>(inner)
         {
             return Some(found);
@@ -653,6 +659,44 @@ mod tests {
         assert_eq!(
             report,
             "docker: failed to do something to x\n  caused by: Docker responded with status code 500: boom"
+        );
+    }
+
+    #[test]
+    fn failures_to_reach_an_engine_are_unavailable_and_name_it() {
+        let too_old = DockerError::TooOld {
+            endpoint: "ssh://me@box".to_owned(),
+            api: "1.40".to_owned(),
+            version: "19.03.15".to_owned(),
+            minimum: "1.41".to_owned(),
+        };
+        let Error::Unavailable { reason, fix, .. } = too_old.into_core(&Runc) else {
+            panic!("too old is unavailable");
+        };
+        assert_eq!(
+            reason,
+            "the Docker engine at ssh://me@box is too old: it speaks API 1.40 (engine 19.03.15), berth needs API 1.41 (Docker 20.10) or newer"
+        );
+        assert!(fix.contains("upgrade"), "{fix}");
+        // A transport failure deep inside a bollard error is found and named.
+        let inner = DockerError::SshAuth {
+            endpoint: "ssh://me@box".to_owned(),
+            stderr: "me@box: Permission denied (publickey).".to_owned(),
+        };
+        let wrapped = DockerError::api(
+            "list containers",
+            "container",
+            "",
+            BollardError::IOError {
+                err: io::Error::other(inner),
+            },
+        );
+        let Error::Unavailable { reason, .. } = wrapped.into_core(&Runc) else {
+            panic!("ssh authentication is unavailable");
+        };
+        assert!(
+            reason.starts_with("ssh authentication to ssh://me@box failed"),
+            "{reason}"
         );
     }
 

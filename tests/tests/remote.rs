@@ -429,6 +429,65 @@ fn a_run_on_one_endpoint_is_never_collected_because_of_another_engine() {
 
 #[test]
 #[ignore = "needs the second engine of scripts/remote-engine.sh"]
+fn a_docker_context_made_by_the_docker_cli_is_followed() {
+    let s = Scratch::new("remote-context");
+    let _guard = SecondGuard(s.name().to_owned());
+    let config_dir = s.dir().join("docker-config");
+    let certs = PathBuf::from(harness("BERTH_TEST_REMOTE_CERTS"));
+    let docker_cli = || {
+        let mut cmd = Command::new("docker");
+        cmd.arg("--config")
+            .arg(&config_dir)
+            .env_remove("DOCKER_HOST")
+            .env_remove("DOCKER_CONTEXT")
+            .stdin(Stdio::null());
+        cmd
+    };
+    let endpoint = format!(
+        "host={},ca={},cert={},key={}",
+        harness("BERTH_TEST_REMOTE_TLS"),
+        certs.join("ca.pem").display(),
+        certs.join("cert.pem").display(),
+        certs.join("key.pem").display()
+    );
+    let out = run(docker_cli().args(["context", "create", "berth-remote", "--docker", &endpoint]));
+    assert_ok(&out, "docker context create");
+    let out = run(docker_cli().args(["context", "use", "berth-remote"]));
+    assert_ok(&out, "docker context use");
+    let mut berth = s.berth();
+    berth
+        .env("BERTH_RUNTIME", "docker")
+        .env("DOCKER_CONFIG", &config_dir)
+        .env_remove("DOCKER_HOST")
+        .env_remove("DOCKER_CONTEXT")
+        .env_remove("DOCKER_TLS_VERIFY")
+        .env_remove("DOCKER_CERT_PATH");
+    let out = run(berth.args(["run", "--rm", "-f"]).arg(config(&s, "")).args([
+        "--",
+        "sh",
+        "-c",
+        "echo via-context",
+    ]));
+    assert_ok(&out, "run through the current context");
+    assert_eq!(stdout(&out), "via-context\n");
+    let mut doctor = s.berth();
+    doctor
+        .env("DOCKER_CONFIG", &config_dir)
+        .env_remove("DOCKER_HOST")
+        .env_remove("DOCKER_CONTEXT");
+    let out = run(doctor.arg("doctor"));
+    let text = stdout(&out);
+    assert!(
+        text.contains(&format!("{} (TLS)", harness("BERTH_TEST_REMOTE_TLS")))
+            && text.contains("docker context berth-remote"),
+        "{}",
+        describe(&out)
+    );
+    assert_eq!(labelled(second, s.name()), Vec::<String>::new());
+}
+
+#[test]
+#[ignore = "needs the second engine of scripts/remote-engine.sh"]
 fn doctor_shows_the_endpoint_how_it_was_chosen_and_the_engine() {
     for remote in [tls(), ssh()] {
         let s = Scratch::new("remote-doctor");
