@@ -288,6 +288,14 @@ pub enum EndpointError {
 }
 
 impl EndpointError {
+    /// The address or context it is about, as the user wrote it.
+    pub fn address(&self) -> String {
+        match self {
+            Self::Invalid { address, .. } | Self::PlainTcp { address } => address.clone(),
+            Self::Context { name, .. } => format!("docker context {name}"),
+        }
+    }
+
     /// What to do about it.
     pub fn fix(&self) -> String {
         match self {

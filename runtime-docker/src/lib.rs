@@ -191,7 +191,7 @@ impl Runtime for DockerRuntime {
         Some(match self.engine.chosen() {
             Ok(chosen) => socket::facts(&chosen, host),
             Err(err) => SocketFacts::Remote {
-                docker_host: err.to_string(),
+                docker_host: err.address(),
             },
         })
     }

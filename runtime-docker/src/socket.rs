@@ -18,7 +18,7 @@ pub fn discover(host: &dyn HostEnv) -> SocketFacts {
         Ok(chosen) => facts(&chosen, host),
         // An endpoint berth cannot use: connecting reports why.
         Err(err) => SocketFacts::Remote {
-            docker_host: err.to_string(),
+            docker_host: err.address(),
         },
     }
 }
@@ -133,6 +133,14 @@ mod tests {
             ])),
             SocketFacts::Remote {
                 docker_host: "tcp://10.0.0.5:2376 (TLS)".to_owned()
+            }
+        );
+        // An endpoint berth refuses (plain TCP to another host) is no local
+        // socket either; connecting says why it is refused.
+        assert_eq!(
+            discover(&host(&[("DOCKER_HOST", "tcp://10.0.0.5:2375")])),
+            SocketFacts::Remote {
+                docker_host: "tcp://10.0.0.5:2375".to_owned()
             }
         );
         assert!(matches!(
