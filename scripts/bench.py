@@ -29,6 +29,13 @@ The egress rows compare an allowlist sandbox with an open one (cold start), and
 with the same requests made directly from a container on the proxy's own network,
 to an upstream this script starts (the test image's python, with a throwaway
 certificate from openssl); then the proxy's peak memory, from its cgroup.
+
+With --remote (run under scripts/remote-engine.sh, which starts a second engine
+with TLS on loopback and an sshd in front of it), only the remote rows: cold start
+and exec round trip over the second engine's unix socket, over TLS and over ssh,
+each against the docker CLI over the same endpoint (on the same network), and
+each endpoint against the unix socket. Both clients run the same `ssh` (a
+wrapper on PATH that adds the harness's config).
 """
 import argparse
 import http.client
@@ -178,8 +185,12 @@ def main():
     ap.add_argument("-n", "--runs", type=int, default=20)
     ap.add_argument("--berth", default="target/release/berth")
     ap.add_argument("--out", default="target/bench", help="where bench.md and bench.json go")
+    ap.add_argument("--remote", action="store_true", help="the remote-endpoint rows only")
     args = ap.parse_args()
     berth, n = args.berth, args.runs
+    if args.remote:
+        remote(os.path.abspath(berth), n)
+        return
     env_docker = ["--runtime", "docker"]
 
     # Warm both paths once.
@@ -245,6 +256,94 @@ def suite(berth, n):
         row("exec true against the API floor", de, fe, labels=("docker", "floor"))
     finally:
         subprocess.run(["docker", "rm", "-f", "bench-floor-exec"], capture_output=True)
+
+
+REMOTE_VARS = ("BERTH_TEST_REMOTE_SOCKET", "BERTH_TEST_REMOTE_TLS", "BERTH_TEST_REMOTE_CERTS",
+               "BERTH_TEST_REMOTE_SSH", "BERTH_TEST_REMOTE_SSH_COMMAND")
+
+
+def remote(berth, n):
+    missing = [v for v in REMOTE_VARS if v not in os.environ]
+    if missing:
+        sys.exit(f"--remote runs under scripts/remote-engine.sh ({', '.join(missing)} not set)")
+    work = tempfile.mkdtemp(prefix="berth-bench-remote-")
+    try:
+        remote_in(berth, n, work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def remote_in(berth, n, work):
+    ssh, *flags = os.environ["BERTH_TEST_REMOTE_SSH_COMMAND"].split()
+    ssh = shutil.which(ssh)
+    # Plain ssh, and ssh with its own multiplexing (what a user's ~/.ssh/config
+    # may turn on): connections after the first skip the handshake.
+    control = os.path.join(work, "cm-%C")
+    paths = {}
+    for name, extra in (("plain", ""), ("mux", f"-o ControlMaster=auto -o ControlPath={control} -o ControlPersist=30")):
+        directory = os.path.join(work, name)
+        os.mkdir(directory)
+        with open(os.path.join(directory, "ssh"), "w") as f:
+            f.write(f'#!/bin/sh\nexec {ssh} {" ".join(flags)} {extra} "$@"\n')
+        os.chmod(os.path.join(directory, "ssh"), 0o755)
+        paths[name] = f"PATH={directory}:{os.environ['PATH']}"
+    unset = ["-u", "DOCKER_CONTEXT", "-u", "DOCKER_TLS_VERIFY", "-u", "DOCKER_CERT_PATH",
+             "-u", "BERTH_SSH_COMMAND"]
+    ssh_host = f"DOCKER_HOST={os.environ['BERTH_TEST_REMOTE_SSH']}"
+    endpoints = [
+        ("unix socket", [paths["plain"], f"DOCKER_HOST=unix://{os.environ['BERTH_TEST_REMOTE_SOCKET']}"]),
+        ("TLS", [paths["plain"], f"DOCKER_HOST={os.environ['BERTH_TEST_REMOTE_TLS']}", "DOCKER_TLS_VERIFY=1",
+                 f"DOCKER_CERT_PATH={os.environ['BERTH_TEST_REMOTE_CERTS']}"]),
+        ("ssh", [paths["plain"], ssh_host]),
+        ("ssh, ControlMaster", [paths["mux"], ssh_host]),
+    ]
+    try:
+        remote_rows(berth, n, work, unset, endpoints)
+    finally:
+        # The multiplexing master this run started, by its control socket.
+        target = os.environ["BERTH_TEST_REMOTE_SSH"].removeprefix("ssh://")
+        user, _, hostport = target.partition("@")
+        host, _, port = hostport.rpartition(":")
+        subprocess.run([ssh, *flags, "-o", f"ControlPath={control}", "-O", "exit", "-p", port, "-l", user, host],
+                       capture_output=True)
+
+
+def remote_rows(berth, n, work, unset, endpoints):
+    config = os.path.join(work, "berth.toml")
+    with open(config, "w") as f:
+        f.write(f'[sandbox]\nimage = "{IMAGE}"\n')
+    results = {}
+    for name, env in endpoints:
+        prefix = ["env", *unset, *env]
+        b = prefix + [berth]
+        d = prefix + ["docker"]
+        # Warm both; berth's first run makes the shared network docker joins.
+        timed(b + ["run", "--rm", "--runtime", "docker", "-f", config, "--", "true"], 1)
+        timed(d + ["run", "--rm", "--label", LABEL, "--network", "berth", IMAGE, "true"], 1)
+        br, dr = interleaved([
+            b + ["run", "--rm", "--runtime", "docker", "-f", config, "--", "true"],
+            d + ["run", "--rm", "--label", LABEL, "--network", "berth", IMAGE, "true"],
+        ], n)
+        target, theirs = "bench-remote-exec", "bench-remote-docker-exec"
+        subprocess.run(b + ["rm", "-f", target], capture_output=True)
+        subprocess.run(d + ["rm", "-f", theirs], capture_output=True)
+        subprocess.run(b + ["run", "-d", "--runtime", "docker", "--name", target, "-f", config, "--", "sleep", "3600"],
+                       check=True, stdout=subprocess.DEVNULL)
+        subprocess.run(d + ["run", "-d", "--label", LABEL, "--name", theirs, IMAGE, "sleep", "3600"],
+                       check=True, stdout=subprocess.DEVNULL)
+        try:
+            be, de = interleaved([b + ["exec", target, "--", "true"], d + ["exec", theirs, "true"]], n)
+        finally:
+            subprocess.run(b + ["rm", "-f", target], capture_output=True)
+            subprocess.run(d + ["rm", "-f", theirs], capture_output=True)
+        results[name] = (br, be)
+        row(f"run --rm IMG true over {name}", br, dr)
+        row(f"exec RUN true over {name}", be, de)
+    base_run, base_exec = results["unix socket"]
+    for name in ("TLS", "ssh", "ssh, ControlMaster"):
+        r, e = results[name]
+        print(f"{'berth over ' + name + ' / over the unix socket':<44} run {r / base_run:5.2f}   exec {e / base_exec:5.2f}")
+    print(f"medians of {n} runs each")
 
 
 MCP_IMAGE = "berth-test/mcp:latest"

@@ -12,7 +12,7 @@ use crate::gc::{self, Collected, Doomed, Inventory, Reason, Rules};
 use crate::owner::HostIdentity;
 use crate::run_id::RunId;
 use crate::runtime::Runtime;
-use crate::state::{self, RunStore};
+use crate::state::{self, RunRecord, RunStore};
 
 /// An inventory and the backends that answered while it was gathered.
 pub struct Gathered {
@@ -55,10 +55,22 @@ pub async fn gather(runtimes: &[Arc<dyn Runtime>], store: &RunStore) -> Result<G
         });
     }
     let listing = store.list();
-    inventory.records = listing.records;
+    let engines: Vec<String> = reached.iter().map(|r| r.engine_id()).collect();
+    inventory.records = on_engines(listing.records, &engines);
     inventory.corrupt = listing.corrupt;
     inventory.incomplete = listing.incomplete;
     Ok(Gathered { inventory, reached })
+}
+
+/// The records of runs on `engines` ([`Runtime::engine_id`]s), and those that
+/// name no engine (written before records named one). A run on another engine
+/// is nowhere in these engines' inventories: judged with them, its record would
+/// look stale.
+pub fn on_engines(records: Vec<RunRecord>, engines: &[String]) -> Vec<RunRecord> {
+    records
+        .into_iter()
+        .filter(|r| r.endpoint.as_ref().is_none_or(|e| engines.contains(e)))
+        .collect()
 }
 
 /// Decides what to remove and what to leave (the rules of [`gc`]), with this
@@ -136,5 +148,33 @@ impl Swept {
             None => format!("removed run {} ({})", self.run_id, Reason::Expired),
             Some(err) => format!("warning: {}", err.report()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_of_other_engines_are_left_out_and_old_records_kept() {
+        let run = |id: &str, engine: Option<&str>| {
+            let mut r = RunRecord::new(
+                &RunId::parse(id).expect("run id"),
+                id,
+                RuntimeKind::Docker,
+                true,
+                None,
+            );
+            r.endpoint = engine.map(str::to_owned);
+            r
+        };
+        let records = vec![
+            run("0123456789ab", Some("docker engine at tcp://a:2376 (TLS)")),
+            run("1123456789ab", Some("docker engine at ssh://b")),
+            run("2123456789ab", None),
+        ];
+        let kept = on_engines(records, &["docker engine at ssh://b".to_owned()]);
+        let ids: Vec<String> = kept.iter().map(|r| r.run_id.to_string()).collect();
+        assert_eq!(ids, ["1123456789ab", "2123456789ab"]);
     }
 }

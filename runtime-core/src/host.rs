@@ -197,14 +197,21 @@ pub enum SocketFacts {
         /// What stat said.
         reason: String,
     },
-    /// `DOCKER_HOST` names a TCP or SSH engine: there is no socket to mount.
+    /// The engine is reached over TCP or SSH (from `DOCKER_HOST` or a docker
+    /// context): it is not on this host, so neither its socket nor any host path
+    /// can be mounted into a sandbox.
     Remote {
-        /// The `DOCKER_HOST` value.
+        /// The endpoint, as berth shows it (such as `tcp://box:2376 (TLS)`).
         docker_host: String,
     },
 }
 
 impl SocketFacts {
+    /// Whether the engine is not on this host.
+    pub fn is_remote(&self) -> bool {
+        matches!(self, Self::Remote { .. })
+    }
+
     /// The socket's path, when it is a local one.
     pub(crate) fn path(&self) -> Option<&Path> {
         match self {
@@ -288,7 +295,7 @@ impl SocketFacts {
                 format!("{} ({source}): missing ({reason})", path.display())
             }
             Self::Remote { docker_host } => {
-                format!("DOCKER_HOST={docker_host}: remote engine, no socket")
+                format!("{docker_host}: a remote engine, no socket on this host")
             }
         }
     }

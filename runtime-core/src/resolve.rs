@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use crate::capabilities::{Capabilities, Support};
+use crate::capabilities::{Capabilities, RuntimeKind, Support};
 use crate::config::{Config, DockerMode, Limit, NetworkPolicy};
 use crate::danger::{Danger, DangerKind, breaking_capability, sensitive_path};
 use crate::error::Error;
@@ -66,6 +66,19 @@ pub fn prepare(config: &Config, caps: &Capabilities, host: &HostFacts) -> Result
     let mut mounts = Vec::new();
     if let Some(ws) = &file.workspace {
         let (source, declared) = real_path(config, host, ws.path.get_ref());
+        // Refused rather than copied: a copy would diverge from the directory
+        // the user edits, and the agent's changes would need a way back.
+        // The socket facts are the Docker engine's; Apple's runtime is local.
+        if let Some(SocketFacts::Remote { docker_host }) = &host.socket
+            && runtime != RuntimeKind::Apple
+        {
+            return Err(Error::HostPathRemote {
+                what: "workspace",
+                path: source,
+                endpoint: docker_host.clone(),
+                fix: "remove [workspace] and put the files in the image ([sandbox.build] with a Dockerfile that copies them), or run berth on the engine's host".to_owned(),
+            });
+        }
         if let Some(crate::host::HostPath::Missing { reason }) =
             host.paths.get(&config.anchor(ws.path.get_ref()))
         {

@@ -202,13 +202,10 @@ impl<'a> Builder<'a> {
         if detached {
             spec = spec.with_detached(expires_at);
         }
-        store.create(&RunRecord::new(
-            &run_id,
-            &spec.name,
-            plan.runtime,
-            detached,
-            expires_at,
-        ))?;
+        store.create(
+            &RunRecord::new(&run_id, &spec.name, plan.runtime, detached, expires_at)
+                .on_engine(runtime.engine_id()),
+        )?;
         // After the record: a directory without one may be swept as incomplete.
         if plan.init.exec == ExecPath::Init {
             match crate::init::arm(&store, &run_id) {

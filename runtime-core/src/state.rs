@@ -116,6 +116,12 @@ pub struct RunRecord {
     pub error: Option<String>,
     /// The main process's exit code, once known.
     pub exit_code: Option<i64>,
+    /// The engine the run is on ([`crate::Runtime::engine_id`], such as
+    /// `docker engine at tcp://box:2376 (TLS)`); `None` in records written before
+    /// berth spoke to more than one engine. gc judges a record only with its
+    /// own engine's inventory.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<String>,
 }
 
 impl RunRecord {
@@ -143,7 +149,14 @@ impl RunRecord {
             expires_at,
             error: None,
             exit_code: None,
+            endpoint: None,
         }
+    }
+
+    /// The same record, naming the engine it is on.
+    pub(crate) fn on_engine(mut self, engine: String) -> Self {
+        self.endpoint = Some(engine);
+        self
     }
 
     /// Moves to `state`, recording when.

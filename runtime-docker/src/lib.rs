@@ -40,6 +40,7 @@ mod connect;
 mod container;
 mod context;
 mod egress;
+pub mod endpoint;
 mod errors;
 mod flavour;
 mod image;
@@ -49,11 +50,12 @@ mod probe;
 mod remove;
 mod sessions;
 pub mod socket;
+mod transport;
 
 pub use capabilities::{DEFAULT_NETWORK, capabilities, init_support};
-pub use connect::Endpoint;
 use connect::Engine;
 pub use egress::{HELPER_VAR, helper};
+pub use endpoint::{Chosen, Endpoint, EndpointError, EndpointSource, TlsFiles};
 use errors::DockerError;
 pub use flavour::{Flavour, Runc};
 
@@ -114,6 +116,13 @@ impl DockerRuntime {
         }
     }
 
+    /// The engine's endpoint and how it was chosen (given, else found on this
+    /// host: `DOCKER_HOST`, a docker context, the rootless or default socket).
+    /// [`Endpoint::is_local`] says whether host paths can be bind-mounted.
+    pub fn endpoint(&self) -> Result<Chosen, EndpointError> {
+        self.engine.chosen()
+    }
+
     fn core(&self, err: DockerError) -> Error {
         err.into_core(&*self.flavour)
     }
@@ -172,24 +181,17 @@ impl Runtime for DockerRuntime {
     /// The engine's endpoint: backends on one endpoint (whatever their flavour)
     /// share the engine.
     fn engine_id(&self) -> String {
-        let endpoint = self
-            .engine
-            .endpoint()
-            .cloned()
-            .unwrap_or_else(connect::endpoint);
-        format!("docker engine at {endpoint}")
+        match self.engine.chosen() {
+            Ok(chosen) => format!("docker engine at {}", chosen.endpoint),
+            Err(err) => format!("docker engine ({err})"),
+        }
     }
 
     fn engine_socket(&self, host: &dyn HostEnv) -> Option<SocketFacts> {
-        Some(match self.engine.endpoint() {
-            None => socket::discover(host),
-            Some(connect::Endpoint::Unix(path)) => SocketFacts::from_stat(
-                path.clone(),
-                "the backend's endpoint".to_owned(),
-                host.stat(path),
-            ),
-            Some(connect::Endpoint::Remote(docker_host)) => SocketFacts::Remote {
-                docker_host: docker_host.clone(),
+        Some(match self.engine.chosen() {
+            Ok(chosen) => socket::facts(&chosen, host),
+            Err(err) => SocketFacts::Remote {
+                docker_host: err.address(),
             },
         })
     }

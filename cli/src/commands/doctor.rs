@@ -46,9 +46,40 @@ struct EgressReport {
     detail: String,
 }
 
+/// The Docker engine's endpoint and how it was chosen.
+#[derive(Serialize)]
+struct EndpointReport {
+    /// The endpoint (`unix:///var/run/docker.sock`, `tcp://box:2376 (TLS)`,
+    /// `ssh://user@box`), or why none can be used.
+    address: String,
+    /// How it was chosen (`DOCKER_HOST`, a docker context, the default path).
+    source: Option<String>,
+    /// Whether it is on this host (host paths can be bind-mounted).
+    local: bool,
+}
+
+impl EndpointReport {
+    fn find() -> Self {
+        match runtime_docker::DockerRuntime::new().endpoint() {
+            Ok(chosen) => Self {
+                address: chosen.endpoint.to_string(),
+                source: Some(chosen.source.to_string()),
+                local: chosen.endpoint.is_local(),
+            },
+            Err(err) => Self {
+                address: err.to_string(),
+                source: None,
+                local: false,
+            },
+        }
+    }
+}
+
 #[derive(Serialize)]
 struct Report {
     host: HostFacts,
+    /// The Docker engine's endpoint.
+    endpoint: EndpointReport,
     /// The runtime `--runtime auto` would pick now, if any.
     auto: Option<RuntimeKind>,
     runtimes: Vec<RuntimeReport>,
@@ -62,6 +93,7 @@ pub async fn execute(args: DoctorArgs) -> Result<u8, Error> {
     let any = runtimes.iter().any(|r| r.available);
     let report = Report {
         host,
+        endpoint: EndpointReport::find(),
         auto,
         runtimes,
     };
@@ -185,6 +217,21 @@ fn human(report: &Report) -> String {
     let mut out = String::new();
     let host = &report.host;
     out.push_str(&format!("host      {}\n", host.os));
+    let endpoint = &report.endpoint;
+    match &endpoint.source {
+        Some(source) => {
+            let place = if endpoint.local {
+                ""
+            } else {
+                ", a remote engine: host paths are not on it"
+            };
+            out.push_str(&format!(
+                "endpoint  {} (from {source}{place})\n",
+                endpoint.address
+            ));
+        }
+        None => out.push_str(&format!("endpoint  unusable: {}\n", endpoint.address)),
+    }
     out.push_str(&format!(
         "socket    {}\n",
         host.socket

@@ -41,8 +41,8 @@ pub async fn execute(args: ExecArgs) -> Result<u8, Error> {
 }
 
 /// Starts the exec: through the run's init when it serves this run (found in
-/// berth's own records, with no engine request at all), else through the
-/// engine that has the sandbox.
+/// berth's own records, on an engine berth would talk to now, with no engine
+/// request at all), else through the engine that has the sandbox.
 async fn open(
     flag: Option<runtime_core::RuntimeChoice>,
     name: &str,
@@ -52,6 +52,10 @@ async fn open(
     if let Ok(store) = super::run_store()
         && let Some(record) = runtime_core::init::find(&store, name)
         && requested.is_none_or(|kind| kind == record.runtime)
+        && record
+            .endpoint
+            .as_ref()
+            .is_none_or(|engine| backends::engine_ids().contains(engine))
         && let Some(session) = runtime_core::init::exec(&store, &record.run_id, spec).await?
     {
         return Ok(session);

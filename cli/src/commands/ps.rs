@@ -17,14 +17,19 @@ pub async fn execute(args: PsArgs) -> Result<u8, Error> {
     let flag = args.runtime;
     super::sweep_expired(flag).await;
     let mut all: Vec<SandboxInfo> = backends::list_all(flag, true).await?;
-    let corrupt = reconcile(&mut all, args.all)?;
+    let engines: Vec<String> = backends::search_runtimes(flag)?
+        .iter()
+        .map(|r| r.engine_id())
+        .collect();
+    let corrupt = reconcile(&mut all, &engines, args.all, args.all_endpoints)?;
     if !args.all {
         all.retain(|s| {
-            s.foreign.is_none()
-                && matches!(
-                    s.state,
-                    SandboxState::Running | SandboxState::Paused | SandboxState::Stopping
-                )
+            let running = matches!(
+                s.state,
+                SandboxState::Running | SandboxState::Paused | SandboxState::Stopping
+            );
+            let elsewhere = s.state == SandboxState::Unknown && s.status.starts_with(ELSEWHERE);
+            s.foreign.is_none() && (running || elsewhere)
         });
     }
     if let Some(want) = args.runtime.and_then(runtime_core::RuntimeChoice::kind) {
@@ -186,12 +191,47 @@ fn ago(secs: i64) -> String {
 /// whose container is gone is marked stopped, with why. With `all`, runs that exist
 /// only as records (failed launches, containers removed outside berth) are listed,
 /// and corrupt records (of runs not on the engine) are returned.
-fn reconcile(on_engine: &mut Vec<SandboxInfo>, all: bool) -> Result<Vec<CorruptRecord>, Error> {
+/// How the status of a run on another engine begins.
+const ELSEWHERE: &str = "on ";
+
+/// Records and the engine's listing, made to agree; only the records of runs on
+/// `engines` are judged against it. With `elsewhere`, runs of other engines are
+/// listed from their records.
+fn reconcile(
+    on_engine: &mut Vec<SandboxInfo>,
+    engines: &[String],
+    all: bool,
+    elsewhere: bool,
+) -> Result<Vec<CorruptRecord>, Error> {
     let store = super::run_store()?;
     let listing = store.list();
     let here = HostIdentity::current();
     let present: BTreeSet<RunId> = on_engine.iter().filter_map(|s| s.run_id.clone()).collect();
-    for record in listing.records {
+    let (records, others): (Vec<_>, Vec<_>) = listing
+        .records
+        .into_iter()
+        .partition(|r| r.endpoint.as_ref().is_none_or(|e| engines.contains(e)));
+    if elsewhere {
+        for record in others {
+            let engine = record.endpoint.clone().unwrap_or_default();
+            let engine = engine.strip_prefix("docker engine at ").unwrap_or(&engine);
+            on_engine.push(SandboxInfo {
+                id: record.container_id.clone().unwrap_or_default(),
+                name: record.name.clone(),
+                run_id: Some(record.run_id.clone()),
+                foreign: None,
+                runtime: record.runtime,
+                oci_runtime: None,
+                image: String::new(),
+                state: SandboxState::Unknown,
+                status: format!("{ELSEWHERE}{engine}: {} (its record)", record.state),
+                created: record.created_at(),
+                exit_code: record.exit_code,
+                labels: Default::default(),
+            });
+        }
+    }
+    for record in records {
         if present.contains(&record.run_id) {
             // The engine says how it is; a record that still says running learns
             // that the container exited (it died, or the engine restarted).
