@@ -29,14 +29,10 @@ pub async fn gather(runtimes: &[Arc<dyn Runtime>], store: &RunStore) -> Result<G
     let mut inventory = Inventory::default();
     let mut reached = Vec::new();
     for runtime in runtimes {
-        match runtime.list(true).await {
-            Ok(containers) => {
+        match runtime.inventory().await {
+            Ok((containers, resources)) => {
                 inventory.containers.extend(containers);
-                match runtime.resources().await {
-                    Ok(resources) => inventory.resources.extend(resources),
-                    Err(Error::Unsupported { .. }) => {}
-                    Err(err) => return Err(err),
-                }
+                inventory.resources.extend(resources.unwrap_or_default());
                 reached.push(runtime.clone());
             }
             Err(err @ (Error::Unavailable { .. } | Error::PermissionDenied { .. }))

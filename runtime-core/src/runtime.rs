@@ -538,6 +538,20 @@ pub trait Runtime: Send + Sync {
         })
     }
 
+    /// Every sandbox (stopped ones too) and every other resource of berth's on
+    /// this runtime, as [`Runtime::list`] and [`Runtime::resources`] give them;
+    /// backends that can list both at once override this (`berth gc` and the
+    /// sweep of expired runs ask for both). `None` for the resources: this
+    /// backend lists none.
+    async fn inventory(&self) -> Result<(Vec<SandboxInfo>, Option<Vec<ResourceInfo>>), Error> {
+        let sandboxes = self.list(true).await?;
+        match self.resources().await {
+            Ok(resources) => Ok((sandboxes, Some(resources))),
+            Err(Error::Unsupported { .. }) => Ok((sandboxes, None)),
+            Err(err) => Err(err),
+        }
+    }
+
     /// Removes what berth shares between runs on this runtime (Docker: the
     /// berth-owned network) when no sandbox uses it any more; returns the names
     /// removed. Something a sandbox joins meanwhile is kept. Backends that share

@@ -344,6 +344,14 @@ impl Runtime for DockerRuntime {
         list::resources(docker).await.map_err(|e| self.core(e))
     }
 
+    async fn inventory(&self) -> Result<(Vec<SandboxInfo>, Option<Vec<ResourceInfo>>), Error> {
+        let docker = self.client().await?;
+        list::inventory(docker)
+            .await
+            .map(|(sandboxes, resources)| (sandboxes, Some(resources)))
+            .map_err(|e| self.core(e))
+    }
+
     async fn prune_shared(&self) -> Result<Vec<String>, Error> {
         self.prune_shared_network(runtime_core::resolve::SHARED_NETWORK)
             .await
