@@ -19,13 +19,13 @@ pub fn stdout(args: std::fmt::Arguments<'_>) {
     }
 }
 
-/// `print!` through [`stdout`].
+/// `print!` through `render::stdout`.
 #[macro_export]
 macro_rules! out {
     ($($arg:tt)*) => { $crate::render::stdout(format_args!($($arg)*)) };
 }
 
-/// `println!` through [`stdout`].
+/// `println!` through `render::stdout`.
 #[macro_export]
 macro_rules! outln {
     () => { $crate::render::stdout(format_args!("\n")) };
