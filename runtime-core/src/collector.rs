@@ -59,13 +59,23 @@ pub async fn gather(runtimes: &[Arc<dyn Runtime>], store: &RunStore) -> Result<G
 }
 
 /// The records of runs on `engines` ([`Runtime::engine_id`]s), and those that
-/// name no engine (written before records named one). A run on another engine
+/// name no engine (written before records named one) when a local engine is
+/// among them. A run on another engine
 /// is nowhere in these engines' inventories: judged with them, its record would
 /// look stale.
 pub fn on_engines(records: Vec<RunRecord>, engines: &[String]) -> Vec<RunRecord> {
+    // A record from before records named their engine was written on this
+    // machine, against a local engine: judged only when one of those answered,
+    // never by a remote engine's inventory.
+    let a_local_one = engines
+        .iter()
+        .any(|e| !e.contains("tcp://") && !e.contains("ssh://"));
     records
         .into_iter()
-        .filter(|r| r.endpoint.as_ref().is_none_or(|e| engines.contains(e)))
+        .filter(|r| match &r.endpoint {
+            Some(e) => engines.contains(e),
+            None => a_local_one,
+        })
         .collect()
 }
 
@@ -152,7 +162,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn records_of_other_engines_are_left_out_and_old_records_kept() {
+    fn records_of_other_engines_are_left_out_and_old_records_kept_for_local_engines() {
         let run = |id: &str, engine: Option<&str>| {
             let mut r = RunRecord::new(
                 &RunId::parse(id).expect("run id"),
@@ -169,7 +179,16 @@ mod tests {
             run("1123456789ab", Some("docker engine at ssh://b")),
             run("2123456789ab", None),
         ];
-        let kept = on_engines(records, &["docker engine at ssh://b".to_owned()]);
+        let kept = on_engines(records.clone(), &["docker engine at ssh://b".to_owned()]);
+        let ids: Vec<String> = kept.iter().map(|r| r.run_id.to_string()).collect();
+        // The old record was written against a local engine: a remote one's
+        // inventory says nothing about it.
+        assert_eq!(ids, ["1123456789ab"]);
+        let engines = [
+            "docker engine at ssh://b".to_owned(),
+            "docker engine at unix:///var/run/docker.sock".to_owned(),
+        ];
+        let kept = on_engines(records, &engines);
         let ids: Vec<String> = kept.iter().map(|r| r.run_id.to_string()).collect();
         assert_eq!(ids, ["1123456789ab", "2123456789ab"]);
     }

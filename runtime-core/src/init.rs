@@ -5,7 +5,7 @@
 //! [`HELPER`]) starts the sandbox's command as its child, reaps zombies, forwards
 //! signals and exits with the child's code, as tini does. Where the runtime can
 //! carry a Unix socket from the sandbox to the host, it also listens on
-//! [`SOCKET`] in the run's exec directory, a host directory under the run's
+//! [`SOCKET`] in the run's exec directory, a host directory beside the run's
 //! record ([`RunStore::exec_dir`]) bind-mounted at [`EXEC_DIR`], and runs exec
 //! requests there, much faster than the engine's exec.
 //!
@@ -26,9 +26,10 @@
 //! never more; a request for another user takes the engine's exec.
 //!
 //! The wire: frames of one kind byte, a big-endian u32 length and a payload of at
-//! most [`MAX_FRAME`] bytes. The client's first frame is [`Hello`] (JSON); then
-//! stdin, end of stdin, resize and signal frames. The server answers with
-//! stdout, stderr, and finally one exit (or failed) frame.
+//! most [`MAX_FRAME`] bytes. The server greets a client from outside with a
+//! ready frame; the client's first frame is [`Hello`] (JSON); then stdin, end of
+//! stdin, resize and signal frames. The server answers with stdout, stderr, and
+//! finally one exit (or failed) frame.
 
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
@@ -65,11 +66,14 @@ pub const TOKEN: &str = "token";
 /// The largest payload of one frame.
 pub const MAX_FRAME: usize = 1 << 20;
 
+/// How long init has to greet a client before the engine's exec is taken.
+const READY_WITHIN: std::time::Duration = std::time::Duration::from_secs(3);
+
 /// The token's length in bytes (hex on the wire and on disk).
 const TOKEN_BYTES: usize = 32;
 
 /// The exec directory's mode: the sandbox's user (any uid) must create the
-/// socket in it; the host side is reachable only through the run's 0700
+/// socket in it; the host side is reachable only through berth's 0700 exec
 /// directory.
 const EXEC_DIR_MODE: u32 = 0o777;
 
@@ -94,6 +98,9 @@ pub mod frame {
     /// Server: the process could not be started ([`super::Failed`], JSON); the
     /// last frame.
     pub const FAILED: u8 = 19;
+    /// Server: the first frame, sent on accepting a client from outside: init
+    /// is there and not frozen (a paused sandbox's socket still accepts).
+    pub const READY: u8 = 20;
 }
 
 /// An exec request, the client's first frame.
@@ -215,6 +222,7 @@ fn io(operation: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> Er
 /// Returns the directory to bind-mount at [`EXEC_DIR`].
 pub fn arm(store: &RunStore, run_id: &RunId) -> Result<PathBuf, Error> {
     store.run_dir(run_id)?;
+    store.ensure_exec_root()?;
     let dir = store.exec_dir(run_id);
     match std::fs::DirBuilder::new().mode(EXEC_DIR_MODE).create(&dir) {
         Ok(()) => {}
@@ -277,7 +285,9 @@ fn write_token(path: &Path, token: &str, mode: u32) -> Result<(), Error> {
         })
         .map_err(io("write", path))?;
     std::io::Write::write_all(&mut file, token.as_bytes()).map_err(io("write", path))?;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+    // Through the open file, never the path: the exec directory is writable
+    // from inside the sandbox, which could put a symlink there meanwhile.
+    file.set_permissions(std::fs::Permissions::from_mode(mode))
         .map_err(io("set the permissions of", path))
 }
 
@@ -358,7 +368,13 @@ pub async fn connect(store: &RunStore, run_id: &RunId) -> Result<Option<Client>,
         tracing::warn!(dir = %dir.display(), "the exec socket's server is not a sandbox's init; using the engine's exec");
         return Ok(None);
     }
-    Ok(Some(Client { stream, token }))
+    let mut stream = stream;
+    match tokio::time::timeout(READY_WITHIN, read_frame(&mut stream)).await {
+        Ok(Ok(Some((frame::READY, _)))) => Ok(Some(Client { stream, token })),
+        // A paused sandbox, or an init that refused this client: the engine
+        // says what it is.
+        _ => Ok(None),
+    }
 }
 
 /// Opens `dir`/[`SOCKET`] without following a symlink at its last step (the

@@ -280,9 +280,30 @@ impl RunStore {
     }
 
     /// The directory berth-init serves exec from (its socket), which the
-    /// sandbox sees at [`crate::init::EXEC_DIR`].
+    /// sandbox sees at [`crate::init::EXEC_DIR`]: `<state>/berth/exec/<run id>`,
+    /// beside the runs directory rather than in the run's own, since what the
+    /// sandbox writes there may not be removable by berth's user (a removal
+    /// failing there never keeps a record).
     pub fn exec_dir(&self, run_id: &RunId) -> PathBuf {
-        self.dir(run_id).join("exec")
+        self.exec_root().join(run_id.as_str())
+    }
+
+    /// The parent of every run's exec directory (0700).
+    pub(crate) fn exec_root(&self) -> PathBuf {
+        self.root
+            .parent()
+            .map_or_else(|| self.root.join("exec"), |p| p.join("exec"))
+    }
+
+    /// Creates the parent of the exec directories (0700) when missing.
+    pub(crate) fn ensure_exec_root(&self) -> Result<PathBuf, Error> {
+        let root = self.exec_root();
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(DIR_MODE)
+            .create(&root)
+            .map_err(Self::io("create the exec directory", &root))?;
+        Ok(root)
     }
 
     /// The host's copy of the run's exec token (never mounted into the sandbox).
@@ -418,8 +439,10 @@ impl RunStore {
         self.write(&record)
     }
 
-    /// Deletes a run's directory, record and all.
+    /// Deletes a run's directory, record and all, and as much of its exec
+    /// directory as berth's user may delete.
     pub fn remove(&self, run_id: &RunId) -> Result<(), Error> {
+        let _ = fs::remove_dir_all(self.exec_dir(run_id));
         let dir = self.dir(run_id);
         match fs::remove_dir_all(&dir) {
             Ok(()) => Ok(()),

@@ -172,10 +172,15 @@ fn bracketed(host: &str) -> String {
     }
 }
 
-/// Host names, users and context names passed to `ssh` or joined to paths: no
-/// spaces, no option-looking leading dash, nothing outside printable ASCII.
+/// Host names (IPv6 addresses included) and users passed to `ssh`: letters,
+/// digits, `.`, `_`, `-` and `:` only, and no option-looking leading dash. ssh
+/// substitutes them into `ProxyCommand` and `Match exec` lines of the user's
+/// config, where a shell would read `$(...)` or `;`.
 fn valid_word(word: &str) -> bool {
-    !word.starts_with('-') && word.chars().all(|c| c.is_ascii_graphic() && c != '/')
+    !word.starts_with('-')
+        && word
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | ':'))
 }
 
 /// `host[:port]` or `[v6]:port`.
@@ -520,6 +525,10 @@ mod tests {
             "tcp://",
             "ssh://-oProxyCommand=x",
             "ssh://@box",
+            // What ssh would put into a ProxyCommand for a shell to run.
+            "ssh://box$(touch${IFS}pwned)",
+            "ssh://me;id@box",
+            "ssh://`id`@box",
             "ssh://box:0",
             "http://box",
             "unix://relative",

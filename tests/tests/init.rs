@@ -330,7 +330,7 @@ fn token(s: &Scratch, run_id: &str) -> String {
 }
 
 fn socket_path(s: &Scratch, run_id: &str) -> PathBuf {
-    s.runs().join(run_id).join("exec").join("exec.sock")
+    s.state().join("berth/exec").join(run_id).join("exec.sock")
 }
 
 /// The system's Python, which any user may run (a user's own Python, such as
@@ -422,6 +422,28 @@ fn only_the_host_user_with_the_token_is_served() {
         "the container's config holds the token"
     );
     // Still serving after the refusals.
+    assert_eq!(exec_out(&s, "docker", &name, "echo $PPID"), "1\n");
+    assert!(
+        run(berth(&s, "docker").args(["rm", "-f", &name]))
+            .status
+            .success()
+    );
+    s.assert_clean();
+}
+
+#[test]
+fn exec_into_a_paused_sandbox_says_so_instead_of_waiting() {
+    require_engine();
+    let s = Scratch::new("init-paused");
+    let name = detached(&s, "docker", BUSYBOX, &["sleep", "3600"]);
+    assert!(run(docker().args(["pause", &name])).status.success());
+    // init's socket still accepts while frozen; without its greeting berth
+    // takes the engine's path, which names the state.
+    let out = run(berth(&s, "docker").args(["exec", &name, "--", "true"]));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{}", describe(&out));
+    assert!(stderr.contains("paused"), "{stderr}");
+    assert!(run(docker().args(["unpause", &name])).status.success());
     assert_eq!(exec_out(&s, "docker", &name, "echo $PPID"), "1\n");
     assert!(
         run(berth(&s, "docker").args(["rm", "-f", &name]))

@@ -35,19 +35,36 @@ const HELLO_WITHIN: Duration = Duration::from_secs(10);
 /// started keeps its stdout open.
 const DRAIN_AFTER_EXIT: Duration = Duration::from_secs(2);
 
+/// Stdin chunks (of up to 64 KiB from berth) queued for a process that is slow
+/// to read them.
+const STDIN_CHUNKS: usize = 64;
+
 /// Exit codes, as a shell gives them.
 const NOT_FOUND: i64 = 127;
 const CANNOT_RUN: i64 = 126;
 
-/// The signals init passes on to the command.
-const FORWARDED: [i32; 7] = [
-    nix::libc::SIGTERM,
-    nix::libc::SIGINT,
+/// The signals init passes on to the command: every one a process may catch,
+/// but those that stop or continue it, the child notice, and the faults a
+/// process raises on itself. Real-time signals are not forwarded: sending one
+/// needs code this crate does not allow (`unsafe`).
+const FORWARDED: [i32; 17] = [
     nix::libc::SIGHUP,
+    nix::libc::SIGINT,
     nix::libc::SIGQUIT,
     nix::libc::SIGUSR1,
     nix::libc::SIGUSR2,
+    nix::libc::SIGPIPE,
+    nix::libc::SIGALRM,
+    nix::libc::SIGTERM,
+    nix::libc::SIGSTKFLT,
+    nix::libc::SIGURG,
+    nix::libc::SIGXCPU,
+    nix::libc::SIGXFSZ,
+    nix::libc::SIGVTALRM,
+    nix::libc::SIGPROF,
     nix::libc::SIGWINCH,
+    nix::libc::SIGIO,
+    nix::libc::SIGPWR,
 ];
 
 /// Exit statuses the reaper hands to whoever waits for a process.
@@ -118,6 +135,8 @@ async fn supervise(exec_dir: Option<PathBuf>, command: Vec<String>) -> i64 {
         tokio::task::spawn_local(async move {
             loop {
                 let Ok((stream, _)) = listener.accept().await else {
+                    // Out of descriptors or memory: wait rather than spin.
+                    tokio::time::sleep(Duration::from_millis(100)).await;
                     continue;
                 };
                 let (waiters, token) = (waiters.clone(), token.clone());
@@ -245,6 +264,9 @@ async fn serve(stream: UnixStream, token: &str, waiters: Waiters) {
         return;
     }
     let (mut reader, mut writer) = stream.into_split();
+    if write_frame(&mut writer, frame::READY, &[]).await.is_err() {
+        return;
+    }
     let hello = match tokio::time::timeout(HELLO_WITHIN, read_frame(&mut reader)).await {
         Ok(Ok(Some((frame::HELLO, payload)))) => match serde_json::from_slice::<Hello>(&payload) {
             Ok(hello) => hello,
@@ -449,25 +471,38 @@ async fn pump(
     copy_out(stderr, frame::STDERR, frames_tx.clone());
     drop(frames_tx);
     let tty = master.is_some();
+    // Stdin has a writer of its own, with chunks queued, so that signals,
+    // resizes and the client's going away are read while the process is slow
+    // to read its stdin.
+    let (stdin_tx, mut stdin_rx) = mpsc::channel::<Vec<u8>>(STDIN_CHUNKS);
+    let stdin_writer = tokio::task::spawn_local(async move {
+        let mut input = input.and_then(nonblocking);
+        while let Some(data) = stdin_rx.recv().await {
+            if let Some(fd) = &input
+                && write_fd(fd, &data).await.is_err()
+            {
+                input = None;
+            }
+        }
+        // End of stdin (a terminal stays open: its end of input is the
+        // program's own business, Ctrl-D).
+        if tty {
+            std::future::pending::<()>().await;
+        }
+    });
     // Client frames: stdin, end of stdin, resize, signal.
     let client = tokio::task::spawn_local(async move {
-        let mut input = input.and_then(nonblocking);
+        let mut stdin_tx = Some(stdin_tx);
         loop {
             match read_frame(&mut reader).await {
                 Ok(Some((frame::STDIN, data))) => {
-                    if let Some(fd) = &input
-                        && write_fd(fd, &data).await.is_err()
+                    if let Some(tx) = &stdin_tx
+                        && tx.send(data).await.is_err()
                     {
-                        input = None;
+                        stdin_tx = None;
                     }
                 }
-                Ok(Some((frame::STDIN_EOF, _))) => {
-                    // A terminal stays open: its end of input is the program's
-                    // own business (Ctrl-D).
-                    if !tty {
-                        input = None;
-                    }
-                }
+                Ok(Some((frame::STDIN_EOF, _))) => stdin_tx = None,
                 Ok(Some((frame::RESIZE, data))) if data.len() == 4 => {
                     if let Some(master) = &master {
                         let size = rustix::termios::Winsize {
@@ -524,7 +559,13 @@ async fn pump(
             break;
         }
     }
+    if code.is_none() {
+        // The client went away (a write to it failed) before the process
+        // ended: hang it up, as a closed terminal would.
+        let _ = killpg(Pid::from_raw(pid), Signal::SIGHUP);
+    }
     client.abort();
+    stdin_writer.abort();
 }
 
 /// `berth-helper init-exec (--tty | --foreground) -- PROGRAM ARGS...`: sets up
