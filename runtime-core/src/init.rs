@@ -470,10 +470,15 @@ impl Client {
         let (control_tx, mut control_rx) = mpsc::unbounded_channel();
         let (input, mut input_rx) = tokio::io::duplex(64 * 1024);
         let stdin = spec.stdin;
+        // Dropped with the output stream (at its end, or when the session is
+        // dropped): the writer then closes its half, and init hangs up a process
+        // still running. Dropping only the control changes nothing.
+        let (output_gone_tx, mut output_gone_rx) = oneshot::channel::<()>();
         // One task writes everything the client sends after the request.
         tokio::spawn(async move {
             let mut buf = vec![0u8; 64 * 1024];
             let mut stdin_open = stdin;
+            let mut control_open = true;
             if !stdin {
                 let _ = write_frame(&mut writer, frame::STDIN_EOF, &[]).await;
             }
@@ -492,7 +497,8 @@ impl Client {
                             }
                         }
                     },
-                    control = control_rx.recv() => match control {
+                    _ = &mut output_gone_rx => return,
+                    control = control_rx.recv(), if control_open => match control {
                         Some(Control::Resize(rows, cols)) => {
                             let mut p = [0u8; 4];
                             p[..2].copy_from_slice(&rows.to_be_bytes());
@@ -506,17 +512,15 @@ impl Client {
                                 return;
                             }
                         }
-                        // The session was dropped: the connection closes, and
-                        // init hangs up the process.
-                        None => return,
+                        None => control_open = false,
                     },
                 }
             }
         });
         let (exit_tx, exit_rx) = oneshot::channel::<Result<i64, Error>>();
         let output = futures::stream::unfold(
-            (reader, Some(exit_tx)),
-            |(mut reader, exit_tx)| async move {
+            (reader, Some(exit_tx), output_gone_tx),
+            |(mut reader, exit_tx, gone)| async move {
                 let tx = exit_tx?;
                 let frame = match read_frame(&mut reader).await {
                     Ok(Some(frame)) => frame,
@@ -528,12 +532,14 @@ impl Client {
                     }
                 };
                 match frame {
-                    (frame::STDOUT, data) => {
-                        Some((Ok(Output::Stdout(Bytes::from(data))), (reader, Some(tx))))
-                    }
-                    (frame::STDERR, data) => {
-                        Some((Ok(Output::Stderr(Bytes::from(data))), (reader, Some(tx))))
-                    }
+                    (frame::STDOUT, data) => Some((
+                        Ok(Output::Stdout(Bytes::from(data))),
+                        (reader, Some(tx), gone),
+                    )),
+                    (frame::STDERR, data) => Some((
+                        Ok(Output::Stderr(Bytes::from(data))),
+                        (reader, Some(tx), gone),
+                    )),
                     (frame::EXIT, data) => {
                         let code = <[u8; 8]>::try_from(&data[..])
                             .map(i64::from_be_bytes)
@@ -545,7 +551,7 @@ impl Client {
                         Ok(failed) => {
                             let _ = tx.send(Ok(failed.code));
                             let line = format!("berth: {}\n", failed.message);
-                            Some((Ok(Output::Stderr(Bytes::from(line))), (reader, None)))
+                            Some((Ok(Output::Stderr(Bytes::from(line))), (reader, None, gone)))
                         }
                         Err(_) => {
                             let _ = tx.send(Err(broken("a malformed failure frame")));
@@ -555,7 +561,7 @@ impl Client {
                     (kind, _) => {
                         let what = format!("an unknown frame kind {kind}");
                         let _ = tx.send(Err(broken(&what)));
-                        Some((Err(broken(&what)), (reader, None)))
+                        Some((Err(broken(&what)), (reader, None, gone)))
                     }
                 }
             },
