@@ -66,6 +66,9 @@ pub const TOKEN: &str = "token";
 /// The largest payload of one frame.
 pub const MAX_FRAME: usize = 1 << 20;
 
+/// Output chunks (of up to 64 KiB) queued for a caller that reads slowly.
+const OUTPUT_CHUNKS: usize = 64;
+
 /// How long init has to greet a client before the engine's exec is taken.
 const READY_WITHIN: std::time::Duration = std::time::Duration::from_secs(3);
 
@@ -518,54 +521,57 @@ impl Client {
             }
         });
         let (exit_tx, exit_rx) = oneshot::channel::<Result<i64, Error>>();
-        let output = futures::stream::unfold(
-            (reader, Some(exit_tx), output_gone_tx),
-            |(mut reader, exit_tx, gone)| async move {
-                let tx = exit_tx?;
-                let frame = match read_frame(&mut reader).await {
-                    Ok(Some(frame)) => frame,
-                    Ok(None) | Err(_) => {
-                        let _ = tx.send(Err(broken(
-                            "the connection closed before the process's exit code",
-                        )));
-                        return None;
-                    }
+        let (out_tx, out_rx) = mpsc::channel::<Result<Output, Error>>(OUTPUT_CHUNKS);
+        // One task reads what init sends, so the exit code comes whether or not
+        // the output is read (a caller may stop reading, close stdin and wait).
+        // It ends at the exit frame, or when the session is dropped whole.
+        tokio::spawn(async move {
+            let _gone = output_gone_tx;
+            let mut reader = reader;
+            let mut exit_tx = exit_tx;
+            let code = loop {
+                let frame = tokio::select! {
+                    frame = read_frame(&mut reader) => frame,
+                    ((), ()) = async { tokio::join!(out_tx.closed(), exit_tx.closed()) } => return,
                 };
-                match frame {
-                    (frame::STDOUT, data) => Some((
-                        Ok(Output::Stdout(Bytes::from(data))),
-                        (reader, Some(tx), gone),
-                    )),
-                    (frame::STDERR, data) => Some((
-                        Ok(Output::Stderr(Bytes::from(data))),
-                        (reader, Some(tx), gone),
-                    )),
-                    (frame::EXIT, data) => {
-                        let code = <[u8; 8]>::try_from(&data[..])
+                let chunk = match frame {
+                    Ok(Some((frame::STDOUT, data))) => Output::Stdout(Bytes::from(data)),
+                    Ok(Some((frame::STDERR, data))) => Output::Stderr(Bytes::from(data)),
+                    Ok(Some((frame::EXIT, data))) => {
+                        break <[u8; 8]>::try_from(&data[..])
                             .map(i64::from_be_bytes)
                             .map_err(|_| broken("an exit frame of the wrong size"));
-                        let _ = tx.send(code);
-                        None
                     }
-                    (frame::FAILED, data) => match serde_json::from_slice::<Failed>(&data) {
-                        Ok(failed) => {
-                            let _ = tx.send(Ok(failed.code));
-                            let line = format!("berth: {}\n", failed.message);
-                            Some((Ok(Output::Stderr(Bytes::from(line))), (reader, None, gone)))
+                    Ok(Some((frame::FAILED, data))) => {
+                        match serde_json::from_slice::<Failed>(&data) {
+                            Ok(failed) => {
+                                let line = format!("berth: {}\n", failed.message);
+                                let _ = out_tx.send(Ok(Output::Stderr(Bytes::from(line)))).await;
+                                break Ok(failed.code);
+                            }
+                            Err(_) => break Err(broken("a malformed failure frame")),
                         }
-                        Err(_) => {
-                            let _ = tx.send(Err(broken("a malformed failure frame")));
-                            None
-                        }
-                    },
-                    (kind, _) => {
+                    }
+                    Ok(Some((kind, _))) => {
                         let what = format!("an unknown frame kind {kind}");
-                        let _ = tx.send(Err(broken(&what)));
-                        Some((Err(broken(&what)), (reader, None, gone)))
+                        let _ = out_tx.send(Err(broken(&what))).await;
+                        break Err(broken(&what));
                     }
-                }
-            },
-        );
+                    Ok(None) | Err(_) => {
+                        break Err(broken(
+                            "the connection closed before the process's exit code",
+                        ));
+                    }
+                };
+                // A caller that stopped reading: the output is dropped, the
+                // exit code still comes.
+                let _ = out_tx.send(Ok(chunk)).await;
+            };
+            let _ = exit_tx.send(code);
+        });
+        let output = futures::stream::unfold(out_rx, |mut rx| async move {
+            rx.recv().await.map(|chunk| (chunk, rx))
+        });
         let exit = Box::pin(async move {
             exit_rx
                 .await
