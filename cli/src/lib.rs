@@ -10,6 +10,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use runtime_core::terminal::{DEFAULT_DETACH_KEYS, DetachKeys};
 use runtime_core::{Error, RuntimeChoice};
 
 mod backends;
@@ -21,6 +22,7 @@ mod overrides;
 mod render;
 mod signals;
 mod stdio;
+mod terminal;
 
 /// Run AI coding agents and their tools in isolated sandboxes.
 ///
@@ -52,6 +54,10 @@ pub enum Command {
     /// Run a command in a running sandbox. With -i, stdio is byte-exact: usable as
     /// an MCP client's stdio server command.
     Exec(ExecArgs),
+    /// Join a running sandbox's main process (a run started with `run -d`, `-it`
+    /// for a shell or an agent's TUI): its output, and your input with -i. The
+    /// detach keys leave it running.
+    Attach(AttachArgs),
     /// List berth's sandboxes.
     Ps(PsArgs),
     /// Print a run as JSON: its record and the engine's view of its sandbox.
@@ -261,6 +267,10 @@ pub struct RunArgs {
     /// Allocate a TTY.
     #[arg(short = 't', long)]
     tty: bool,
+    /// The keys that detach from a run with -it and leave it running (a
+    /// comma-separated sequence, each key a character or ctrl-X).
+    #[arg(long, value_name = "KEYS", default_value = DEFAULT_DETACH_KEYS)]
+    detach_keys: DetachKeys,
     /// Remove the sandbox and everything it created when it exits.
     #[arg(long)]
     rm: bool,
@@ -306,6 +316,10 @@ pub struct ExecArgs {
     /// Allocate a TTY.
     #[arg(short = 't', long)]
     tty: bool,
+    /// The keys that detach from the command with -it and leave it running (a
+    /// comma-separated sequence, each key a character or ctrl-X).
+    #[arg(long, value_name = "KEYS", default_value = DEFAULT_DETACH_KEYS)]
+    detach_keys: DetachKeys,
     /// Working directory inside the sandbox.
     #[arg(short = 'w', long = "workdir", value_name = "DIR")]
     workdir: Option<String>,
@@ -335,6 +349,24 @@ pub struct ExecArgs {
         value_name = "CMD"
     )]
     command: Vec<String>,
+}
+
+/// `berth attach`.
+#[derive(Debug, Args)]
+pub struct AttachArgs {
+    /// Do not forward stdin (only watch the output).
+    #[arg(long)]
+    no_stdin: bool,
+    /// The keys that detach and leave the run running, when it has a terminal (a
+    /// comma-separated sequence, each key a character or ctrl-X).
+    #[arg(long, value_name = "KEYS", default_value = DEFAULT_DETACH_KEYS)]
+    detach_keys: DetachKeys,
+    /// The runtime to look in [default: every available one].
+    #[arg(long, value_parser = runtime_choice())]
+    runtime: Option<RuntimeChoice>,
+    /// The run: name, run id or id.
+    #[arg(value_name = "RUN")]
+    run: String,
 }
 
 /// `berth ps`.

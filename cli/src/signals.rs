@@ -1,15 +1,17 @@
-//! SIGINT and SIGTERM as a future, so a launch or attach can be abandoned and torn
-//! down instead of leaving debris.
+//! SIGINT, SIGTERM and SIGHUP as a future, so a launch or attach can be abandoned
+//! and torn down instead of leaving debris (SIGHUP: the terminal closed under an
+//! interactive run, which then goes as it would on SIGTERM).
 
 use std::future::Future;
 
 use runtime_core::launch::{Cancellation, Signal as Stop};
 use tokio::signal::unix::{Signal, SignalKind, signal};
 
-/// Listens for SIGINT and SIGTERM from the moment it is created.
+/// Listens for SIGINT, SIGTERM and SIGHUP from the moment it is created.
 pub struct Interrupts {
     int: Option<Signal>,
     term: Option<Signal>,
+    hup: Option<Signal>,
 }
 
 impl Interrupts {
@@ -19,6 +21,7 @@ impl Interrupts {
         Self {
             int: signal(SignalKind::interrupt()).ok(),
             term: signal(SignalKind::terminate()).ok(),
+            hup: signal(SignalKind::hangup()).ok(),
         }
     }
 
@@ -53,6 +56,7 @@ impl Interrupts {
         tokio::select! {
             () = next(&mut self.int) => Stop::Interrupt,
             () = next(&mut self.term) => Stop::Terminate,
+            () = next(&mut self.hup) => Stop::Hangup,
         }
     }
 }

@@ -63,6 +63,7 @@ pub mod sandbox;
 pub mod select;
 pub mod size;
 pub mod state;
+pub mod terminal;
 mod validate;
 
 pub use capabilities::{

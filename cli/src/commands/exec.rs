@@ -3,6 +3,7 @@
 use runtime_core::{Error, ExecSpec, SandboxInfo, SandboxState};
 
 use crate::signals::Interrupts;
+use crate::terminal::RawTerminal;
 use crate::{ExecArgs, backends, environment, stdio};
 
 /// Runs the command; SIGINT or SIGTERM ends the session (the backend's handle
@@ -29,22 +30,38 @@ pub async fn execute(args: ExecArgs) -> Result<u8, Error> {
         stdin: args.interactive,
         tty: args.tty,
     };
+    let input = stdio::Input::new(args.interactive, args.tty, args.detach_keys);
+    let starting = async {
+        match &input {
+            stdio::Input::Terminal(keys) => runtime.exec_terminal(&info.id, &spec, keys).await,
+            _ => runtime.exec(&info.id, &spec).await,
+        }
+    };
     let session = tokio::select! {
-        session = runtime.exec(&info.id, &spec) => session?,
+        session = starting => session?,
         signal = interrupts.recv() => return Ok(crate::exit::signalled(signal)),
     };
-    let raw = args.tty.then(stdio::RawTerminal::enter);
-    let code = tokio::select! {
-        code = stdio::pump(session, args.interactive) => code,
-        signal = interrupts.recv() => Ok(i64::from(crate::exit::signalled(signal))),
+    let raw = input.raw().then(RawTerminal::enter);
+    let ended = tokio::select! {
+        ended = stdio::pump(session, input) => ended,
+        signal = interrupts.recv() => Ok(stdio::Ended::Exited(i64::from(crate::exit::signalled(signal)))),
     };
     drop(raw);
-    Ok(crate::exit::of_process(code?))
+    match ended? {
+        stdio::Ended::Exited(code) => Ok(crate::exit::of_process(code)),
+        stdio::Ended::Detached => {
+            stdio::note_below(format_args!(
+                "detached; the command keeps running in {}",
+                info.name
+            ));
+            Ok(0)
+        }
+    }
 }
 
 /// Refuses a sandbox that is not running, saying what it is and what to do,
 /// rather than passing on the engine's words.
-fn require_running(info: &SandboxInfo) -> Result<(), Error> {
+pub(super) fn require_running(info: &SandboxInfo) -> Result<(), Error> {
     if info.state == SandboxState::Running {
         return Ok(());
     }

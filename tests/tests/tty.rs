@@ -1,0 +1,263 @@
+//! Interactive use, as a person at a terminal has it, driven through tmux
+//! ([`berth_tests::tmux::Pane`]): a shell in the sandbox under `run -it`,
+//! `exec -it` and `attach`.
+//! - the sandbox's `stty size` is the pane's at start and follows `resize-window`;
+//! - Ctrl-C interrupts a `sleep` in the sandbox's shell and berth carries on;
+//!   Ctrl-D ends the shell and berth exits with its code;
+//! - the detach keys (ctrl-p ctrl-q, or `--detach-keys`) leave the run running,
+//!   and `berth attach` joins it again;
+//! - closing the terminal (SIGHUP) tears a `--rm` run down;
+//! - berth's terminal settings are as before (`stty -g` compares equal) after
+//!   every one of these ends;
+//! - under gVisor the shell's stdin is a terminal of the pane's size, and no NUL
+//!   byte reaches the pane.
+
+use std::time::{Duration, Instant};
+
+use berth_tests::tmux::Pane;
+use berth_tests::{Scratch, describe, ps_entry, require_engine, run};
+
+const IMAGE: &str = "berth-test/busybox:latest";
+
+/// The prompt of the sandbox's shell (the host's is `host$ `).
+const PROMPT: &str = "sbx> ";
+
+/// A scratch area whose berth.toml runs busybox's shell with [`PROMPT`].
+fn shell_config(tag: &str) -> (Scratch, String) {
+    let s = Scratch::new(tag);
+    let config = s.write_config(
+        "berth.toml",
+        &format!("image = \"{IMAGE}\"\ncommand = [\"sh\"]\n[env]\nPS1 = \"{PROMPT}\"\n"),
+    );
+    let config = config.display().to_string();
+    (s, config)
+}
+
+/// Saves the pane's terminal settings, to compare with [`assert_terminal_restored`].
+fn save_terminal(pane: &Pane, s: &Scratch) {
+    pane.type_line(&format!("stty -g > {}/stty-before", s.dir().display()));
+}
+
+/// The pane's terminal settings are what [`save_terminal`] saved: raw mode is gone.
+fn assert_terminal_restored(pane: &Pane, s: &Scratch, marker: u32) {
+    pane.type_line(&format!(
+        "stty -g | cmp -s - {}/stty-before && echo \"sane-$(({marker}+1))\" || echo \"not sane-$(({marker}+1))\"; stty -a | head -n 4",
+        s.dir().display()
+    ));
+    let screen = pane.wait_for(&format!("sane-{}", marker + 1));
+    assert!(
+        !screen.contains(&format!("not sane-{}", marker + 1)),
+        "the terminal was left changed:\n{screen}"
+    );
+}
+
+/// Ctrl-C ends a `sleep` the sandbox's shell runs, and the shell (so berth)
+/// carries on. The key is pressed once `sleep` runs, which `berth exec` checks.
+fn interrupt_a_sleep(pane: &Pane, s: &Scratch) {
+    pane.type_line("sleep 600");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let out = run(s.berth().args(["exec", s.name(), "pidof", "sleep"]));
+        if out.status.success() {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "sleep did not start: {}\n{}",
+            describe(&out),
+            pane.screen()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    pane.keys(&["C-c"]);
+    pane.type_line("echo \"after-$((40+2))\"");
+    pane.wait_for("after-42");
+}
+
+#[test]
+fn run_it_follows_the_pane_passes_ctrl_c_and_ctrl_d_and_restores_the_terminal() {
+    require_engine();
+    let (s, config) = shell_config("tty-run");
+    let pane = Pane::start(&s, 100, 30);
+    save_terminal(&pane, &s);
+    pane.type_line(&format!(
+        "berth run --rm -it --runtime docker --name {} -f {config}; echo \"exit=$?\"",
+        s.name()
+    ));
+    pane.wait_for(PROMPT);
+    pane.retype_until("stty size", "30 100");
+    pane.resize(72, 20);
+    pane.retype_until("stty size", "20 72");
+
+    interrupt_a_sleep(&pane, &s);
+
+    // Ctrl-D ends the shell, which exits with its last command's status.
+    let prompts = pane.count(PROMPT);
+    pane.type_line("(exit 7)");
+    pane.wait_for_more(PROMPT, prompts);
+    pane.keys(&["C-d"]);
+    pane.wait_for("exit=7");
+    assert_terminal_restored(&pane, &s, 10);
+    s.assert_clean();
+}
+
+#[test]
+fn exec_it_follows_the_pane_and_exits_with_the_shells_code() {
+    require_engine();
+    let (s, config) = shell_config("tty-exec");
+    let out = run(s
+        .berth()
+        .args(["run", "-d", "--runtime", "docker", "--name", s.name(), "-f"])
+        .arg(&config)
+        .args(["--", "tail", "-f", "/dev/null"]));
+    assert!(out.status.success(), "run -d: {}", describe(&out));
+    let pane = Pane::start(&s, 90, 25);
+    save_terminal(&pane, &s);
+    pane.type_line(&format!("berth exec -it {} sh; echo \"exec=$?\"", s.name()));
+    pane.wait_for(PROMPT);
+    pane.retype_until("stty size", "25 90");
+    pane.resize(64, 18);
+    pane.retype_until("stty size", "18 64");
+    interrupt_a_sleep(&pane, &s);
+    pane.type_line("exit 6");
+    pane.wait_for("exec=6");
+    assert_terminal_restored(&pane, &s, 20);
+
+    // The detach keys leave the exec's shell running, and berth exits 0.
+    let prompts = pane.count(PROMPT);
+    pane.type_line(&format!("berth exec -it {} sh; echo \"exec=$?\"", s.name()));
+    pane.wait_for_more(PROMPT, prompts);
+    pane.type_line("echo \"in-$((5+5))\"");
+    pane.wait_for("in-10");
+    pane.keys(&["C-p", "C-q"]);
+    pane.wait_for("exec=0");
+    assert!(
+        pane.screen().contains("the command keeps running"),
+        "{}",
+        pane.screen()
+    );
+    assert_terminal_restored(&pane, &s, 30);
+}
+
+#[test]
+fn attach_joins_a_detached_run_and_the_detach_keys_leave_it_running() {
+    require_engine();
+    let (s, config) = shell_config("tty-attach");
+    let out = run(s
+        .berth()
+        .args([
+            "run",
+            "-d",
+            "-it",
+            "--runtime",
+            "docker",
+            "--name",
+            s.name(),
+            "-f",
+        ])
+        .arg(&config));
+    assert!(out.status.success(), "run -d -it: {}", describe(&out));
+    let pane = Pane::start(&s, 96, 28);
+    save_terminal(&pane, &s);
+    pane.type_line(&format!("berth attach {}; echo \"attach=$?\"", s.name()));
+    pane.retype_until("echo \"first-$((1+2))\"", "first-3");
+    pane.retype_until("stty size", "28 96");
+    pane.keys(&["C-p", "C-q"]);
+    pane.wait_for("attach=0");
+    assert!(
+        pane.screen()
+            .contains(&format!("detached from {}", s.name())),
+        "{}",
+        pane.screen()
+    );
+    assert_terminal_restored(&pane, &s, 40);
+    let ps = run(s.berth().args(["ps", "--format", "json"]));
+    assert_eq!(ps_entry(&ps, s.name())["state"], "running");
+
+    // Again, with keys of one's own: ctrl-p ctrl-q now go to the shell (its
+    // line editor takes ctrl-p for the previous line, which ctrl-c drops).
+    let detaches = pane.count("detached from");
+    pane.type_line(&format!(
+        "berth attach --detach-keys ctrl-x,x {}; echo \"attach=$?\"",
+        s.name()
+    ));
+    pane.retype_until("echo \"second-$((2+2))\"", "second-4");
+    pane.keys(&["C-p", "C-q", "C-c"]);
+    pane.retype_until("echo \"still-$((3+4))\"", "still-7");
+    assert_eq!(pane.count("detached from"), detaches, "{}", pane.screen());
+    pane.resize(80, 24);
+    pane.retype_until("stty size", "24 80");
+    pane.keys(&["C-x", "x"]);
+    pane.wait_for_more("detached from", detaches);
+    assert_terminal_restored(&pane, &s, 50);
+
+    // Once more; the shell's exit ends the run, and attach exits with its code.
+    pane.type_line(&format!("berth attach {}; echo \"attach=$?\"", s.name()));
+    pane.retype_until("echo \"third-$((3+3))\"", "third-6");
+    pane.type_line("exit 4");
+    pane.wait_for("attach=4");
+    assert_terminal_restored(&pane, &s, 60);
+    let ps = run(s.berth().args(["ps", "--all", "--format", "json"]));
+    assert_eq!(ps_entry(&ps, s.name())["state"], "exited");
+}
+
+#[test]
+fn closing_the_terminal_tears_down_a_rm_run() {
+    require_engine();
+    let (s, config) = shell_config("tty-hangup");
+    let pane = Pane::start(&s, 80, 24);
+    pane.type_line(&format!(
+        "berth run --rm -it --runtime docker --name {} -f {config}",
+        s.name()
+    ));
+    pane.wait_for(PROMPT);
+    pane.close();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let (containers, networks, volumes) =
+            berth_tests::leftovers(&format!("berth.sandbox={}", s.name()));
+        if containers.is_empty() && networks.is_empty() && volumes.is_empty() {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the run outlived its terminal: containers {containers:?}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert_eq!(s.records(), 0, "its record went with it");
+}
+
+#[test]
+fn gvisor_run_it_gives_a_terminal_of_the_panes_size_and_no_stray_bytes() {
+    require_engine();
+    let (s, config) = shell_config("tty-gvisor");
+    let pane = Pane::start(&s, 100, 30);
+    let log = s.dir().join("pane.log");
+    save_terminal(&pane, &s);
+    pane.log_to(&log);
+    pane.type_line(&format!(
+        "berth run --rm -it --runtime gvisor --name {} -f {config}; echo \"exit=$?\"",
+        s.name()
+    ));
+    pane.wait_for(PROMPT);
+    pane.type_line("[ -t 0 ] && echo \"isatty-$((1+1))\"");
+    pane.wait_for("isatty-2");
+    pane.retype_until("stty size", "30 100");
+    pane.resize(70, 20);
+    pane.retype_until("stty size", "20 70");
+    let prompts = pane.count(PROMPT);
+    pane.type_line("(exit 3)");
+    pane.wait_for_more(PROMPT, prompts);
+    pane.keys(&["C-d"]);
+    pane.wait_for("exit=3");
+    assert_terminal_restored(&pane, &s, 70);
+    let bytes = std::fs::read(&log).expect("the pane's log");
+    assert!(!bytes.is_empty(), "pipe-pane logged nothing");
+    assert!(
+        !bytes.contains(&0),
+        "a NUL byte reached the terminal: {:?}",
+        String::from_utf8_lossy(&bytes)
+    );
+    s.assert_clean();
+}
