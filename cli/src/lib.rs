@@ -90,6 +90,9 @@ pub enum Command {
     Completions(CompletionsArgs),
     /// Print berth's man page (roff), generated from this CLI.
     Man,
+    /// Print the JSON Schema of berth.toml, generated from the config types, for
+    /// editors that complete and check TOML (taplo, Even Better TOML).
+    Schema,
 }
 
 /// `berth init`.

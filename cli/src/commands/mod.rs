@@ -46,6 +46,7 @@ pub async fn execute(command: Command) -> Result<u8, Error> {
         Command::McpConfig(args) => generate::mcp_config(&args),
         Command::Completions(args) => generate::completions(&args),
         Command::Man => generate::man(),
+        Command::Schema => generate::schema(),
     }
 }
 
