@@ -19,6 +19,7 @@ mod consent;
 mod environment;
 pub mod exit;
 mod overrides;
+mod progress;
 mod render;
 mod signals;
 mod stdio;
@@ -277,6 +278,9 @@ pub struct RunArgs {
     /// Remove the sandbox and everything it created when it exits.
     #[arg(long)]
     rm: bool,
+    /// Say nothing while launching (image builds, swept runs); warnings still.
+    #[arg(short = 'q', long)]
+    quiet: bool,
     /// Accept dangers the plan lists, for this run (repeat or separate with
     /// commas): docker-host, dind, capability, sensitive-path, host-secret.
     /// `berth plan` lists a config's dangers; `berth allow` accepts them for one

@@ -69,6 +69,14 @@ pub fn window_size() -> Option<(u16, u16)> {
         .find(|&(rows, cols)| rows > 0 && cols > 0)
 }
 
+/// The width of the terminal stderr goes to, when it goes to one.
+pub fn stderr_width() -> Option<u16> {
+    rustix::termios::tcgetwinsize(std::io::stderr())
+        .ok()
+        .map(|size| size.ws_col)
+        .filter(|&cols| cols > 0)
+}
+
 /// Gives the session's terminal this terminal's window size now, and again after
 /// every SIGWINCH, until the returned task is aborted. `None` when berth runs on
 /// no terminal (there is no size to give).

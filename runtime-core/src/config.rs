@@ -107,7 +107,10 @@ pub(crate) struct SandboxConfig {
     pub(crate) runtime: Option<Spanned<RuntimeChoice>>,
     /// How long a detached run may live; `berth gc` (and the next berth command)
     /// removes it after that.
-    #[cfg_attr(feature = "schema", schemars(with = "Option<crate::duration::HumanDuration>"))]
+    #[cfg_attr(
+        feature = "schema",
+        schemars(with = "Option<crate::duration::HumanDuration>")
+    )]
     pub(crate) ttl: Option<Spanned<crate::duration::HumanDuration>>,
 }
 

@@ -54,6 +54,7 @@ pub mod labels;
 pub mod launch;
 pub mod owner;
 pub mod plan;
+pub mod progress;
 pub mod reference;
 pub mod resolve;
 pub mod restart;

@@ -41,7 +41,9 @@ pub type InputSink = Pin<Box<dyn AsyncWrite + Send>>;
 /// Resolves to an exit code once the output stream has ended.
 pub type ExitFuture = Pin<Box<dyn Future<Output = Result<i64, Error>> + Send>>;
 
-/// Receives progress lines during long waits (image builds).
+/// Receives progress lines during long waits (image builds): a build's start,
+/// the steps that run and its end are [`crate::progress::BuildNote`]s, its own
+/// output lines are marked ([`crate::progress::output_line`]).
 pub type Progress<'a> = &'a (dyn Fn(&str) + Send + Sync);
 
 /// What a backend's probe found.

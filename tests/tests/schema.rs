@@ -62,10 +62,11 @@ fn every_config_berth_accepts_is_valid_against_the_schema() {
     let (_, json) = schema();
     let validator = jsonschema::validator_for(&json).expect("a usable schema");
     let s = Scratch::new("schema-init");
-    let init = run(s
-        .berth()
-        .current_dir(s.dir())
-        .args(["init", "--image", "berth-test/busybox:latest"]));
+    let init =
+        run(s
+            .berth()
+            .current_dir(s.dir())
+            .args(["init", "--image", "berth-test/busybox:latest"]));
     assert!(init.status.success(), "berth init: {}", describe(&init));
 
     let mut files = toml_files(&Path::new(FIXTURES).join("configs"));
@@ -93,7 +94,11 @@ fn configs_refused_for_a_type_a_key_or_a_value_are_invalid_against_the_schema() 
     let kinds = ["type-", "unknown-"];
     let mut checked = 0;
     for file in toml_files(&Path::new(FIXTURES).join("invalid")) {
-        let name = file.file_name().expect("name").to_string_lossy().into_owned();
+        let name = file
+            .file_name()
+            .expect("name")
+            .to_string_lossy()
+            .into_owned();
         if !kinds.iter().any(|k| name.starts_with(k)) {
             continue;
         }

@@ -28,12 +28,13 @@ pub async fn execute(mut args: RunArgs) -> Result<u8, Error> {
     crate::consent::check(&config, &plan, &args.allow)?;
 
     let cancel = Cancellation::new();
+    let reporter = crate::progress::Reporter::new(args.quiet);
     let mut builder = Sandbox::builder(chosen.probed.runtime, &plan)
         .records(super::run_store()?)
         .stdin(args.interactive)
         .tty(args.tty)
         .detach_keys(args.detach_keys.clone())
-        .progress(|line: &str| stdio::note(line))
+        .progress(move |line: &str| reporter.line(line))
         .cancel(&cancel);
     if let Some(name) = args.name {
         builder = builder.name(name);

@@ -70,7 +70,10 @@ fn for_toml(value: &mut serde_json::Value) {
                     match only {
                         // Draft 7 ignores the siblings of a $ref: keep it apart.
                         Value::Object(inner) if inner.contains_key("$ref") => {
-                            map.insert("allOf".to_owned(), Value::Array(vec![Value::Object(inner)]));
+                            map.insert(
+                                "allOf".to_owned(),
+                                Value::Array(vec![Value::Object(inner)]),
+                            );
                         }
                         Value::Object(inner) => {
                             for (key, v) in inner {
