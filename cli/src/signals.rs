@@ -21,7 +21,10 @@ impl Interrupts {
         Self {
             int: signal(SignalKind::interrupt()).ok(),
             term: signal(SignalKind::terminate()).ok(),
-            hup: signal(SignalKind::hangup()).ok(),
+            // Started under nohup (SIGHUP ignored), berth keeps ignoring it.
+            hup: (!hangup_ignored())
+                .then(|| signal(SignalKind::hangup()).ok())
+                .flatten(),
         }
     }
 
@@ -58,5 +61,35 @@ impl Interrupts {
             () = next(&mut self.term) => Stop::Terminate,
             () = next(&mut self.hup) => Stop::Hangup,
         }
+    }
+}
+
+/// Whether this process was started with SIGHUP ignored (as `nohup` starts a
+/// program), read from the kernel's `SigIgn` mask in /proc/self/status; false
+/// where there is none to read.
+fn hangup_ignored() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .as_deref()
+        .and_then(ignored_mask)
+        .is_some_and(|mask| mask & (1 << (nix::sys::signal::Signal::SIGHUP as u32 - 1)) != 0)
+}
+
+/// The `SigIgn` mask of a /proc/PID/status text.
+fn ignored_mask(status: &str) -> Option<u64> {
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("SigIgn:"))
+        .and_then(|hex| u64::from_str_radix(hex.trim(), 16).ok())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_ignored_mask_is_read_from_the_status_text() {
+        let status =
+            "Name:\tberth\nSigBlk:\t0000000000000000\nSigIgn:\t0000000000000001\nSigCgt:\t0\n";
+        assert_eq!(super::ignored_mask(status), Some(1));
+        assert_eq!(super::ignored_mask("Name:\tberth\n"), None);
     }
 }
