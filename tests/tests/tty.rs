@@ -74,6 +74,17 @@ fn interrupt_a_sleep(pane: &Pane, s: &Scratch) {
     pane.wait_for("after-42");
 }
 
+/// Ctrl-D, typed at the prompt of the sandbox's shell after a command that
+/// exited with `code`, ends the shell, which exits with that code; so does the
+/// `berth run` the pane's shell echoes `exit=$?` after.
+fn ctrl_d_ends_the_shell_with(pane: &Pane, code: u8) {
+    let prompts = pane.count(PROMPT);
+    pane.type_line(&format!("(exit {code})"));
+    pane.wait_for_more(PROMPT, prompts);
+    pane.keys(&["C-d"]);
+    pane.wait_for(&format!("exit={code}"));
+}
+
 #[test]
 fn run_it_follows_the_pane_passes_ctrl_c_and_ctrl_d_and_restores_the_terminal() {
     require_engine();
@@ -91,12 +102,7 @@ fn run_it_follows_the_pane_passes_ctrl_c_and_ctrl_d_and_restores_the_terminal() 
 
     interrupt_a_sleep(&pane, &s);
 
-    // Ctrl-D ends the shell, which exits with its last command's status.
-    let prompts = pane.count(PROMPT);
-    pane.type_line("(exit 7)");
-    pane.wait_for_more(PROMPT, prompts);
-    pane.keys(&["C-d"]);
-    pane.wait_for("exit=7");
+    ctrl_d_ends_the_shell_with(&pane, 7);
     assert_terminal_restored(&pane, &s, 10);
     s.assert_clean();
 }
@@ -246,11 +252,7 @@ fn gvisor_run_it_gives_a_terminal_of_the_panes_size_and_no_stray_bytes() {
     pane.retype_until("stty size", "30 100");
     pane.resize(70, 20);
     pane.retype_until("stty size", "20 70");
-    let prompts = pane.count(PROMPT);
-    pane.type_line("(exit 3)");
-    pane.wait_for_more(PROMPT, prompts);
-    pane.keys(&["C-d"]);
-    pane.wait_for("exit=3");
+    ctrl_d_ends_the_shell_with(&pane, 3);
     assert_terminal_restored(&pane, &s, 70);
     let bytes = std::fs::read(&log).expect("the pane's log");
     assert!(!bytes.is_empty(), "pipe-pane logged nothing");
