@@ -190,6 +190,21 @@ impl Pane {
         );
     }
 
+    /// The pids of the processes the pane's shell runs now (its children).
+    pub fn shell_children(&self) -> Vec<i32> {
+        let out = self.ok(
+            self.tmux()
+                .args(["display-message", "-p", "-t", "t", "#{pane_pid}"]),
+            "display-message",
+        );
+        let shell = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+        std::fs::read_to_string(format!("/proc/{shell}/task/{shell}/children"))
+            .unwrap_or_default()
+            .split_whitespace()
+            .filter_map(|pid| pid.parse().ok())
+            .collect()
+    }
+
     /// Closes the window, as a person closing the terminal does: its programs get
     /// SIGHUP.
     pub fn close(&self) {

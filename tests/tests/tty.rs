@@ -6,7 +6,8 @@
 //!   Ctrl-D ends the shell and berth exits with its code;
 //! - the detach keys (ctrl-p ctrl-q, or `--detach-keys`) leave the run running,
 //!   and `berth attach` joins it again;
-//! - closing the terminal (SIGHUP) tears a `--rm` run down;
+//! - closing the terminal (SIGHUP) tears a `--rm` run down, SIGTERM to berth
+//!   does too, and a run killed from outside ends berth with its code;
 //! - berth's terminal settings are as before (`stty -g` compares equal) after
 //!   every one of these ends;
 //! - under gVisor the shell's stdin is a terminal of the pane's size, and no NUL
@@ -205,6 +206,45 @@ fn attach_joins_a_detached_run_and_the_detach_keys_leave_it_running() {
     assert_terminal_restored(&pane, &s, 60);
     let ps = run(s.berth().args(["ps", "--all", "--format", "json"]));
     assert_eq!(ps_entry(&ps, s.name())["state"], "exited");
+}
+
+#[test]
+fn a_signal_to_berth_or_the_run_killed_from_outside_restores_the_terminal() {
+    require_engine();
+    let (s, config) = shell_config("tty-ends");
+    let pane = Pane::start(&s, 80, 24);
+    save_terminal(&pane, &s);
+
+    // SIGTERM to berth: the run is removed, berth exits 143.
+    pane.type_line(&format!(
+        "berth run --rm -it --runtime docker --name {} -f {config}; echo \"exit=$?\"",
+        s.name()
+    ));
+    pane.wait_for(PROMPT);
+    let children = pane.shell_children();
+    let [berth] = children.as_slice() else {
+        panic!("the pane's shell runs {children:?}, not berth alone");
+    };
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(*berth),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .expect("signal berth");
+    pane.wait_for("exit=143");
+    assert_terminal_restored(&pane, &s, 80);
+    s.assert_clean();
+
+    // The container killed under berth: berth exits with its code.
+    let prompts = pane.count(PROMPT);
+    pane.type_line(&format!(
+        "berth run -it --runtime docker --name {} -f {config}; echo \"exit=$?\"",
+        s.name()
+    ));
+    pane.wait_for_more(PROMPT, prompts);
+    let out = run(berth_tests::docker().args(["kill", s.name()]));
+    assert!(out.status.success(), "docker kill: {}", describe(&out));
+    pane.wait_for("exit=137");
+    assert_terminal_restored(&pane, &s, 90);
 }
 
 #[test]
