@@ -5,7 +5,8 @@
 //! - Ctrl-C interrupts a `sleep` in the sandbox's shell and berth carries on;
 //!   Ctrl-D ends the shell and berth exits with its code;
 //! - the detach keys (ctrl-p ctrl-q, or `--detach-keys`) leave the run running,
-//!   and `berth attach` joins it again;
+//!   and `berth attach` joins it again, with a SIGWINCH every time so that a
+//!   full-screen program redraws;
 //! - closing the terminal (SIGHUP) tears a `--rm` run down, SIGTERM to berth
 //!   does too, and a run killed from outside ends berth with its code;
 //! - berth's terminal settings are as before (`stty -g` compares equal) after
@@ -245,6 +246,43 @@ fn a_signal_to_berth_or_the_run_killed_from_outside_restores_the_terminal() {
     assert!(out.status.success(), "docker kill: {}", describe(&out));
     pane.wait_for("exit=137");
     assert_terminal_restored(&pane, &s, 90);
+}
+
+#[test]
+fn each_attach_makes_a_full_screen_program_redraw() {
+    require_engine();
+    let s = Scratch::new("tty-redraw");
+    // A stand-in for an agent's TUI: it says when its window changes.
+    let config = s.write_config(
+        "berth.toml",
+        &format!(
+            "image = \"{IMAGE}\"\n\
+             command = [\"sh\", \"-c\", \"trap 'echo redraw-$((1+1))' WINCH; while :; do sleep 0.1; done\"]\n"
+        ),
+    );
+    let out = run(s
+        .berth()
+        .args([
+            "run",
+            "-d",
+            "-it",
+            "--runtime",
+            "docker",
+            "--name",
+            s.name(),
+            "-f",
+        ])
+        .arg(&config));
+    assert!(out.status.success(), "run -d -it: {}", describe(&out));
+    let pane = Pane::start(&s, 90, 26);
+    for _ in 0..2 {
+        let redraws = pane.count("redraw-2");
+        let detaches = pane.count("detached from");
+        pane.type_line(&format!("berth attach {}", s.name()));
+        pane.wait_for_more("redraw-2", redraws);
+        pane.keys(&["C-p", "C-q"]);
+        pane.wait_for_more("detached from", detaches);
+    }
 }
 
 #[test]

@@ -8,7 +8,7 @@ use runtime_core::Error;
 
 use crate::signals::Interrupts;
 use crate::stdio::{self, Ended, Input};
-use crate::terminal::RawTerminal;
+use crate::terminal::{RawTerminal, window_size};
 use crate::{AttachArgs, backends};
 
 pub async fn execute(args: AttachArgs) -> Result<u8, Error> {
@@ -40,6 +40,13 @@ pub async fn execute(args: AttachArgs) -> Result<u8, Error> {
         session = attaching => session?,
         signal = interrupts.recv() => return Ok(crate::exit::signalled(signal)),
     };
+    // A program that draws the whole screen (an agent's TUI) redraws on
+    // SIGWINCH, which comes only when the size changes: one column less first,
+    // then the terminal's own size from the pump, changes it even when this
+    // terminal is as large as the last one attached.
+    if tty && let (Some(control), Some((rows, cols))) = (&session.control, window_size()) {
+        let _ = control.resize(rows, cols.saturating_sub(1).max(1)).await;
+    }
     let raw = input.raw().then(RawTerminal::enter);
     let outcome = tokio::select! {
         ended = stdio::pump(session, input) => Ok(ended),
