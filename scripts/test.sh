@@ -48,6 +48,9 @@ case "$summary" in
   *) echo "the embedding example did not get add(40, 2) = 42 and the tools add, echo" >&2; exit 1 ;;
 esac
 # Phase 2: the ignored tests, which restart or sweep the whole engine (the
-# `engine-wide` group of .config/nextest.toml), one at a time. Between them, the
-# two phases run every test exactly once.
-cargo nextest run --workspace --profile "$profile" --run-ignored only --test-threads 1 --no-capture "$@"
+# `engine-wide` group of .config/nextest.toml), one at a time, and the remote
+# endpoint tests, which need the second engine and the sshd that
+# scripts/remote-engine.sh starts around them (and removes after, on failure
+# too). Between them, the two phases run every test exactly once.
+bash scripts/remote-engine.sh \
+  cargo nextest run --workspace --profile "$profile" --run-ignored only --test-threads 1 --no-capture "$@"

@@ -24,6 +24,18 @@ fn env() -> Option<String> {
     std::env::var(select::ENV_VAR).ok()
 }
 
+/// The engines berth would talk to now (no engine is asked).
+pub fn engine_ids() -> Vec<String> {
+    candidates().iter().map(|r| r.engine_id()).collect()
+}
+
+/// The runtime `--runtime` or `BERTH_RUNTIME` names, if one (not `auto`).
+pub fn requested(flag: Option<RuntimeChoice>) -> Result<Option<runtime_core::RuntimeKind>, Error> {
+    Ok(select::select(flag, None, env().as_deref())?
+        .requested
+        .kind())
+}
+
 /// Probes every backend (the Docker engine once for docker and gvisor).
 pub async fn probe_all() -> (Vec<Probed>, HostFacts) {
     select::probe(&candidates(), None, &RealHost).await

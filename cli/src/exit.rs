@@ -63,6 +63,7 @@ pub fn kind(err: &Error) -> &'static str {
         Error::DindUnsupported { .. } => "dind-unsupported",
         Error::SocketMissing { .. } => "socket-missing",
         Error::SocketRemote { .. } => "socket-remote",
+        Error::HostPathRemote { .. } => "host-path-remote",
         Error::SocketRootGroup { .. } => "socket-root-group",
         Error::SocketNoGroupAccess { .. } => "socket-no-group-access",
         Error::AllowlistUnsupported { .. } => "allowlist-unsupported",

@@ -391,6 +391,11 @@ pub struct PsArgs {
     /// Only this runtime's sandboxes.
     #[arg(long, value_parser = runtime_choice())]
     runtime: Option<RuntimeChoice>,
+    /// Also the runs berth has records of on other engines (other endpoints:
+    /// `DOCKER_HOST`, docker contexts), as their records say; those engines are
+    /// not asked.
+    #[arg(long)]
+    all_endpoints: bool,
 }
 
 /// `berth inspect`.

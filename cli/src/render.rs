@@ -5,6 +5,33 @@ use serde::Serialize;
 
 use crate::Format;
 
+/// Writes to stdout like `print!`; when stdout is closed (`berth ps | head`),
+/// ends berth quietly with 141, as a program killed by SIGPIPE does, instead of
+/// panicking. Only commands that hold nothing to clean up print this way.
+pub fn stdout(args: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    if let Err(err) = out.write_fmt(args).and_then(|()| out.flush()) {
+        if err.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(141);
+        }
+        eprintln!("berth: error: cannot write to stdout: {err}");
+    }
+}
+
+/// `print!` through `render::stdout`.
+#[macro_export]
+macro_rules! out {
+    ($($arg:tt)*) => { $crate::render::stdout(format_args!($($arg)*)) };
+}
+
+/// `println!` through `render::stdout`.
+#[macro_export]
+macro_rules! outln {
+    () => { $crate::render::stdout(format_args!("\n")) };
+    ($($arg:tt)*) => { $crate::render::stdout(format_args!("{}\n", format_args!($($arg)*))) };
+}
+
 /// Prints an error: to stderr for people; as `{"error": {...}}` on stdout for scripts.
 pub fn error(err: &Error, format: Format) {
     match format {
@@ -34,7 +61,7 @@ pub fn error(err: &Error, format: Format) {
 /// Prints a value as pretty JSON on stdout.
 pub fn json<T: Serialize>(value: &T) {
     match serde_json::to_string_pretty(value) {
-        Ok(text) => println!("{text}"),
+        Ok(text) => crate::outln!("{text}"),
         Err(err) => eprintln!("berth: error: failed to render JSON: {err}"),
     }
 }

@@ -36,14 +36,16 @@ pub enum Input {
     /// Forwarded byte for byte; end of input leaves the process's stdin open (an
     /// attach: the stdin belongs to the run, not to this session).
     Share,
-    /// Forwarded to the process's terminal; the detach keys end the session and
-    /// leave the process running, and end of input leaves its terminal open.
-    Terminal(DetachKeys),
+    /// Forwarded to the process's terminal; the detach keys, when there are
+    /// any, end the session and leave the process running, and end of input
+    /// leaves its terminal open.
+    Terminal(Option<DetachKeys>),
 }
 
 impl Input {
-    /// The input of a session with stdin (`interactive`) and a terminal (`tty`).
-    pub fn new(interactive: bool, tty: bool, keys: DetachKeys) -> Self {
+    /// The input of a session with stdin (`interactive`) and a terminal (`tty`),
+    /// left with `keys` (none: it cannot be left).
+    pub fn new(interactive: bool, tty: bool, keys: Option<DetachKeys>) -> Self {
         match (interactive, tty) {
             (false, _) => Self::Closed,
             (true, false) => Self::Forward,
@@ -76,10 +78,12 @@ pub async fn pump(session: Session, input: Input) -> Result<Ended, Error> {
         exit,
         control,
     } = session;
-    let window = control.and_then(follow_window);
+    // The control is kept until the session ends: a backend may take the end of
+    // its control for the end of the session (berth-init's exec does).
+    let window = control.clone().and_then(follow_window);
     let (detached_tx, mut detached_rx) = tokio::sync::oneshot::channel::<()>();
     let mut scanner = match &input {
-        Input::Terminal(keys) => Some(DetachScanner::new(keys.clone())),
+        Input::Terminal(keys) => keys.clone().map(DetachScanner::new),
         Input::Closed | Input::Forward | Input::Share => None,
     };
     let close_at_end = matches!(input, Input::Forward);
@@ -159,10 +163,12 @@ pub async fn pump(session: Session, input: Input) -> Result<Ended, Error> {
     if let Some(window) = window {
         window.abort();
     }
-    match ended {
+    let ended = match ended {
         Some(ended) => ended,
         None => exit.await.map(Ended::Exited),
-    }
+    };
+    drop(control);
+    ended
 }
 
 /// Runs a created sandbox in the foreground: attaches berth's stdio, starts it,

@@ -43,6 +43,14 @@ pub fn capabilities(_host: &HostFacts, probe: &ProbeReport) -> Capabilities {
             reason: "Apple `container` has no internal networks, so berth cannot give a sandbox a network whose only way out is its egress proxy; the path without one (--network none, with the proxy on a published socket) is not verified on macOS yet".to_owned(),
             fix: "use --runtime docker or --runtime gvisor for an allowlist, or policy = \"none\" for no network".to_owned(),
         },
+        init: Support::Unsupported {
+            reason: "berth-init is not verified on Apple `container`, whose sandboxes are virtual machines with an init of their own".to_owned(),
+            fix: "nothing to do: Apple's init and exec are used".to_owned(),
+        },
+        init_exec: Support::Unsupported {
+            reason: "berth-init is not verified on Apple `container`".to_owned(),
+            fix: "nothing to do: Apple's exec is used".to_owned(),
+        },
         functional: Support::Supported,
         network_none: true,
         limits: LimitSupport {

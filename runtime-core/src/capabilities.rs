@@ -303,6 +303,12 @@ pub struct Capabilities {
     /// An egress allowlist (`[network] policy = "allowlist"`): the sandbox on a
     /// network whose only way out is berth's proxy.
     pub egress_proxy: Support,
+    /// Running berth-init (the static helper binary, bind-mounted read-only from
+    /// this host) as the sandbox's PID 1, in place of the engine's init.
+    pub init: Support,
+    /// berth-init serving exec over a Unix socket it makes in a host directory
+    /// mounted into the sandbox (see [`crate::init`]).
+    pub init_exec: Support,
     /// Whether the runtime really runs ordinary tools: what its self-test found
     /// (a runtime whose kernel interface misses calls that `ls` and `stat` make
     /// fails it). Auto selection skips a runtime that failed.

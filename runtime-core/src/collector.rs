@@ -12,7 +12,7 @@ use crate::gc::{self, Collected, Doomed, Inventory, Reason, Rules};
 use crate::owner::HostIdentity;
 use crate::run_id::RunId;
 use crate::runtime::Runtime;
-use crate::state::{self, RunStore};
+use crate::state::{self, RunRecord, RunStore};
 
 /// An inventory and the backends that answered while it was gathered.
 pub struct Gathered {
@@ -29,14 +29,10 @@ pub async fn gather(runtimes: &[Arc<dyn Runtime>], store: &RunStore) -> Result<G
     let mut inventory = Inventory::default();
     let mut reached = Vec::new();
     for runtime in runtimes {
-        match runtime.list(true).await {
-            Ok(containers) => {
+        match runtime.inventory().await {
+            Ok((containers, resources)) => {
                 inventory.containers.extend(containers);
-                match runtime.resources().await {
-                    Ok(resources) => inventory.resources.extend(resources),
-                    Err(Error::Unsupported { .. }) => {}
-                    Err(err) => return Err(err),
-                }
+                inventory.resources.extend(resources.unwrap_or_default());
                 reached.push(runtime.clone());
             }
             Err(err @ (Error::Unavailable { .. } | Error::PermissionDenied { .. }))
@@ -55,10 +51,32 @@ pub async fn gather(runtimes: &[Arc<dyn Runtime>], store: &RunStore) -> Result<G
         });
     }
     let listing = store.list();
-    inventory.records = listing.records;
+    let engines: Vec<String> = reached.iter().map(|r| r.engine_id()).collect();
+    inventory.records = on_engines(listing.records, &engines);
     inventory.corrupt = listing.corrupt;
     inventory.incomplete = listing.incomplete;
     Ok(Gathered { inventory, reached })
+}
+
+/// The records of runs on `engines` ([`Runtime::engine_id`]s), and those that
+/// name no engine (written before records named one) when a local engine is
+/// among them. A run on another engine
+/// is nowhere in these engines' inventories: judged with them, its record would
+/// look stale.
+pub fn on_engines(records: Vec<RunRecord>, engines: &[String]) -> Vec<RunRecord> {
+    // A record from before records named their engine was written on this
+    // machine, against a local engine: judged only when one of those answered,
+    // never by a remote engine's inventory.
+    let a_local_one = engines
+        .iter()
+        .any(|e| !e.contains("tcp://") && !e.contains("ssh://"));
+    records
+        .into_iter()
+        .filter(|r| match &r.endpoint {
+            Some(e) => engines.contains(e),
+            None => a_local_one,
+        })
+        .collect()
 }
 
 /// Decides what to remove and what to leave (the rules of [`gc`]), with this
@@ -136,5 +154,42 @@ impl Swept {
             None => format!("removed run {} ({})", self.run_id, Reason::Expired),
             Some(err) => format!("warning: {}", err.report()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_of_other_engines_are_left_out_and_old_records_kept_for_local_engines() {
+        let run = |id: &str, engine: Option<&str>| {
+            let mut r = RunRecord::new(
+                &RunId::parse(id).expect("run id"),
+                id,
+                RuntimeKind::Docker,
+                true,
+                None,
+            );
+            r.endpoint = engine.map(str::to_owned);
+            r
+        };
+        let records = vec![
+            run("0123456789ab", Some("docker engine at tcp://a:2376 (TLS)")),
+            run("1123456789ab", Some("docker engine at ssh://b")),
+            run("2123456789ab", None),
+        ];
+        let kept = on_engines(records.clone(), &["docker engine at ssh://b".to_owned()]);
+        let ids: Vec<String> = kept.iter().map(|r| r.run_id.to_string()).collect();
+        // The old record was written against a local engine: a remote one's
+        // inventory says nothing about it.
+        assert_eq!(ids, ["1123456789ab"]);
+        let engines = [
+            "docker engine at ssh://b".to_owned(),
+            "docker engine at unix:///var/run/docker.sock".to_owned(),
+        ];
+        let kept = on_engines(records, &engines);
+        let ids: Vec<String> = kept.iter().map(|r| r.run_id.to_string()).collect();
+        assert_eq!(ids, ["1123456789ab", "2123456789ab"]);
     }
 }

@@ -112,6 +112,9 @@ pub(crate) struct SandboxConfig {
         schemars(with = "Option<crate::duration::HumanDuration>")
     )]
     pub(crate) ttl: Option<Spanned<crate::duration::HumanDuration>>,
+    /// berth-init as the sandbox's PID 1 and exec server (default true where the
+    /// runtime supports it); `false` keeps the engine's init and exec.
+    pub(crate) init: Option<bool>,
 }
 
 /// `[sandbox.build]`.
@@ -871,6 +874,12 @@ impl Config {
     /// Whether and how the agent gets Docker: `[docker] mode`.
     pub fn docker_mode(&self) -> DockerMode {
         *self.file.docker.mode.get_ref()
+    }
+
+    /// Whether berth-init may be the sandbox's PID 1 and serve its exec:
+    /// `[sandbox] init`, true unless set to false.
+    pub fn init(&self) -> bool {
+        self.file.sandbox.init.unwrap_or(true)
     }
 
     /// How long a detached run lives: `[sandbox] ttl`.

@@ -422,6 +422,7 @@ mod tests {
             .into(),
             home: Some("/home/dev".into()),
             state_dir: Some("/home/dev/.local/state/berth".into()),
+            helper: None,
         }
     }
 

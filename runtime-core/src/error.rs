@@ -125,13 +125,30 @@ pub enum Error {
         fix: String,
     },
 
-    /// `DOCKER_HOST` names a remote engine.
+    /// The engine is remote (TCP or SSH): its socket is on its own host.
     #[error(
-        "docker mode \"host\" needs a local engine socket, but DOCKER_HOST={docker_host} is a remote engine\n  = fix: {fix}"
+        "docker mode \"host\" needs the engine's socket, but the engine at {docker_host} is not on this host: its socket is on that machine, and berth cannot check the socket's group from here\n  = fix: {fix}"
     )]
     SocketRemote {
-        /// The value.
+        /// The engine's endpoint.
         docker_host: String,
+        /// What to do.
+        fix: String,
+    },
+
+    /// A host path the sandbox would bind-mount, with a remote engine: the path
+    /// is on this host, the engine on another.
+    #[error(
+        "the {what} {} is a path on this host, but the engine at {endpoint} is not on this host, so it cannot mount it into the sandbox\n  = fix: {fix}",
+        path.display()
+    )]
+    HostPathRemote {
+        /// What the path is, such as "workspace".
+        what: &'static str,
+        /// The path.
+        path: PathBuf,
+        /// The engine's endpoint.
+        endpoint: String,
         /// What to do.
         fix: String,
     },
@@ -368,6 +385,7 @@ impl Error {
             Self::DockerHostUnsupported { .. }
             | Self::DindUnsupported { .. }
             | Self::SocketRemote { .. }
+            | Self::HostPathRemote { .. }
             | Self::SocketRootGroup { .. }
             | Self::SocketNoGroupAccess { .. }
             | Self::AllowlistUnsupported { .. }

@@ -67,6 +67,9 @@ pub trait HostEnv {
     fn os(&self) -> Os;
     /// `realpath(3)` of `path`: absolute, every symlink followed.
     fn canonicalize(&self, path: &Path) -> std::io::Result<PathBuf>;
+    /// The static helper binary berth would mount into sandboxes as their init,
+    /// or why there is none (see [`crate::helper::locate`]).
+    fn helper(&self) -> Result<PathBuf, String>;
 }
 
 /// The real host.
@@ -105,6 +108,10 @@ impl HostEnv for RealHost {
 
     fn canonicalize(&self, path: &Path) -> std::io::Result<PathBuf> {
         std::fs::canonicalize(path)
+    }
+
+    fn helper(&self) -> Result<PathBuf, String> {
+        crate::helper::locate(|name| self.var(name))
     }
 }
 
@@ -190,14 +197,21 @@ pub enum SocketFacts {
         /// What stat said.
         reason: String,
     },
-    /// `DOCKER_HOST` names a TCP or SSH engine: there is no socket to mount.
+    /// The engine is reached over TCP or SSH (from `DOCKER_HOST` or a docker
+    /// context): it is not on this host, so neither its socket nor any host path
+    /// can be mounted into a sandbox.
     Remote {
-        /// The `DOCKER_HOST` value.
+        /// The endpoint, as berth shows it (such as `tcp://box:2376 (TLS)`).
         docker_host: String,
     },
 }
 
 impl SocketFacts {
+    /// Whether the engine is not on this host.
+    pub fn is_remote(&self) -> bool {
+        matches!(self, Self::Remote { .. })
+    }
+
     /// The socket's path, when it is a local one.
     pub(crate) fn path(&self) -> Option<&Path> {
         match self {
@@ -281,7 +295,7 @@ impl SocketFacts {
                 format!("{} ({source}): missing ({reason})", path.display())
             }
             Self::Remote { docker_host } => {
-                format!("DOCKER_HOST={docker_host}: remote engine, no socket")
+                format!("{docker_host}: a remote engine, no socket on this host")
             }
         }
     }
@@ -349,6 +363,10 @@ pub struct HostFacts {
     /// exists, else as named; `None` when unknown.
     #[serde(default)]
     pub state_dir: Option<PathBuf>,
+    /// The static helper binary (berth-init), when installed and usable; `None`
+    /// when not, and sandboxes get the engine's init and exec.
+    #[serde(default)]
+    pub helper: Option<PathBuf>,
 }
 
 impl HostFacts {
@@ -394,6 +412,7 @@ impl HostFacts {
             paths: path_facts,
             home,
             state_dir,
+            helper: host.helper().ok(),
         }
     }
 

@@ -290,6 +290,37 @@ pub struct Limits {
     pub pids: Option<i64>,
 }
 
+/// Who is the sandbox's PID 1, and how exec reaches its processes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InitPlan {
+    /// berth-init's binary on this host, mounted read-only at
+    /// [`crate::init::HELPER`] and made PID 1; `None`: the engine's init.
+    pub helper: Option<PathBuf>,
+    /// The exec path of the sandbox's runs.
+    pub exec: crate::init::ExecPath,
+}
+
+impl Default for InitPlan {
+    fn default() -> Self {
+        Self {
+            helper: None,
+            exec: crate::init::ExecPath::Engine {
+                reason: "berth-init is not in use".to_owned(),
+            },
+        }
+    }
+}
+
+impl std::fmt::Display for InitPlan {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.helper {
+            Some(_) => f.write_str("berth-init (reaps, forwards signals)")?,
+            None => f.write_str("the engine's")?,
+        }
+        write!(f, "; exec through {}", self.exec)
+    }
+}
+
 /// The resolved sandbox.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Plan {
@@ -326,6 +357,9 @@ pub struct Plan {
     pub network: NetworkPlan,
     /// Docker access.
     pub docker: DockerAccess,
+    /// PID 1 and the exec path.
+    #[serde(default)]
+    pub init: InitPlan,
     /// Security.
     pub security: Security,
     /// Limits.
@@ -462,6 +496,7 @@ impl Plan {
         if let Some(home) = &self.home {
             let _ = writeln!(out, "home      {home} (HOME, writable)");
         }
+        let _ = writeln!(out, "init      {}", self.init);
         let _ = writeln!(
             out,
             "workdir   {}",

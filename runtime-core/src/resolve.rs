@@ -4,15 +4,16 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use crate::capabilities::{Capabilities, Support};
+use crate::capabilities::{Capabilities, RuntimeKind, Support};
 use crate::config::{Config, DockerMode, Limit, NetworkPolicy};
 use crate::danger::{Danger, DangerKind, breaking_capability, sensitive_path};
 use crate::error::Error;
 use crate::host::{HostFacts, SocketFacts, missing_capabilities};
+use crate::init::ExecPath;
 use crate::labels;
 use crate::plan::{
-    AppliedDefault, DindPrivilege, DockerAccess, EnvValue, EnvVar, ImageSource, Limits, Mount,
-    MountPurpose, NetworkPlan, NonRootUser, Plan, Security, TmpfsOwner,
+    AppliedDefault, DindPrivilege, DockerAccess, EnvValue, EnvVar, ImageSource, InitPlan, Limits,
+    Mount, MountPurpose, NetworkPlan, NonRootUser, Plan, Security, TmpfsOwner,
 };
 use crate::size::ByteSize;
 
@@ -65,6 +66,19 @@ pub fn prepare(config: &Config, caps: &Capabilities, host: &HostFacts) -> Result
     let mut mounts = Vec::new();
     if let Some(ws) = &file.workspace {
         let (source, declared) = real_path(config, host, ws.path.get_ref());
+        // Refused rather than copied: a copy would diverge from the directory
+        // the user edits, and the agent's changes would need a way back.
+        // The socket facts are the Docker engine's; Apple's runtime is local.
+        if let Some(SocketFacts::Remote { docker_host }) = &host.socket
+            && runtime != RuntimeKind::Apple
+        {
+            return Err(Error::HostPathRemote {
+                what: "workspace",
+                path: source,
+                endpoint: docker_host.clone(),
+                fix: "remove [workspace] and put the files in the image ([sandbox.build] with a Dockerfile that copies them), or run berth on the engine's host".to_owned(),
+            });
+        }
         if let Some(crate::host::HostPath::Missing { reason }) =
             host.paths.get(&config.anchor(ws.path.get_ref()))
         {
@@ -249,6 +263,8 @@ pub fn prepare(config: &Config, caps: &Capabilities, host: &HostFacts) -> Result
         not_applied.push(format!("a pids limit: {runtime} cannot limit processes"));
     }
 
+    let init = resolve_init(config, caps, host);
+
     let mut label_map = BTreeMap::new();
     label_map.insert(
         labels::MANAGED_BY.to_owned(),
@@ -277,6 +293,7 @@ pub fn prepare(config: &Config, caps: &Capabilities, host: &HostFacts) -> Result
         env,
         network,
         docker,
+        init,
         security,
         limits,
         labels: label_map,
@@ -285,6 +302,36 @@ pub fn prepare(config: &Config, caps: &Capabilities, host: &HostFacts) -> Result
         warnings,
         dangers,
     })
+}
+
+/// berth-init where the config allows it, the runtime carries it and the helper
+/// is installed; its exec path where the runtime also carries the socket.
+fn resolve_init(config: &Config, caps: &Capabilities, host: &HostFacts) -> InitPlan {
+    let engine = |reason: String| InitPlan {
+        helper: None,
+        exec: ExecPath::Engine { reason },
+    };
+    if !config.init() {
+        return engine("[sandbox] init = false".to_owned());
+    }
+    if let Some((reason, _)) = caps.init.problem() {
+        return engine(reason.to_owned());
+    }
+    let Some(helper) = &host.helper else {
+        return engine(
+            "berth-helper is not installed next to berth (`berth doctor` says where it looked)"
+                .to_owned(),
+        );
+    };
+    InitPlan {
+        helper: Some(helper.clone()),
+        exec: match caps.init_exec.problem() {
+            None => ExecPath::Init,
+            Some((reason, _)) => ExecPath::Engine {
+                reason: reason.to_owned(),
+            },
+        },
+    }
 }
 
 /// The real path of a config path (from the host facts), and the path as written

@@ -43,6 +43,14 @@ pub async fn start_stopped(
             ),
         });
     }
+    // berth-init takes its token at every start. Without one it serves no exec,
+    // and `berth exec` takes the engine's. Only into a sandbox that runs
+    // nothing: a paused or stopping one's processes could read it.
+    if matches!(info.state, SandboxState::Exited | SandboxState::Created)
+        && let Err(err) = crate::init::rearm(store, &labels.run_id)
+    {
+        tracing::warn!(run_id = %labels.run_id, "exec goes through the engine: {}", err.report());
+    }
     runtime.start_stopped(&info.id).await?;
     store.update(&labels.run_id, |r| {
         r.exit_code = None;

@@ -78,6 +78,9 @@ pub struct CreateSpec<'a> {
     pub stdin: bool,
     /// Allocate a TTY.
     pub tty: bool,
+    /// The run's exec directory on this host, mounted at
+    /// [`crate::init::EXEC_DIR`] for berth-init's socket; `None`: no init exec.
+    pub exec_dir: Option<std::path::PathBuf>,
     /// Command override (else the plan's, else the image's).
     pub command: Option<Vec<String>>,
     /// The berth process that launches the run.
@@ -104,6 +107,7 @@ impl<'a> CreateSpec<'a> {
             credentials: Vec::new(),
             stdin: false,
             tty: false,
+            exec_dir: None,
             command: None,
             owner_pid: std::process::id(),
             owner_host: HostIdentity::current(),
@@ -137,6 +141,14 @@ impl<'a> CreateSpec<'a> {
     #[must_use]
     pub fn with_tty(mut self, tty: bool) -> Self {
         self.tty = tty;
+        self
+    }
+
+    /// Mounts the run's exec directory (from [`crate::init::arm`]) for
+    /// berth-init's socket.
+    #[must_use]
+    pub fn with_exec_dir(mut self, dir: std::path::PathBuf) -> Self {
+        self.exec_dir = Some(dir);
         self
     }
 
@@ -246,6 +258,7 @@ impl std::fmt::Debug for CreateSpec<'_> {
             .field("env", &EnvNames(&self.env))
             .field("stdin", &self.stdin)
             .field("tty", &self.tty)
+            .field("exec_dir", &self.exec_dir)
             .field("command", &self.command)
             .field("owner_pid", &self.owner_pid)
             .field("detached", &self.detached)
@@ -559,6 +572,20 @@ pub trait Runtime: Send + Sync {
             operation: "resources",
             reason: "this backend does not list networks and volumes".to_owned(),
         })
+    }
+
+    /// Every sandbox (stopped ones too) and every other resource of berth's on
+    /// this runtime, as [`Runtime::list`] and [`Runtime::resources`] give them;
+    /// backends that can list both at once override this (`berth gc` and the
+    /// sweep of expired runs ask for both). `None` for the resources: this
+    /// backend lists none.
+    async fn inventory(&self) -> Result<(Vec<SandboxInfo>, Option<Vec<ResourceInfo>>), Error> {
+        let sandboxes = self.list(true).await?;
+        match self.resources().await {
+            Ok(resources) => Ok((sandboxes, Some(resources))),
+            Err(Error::Unsupported { .. }) => Ok((sandboxes, None)),
+            Err(err) => Err(err),
+        }
     }
 
     /// Removes what berth shares between runs on this runtime (Docker: the

@@ -31,6 +31,7 @@ use std::time::Duration;
 
 use crate::collector::{self, Swept};
 use crate::error::Error;
+use crate::init::ExecPath;
 use crate::launch::{Cancellation, launch};
 use crate::plan::Plan;
 use crate::run_id::RunId;
@@ -211,13 +212,20 @@ impl<'a> Builder<'a> {
         if detached {
             spec = spec.with_detached(expires_at);
         }
-        store.create(&RunRecord::new(
-            &run_id,
-            &spec.name,
-            plan.runtime,
-            detached,
-            expires_at,
-        ))?;
+        store.create(
+            &RunRecord::new(&run_id, &spec.name, plan.runtime, detached, expires_at)
+                .on_engine(runtime.engine_id()),
+        )?;
+        // After the record: a directory without one may be swept as incomplete.
+        if plan.init.exec == ExecPath::Init {
+            match crate::init::arm(&store, &run_id) {
+                Ok(dir) => spec = spec.with_exec_dir(dir),
+                Err(err) => say(&format!(
+                    "warning: exec in this run goes through the engine: {}",
+                    err.report()
+                )),
+            }
+        }
         let mut sandbox = Sandbox {
             runtime: runtime.clone(),
             store,
@@ -387,9 +395,19 @@ impl Sandbox {
         attached
     }
 
-    /// Runs a process inside.
+    /// Runs a process inside: through berth-init when it serves this run (see
+    /// [`Sandbox::exec_path`]), else through the runtime's exec.
     pub async fn exec(&self, spec: &ExecSpec) -> Result<Session, Error> {
+        if let Some(session) = crate::init::exec(&self.store, &self.run_id, spec).await? {
+            return Ok(session);
+        }
         self.runtime.exec(&self.id, spec).await
+    }
+
+    /// The path [`Sandbox::exec`] takes now (a spec that names a user takes the
+    /// engine's).
+    pub fn exec_path(&self) -> ExecPath {
+        crate::init::current_path(&self.store, &self.run_id)
     }
 
     /// The main process's output.

@@ -404,6 +404,8 @@ mod tests {
             privileged: Support::Supported,
             user_network_dns: Support::Supported,
             egress_proxy: Support::Supported,
+            init: Support::Supported,
+            init_exec: Support::Supported,
             functional: Support::Supported,
             network_none: true,
             limits: LimitSupport {
@@ -670,6 +672,10 @@ mod tests {
         }
         fn canonicalize(&self, path: &std::path::Path) -> std::io::Result<std::path::PathBuf> {
             Ok(path.to_owned())
+        }
+
+        fn helper(&self) -> Result<std::path::PathBuf, String> {
+            Err("no helper on this fake host".to_owned())
         }
     }
 

@@ -116,6 +116,12 @@ pub struct RunRecord {
     pub error: Option<String>,
     /// The main process's exit code, once known.
     pub exit_code: Option<i64>,
+    /// The engine the run is on ([`crate::Runtime::engine_id`], such as
+    /// `docker engine at tcp://box:2376 (TLS)`); `None` in records written before
+    /// berth spoke to more than one engine. gc judges a record only with its
+    /// own engine's inventory.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<String>,
 }
 
 impl RunRecord {
@@ -143,7 +149,14 @@ impl RunRecord {
             expires_at,
             error: None,
             exit_code: None,
+            endpoint: None,
         }
+    }
+
+    /// The same record, naming the engine it is on.
+    pub(crate) fn on_engine(mut self, engine: String) -> Self {
+        self.endpoint = Some(engine);
+        self
     }
 
     /// Moves to `state`, recording when.
@@ -264,6 +277,45 @@ impl RunStore {
     /// The directory of one run: the only way a path is built from a run id.
     fn dir(&self, run_id: &RunId) -> PathBuf {
         self.root.join(run_id.as_str())
+    }
+
+    /// The directory berth-init serves exec from (its socket), which the
+    /// sandbox sees at [`crate::init::EXEC_DIR`]: `<state>/berth/exec/<run id>`,
+    /// beside the runs directory rather than in the run's own, since what the
+    /// sandbox writes there may not be removable by berth's user (a removal
+    /// failing there never keeps a record).
+    pub fn exec_dir(&self, run_id: &RunId) -> PathBuf {
+        self.exec_root().join(run_id.as_str())
+    }
+
+    /// The parent of every run's exec directory (0700).
+    pub(crate) fn exec_root(&self) -> PathBuf {
+        self.root
+            .parent()
+            .map_or_else(|| self.root.join("exec"), |p| p.join("exec"))
+    }
+
+    /// Creates the parent of the exec directories (0700) when missing.
+    pub(crate) fn ensure_exec_root(&self) -> Result<PathBuf, Error> {
+        let root = self.exec_root();
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(DIR_MODE)
+            .create(&root)
+            .map_err(Self::io("create the exec directory", &root))?;
+        Ok(root)
+    }
+
+    /// The host's copy of the run's exec token (never mounted into the sandbox).
+    pub(crate) fn exec_token_path(&self, run_id: &RunId) -> PathBuf {
+        self.dir(run_id).join("exec-token")
+    }
+
+    /// Creates the run's directory (0700) when missing, and returns it.
+    pub(crate) fn run_dir(&self, run_id: &RunId) -> Result<PathBuf, Error> {
+        let dir = self.dir(run_id);
+        self.ensure_dir(&dir)?;
+        Ok(dir)
     }
 
     /// The record file of a run.
@@ -387,8 +439,10 @@ impl RunStore {
         self.write(&record)
     }
 
-    /// Deletes a run's directory, record and all.
+    /// Deletes a run's directory, record and all, and as much of its exec
+    /// directory as berth's user may delete.
     pub fn remove(&self, run_id: &RunId) -> Result<(), Error> {
+        let _ = fs::remove_dir_all(self.exec_dir(run_id));
         let dir = self.dir(run_id);
         match fs::remove_dir_all(&dir) {
             Ok(()) => Ok(()),

@@ -174,6 +174,8 @@ fn caps() -> Capabilities {
         privileged: Support::Supported,
         user_network_dns: Support::Supported,
         egress_proxy: Support::Supported,
+        init: Support::Supported,
+        init_exec: Support::Supported,
         functional: Support::Supported,
         network_none: true,
         limits: LimitSupport {

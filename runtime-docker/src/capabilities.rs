@@ -16,8 +16,32 @@ const SOCKET_MISSING_FIX: &str =
 /// The OCI runtime `--runtime docker` always uses.
 pub(crate) const RUNC: &str = "runc";
 
+/// Whether berth-init can be a sandbox's PID 1 on this engine: its binary is
+/// bind-mounted from this host, so the engine must run on this host's kernel.
+/// Pure; shared with the gVisor backend.
+pub fn init_support(host: &HostFacts) -> Support {
+    if host.os != runtime_core::Os::Linux {
+        return Support::Unsupported {
+            reason: format!(
+                "berth-init is a Linux binary mounted from this host, and this host is {}",
+                host.os
+            ),
+            fix: "nothing to do: the engine's init and exec are used".to_owned(),
+        };
+    }
+    if let Some(runtime_core::SocketFacts::Remote { docker_host }) = &host.socket {
+        return Support::Unsupported {
+            reason: format!(
+                "the engine at {docker_host} runs on another machine, which cannot mount berth-init from this one"
+            ),
+            fix: "nothing to do: the engine's init and exec are used".to_owned(),
+        };
+    }
+    Support::Supported
+}
+
 /// Docker (runc) capabilities on this host. Pure.
-pub fn capabilities(_host: &HostFacts, probe: &ProbeReport) -> Capabilities {
+pub fn capabilities(host: &HostFacts, probe: &ProbeReport) -> Capabilities {
     let runc = probe
         .engine
         .as_ref()
@@ -36,6 +60,8 @@ pub fn capabilities(_host: &HostFacts, probe: &ProbeReport) -> Capabilities {
         privileged: Support::Supported,
         user_network_dns: Support::Supported,
         egress_proxy: Support::Supported,
+        init: init_support(host),
+        init_exec: init_support(host),
         functional: Support::Supported,
         network_none: true,
         limits: LimitSupport {

@@ -1,66 +1,45 @@
-//! Where the engine is, and the lazily connected, version-negotiated client.
-//!
-//! The socket is the one [`crate::socket::discover`] finds (`DOCKER_HOST`, then the
-//! rootless socket, then `/var/run/docker.sock`), the same one docker `host` mode
-//! mounts, so berth talks to the engine it hands to sandboxes.
+//! The lazily connected, version-negotiated client of the endpoint
+//! [`crate::endpoint`] chooses (the same engine docker `host` mode hands to
+//! sandboxes). A unix socket is dialed by bollard; TCP and SSH by
+//! [`crate::transport`].
 
-use std::fmt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use bollard::models::SystemVersion;
 use bollard::{API_DEFAULT_VERSION, ClientVersion, Docker};
-use runtime_core::{RealHost, SocketFacts};
-
-use crate::socket::{self, DEFAULT_SOCKET};
+use runtime_core::{HostEnv, RealHost};
 use tokio::sync::OnceCell;
 
+use crate::endpoint::{self, Chosen, Endpoint, EndpointError, EndpointSource};
 use crate::errors::DockerError;
+use crate::socket::DEFAULT_SOCKET;
+use crate::transport;
 
 /// How long a request may take to get its response headers. Streams (logs, wait,
 /// attach, build output) are not bounded by it; a stop with a long grace period is.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(3600);
 
-/// Where the engine listens: what [`crate::DockerRuntime::with_endpoint`] connects to.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Endpoint {
-    /// A unix socket.
-    Unix(PathBuf),
-    /// `DOCKER_HOST` naming a TCP (or other non-unix) engine.
-    Remote(String),
+/// The engine's endpoint on this host, as [`endpoint::discover`] chooses it.
+pub(crate) fn discover() -> Result<Chosen, EndpointError> {
+    endpoint::discover(&RealHost, &endpoint::read_from_disk)
 }
 
-impl Endpoint {
-    /// The socket path; for a remote engine, the default path (used only to word
-    /// permission errors, which a remote engine does not produce).
-    pub(crate) fn socket(&self) -> &Path {
-        match self {
-            Self::Unix(path) => path,
-            Self::Remote(_) => Path::new(DEFAULT_SOCKET),
-        }
-    }
-}
-
-impl fmt::Display for Endpoint {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Unix(path) => write!(f, "{}", path.display()),
-            Self::Remote(host) => write!(f, "DOCKER_HOST={host}"),
-        }
-    }
-}
-
-/// The engine's endpoint on this host.
+/// The endpoint on this host, for wording errors; the default socket when none
+/// can be chosen.
 pub(crate) fn endpoint() -> Endpoint {
-    match socket::discover(&RealHost) {
-        SocketFacts::Usable { path, .. }
-        | SocketFacts::RootGroup { path, .. }
-        | SocketFacts::NoGroupAccess { path, .. }
-        | SocketFacts::Missing { path, .. } => Endpoint::Unix(path),
-        SocketFacts::Remote { docker_host } => Endpoint::Remote(docker_host),
-    }
+    discover().map_or_else(
+        |_| Endpoint::Unix(PathBuf::from(DEFAULT_SOCKET)),
+        |c| c.endpoint,
+    )
 }
+
+/// The oldest API version berth speaks: Docker 20.10's.
+const MINIMUM_API: ClientVersion = ClientVersion {
+    major_version: 1,
+    minor_version: 41,
+};
 
 /// A lazily connected, version-negotiated client. A failed connection is not
 /// remembered: the next call tries again.
@@ -68,6 +47,8 @@ pub(crate) fn endpoint() -> Endpoint {
 pub(crate) struct Engine {
     /// Where to connect; found on this host at first use when `None`.
     endpoint: Option<Endpoint>,
+    /// The endpoint found on this host, once looked for.
+    discovered: OnceLock<Result<Chosen, EndpointError>>,
     client: OnceCell<Connected>,
 }
 
@@ -80,15 +61,23 @@ struct Connected {
 }
 
 impl Engine {
-    /// The endpoint given at construction, if any.
-    pub(crate) fn endpoint(&self) -> Option<&Endpoint> {
-        self.endpoint.as_ref()
+    /// The endpoint and how it was chosen: given at construction, else found
+    /// on this host (once).
+    pub(crate) fn chosen(&self) -> Result<Chosen, EndpointError> {
+        match &self.endpoint {
+            Some(endpoint) => Ok(Chosen {
+                endpoint: endpoint.clone(),
+                source: EndpointSource::Given,
+            }),
+            None => self.discovered.get_or_init(discover).clone(),
+        }
     }
 
     /// An engine at a given endpoint.
     pub(crate) fn at(endpoint: Endpoint) -> Self {
         Self {
             endpoint: Some(endpoint),
+            discovered: OnceLock::new(),
             client: OnceCell::new(),
         }
     }
@@ -105,7 +94,10 @@ impl Engine {
 
     async fn connected(&self) -> Result<&Connected, DockerError> {
         self.client
-            .get_or_try_init(|| connect(self.endpoint.clone().unwrap_or_else(endpoint)))
+            .get_or_try_init(|| async {
+                let chosen = self.chosen()?;
+                connect(chosen.endpoint).await
+            })
             .await
     }
 }
@@ -119,51 +111,73 @@ fn api_version(text: &str) -> Option<ClientVersion> {
     })
 }
 
-async fn connect(endpoint: Endpoint) -> Result<Connected, DockerError> {
-    let connected = match &endpoint {
-        Endpoint::Unix(path) => Docker::connect_with_socket(
-            &path.to_string_lossy(),
-            REQUEST_TIMEOUT.as_secs(),
-            API_DEFAULT_VERSION,
-        ),
-        Endpoint::Remote(host) => {
-            Docker::connect_with_host(host).map(|d| d.with_timeout(REQUEST_TIMEOUT))
+/// The ssh command: `BERTH_SSH_COMMAND` split on whitespace (as git's
+/// `GIT_SSH_COMMAND`), else `ssh`.
+fn ssh_command(host: &dyn HostEnv) -> Vec<String> {
+    host.var("BERTH_SSH_COMMAND")
+        .map(|c| c.split_whitespace().map(str::to_owned).collect())
+        .unwrap_or_default()
+}
+
+/// A client of `endpoint` speaking `version`.
+fn client(endpoint: &Endpoint, version: &ClientVersion) -> Result<Docker, DockerError> {
+    match endpoint {
+        Endpoint::Unix(path) => {
+            Docker::connect_with_socket(&path.to_string_lossy(), REQUEST_TIMEOUT.as_secs(), version)
+                .map_err(|source| DockerError::Connect {
+                    endpoint: Box::new(endpoint.clone()),
+                    source,
+                })
         }
-    };
-    let docker = match connected {
-        Ok(docker) => docker,
-        Err(source) => return Err(DockerError::Connect { endpoint, source }),
-    };
+        _ => transport::docker(endpoint, &ssh_command(&RealHost), REQUEST_TIMEOUT, version),
+    }
+}
+
+async fn connect(endpoint: Endpoint) -> Result<Connected, DockerError> {
+    let docker = client(&endpoint, API_DEFAULT_VERSION)?;
     // Negotiated by hand from one `/version` answer, which the probe reuses: the
     // lower of the engine's API version and bollard's.
     let version = match docker.version().await {
         Ok(version) => version,
-        Err(source) => return Err(DockerError::Connect { endpoint, source }),
+        Err(source) => {
+            return Err(DockerError::Connect {
+                endpoint: Box::new(endpoint),
+                source,
+            });
+        }
     };
     let Some(server) = version.api_version.as_deref().and_then(api_version) else {
         return Err(DockerError::Connect {
-            endpoint,
+            endpoint: Box::new(endpoint),
             source: bollard::errors::Error::APIVersionParseError {},
         });
     };
+    if server < MINIMUM_API {
+        return Err(DockerError::TooOld {
+            endpoint: endpoint.to_string(),
+            api: format!("{}.{}", server.major_version, server.minor_version),
+            version: version.version.clone().unwrap_or_default(),
+            minimum: format!(
+                "{}.{}",
+                MINIMUM_API.major_version, MINIMUM_API.minor_version
+            ),
+        });
+    }
     let docker = if server >= docker.client_version() {
         docker
     } else {
         match &endpoint {
-            Endpoint::Unix(path) => Docker::connect_with_socket(
-                &path.to_string_lossy(),
-                REQUEST_TIMEOUT.as_secs(),
-                &server,
-            )
-            .map_err(|source| DockerError::Connect {
-                endpoint: endpoint.clone(),
-                source,
-            })?,
-            // A remote client takes no version when it is made: negotiate (one
-            // more request).
-            Endpoint::Remote(_) => match docker.negotiate_version().await {
+            Endpoint::Unix(_) => client(&endpoint, &server)?,
+            // Keeps the pooled connection (an ssh process for ssh://): one more
+            // request rather than a new client.
+            _ => match docker.negotiate_version().await {
                 Ok(docker) => docker,
-                Err(source) => return Err(DockerError::Connect { endpoint, source }),
+                Err(source) => {
+                    return Err(DockerError::Connect {
+                        endpoint: Box::new(endpoint),
+                        source,
+                    });
+                }
             },
         }
     };

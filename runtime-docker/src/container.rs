@@ -218,6 +218,53 @@ pub(crate) fn container_body(
     }
 }
 
+/// Puts berth-init in front of the command when the plan has it: its binary
+/// (read-only) and the run's exec directory mounted, the engine's init off, and
+/// the entrypoint `berth-helper init [--exec-dir DIR] --` followed by the
+/// image's entrypoint and the command (the image's `Cmd` when none is given,
+/// since an entrypoint set at create drops it). Pure.
+pub(crate) fn with_init(
+    body: &mut ContainerCreateBody,
+    spec: &CreateSpec<'_>,
+    image: Option<&crate::image::ImageFacts>,
+) {
+    use runtime_core::init::{EXEC_DIR, HELPER};
+    let Some(helper) = &spec.plan.init.helper else {
+        return;
+    };
+    let Some(host) = body.host_config.as_mut() else {
+        return;
+    };
+    host.init = Some(false);
+    let mounts = host.mounts.get_or_insert_with(Vec::new);
+    mounts.push(EngineMount {
+        typ: Some(MountType::BIND),
+        source: Some(helper.to_string_lossy().into_owned()),
+        target: Some(HELPER.to_owned()),
+        read_only: Some(true),
+        ..Default::default()
+    });
+    let mut entrypoint = vec![HELPER.to_owned(), "init".to_owned()];
+    if let Some(dir) = &spec.exec_dir {
+        mounts.push(EngineMount {
+            typ: Some(MountType::BIND),
+            source: Some(dir.to_string_lossy().into_owned()),
+            target: Some(EXEC_DIR.to_owned()),
+            read_only: Some(false),
+            ..Default::default()
+        });
+        entrypoint.extend(["--exec-dir".to_owned(), EXEC_DIR.to_owned()]);
+    }
+    entrypoint.push("--".to_owned());
+    if let Some(image) = image {
+        entrypoint.extend(image.entrypoint.iter().cloned());
+        if body.cmd.is_none() && !image.cmd.is_empty() {
+            body.cmd = Some(image.cmd.clone());
+        }
+    }
+    body.entrypoint = Some(entrypoint);
+}
+
 /// Creates the run's networks and volumes, then its container; returns its id.
 /// Everything is labelled with the run id, so a failure part-way is cleaned up by
 /// removing the run. The shared network is not: it is looked up (one request)
@@ -225,7 +272,7 @@ pub(crate) fn container_body(
 pub(crate) async fn create(
     docker: &Docker,
     spec: &CreateSpec<'_>,
-    image_user: Option<&str>,
+    image: Option<&crate::image::ImageFacts>,
 ) -> Result<String, DockerError> {
     let labels = run_labels(spec);
     if let Some(shared) = &spec.plan.network.shared {
@@ -264,7 +311,8 @@ pub(crate) async fn create(
         oci_runtime = oci_runtime(spec).as_deref().unwrap_or("(engine default)"),
         "creating container"
     );
-    let mut body = container_body(spec, image_user);
+    let mut body = container_body(spec, image.map(|i| i.user.as_str()));
+    with_init(&mut body, spec, image);
     if let Some(join) = egress {
         // The proxy's address is known only now: its variables join the plan's.
         let env = body.env.get_or_insert_with(Vec::new);

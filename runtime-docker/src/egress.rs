@@ -38,8 +38,7 @@ pub(crate) const ROLE_EGRESS: &str = "egress";
 /// be started again, since the values went with it.
 pub(crate) const HOLDS_SECRETS: &str = "berth.egress-holds-secrets";
 
-/// The environment variable naming the helper binary.
-pub const HELPER_VAR: &str = "BERTH_HELPER";
+pub use runtime_core::helper::HELPER_VAR;
 
 /// The run's internal network, which the sandbox joins.
 pub(crate) fn internal_network(run_id: &RunId) -> String {
@@ -67,57 +66,9 @@ pub(crate) fn is_sidecar(role: Option<&str>) -> bool {
     role == Some(ROLE_EGRESS) || role == Some(ROLE_SELF_TEST)
 }
 
-/// Where the helper binary is looked for: `$BERTH_HELPER`, then `berth-helper` next
-/// to the running program.
+/// Where the helper binary is looked for.
 fn helper_candidates() -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    if let Some(path) = std::env::var_os(HELPER_VAR).filter(|p| !p.is_empty()) {
-        out.push(PathBuf::from(path));
-        return out;
-    }
-    if let Some(dir) = std::env::current_exe()
-        .ok()
-        .and_then(|p| p.parent().map(PathBuf::from))
-    {
-        out.push(dir.join("berth-helper"));
-    }
-    out
-}
-
-/// Why an executable cannot run alone in an empty image: not a 64-bit
-/// little-endian ELF, or one that names a dynamic loader. Pure.
-pub(crate) fn static_problem(bytes: &[u8]) -> Option<&'static str> {
-    const PT_INTERP: u32 = 3;
-    if bytes.get(..6) != Some(b"\x7fELF\x02\x01") {
-        return Some("it is not a 64-bit little-endian ELF executable");
-    }
-    let u16_at = |at: usize| {
-        bytes
-            .get(at..at + 2)
-            .map(|b| u16::from_le_bytes([b[0], b[1]]))
-    };
-    let u64_at = |at: usize| {
-        bytes
-            .get(at..at + 8)
-            .and_then(|b| b.try_into().ok())
-            .map(u64::from_le_bytes)
-    };
-    let (Some(phoff), Some(size), Some(count)) = (u64_at(0x20), u16_at(0x36), u16_at(0x38)) else {
-        return Some("its ELF header is cut short");
-    };
-    let Ok(phoff) = usize::try_from(phoff) else {
-        return Some("its ELF header is corrupt");
-    };
-    for i in 0..usize::from(count) {
-        let at = phoff + i * usize::from(size);
-        let Some(kind) = bytes.get(at..at + 4) else {
-            return Some("its program headers are cut short");
-        };
-        if u32::from_le_bytes([kind[0], kind[1], kind[2], kind[3]]) == PT_INTERP {
-            return Some("it is dynamically linked, and the helper image holds no libraries");
-        }
-    }
-    None
+    runtime_core::helper::candidates(|name| std::env::var(name).ok())
 }
 
 /// The helper binary berth would use for an allowlist run, or why there is none
@@ -134,7 +85,7 @@ fn read_helper() -> Result<(PathBuf, Vec<u8>), DockerError> {
     for path in &candidates {
         match std::fs::read(path) {
             Ok(bytes) => {
-                if let Some(why) = static_problem(&bytes) {
+                if let Some(why) = runtime_core::helper::static_problem(&bytes) {
                     return Err(DockerError::Helper {
                         reason: format!("{} cannot be used: {why}", path.display()),
                     });
@@ -652,28 +603,6 @@ pub(crate) async fn stop_sidecars(docker: &Docker, run_id: &RunId) -> Result<(),
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn only_a_static_elf_can_be_the_helper() {
-        let me = std::fs::read(std::env::current_exe().unwrap()).unwrap();
-        // Test binaries here are dynamically linked.
-        assert_eq!(
-            static_problem(&me),
-            Some("it is dynamically linked, and the helper image holds no libraries")
-        );
-        assert_eq!(
-            static_problem(b"#!/bin/sh\n"),
-            Some("it is not a 64-bit little-endian ELF executable")
-        );
-        assert_eq!(
-            static_problem(b"\x7fELF\x02\x01\x01"),
-            Some("its ELF header is cut short")
-        );
-        // An ELF header with no program headers names no loader.
-        let mut header = vec![0u8; 64];
-        header[..6].copy_from_slice(b"\x7fELF\x02\x01");
-        assert_eq!(static_problem(&header), None);
-    }
 
     #[test]
     fn the_run_s_objects_are_named_from_its_id() {

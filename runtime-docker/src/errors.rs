@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use bollard::errors::Error as BollardError;
 use runtime_core::{Error, RuntimeKind};
 
-use crate::connect::{self, Endpoint};
+use crate::endpoint::{Endpoint, EndpointError};
 use crate::flavour::Flavour;
 
 /// Everything that can go wrong talking to the engine.
@@ -21,8 +21,8 @@ pub(crate) enum DockerError {
     /// The engine did not answer the version negotiation.
     #[error("failed to connect to the Docker engine at {endpoint}")]
     Connect {
-        /// The socket path or `DOCKER_HOST` tried.
-        endpoint: Endpoint,
+        /// The endpoint tried.
+        endpoint: Box<Endpoint>,
         /// Why.
         #[source]
         source: BollardError,
@@ -112,6 +112,90 @@ pub(crate) enum DockerError {
         /// What is wrong.
         reason: String,
     },
+    /// No usable endpoint: a `DOCKER_HOST` or docker context berth cannot use.
+    #[error(transparent)]
+    Endpoint {
+        /// What is wrong with it.
+        #[from]
+        source: EndpointError,
+    },
+    /// The engine's host did not answer (nothing listens, no route, no name).
+    #[error("the Docker engine at {endpoint} is unreachable: {reason}")]
+    Unreachable {
+        /// The endpoint.
+        endpoint: String,
+        /// What the connection attempt said.
+        reason: String,
+    },
+    /// TLS failed: the engine's certificate did not verify against the CA, or
+    /// the engine rejected the client certificate.
+    #[error("TLS with the Docker engine at {endpoint} failed")]
+    Tls {
+        /// The endpoint.
+        endpoint: String,
+        /// What TLS said.
+        #[source]
+        source: rustls::Error,
+    },
+    /// A TLS file (CA, certificate or key) cannot be used.
+    #[error("cannot use the TLS file {}: {reason}", path.display())]
+    TlsFiles {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The ssh program could not be started.
+    #[error("failed to run {program} to reach the Docker engine")]
+    SshSpawn {
+        /// The program.
+        program: String,
+        /// Why.
+        #[source]
+        source: io::Error,
+    },
+    /// The SSH server refused the login.
+    #[error("ssh authentication to {endpoint} failed: {stderr}")]
+    SshAuth {
+        /// The endpoint.
+        endpoint: String,
+        /// What ssh said.
+        stderr: String,
+    },
+    /// The SSH server's host key is unknown or changed.
+    #[error("the host key of {endpoint} is not trusted: {stderr}")]
+    SshHostKey {
+        /// The endpoint.
+        endpoint: String,
+        /// What ssh said.
+        stderr: String,
+    },
+    /// ssh logged in, but `docker system dial-stdio` failed on the remote host.
+    #[error(
+        "the Docker engine at {endpoint} could not be reached through ssh ({status}): {stderr}"
+    )]
+    SshFailed {
+        /// The endpoint.
+        endpoint: String,
+        /// How ssh exited.
+        status: String,
+        /// What it said.
+        stderr: String,
+    },
+    /// The engine speaks an API older than berth needs.
+    #[error(
+        "the Docker engine at {endpoint} is too old: it speaks API {api} (engine {version}), berth needs API {minimum} (Docker 20.10) or newer"
+    )]
+    TooOld {
+        /// The endpoint.
+        endpoint: String,
+        /// The engine's API version.
+        api: String,
+        /// The engine's version.
+        version: String,
+        /// The oldest API berth speaks.
+        minimum: String,
+    },
     /// A stream ended before it said what the caller waited for.
     #[error("failed to {operation}")]
     Incomplete {
@@ -187,15 +271,22 @@ impl DockerError {
     /// flavour names the runtime and reads its OCI runtime's refusals.
     pub(crate) fn into_core(self, flavour: &dyn Flavour) -> Error {
         let runtime = flavour.kind();
+        if let Some(error) = self.unreachable(runtime) {
+            return error;
+        }
         if let Some(source) = self.bollard() {
             // Connecting is the first request, so the endpoint is nearly always known.
             let endpoint = || match &self {
-                Self::Connect { endpoint, .. } => endpoint.clone(),
-                _ => connect::endpoint(),
+                Self::Connect { endpoint, .. } => (**endpoint).clone(),
+                _ => crate::connect::endpoint(),
             };
             match io_kind(source) {
                 Some(io::ErrorKind::PermissionDenied) => {
-                    let path = endpoint().socket().to_owned();
+                    let endpoint = endpoint();
+                    let path = endpoint
+                        .socket()
+                        .unwrap_or(Path::new(crate::socket::DEFAULT_SOCKET))
+                        .to_owned();
                     return Error::PermissionDenied {
                         fix: permission_fix(&path),
                         path,
@@ -262,6 +353,18 @@ impl DockerError {
                 operation,
                 reason,
             },
+            Self::Endpoint { .. }
+            | Self::Unreachable { .. }
+            | Self::Tls { .. }
+            | Self::TlsFiles { .. }
+            | Self::SshSpawn { .. }
+            | Self::SshAuth { .. }
+            | Self::SshHostKey { .. }
+            | Self::SshFailed { .. }
+            | Self::TooOld { .. } => match self.dial_failure(runtime) {
+                Some(error) => error,
+                None => Error::engine(runtime, "reach the Docker engine", self),
+            },
             Self::Helper { reason } => Error::Unavailable {
                 runtime,
                 reason: format!("the egress allowlist needs its proxy: {reason}"),
@@ -271,6 +374,46 @@ impl DockerError {
                 ),
             },
         }
+    }
+
+    /// The engine cannot be reached (this error, or one its bollard error
+    /// carries from the transport), as [`Error::Unavailable`] naming the
+    /// endpoint, with the fix for that failure.
+    fn unreachable(&self, runtime: RuntimeKind) -> Option<Error> {
+        if let Some(error) = self.dial_failure(runtime) {
+            return Some(error);
+        }
+        find_in_chain::<Self>(self.bollard()?)?.dial_failure(runtime)
+    }
+
+    /// This error as [`Error::Unavailable`], when it is a failure to reach the
+    /// engine.
+    fn dial_failure(&self, runtime: RuntimeKind) -> Option<Error> {
+        let fix = match self {
+            Self::Endpoint { source } => source.fix(),
+            Self::Unreachable { .. } => "check that the engine's host is up and the engine listens there (for tcp://, dockerd -H tcp://0.0.0.0:2376 --tlsverify; for ssh://, that ssh USER@HOST works)".to_owned(),
+            Self::Tls { source, .. } => match source {
+                rustls::Error::AlertReceived(_) => "the engine rejected berth's client certificate: set DOCKER_CERT_PATH to a directory whose cert.pem and key.pem are signed by the CA the engine trusts (dockerd --tlscacert)".to_owned(),
+                _ => "set DOCKER_CERT_PATH to a directory whose ca.pem is the CA that signed the engine's certificate, and check that the certificate names the host".to_owned(),
+            },
+            Self::TlsFiles { .. } => "set DOCKER_CERT_PATH to a directory holding ca.pem, cert.pem and key.pem (as docker --tlsverify uses them)".to_owned(),
+            Self::SshSpawn { .. } => "install the OpenSSH client (apt-get install openssh-client), or set BERTH_SSH_COMMAND to the ssh command to run".to_owned(),
+            Self::SshAuth { .. } => "make ssh USER@HOST work without a prompt: add your key to the agent (ssh-add) or name it in ~/.ssh/config (IdentityFile), and authorize it on the host".to_owned(),
+            Self::SshHostKey { .. } => "connect once with ssh USER@HOST and check the host key, so that it is in known_hosts".to_owned(),
+            Self::SshFailed { .. } => "on the remote host, the user must be able to run docker system dial-stdio: install the docker CLI and give the user access to the engine's socket".to_owned(),
+            Self::TooOld { .. } => "upgrade the engine on that host to Docker 20.10 or newer".to_owned(),
+            _ => return None,
+        };
+        let reason = match self {
+            Self::Tls { source, .. } => format!("{self}: {source}"),
+            Self::SshSpawn { source, .. } => format!("{self}: {source}"),
+            _ => self.to_string(),
+        };
+        Some(Error::Unavailable {
+            runtime,
+            reason,
+            fix,
+        })
     }
 
     /// The core error a server error stands for, when it is one berth knows.
@@ -309,6 +452,32 @@ impl DockerError {
             _ => None,
         }
     }
+}
+
+/// The first `T` in `err`'s cause chain, looking inside I/O errors too (whose
+/// `source()` skips the error they wrap).
+pub(crate) fn find_in_chain<'a, T: std::error::Error + 'static>(
+    err: &'a (dyn std::error::Error + 'static),
+) -> Option<&'a T> {
+    let mut cause = Some(err);
+    while let Some(err) = cause {
+        if let Some(found) = err.downcast_ref::<T>() {
+            return Some(found);
+        }
+        // bollard's I/O variant is transparent: its `source()` skips the I/O
+        // error, as that error's own `source()` skips what it wraps.
+        let io = match err.downcast_ref::<BollardError>() {
+            Some(BollardError::IOError { err }) => Some(err),
+            _ => err.downcast_ref::<io::Error>(),
+        };
+        if let Some(inner) = io.and_then(io::Error::get_ref)
+            && let Some(found) = find_in_chain::<T>(inner)
+        {
+            return Some(found);
+        }
+        cause = err.source();
+    }
+    None
 }
 
 /// The first I/O error kind in a bollard error's cause chain (connection refused,
@@ -494,9 +663,47 @@ mod tests {
     }
 
     #[test]
+    fn failures_to_reach_an_engine_are_unavailable_and_name_it() {
+        let too_old = DockerError::TooOld {
+            endpoint: "ssh://me@box".to_owned(),
+            api: "1.40".to_owned(),
+            version: "19.03.15".to_owned(),
+            minimum: "1.41".to_owned(),
+        };
+        let Error::Unavailable { reason, fix, .. } = too_old.into_core(&Runc) else {
+            panic!("too old is unavailable");
+        };
+        assert_eq!(
+            reason,
+            "the Docker engine at ssh://me@box is too old: it speaks API 1.40 (engine 19.03.15), berth needs API 1.41 (Docker 20.10) or newer"
+        );
+        assert!(fix.contains("upgrade"), "{fix}");
+        // A transport failure deep inside a bollard error is found and named.
+        let inner = DockerError::SshAuth {
+            endpoint: "ssh://me@box".to_owned(),
+            stderr: "me@box: Permission denied (publickey).".to_owned(),
+        };
+        let wrapped = DockerError::api(
+            "list containers",
+            "container",
+            "",
+            BollardError::IOError {
+                err: io::Error::other(inner),
+            },
+        );
+        let Error::Unavailable { reason, .. } = wrapped.into_core(&Runc) else {
+            panic!("ssh authentication is unavailable");
+        };
+        assert!(
+            reason.starts_with("ssh authentication to ssh://me@box failed"),
+            "{reason}"
+        );
+    }
+
+    #[test]
     fn a_missing_socket_means_the_engine_is_unavailable() {
         let err = DockerError::Connect {
-            endpoint: Endpoint::Unix(PathBuf::from("/nope.sock")),
+            endpoint: Box::new(Endpoint::Unix(PathBuf::from("/nope.sock"))),
             source: BollardError::SocketNotFoundError("/nope.sock".to_owned()),
         };
         assert!(matches!(err.into_core(&Runc), Error::Unavailable { .. }));

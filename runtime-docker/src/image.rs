@@ -30,11 +30,29 @@ const LAST_LINES: usize = 20;
 /// Chunks of the packed context in flight to the engine.
 const CHUNK: usize = 64 * 1024;
 
-/// The `User` of a local image (empty when it names none), or `None` when the
-/// image is not present.
-pub(crate) async fn user(docker: &Docker, reference: &str) -> Result<Option<String>, DockerError> {
+/// What berth reads from an image's config: its `User` (empty when it names
+/// none), `Entrypoint` and `Cmd` (empty when unset).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct ImageFacts {
+    pub(crate) user: String,
+    pub(crate) entrypoint: Vec<String>,
+    pub(crate) cmd: Vec<String>,
+}
+
+/// The facts of a local image, or `None` when the image is not present.
+pub(crate) async fn facts(
+    docker: &Docker,
+    reference: &str,
+) -> Result<Option<ImageFacts>, DockerError> {
     match docker.inspect_image(reference).await {
-        Ok(image) => Ok(Some(image.config.and_then(|c| c.user).unwrap_or_default())),
+        Ok(image) => {
+            let config = image.config.unwrap_or_default();
+            Ok(Some(ImageFacts {
+                user: config.user.unwrap_or_default(),
+                entrypoint: config.entrypoint.unwrap_or_default(),
+                cmd: config.cmd.unwrap_or_default(),
+            }))
+        }
         Err(BollardError::DockerResponseServerError {
             status_code: 404, ..
         }) => Ok(None),
@@ -47,15 +65,15 @@ pub(crate) async fn user(docker: &Docker, reference: &str) -> Result<Option<Stri
     }
 }
 
-/// Builds a `Build` source; checks a `Reference`. Returns the image's `User` (see
-/// [`user`]), or `None` when a reference is missing.
+/// Builds a `Build` source; checks a `Reference`. Returns the image's facts (see
+/// [`facts`]), or `None` when a reference is missing.
 pub(crate) async fn ensure(
     docker: &Docker,
     image: &ImageSource,
     progress: Progress<'_>,
-) -> Result<Option<String>, DockerError> {
+) -> Result<Option<ImageFacts>, DockerError> {
     match image {
-        ImageSource::Reference { reference } => user(docker, reference).await,
+        ImageSource::Reference { reference } => facts(docker, reference).await,
         ImageSource::Build {
             dockerfile,
             context,
@@ -64,7 +82,7 @@ pub(crate) async fn ensure(
             ..
         } => {
             build(docker, dockerfile, context, tag, args, progress).await?;
-            user(docker, tag).await
+            facts(docker, tag).await
         }
     }
 }

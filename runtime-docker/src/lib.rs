@@ -41,6 +41,7 @@ mod connect;
 mod container;
 mod context;
 mod egress;
+pub mod endpoint;
 mod errors;
 mod flavour;
 mod image;
@@ -50,11 +51,12 @@ mod probe;
 mod remove;
 mod sessions;
 pub mod socket;
+mod transport;
 
-pub use capabilities::{DEFAULT_NETWORK, capabilities};
-pub use connect::Endpoint;
+pub use capabilities::{DEFAULT_NETWORK, capabilities, init_support};
 use connect::Engine;
 pub use egress::{HELPER_VAR, helper};
+pub use endpoint::{Chosen, Endpoint, EndpointError, EndpointSource, TlsFiles};
 use errors::DockerError;
 pub use flavour::{Flavour, Runc};
 
@@ -69,7 +71,7 @@ pub struct DockerRuntime {
     engine: Arc<Engine>,
     /// The `User` of each image [`Runtime::ensure_image`] checked, by reference, so
     /// that create applies the plan's non-root policy without a second inspect.
-    image_users: std::sync::Mutex<std::collections::HashMap<String, String>>,
+    image_facts: std::sync::Mutex<std::collections::HashMap<String, image::ImageFacts>>,
 }
 
 impl Default for DockerRuntime {
@@ -91,7 +93,7 @@ impl DockerRuntime {
         Self {
             flavour: Arc::new(flavour),
             engine: Arc::default(),
-            image_users: Default::default(),
+            image_facts: Default::default(),
         }
     }
 
@@ -101,7 +103,7 @@ impl DockerRuntime {
         Self {
             flavour: Arc::new(flavour),
             engine: self.engine.clone(),
-            image_users: Default::default(),
+            image_facts: Default::default(),
         }
     }
 
@@ -111,8 +113,15 @@ impl DockerRuntime {
         Self {
             flavour: Arc::new(flavour),
             engine: Arc::new(Engine::at(endpoint)),
-            image_users: Default::default(),
+            image_facts: Default::default(),
         }
+    }
+
+    /// The engine's endpoint and how it was chosen (given, else found on this
+    /// host: `DOCKER_HOST`, a docker context, the rootless or default socket).
+    /// [`Endpoint::is_local`] says whether host paths can be bind-mounted.
+    pub fn endpoint(&self) -> Result<Chosen, EndpointError> {
+        self.engine.chosen()
     }
 
     fn core(&self, err: DockerError) -> Error {
@@ -173,24 +182,17 @@ impl Runtime for DockerRuntime {
     /// The engine's endpoint: backends on one endpoint (whatever their flavour)
     /// share the engine.
     fn engine_id(&self) -> String {
-        let endpoint = self
-            .engine
-            .endpoint()
-            .cloned()
-            .unwrap_or_else(connect::endpoint);
-        format!("docker engine at {endpoint}")
+        match self.engine.chosen() {
+            Ok(chosen) => format!("docker engine at {}", chosen.endpoint),
+            Err(err) => format!("docker engine ({err})"),
+        }
     }
 
     fn engine_socket(&self, host: &dyn HostEnv) -> Option<SocketFacts> {
-        Some(match self.engine.endpoint() {
-            None => socket::discover(host),
-            Some(connect::Endpoint::Unix(path)) => SocketFacts::from_stat(
-                path.clone(),
-                "the backend's endpoint".to_owned(),
-                host.stat(path),
-            ),
-            Some(connect::Endpoint::Remote(docker_host)) => SocketFacts::Remote {
-                docker_host: docker_host.clone(),
+        Some(match self.engine.chosen() {
+            Ok(chosen) => socket::facts(&chosen, host),
+            Err(err) => SocketFacts::Remote {
+                docker_host: err.address(),
             },
         })
     }
@@ -198,9 +200,9 @@ impl Runtime for DockerRuntime {
     async fn ensure_image(&self, image: &ImageSource, progress: Progress<'_>) -> Result<(), Error> {
         let docker = self.client().await?;
         match image::ensure(docker, image, progress).await {
-            Ok(Some(user)) => {
-                if let Ok(mut users) = self.image_users.lock() {
-                    users.insert(image.reference().to_owned(), user);
+            Ok(Some(facts)) => {
+                if let Ok(mut known) = self.image_facts.lock() {
+                    known.insert(image.reference().to_owned(), facts);
                 }
                 Ok(())
             }
@@ -220,22 +222,23 @@ impl Runtime for DockerRuntime {
         let docker = self.client().await?;
         let reference = spec.plan.image.reference();
         let known = self
-            .image_users
+            .image_facts
             .lock()
             .ok()
-            .and_then(|users| users.get(reference).cloned());
-        // Only a plan that may switch users needs the image's; a missing image is
-        // left for create to report.
-        let image_user = match known {
-            Some(user) => Some(user),
-            None if spec.plan.user.is_none() && spec.plan.non_root_user.is_some() => {
-                image::user(docker, reference)
-                    .await
-                    .map_err(|e| self.core(e))?
-            }
+            .and_then(|known| known.get(reference).cloned());
+        // Only a plan that may switch users, or that puts berth-init before the
+        // image's entrypoint, needs the image's config; a missing image is left
+        // for create to report.
+        let needs_facts = (spec.plan.user.is_none() && spec.plan.non_root_user.is_some())
+            || spec.plan.init.helper.is_some();
+        let image = match known {
+            Some(facts) => Some(facts),
+            None if needs_facts => image::facts(docker, reference)
+                .await
+                .map_err(|e| self.core(e))?,
             None => None,
         };
-        container::create(docker, spec, image_user.as_deref())
+        container::create(docker, spec, image.as_ref())
             .await
             .map_err(|e| self.core(e))
     }
@@ -364,6 +367,14 @@ impl Runtime for DockerRuntime {
     async fn resources(&self) -> Result<Vec<ResourceInfo>, Error> {
         let docker = self.client().await?;
         list::resources(docker).await.map_err(|e| self.core(e))
+    }
+
+    async fn inventory(&self) -> Result<(Vec<SandboxInfo>, Option<Vec<ResourceInfo>>), Error> {
+        let docker = self.client().await?;
+        list::inventory(docker)
+            .await
+            .map(|(sandboxes, resources)| (sandboxes, Some(resources)))
+            .map_err(|e| self.core(e))
     }
 
     async fn prune_shared(&self) -> Result<Vec<String>, Error> {

@@ -37,11 +37,25 @@ pub(crate) async fn list(docker: &Docker, all: bool) -> Result<Vec<SandboxInfo>,
         .list_containers(Some(options))
         .await
         .map_err(|e| DockerError::api("list containers", "container", "", e))?;
-    Ok(containers
-        .into_iter()
+    Ok(sandboxes(&containers))
+}
+
+fn sandboxes(containers: &[ContainerSummary]) -> Vec<SandboxInfo> {
+    containers
+        .iter()
         .filter(|c| !is_sidecar_summary(c))
+        .cloned()
         .filter_map(summary_to_info)
-        .collect())
+        .collect()
+}
+
+/// Every sandbox (stopped ones too) and every network, volume and sidecar of
+/// berth's on this engine, from one listing of each kind, made at once.
+pub(crate) async fn inventory(
+    docker: &Docker,
+) -> Result<(Vec<SandboxInfo>, Vec<ResourceInfo>), DockerError> {
+    let (containers, resources) = listed(docker).await?;
+    Ok((sandboxes(&containers), resources))
 }
 
 fn is_sidecar_summary(c: &ContainerSummary) -> bool {
@@ -55,6 +69,13 @@ fn is_sidecar_summary(c: &ContainerSummary) -> bool {
 
 /// berth's networks, volumes and sidecar containers on this engine.
 pub(crate) async fn resources(docker: &Docker) -> Result<Vec<ResourceInfo>, DockerError> {
+    listed(docker).await.map(|(_, resources)| resources)
+}
+
+/// berth's containers (all of them), and its networks, volumes and sidecars.
+async fn listed(
+    docker: &Docker,
+) -> Result<(Vec<ContainerSummary>, Vec<ResourceInfo>), DockerError> {
     let filters = managed_filter();
     let (networks, volumes, containers) = tokio::join!(
         docker.list_networks(Some(
@@ -103,17 +124,22 @@ pub(crate) async fn resources(docker: &Docker) -> Result<Vec<ResourceInfo>, Dock
     );
     out.extend(
         containers
-            .into_iter()
-            .filter(is_sidecar_summary)
+            .iter()
+            .filter(|c| is_sidecar_summary(c))
             .filter_map(|c| {
                 Some(ResourceInfo {
                     kind: ResourceKind::Sidecar,
-                    name: c.names?.first()?.trim_start_matches('/').to_owned(),
-                    labels: c.labels.unwrap_or_default().into_iter().collect(),
+                    name: c
+                        .names
+                        .as_ref()?
+                        .first()?
+                        .trim_start_matches('/')
+                        .to_owned(),
+                    labels: c.labels.clone().unwrap_or_default().into_iter().collect(),
                 })
             }),
     );
-    Ok(out)
+    Ok((containers, out))
 }
 
 /// Maps one listed container. Pure; skips entries without an id. The berth runtime

@@ -1,44 +1,46 @@
-//! Finding the engine's socket on the host, the way the docker CLI does:
-//! `DOCKER_HOST` (a `unix://` path; any other scheme is a remote engine), then the
-//! rootless socket under `XDG_RUNTIME_DIR`, then `/var/run/docker.sock`. berth
-//! talks to the engine there and hands the same socket to sandboxes in docker
-//! `host` mode.
-
-use std::path::{Path, PathBuf};
+//! The engine's socket on the host, from the endpoint [`crate::endpoint`]
+//! chooses (`DOCKER_HOST`, a docker context, the rootless socket under
+//! `XDG_RUNTIME_DIR`, then `/var/run/docker.sock`). berth talks to the engine
+//! there and hands the same socket to sandboxes in docker `host` mode; a TCP or
+//! SSH endpoint has no socket on this host.
 
 use runtime_core::{HostEnv, SocketFacts};
+
+use crate::endpoint::{Chosen, Endpoint};
 
 /// The socket path when nothing else names one.
 pub const DEFAULT_SOCKET: &str = "/var/run/docker.sock";
 
-/// Finds and stats the engine socket on `host`.
+/// Finds and stats the engine socket on `host`, with the endpoint
+/// [`crate::endpoint::discover`] chooses (docker contexts read from disk).
 pub fn discover(host: &dyn HostEnv) -> SocketFacts {
-    let (path, source) = match host.var("DOCKER_HOST").filter(|v| !v.is_empty()) {
-        Some(value) => match value.strip_prefix("unix://") {
-            Some(path) => (PathBuf::from(path), "DOCKER_HOST"),
-            None if value.starts_with('/') => (PathBuf::from(value), "DOCKER_HOST"),
-            None => return SocketFacts::Remote { docker_host: value },
+    match crate::endpoint::discover(host, &crate::endpoint::read_from_disk) {
+        Ok(chosen) => facts(&chosen, host),
+        // An endpoint berth cannot use: connecting reports why.
+        Err(err) => SocketFacts::Remote {
+            docker_host: err.address(),
         },
-        None => {
-            let rootless = host
-                .var("XDG_RUNTIME_DIR")
-                .filter(|d| !d.is_empty())
-                .map(|d| Path::new(&d).join("docker.sock"))
-                .filter(|p| host.stat(p).is_ok_and(|s| s.is_socket));
-            match rootless {
-                Some(path) => (path, "rootless socket under XDG_RUNTIME_DIR"),
-                None => (PathBuf::from(DEFAULT_SOCKET), "default path"),
-            }
+    }
+}
+
+/// The socket facts of a chosen endpoint: a unix socket stat'ed on `host`, or
+/// a remote engine with nothing to stat here.
+pub fn facts(chosen: &Chosen, host: &dyn HostEnv) -> SocketFacts {
+    match &chosen.endpoint {
+        Endpoint::Unix(path) => {
+            SocketFacts::from_stat(path.clone(), chosen.source.to_string(), host.stat(path))
         }
-    };
-    let stat = host.stat(&path);
-    SocketFacts::from_stat(path, source.to_owned(), stat)
+        remote => SocketFacts::Remote {
+            docker_host: remote.to_string(),
+        },
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use std::collections::HashMap;
     use std::io;
+    use std::path::{Path, PathBuf};
 
     use runtime_core::{FileStat, Os};
 
@@ -68,6 +70,10 @@ mod tests {
         }
         fn canonicalize(&self, path: &Path) -> io::Result<PathBuf> {
             Ok(path.to_path_buf())
+        }
+
+        fn helper(&self) -> Result<PathBuf, String> {
+            Err("no helper on this fake host".to_owned())
         }
     }
 
@@ -124,9 +130,21 @@ mod tests {
             }
         );
         assert_eq!(
-            discover(&host(&[("DOCKER_HOST", "tcp://10.0.0.5:2376")])),
+            discover(&host(&[
+                ("DOCKER_HOST", "tcp://10.0.0.5"),
+                ("DOCKER_TLS_VERIFY", "1"),
+                ("DOCKER_CERT_PATH", "/certs")
+            ])),
             SocketFacts::Remote {
-                docker_host: "tcp://10.0.0.5:2376".to_owned()
+                docker_host: "tcp://10.0.0.5:2376 (TLS)".to_owned()
+            }
+        );
+        // An endpoint berth refuses (plain TCP to another host) is no local
+        // socket either; connecting says why it is refused.
+        assert_eq!(
+            discover(&host(&[("DOCKER_HOST", "tcp://10.0.0.5:2375")])),
+            SocketFacts::Remote {
+                docker_host: "tcp://10.0.0.5:2375".to_owned()
             }
         );
         assert!(matches!(

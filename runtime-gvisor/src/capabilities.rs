@@ -70,6 +70,18 @@ pub fn capabilities(host: &HostFacts, probe: &ProbeReport) -> Capabilities {
         // The proxy runs under runc beside the runsc sandbox, which reaches it by
         // address: neither needs the embedded DNS from inside gVisor.
         egress_proxy: Support::Supported,
+        init: runtime_docker::init_support(host),
+        init_exec: match (runtime_docker::init_support(host), &flags) {
+            (Support::Supported, Some(f)) if f.can_create_host_sockets() => Support::Supported,
+            (Support::Supported, _) => Support::Unsupported {
+                reason: format!(
+                    "{} keeps a Unix socket made inside the sandbox to itself (no --host-uds=create)",
+                    runsc_name(runsc.as_ref())
+                ),
+                fix: "nothing to do: exec goes through the engine; add \"--host-uds=create\" to runsc's runtimeArgs for berth-init's faster exec".to_owned(),
+            },
+            (unsupported, _) => unsupported,
+        },
         functional: Support::Supported,
         network_none: true,
         limits: LimitSupport {

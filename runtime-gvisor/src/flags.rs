@@ -103,6 +103,12 @@ impl RunscFlags {
         matches!(self.host_uds, HostUds::Open | HostUds::All)
     }
 
+    /// Whether a socket made inside the sandbox, in a mounted host directory,
+    /// can be connected to from the host.
+    pub(crate) fn can_create_host_sockets(&self) -> bool {
+        matches!(self.host_uds, HostUds::Create | HostUds::All)
+    }
+
     /// Whether the runtime is set up for docker-in-gVisor.
     pub(crate) fn supports_docker_in_gvisor(&self) -> bool {
         self.net_raw && self.allow_packet_socket_write

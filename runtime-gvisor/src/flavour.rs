@@ -96,6 +96,7 @@ mod tests {
             paths: Default::default(),
             home: None,
             state_dir: None,
+            helper: None,
         }
     }
 

@@ -38,6 +38,10 @@ impl HostEnv for TempState {
     fn canonicalize(&self, path: &Path) -> io::Result<PathBuf> {
         RealHost.canonicalize(path)
     }
+
+    fn helper(&self) -> Result<PathBuf, String> {
+        RealHost.helper()
+    }
 }
 
 /// The gVisor backend after checking that the engine answers (a missing engine

@@ -190,6 +190,34 @@ impl Pane {
         );
     }
 
+    /// Waits until the pane's terminal is in raw mode (`-icanon`, as a program
+    /// that reads every key sets it), as `stty` reads it from outside.
+    pub fn wait_for_raw(&self) {
+        let out = self.ok(
+            self.tmux()
+                .args(["display-message", "-p", "-t", "t", "#{pane_tty}"]),
+            "display-message",
+        );
+        let tty = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let stty = Command::new("stty")
+                .args(["-F", &tty, "-a"])
+                .output()
+                .unwrap_or_else(|e| panic!("stty: {e}"));
+            let settings = String::from_utf8_lossy(&stty.stdout).into_owned();
+            if settings.split_whitespace().any(|s| s == "-icanon") {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{tty} did not go raw: {settings}\nthe screen shows:\n{}",
+                self.screen()
+            );
+            std::thread::sleep(POLL);
+        }
+    }
+
     /// The pids of the processes the pane's shell runs now (its children).
     pub fn shell_children(&self) -> Vec<i32> {
         let out = self.ok(

@@ -13,9 +13,15 @@ use berth_tests::{leftovers, require_engine, run};
 /// The local busybox image built by scripts/build-test-images.sh.
 const IMAGE: &str = "berth-test/busybox:latest";
 
-/// One backend under test.
+/// One backend under test (a runtime, with keys that pick one of its paths).
 pub struct Backend {
+    /// Names the backend's sandboxes apart from another on the same runtime.
+    label: &'static str,
     runtime: &'static str,
+    /// `[sandbox]` keys every case's config gets.
+    sandbox: &'static str,
+    /// The exec path `berth ps` reports for its running sandboxes.
+    exec: &'static str,
     /// The OCI runtime label it puts on sandboxes ("" for none).
     oci: &'static str,
     /// Whether its logs merge stderr into stdout (Apple keeps one log).
@@ -24,7 +30,7 @@ pub struct Backend {
 
 /// A case's scratch area (its state directory, berth.toml and any workspace, and
 /// a guard removing everything labelled with its sandbox's name).
-pub struct Scratch(berth_tests::Scratch);
+pub struct Scratch(berth_tests::Scratch, &'static str);
 
 impl std::ops::Deref for Scratch {
     type Target = berth_tests::Scratch;
@@ -36,15 +42,19 @@ impl std::ops::Deref for Scratch {
 
 impl Scratch {
     fn new(backend: &Backend, case: &str) -> Self {
-        Self(berth_tests::Scratch::new(&format!(
-            "conf-{}-{case}",
-            backend.runtime
-        )))
+        Self(
+            berth_tests::Scratch::new(&format!("conf-{}-{case}", backend.label)),
+            backend.sandbox,
+        )
     }
 
-    /// Writes berth.toml with `[sandbox] name` and `image` set, plus `extra`.
+    /// Writes berth.toml with `[sandbox] name` and `image` set and the
+    /// backend's keys, plus `extra`.
     fn config(&self, extra: &str) -> PathBuf {
-        self.write_config("berth.toml", &format!("image = \"{IMAGE}\"\n{extra}"))
+        self.write_config(
+            "berth.toml",
+            &format!("image = \"{IMAGE}\"\n{}{extra}", self.1),
+        )
     }
 }
 
@@ -280,9 +290,18 @@ mod cases {
     pub fn exec_stdin_is_byte_exact(b: &Backend) {
         let s = Scratch::new(b, "bytes");
         let name = b.detached(&s, "");
-        // 1 MiB of pseudo-random bytes, every byte value included.
+        for size in [1 << 20, 64 << 20] {
+            exec_cat(b, &s, &name, size);
+        }
+        run(b.berth(&s).args(["rm", "-f", &name]));
+        s.assert_clean();
+    }
+
+    /// `size` pseudo-random bytes (every byte value included) through `exec -i
+    /// NAME cat` come back identical, and closing stdin ends `cat`.
+    fn exec_cat(b: &Backend, s: &Scratch, name: &str, size: usize) {
         let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
-        let data: Vec<u8> = (0..1 << 20)
+        let data: Vec<u8> = (0..size)
             .map(|_| {
                 state ^= state << 13;
                 state ^= state >> 7;
@@ -291,8 +310,8 @@ mod cases {
             })
             .collect();
         let mut child = b
-            .berth(&s)
-            .args(["exec", "-i", &name, "--", "cat"])
+            .berth(s)
+            .args(["exec", "-i", name, "--", "cat"])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -309,8 +328,46 @@ mod cases {
         let out = child.wait_with_output().expect("wait");
         writer.join().expect("writer");
         assert_ok(&out, "exec -i cat");
-        assert_eq!(out.stdout.len(), data.len(), "length differs");
-        assert!(out.stdout == data, "bytes differ");
+        assert_eq!(
+            out.stdout.len(),
+            data.len(),
+            "length differs ({size} bytes sent)"
+        );
+        assert!(out.stdout == data, "bytes differ ({size} bytes sent)");
+    }
+
+    /// `berth ps` names the exec path of a running sandbox, and exec takes it:
+    /// a process berth-init starts is its child (parent PID 1); one the engine
+    /// starts comes from outside the sandbox's PID namespace (parent 0).
+    pub fn exec_takes_the_path_ps_reports(b: &Backend) {
+        let s = Scratch::new(b, "path");
+        let name = b.detached(&s, "");
+        let out = run(b.berth(&s).args(["ps", "--format", "json"]));
+        let entry = berth_tests::ps_entry(&out, &name);
+        assert_eq!(entry["exec"], b.exec, "{entry}");
+        let out = run(b
+            .berth(&s)
+            .args(["exec", &name, "--", "sh", "-c", "echo $PPID"]));
+        assert_ok(&out, "exec echo $PPID");
+        let parent = if b.exec == "init" { "1\n" } else { "0\n" };
+        if b.runtime != "apple" {
+            assert_eq!(stdout(&out), parent, "the exec's parent");
+        }
+        // Another user always takes the engine's exec.
+        let out = run(b.berth(&s).args([
+            "exec",
+            "-u",
+            "0",
+            &name,
+            "--",
+            "sh",
+            "-c",
+            "id -u; echo $PPID",
+        ]));
+        assert_ok(&out, "exec -u 0");
+        if b.runtime != "apple" {
+            assert_eq!(stdout(&out), "0\n0\n", "exec -u 0 goes through the engine");
+        }
         run(b.berth(&s).args(["rm", "-f", &name]));
         s.assert_clean();
     }
@@ -589,11 +646,18 @@ mod tty_and_follow {
 }
 
 macro_rules! conformance {
-    ($($backend:ident => ($runtime:literal, $oci:literal, $merged:literal)),* $(,)?) => {$(
+    ($($backend:ident => ($runtime:literal, $oci:literal, $merged:literal, $sandbox:literal, $exec:literal)),* $(,)?) => {$(
         mod $backend {
             use super::{cases, require_engine, Backend};
 
-            const BACKEND: Backend = Backend { runtime: $runtime, oci: $oci, merged_logs: $merged };
+            const BACKEND: Backend = Backend {
+                label: stringify!($backend),
+                runtime: $runtime,
+                oci: $oci,
+                merged_logs: $merged,
+                sandbox: $sandbox,
+                exec: $exec,
+            };
 
             conformance!(@cases
                 exit_code_passes_through,
@@ -604,6 +668,7 @@ macro_rules! conformance {
                 labels_and_listing,
                 exec_stdin_is_byte_exact,
                 exec_exit_codes_workdir_and_env,
+                exec_takes_the_path_ps_reports,
                 logs_stop_and_rm,
                 image_missing_leaves_nothing,
                 pinned_name_conflict,
@@ -632,7 +697,10 @@ macro_rules! conformance {
 }
 
 conformance! {
-    docker => ("docker", "runc", false),
-    gvisor => ("gvisor", "runsc", false),
-    apple => ("apple", "", true),
+    // Exec through berth-init's socket.
+    docker => ("docker", "runc", false, "", "init"),
+    // The same cases through the engine's exec.
+    docker_engine_exec => ("docker", "runc", false, "init = false\n", "engine"),
+    gvisor => ("gvisor", "runsc", false, "", "engine"),
+    apple => ("apple", "", true, "", "engine"),
 }

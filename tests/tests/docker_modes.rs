@@ -41,7 +41,11 @@ fn host_mode_gives_a_non_root_user_the_host_engine() {
             "--",
             "sh",
             "-c",
-            "id -u; id -G; docker ps --format '{{.Names}}'",
+            // The engine lists a container it has just started a moment later
+            // under load: asked again for up to 5 s.
+            &format!(
+                "id -u; id -G; for i in $(seq 50); do docker ps --format '{{{{.Names}}}}' | grep -qx {name} && break; sleep 0.1; done; docker ps --format '{{{{.Names}}}}'"
+            ),
         ]));
     assert!(out.status.success(), "{}", describe(&out));
     let stdout = String::from_utf8_lossy(&out.stdout);

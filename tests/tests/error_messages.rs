@@ -142,6 +142,15 @@ fn cases() -> Vec<(&'static str, Error)> {
             },
         ),
         (
+            "host-path-remote",
+            Error::HostPathRemote {
+                what: "workspace",
+                path: PathBuf::from("/home/me/project"),
+                endpoint: "ssh://me@box".to_owned(),
+                fix: "remove [workspace] and put the files in the image ([sandbox.build] with a Dockerfile that copies them), or run berth on the engine's host".to_owned(),
+            },
+        ),
+        (
             "socket-root-group",
             Error::SocketRootGroup {
                 path: sock(),
@@ -436,6 +445,7 @@ fn exit_codes_follow_the_table() {
             "docker-host-unsupported"
             | "dind-unsupported"
             | "socket-remote"
+            | "host-path-remote"
             | "socket-root-group"
             | "socket-no-group-access"
             | "allowlist-unsupported"

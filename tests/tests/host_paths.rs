@@ -52,6 +52,7 @@ fn host(paths: &[(&str, &str)]) -> HostFacts {
         paths: map,
         home: Some(PathBuf::from("/home/dev")),
         state_dir: Some(PathBuf::from("/home/dev/.local/state/berth")),
+        helper: None,
     }
 }
 

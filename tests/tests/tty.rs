@@ -26,10 +26,15 @@ const PROMPT: &str = "sbx> ";
 
 /// A scratch area whose berth.toml runs busybox's shell with [`PROMPT`].
 fn shell_config(tag: &str) -> (Scratch, String) {
+    shell_config_with(tag, "")
+}
+
+/// [`shell_config`] with more `[sandbox]` keys.
+fn shell_config_with(tag: &str, sandbox: &str) -> (Scratch, String) {
     let s = Scratch::new(tag);
     let config = s.write_config(
         "berth.toml",
-        &format!("image = \"{IMAGE}\"\ncommand = [\"sh\"]\n[env]\nPS1 = \"{PROMPT}\"\n"),
+        &format!("image = \"{IMAGE}\"\ncommand = [\"sh\"]\n{sandbox}[env]\nPS1 = \"{PROMPT}\"\n"),
     );
     let config = config.display().to_string();
     (s, config)
@@ -109,20 +114,33 @@ fn run_it_follows_the_pane_passes_ctrl_c_and_ctrl_d_and_restores_the_terminal() 
     s.assert_clean();
 }
 
-#[test]
-fn exec_it_follows_the_pane_and_exits_with_the_shells_code() {
-    require_engine();
-    let (s, config) = shell_config("tty-exec");
+/// Starts a detached run of `config` whose main process idles, and a pane.
+fn idle_run(s: &Scratch, config: &str) -> Pane {
     let out = run(s
         .berth()
         .args(["run", "-d", "--runtime", "docker", "--name", s.name(), "-f"])
-        .arg(&config)
+        .arg(config)
         .args(["--", "tail", "-f", "/dev/null"]));
     assert!(out.status.success(), "run -d: {}", describe(&out));
-    let pane = Pane::start(&s, 90, 25);
-    save_terminal(&pane, &s);
+    let pane = Pane::start(s, 90, 25);
+    save_terminal(&pane, s);
+    pane
+}
+
+/// Starts `berth exec -it RUN sh` in the pane and waits for the shell's prompt.
+fn exec_shell(pane: &Pane, s: &Scratch) {
+    let prompts = pane.count(PROMPT);
     pane.type_line(&format!("berth exec -it {} sh; echo \"exec=$?\"", s.name()));
-    pane.wait_for(PROMPT);
+    pane.wait_for_more(PROMPT, prompts);
+}
+
+#[test]
+fn exec_it_follows_the_pane_and_exits_with_the_shells_code() {
+    require_engine();
+    // Through berth-init, the default exec path.
+    let (s, config) = shell_config("tty-exec");
+    let pane = idle_run(&s, &config);
+    exec_shell(&pane, &s);
     pane.retype_until("stty size", "25 90");
     pane.resize(64, 18);
     pane.retype_until("stty size", "18 64");
@@ -131,12 +149,36 @@ fn exec_it_follows_the_pane_and_exits_with_the_shells_code() {
     pane.wait_for("exec=6");
     assert_terminal_restored(&pane, &s, 20);
 
+    // berth-init hangs up what an exec started when its client leaves, so the
+    // detach keys go to the shell (its line editor takes ctrl-p for the
+    // previous line, which ctrl-c drops).
+    exec_shell(&pane, &s);
+    pane.retype_until("echo \"in-$((5+5))\"", "in-10");
+    pane.keys(&["C-p", "C-q", "C-c"]);
+    pane.retype_until("echo \"still-$((6+6))\"", "still-12");
+    assert!(!pane.screen().contains("detached"), "{}", pane.screen());
+    pane.type_line("exit 5");
+    pane.wait_for("exec=5");
+    assert_terminal_restored(&pane, &s, 30);
+}
+
+#[test]
+fn exec_it_through_the_engine_follows_the_pane_and_the_detach_keys_leave_it() {
+    require_engine();
+    let (s, config) = shell_config_with("tty-exec-engine", "init = false\n");
+    let pane = idle_run(&s, &config);
+    exec_shell(&pane, &s);
+    pane.retype_until("stty size", "25 90");
+    pane.resize(66, 19);
+    pane.retype_until("stty size", "19 66");
+    interrupt_a_sleep(&pane, &s);
+    pane.type_line("exit 6");
+    pane.wait_for("exec=6");
+    assert_terminal_restored(&pane, &s, 100);
+
     // The detach keys leave the exec's shell running, and berth exits 0.
-    let prompts = pane.count(PROMPT);
-    pane.type_line(&format!("berth exec -it {} sh; echo \"exec=$?\"", s.name()));
-    pane.wait_for_more(PROMPT, prompts);
-    pane.type_line("echo \"in-$((5+5))\"");
-    pane.wait_for("in-10");
+    exec_shell(&pane, &s);
+    pane.retype_until("echo \"in-$((5+5))\"", "in-10");
     pane.keys(&["C-p", "C-q"]);
     pane.wait_for("exec=0");
     assert!(
@@ -144,7 +186,7 @@ fn exec_it_follows_the_pane_and_exits_with_the_shells_code() {
         "{}",
         pane.screen()
     );
-    assert_terminal_restored(&pane, &s, 30);
+    assert_terminal_restored(&pane, &s, 110);
 }
 
 #[test]
@@ -280,6 +322,7 @@ fn each_attach_makes_a_full_screen_program_redraw() {
         let detaches = pane.count("detached from");
         pane.type_line(&format!("berth attach {}", s.name()));
         pane.wait_for_more("redraw-2", redraws);
+        pane.wait_for_raw();
         pane.keys(&["C-p", "C-q"]);
         pane.wait_for_more("detached from", detaches);
     }

@@ -31,8 +31,8 @@ pub async fn execute(args: AllowArgs) -> Result<u8, Error> {
                 revoked,
                 approved: None,
             }),
-            Format::Human if revoked => println!("revoked the approval of {}", path.display()),
-            Format::Human => println!("{} had no approval", path.display()),
+            Format::Human if revoked => crate::outln!("revoked the approval of {}", path.display()),
+            Format::Human => crate::outln!("{} had no approval", path.display()),
         }
         return Ok(0);
     }
@@ -53,19 +53,19 @@ pub async fn execute(args: AllowArgs) -> Result<u8, Error> {
             revoked: false,
             approved: (!plan.dangers.is_empty()).then_some(&approval),
         }),
-        Format::Human if plan.dangers.is_empty() => println!(
+        Format::Human if plan.dangers.is_empty() => crate::outln!(
             "nothing to approve: {} asks for nothing that weakens isolation on {}",
             path.display(),
             plan.runtime
         ),
         Format::Human => {
-            println!(
+            crate::outln!(
                 "approved for {} on {}, until the file changes:",
                 path.display(),
                 plan.runtime
             );
             for danger in &plan.dangers {
-                println!("  {danger}");
+                crate::outln!("  {danger}");
             }
         }
     }

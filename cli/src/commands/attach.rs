@@ -20,14 +20,16 @@ pub async fn execute(args: AttachArgs) -> Result<u8, Error> {
     let tty = runtime_core::labels::tty(&info.labels).unwrap_or(false);
     let input = match (args.no_stdin, tty) {
         (true, _) => Input::Closed,
-        (false, true) => Input::Terminal(args.detach_keys),
+        (false, true) => Input::Terminal(Some(args.detach_keys)),
         (false, false) => Input::Share,
     };
     let attaching = async {
         match &input {
-            Input::Terminal(keys) => runtime.attach_terminal(&info.id, true, keys).await,
+            Input::Terminal(Some(keys)) => runtime.attach_terminal(&info.id, true, keys).await,
             Input::Closed => runtime.attach(&info.id, false).await,
-            Input::Forward | Input::Share => runtime.attach(&info.id, true).await,
+            Input::Forward | Input::Share | Input::Terminal(None) => {
+                runtime.attach(&info.id, true).await
+            }
         }
     };
     let name = &info.name;

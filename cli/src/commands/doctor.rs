@@ -33,6 +33,8 @@ struct RuntimeReport {
     docker_modes: Vec<ModeReport>,
     /// Whether `[network] policy = "allowlist"` works, and its path.
     egress: EgressReport,
+    /// Who is PID 1 and how exec reaches a sandbox, as `berth plan` would say.
+    init: runtime_core::plan::InitPlan,
     /// What berth's self-test found: `None` when it passed or did not run.
     #[serde(skip_serializing_if = "Option::is_none")]
     self_test_failed: Option<String>,
@@ -44,9 +46,40 @@ struct EgressReport {
     detail: String,
 }
 
+/// The Docker engine's endpoint and how it was chosen.
+#[derive(Serialize)]
+struct EndpointReport {
+    /// The endpoint (`unix:///var/run/docker.sock`, `tcp://box:2376 (TLS)`,
+    /// `ssh://user@box`), or why none can be used.
+    address: String,
+    /// How it was chosen (`DOCKER_HOST`, a docker context, the default path).
+    source: Option<String>,
+    /// Whether it is on this host (host paths can be bind-mounted).
+    local: bool,
+}
+
+impl EndpointReport {
+    fn find() -> Self {
+        match runtime_docker::DockerRuntime::new().endpoint() {
+            Ok(chosen) => Self {
+                address: chosen.endpoint.to_string(),
+                source: Some(chosen.source.to_string()),
+                local: chosen.endpoint.is_local(),
+            },
+            Err(err) => Self {
+                address: err.to_string(),
+                source: None,
+                local: false,
+            },
+        }
+    }
+}
+
 #[derive(Serialize)]
 struct Report {
     host: HostFacts,
+    /// The Docker engine's endpoint.
+    endpoint: EndpointReport,
     /// The runtime `--runtime auto` would pick now, if any.
     auto: Option<RuntimeKind>,
     runtimes: Vec<RuntimeReport>,
@@ -60,12 +93,13 @@ pub async fn execute(args: DoctorArgs) -> Result<u8, Error> {
     let any = runtimes.iter().any(|r| r.available);
     let report = Report {
         host,
+        endpoint: EndpointReport::find(),
         auto,
         runtimes,
     };
     match args.format {
         Format::Json => render::json(&report),
-        Format::Human => print!("{}", human(&report)),
+        Format::Human => crate::out!("{}", human(&report)),
     }
     Ok(if any { 0 } else { crate::exit::UNAVAILABLE })
 }
@@ -97,12 +131,22 @@ fn report(p: &Probed, host: &HostFacts) -> RuntimeReport {
         implications,
         docker_modes,
         egress: egress_report(p, host),
+        init: init_report(p, host),
         self_test_failed: p
             .caps
             .functional
             .problem()
             .map(|(reason, fix)| format!("{reason}\n= fix: {fix}")),
     }
+}
+
+/// The init a minimal config gets, from the real resolver.
+fn init_report(p: &Probed, host: &HostFacts) -> runtime_core::plan::InitPlan {
+    let text = "[sandbox]\nimage = \"doctor\"\n";
+    Config::parse("<doctor>".as_ref(), text, PathBuf::from("/doctor"))
+        .and_then(|c| prepare(&c, &p.caps, host))
+        .map(|plan| plan.init)
+        .unwrap_or_default()
 }
 
 /// Resolves a minimal allowlist config with the real resolver, and for the Docker
@@ -173,6 +217,21 @@ fn human(report: &Report) -> String {
     let mut out = String::new();
     let host = &report.host;
     out.push_str(&format!("host      {}\n", host.os));
+    let endpoint = &report.endpoint;
+    match &endpoint.source {
+        Some(source) => {
+            let place = if endpoint.local {
+                ""
+            } else {
+                ", a remote engine: host paths are not on it"
+            };
+            out.push_str(&format!(
+                "endpoint  {} (from {source}{place})\n",
+                endpoint.address
+            ));
+        }
+        None => out.push_str(&format!("endpoint  unusable: {}\n", endpoint.address)),
+    }
     out.push_str(&format!(
         "socket    {}\n",
         host.socket
@@ -255,6 +314,7 @@ fn human(report: &Report) -> String {
         let mark = if r.egress.ok { "yes" } else { "no " };
         let detail = r.egress.detail.replace('\n', "\n                         ");
         out.push_str(&format!("  allowlist         {mark} {detail}\n"));
+        out.push_str(&format!("  init              {}\n", r.init));
     }
     out
 }

@@ -18,7 +18,7 @@ pub async fn execute(args: EgressArgs) -> Result<u8, Error> {
     };
     let mut stream = runtime.egress_log(run_id, &options).await?;
     if args.format == Format::Human {
-        println!("{}", header());
+        crate::outln!("{}", header());
     }
     let mut pending: Vec<u8> = Vec::new();
     let mut unreadable = 0usize;
@@ -28,9 +28,9 @@ pub async fn execute(args: EgressArgs) -> Result<u8, Error> {
         }
         match serde_json::from_slice::<AuditRecord>(line) {
             Ok(record) => match args.format {
-                Format::Human => println!("{}", row(&record)),
+                Format::Human => crate::outln!("{}", row(&record)),
                 Format::Json => {
-                    println!("{}", serde_json::to_string(&record).unwrap_or_default());
+                    crate::outln!("{}", serde_json::to_string(&record).unwrap_or_default());
                 }
             },
             Err(_) => unreadable += 1,

@@ -1,6 +1,7 @@
 //! `berth exec`: a command in a running sandbox, stdio byte-exact with -i.
 
-use runtime_core::{Error, ExecSpec, SandboxInfo, SandboxState};
+use runtime_core::terminal::DetachKeys;
+use runtime_core::{Error, ExecSpec, SandboxInfo, SandboxState, Session};
 
 use crate::signals::Interrupts;
 use crate::terminal::RawTerminal;
@@ -20,8 +21,6 @@ pub async fn execute(args: ExecArgs) -> Result<u8, Error> {
     for item in &args.env {
         env.extend(environment::Item::parse(item)?.resolve(from_berth));
     }
-    let (runtime, info) = backends::locate(args.runtime, &args.run).await?;
-    require_running(&info)?;
     let spec = ExecSpec {
         cmd: args.command,
         workdir: args.workdir,
@@ -30,20 +29,19 @@ pub async fn execute(args: ExecArgs) -> Result<u8, Error> {
         stdin: args.interactive,
         tty: args.tty,
     };
-    let input = stdio::Input::new(args.interactive, args.tty, args.detach_keys);
-    let starting = async {
-        match &input {
-            stdio::Input::Terminal(keys) => runtime.exec_terminal(&info.id, &spec, keys).await,
-            _ => runtime.exec(&info.id, &spec).await,
-        }
-    };
-    let session = tokio::select! {
-        session = starting => session?,
+    let keys = (args.interactive && args.tty).then_some(args.detach_keys);
+    let opened = tokio::select! {
+        opened = open(args.runtime, &args.run, &spec, keys.as_ref()) => opened?,
         signal = interrupts.recv() => return Ok(crate::exit::signalled(signal)),
     };
+    let input = stdio::Input::new(
+        args.interactive,
+        args.tty,
+        keys.filter(|_| opened.detachable),
+    );
     let raw = input.raw().then(RawTerminal::enter);
     let ended = tokio::select! {
-        ended = stdio::pump(session, input) => ended,
+        ended = stdio::pump(opened.session, input) => ended,
         signal = interrupts.recv() => Ok(stdio::Ended::Exited(i64::from(crate::exit::signalled(signal)))),
     };
     drop(raw);
@@ -52,11 +50,61 @@ pub async fn execute(args: ExecArgs) -> Result<u8, Error> {
         stdio::Ended::Detached => {
             stdio::note_below(format_args!(
                 "detached; the command keeps running in {}",
-                info.name
+                opened.name
             ));
             Ok(0)
         }
     }
+}
+
+/// A started exec.
+struct Opened {
+    session: Session,
+    /// The sandbox's name.
+    name: String,
+    /// Whether the command outlives the session, so the detach keys can leave
+    /// it: through the engine it does; through the run's init, a session that
+    /// ends hangs its process up, so the keys go to the program as any others.
+    detachable: bool,
+}
+
+/// Starts the exec: through the run's init when it serves this run (found in
+/// berth's own records, on an engine berth would talk to now, with no engine
+/// request at all), else through the engine that has the sandbox, which is told
+/// the detach keys of a terminal (`keys`).
+async fn open(
+    flag: Option<runtime_core::RuntimeChoice>,
+    name: &str,
+    spec: &ExecSpec,
+    keys: Option<&DetachKeys>,
+) -> Result<Opened, Error> {
+    let requested = backends::requested(flag)?;
+    if let Ok(store) = super::run_store()
+        && let Some(record) = runtime_core::init::find(&store, name)
+        && requested.is_none_or(|kind| kind == record.runtime)
+        && record
+            .endpoint
+            .as_ref()
+            .is_none_or(|engine| backends::engine_ids().contains(engine))
+        && let Some(session) = runtime_core::init::exec(&store, &record.run_id, spec).await?
+    {
+        return Ok(Opened {
+            session,
+            name: record.name,
+            detachable: false,
+        });
+    }
+    let (runtime, info) = backends::locate(flag, name).await?;
+    require_running(&info)?;
+    let session = match keys {
+        Some(keys) => runtime.exec_terminal(&info.id, spec, keys).await?,
+        None => runtime.exec(&info.id, spec).await?,
+    };
+    Ok(Opened {
+        session,
+        name: info.name,
+        detachable: keys.is_some(),
+    })
 }
 
 /// Refuses a sandbox that is not running, saying what it is and what to do,

@@ -48,7 +48,7 @@ pub async fn execute(args: GcArgs) -> Result<u8, Error> {
                 "removed"
             };
             if doomed.is_empty() {
-                println!("nothing to remove");
+                crate::outln!("nothing to remove");
             }
             for d in &doomed {
                 let mut parts = Vec::new();
@@ -68,10 +68,10 @@ pub async fn execute(args: GcArgs) -> Result<u8, Error> {
                     Some(name) => format!("{name} (run {}, {})", d.run_id, d.reason),
                     None => format!("run {} ({})", d.run_id, d.reason),
                 };
-                println!("{verb} {run}: {}", parts.join("; "));
+                crate::outln!("{verb} {run}: {}", parts.join("; "));
             }
             for k in &kept {
-                println!("left alone {} {} ({})", k.kind, k.name, k.reason);
+                crate::outln!("left alone {} {} ({})", k.kind, k.name, k.reason);
             }
         }
     }

@@ -148,7 +148,7 @@ pub fn mcp_config(args: &McpConfigArgs) -> Result<u8, Error> {
     server.extend(args.server.iter().cloned());
     let command = berth_command();
     match args.client {
-        Some(client) => println!("{}", entries(client, &name, &command, &server)),
+        Some(client) => crate::outln!("{}", entries(client, &name, &command, &server)),
         None => {
             for (client, place) in [
                 (
@@ -158,8 +158,8 @@ pub fn mcp_config(args: &McpConfigArgs) -> Result<u8, Error> {
                 (McpClient::Vscode, "VS Code (.vscode/mcp.json)"),
                 (McpClient::Goose, "goose (~/.config/goose/config.yaml)"),
             ] {
-                println!("# {place}");
-                println!("{}\n", entries(client, &name, &command, &server));
+                crate::outln!("# {place}");
+                crate::outln!("{}\n", entries(client, &name, &command, &server));
             }
         }
     }

@@ -14,18 +14,18 @@ pub async fn execute(args: PlanArgs) -> Result<u8, Error> {
     let plan = prepare(&config, &chosen.probed.caps, &chosen.host)?;
     match args.format {
         Format::Human => {
-            println!(
+            crate::outln!(
                 "plan for {} (runtime {}, chosen by {}; nothing is created)\n",
                 config.path.display(),
                 plan.runtime,
                 describe_selection(&chosen.selection)
             );
-            print!("{}", plan.summary());
-            println!("ttl       {}", describe_ttl(config.ttl()));
+            crate::out!("{}", plan.summary());
+            crate::outln!("ttl       {}", describe_ttl(config.ttl()));
             if !plan.dangers.is_empty() {
                 let kinds: std::collections::BTreeSet<&str> =
                     plan.dangers.iter().map(|d| d.kind.name()).collect();
-                println!(
+                crate::outln!(
                     "\nberth run refuses the dangers above until they are acknowledged: --allow {}, or `berth allow -f {}`",
                     kinds.into_iter().collect::<Vec<_>>().join(","),
                     config.path.display()

@@ -17,14 +17,19 @@ pub async fn execute(args: PsArgs) -> Result<u8, Error> {
     let flag = args.runtime;
     super::sweep_expired(flag).await;
     let mut all: Vec<SandboxInfo> = backends::list_all(flag, true).await?;
-    let corrupt = reconcile(&mut all, args.all)?;
+    let engines: Vec<String> = backends::search_runtimes(flag)?
+        .iter()
+        .map(|r| r.engine_id())
+        .collect();
+    let corrupt = reconcile(&mut all, &engines, args.all, args.all_endpoints)?;
     if !args.all {
         all.retain(|s| {
-            s.foreign.is_none()
-                && matches!(
-                    s.state,
-                    SandboxState::Running | SandboxState::Paused | SandboxState::Stopping
-                )
+            let running = matches!(
+                s.state,
+                SandboxState::Running | SandboxState::Paused | SandboxState::Stopping
+            );
+            let elsewhere = s.state == SandboxState::Unknown && s.status.starts_with(ELSEWHERE);
+            s.foreign.is_none() && (running || elsewhere)
         });
     }
     if let Some(want) = args.runtime.and_then(runtime_core::RuntimeChoice::kind) {
@@ -32,14 +37,21 @@ pub async fn execute(args: PsArgs) -> Result<u8, Error> {
     }
     all.sort_by(|a, b| b.created.cmp(&a.created).then(a.name.cmp(&b.name)));
     if args.quiet {
-        print!("{}", quiet(&all, &corrupt));
+        crate::out!("{}", quiet(&all, &corrupt));
         return Ok(0);
     }
+    let store = super::run_store().ok();
+    let exec_of = |s: &SandboxInfo| exec_path(store.as_ref(), s);
     match args.format {
         Format::Json => {
             let rows: Vec<Row<'_>> = all
                 .iter()
-                .map(Row::Sandbox)
+                .map(|s| {
+                    Row::Sandbox(SandboxRow {
+                        info: s,
+                        exec: exec_of(s),
+                    })
+                })
                 .chain(corrupt.iter().map(|c| Row::Corrupt(CorruptRow::new(c))))
                 .collect();
             render::json(&rows);
@@ -61,6 +73,7 @@ pub async fn execute(args: PsArgs) -> Result<u8, Error> {
                         s.oci_runtime.clone().unwrap_or_else(|| "-".to_owned()),
                         s.image.clone(),
                         s.state.to_string(),
+                        exec_of(s).unwrap_or("-").to_owned(),
                         ago(now.saturating_sub(s.created)),
                         match &s.foreign {
                             Some(reason) => format!("foreign, left alone: {reason}"),
@@ -76,16 +89,18 @@ pub async fn execute(args: PsArgs) -> Result<u8, Error> {
                         "-".to_owned(),
                         String::new(),
                         "corrupt".to_owned(),
+                        "-".to_owned(),
                         ago(now.saturating_sub(c.modified)),
                         CorruptRow::new(c).status,
                     ]
                 }))
                 .collect();
-            print!(
+            crate::out!(
                 "{}",
                 render::table(
                     &[
-                        "NAME", "RUN ID", "RUNTIME", "OCI", "IMAGE", "STATE", "CREATED", "STATUS"
+                        "NAME", "RUN ID", "RUNTIME", "OCI", "IMAGE", "STATE", "EXEC", "CREATED",
+                        "STATUS"
                     ],
                     &rows
                 )
@@ -99,8 +114,30 @@ pub async fn execute(args: PsArgs) -> Result<u8, Error> {
 #[derive(Serialize)]
 #[serde(untagged)]
 enum Row<'a> {
-    Sandbox(&'a SandboxInfo),
+    Sandbox(SandboxRow<'a>),
     Corrupt(CorruptRow<'a>),
+}
+
+/// A sandbox, with the path `berth exec` takes into it.
+#[derive(Serialize)]
+struct SandboxRow<'a> {
+    #[serde(flatten)]
+    info: &'a SandboxInfo,
+    /// `init` or `engine` for a running sandbox of berth's; `null` otherwise.
+    exec: Option<&'static str>,
+}
+
+/// The exec path into a running sandbox: `init` when its berth-init serves
+/// exec, `engine` otherwise; `None` for a stopped or foreign one.
+fn exec_path(
+    store: Option<&runtime_core::state::RunStore>,
+    s: &SandboxInfo,
+) -> Option<&'static str> {
+    if s.state != SandboxState::Running {
+        return None;
+    }
+    let (store, run_id) = (store?, s.run_id.as_ref()?);
+    Some(runtime_core::init::current_path(store, run_id).name())
 }
 
 /// A corrupt run record as `berth ps --all` lists it.
@@ -154,12 +191,47 @@ fn ago(secs: i64) -> String {
 /// whose container is gone is marked stopped, with why. With `all`, runs that exist
 /// only as records (failed launches, containers removed outside berth) are listed,
 /// and corrupt records (of runs not on the engine) are returned.
-fn reconcile(on_engine: &mut Vec<SandboxInfo>, all: bool) -> Result<Vec<CorruptRecord>, Error> {
+/// How the status of a run on another engine begins.
+const ELSEWHERE: &str = "on ";
+
+/// Records and the engine's listing, made to agree; only the records of runs on
+/// `engines` are judged against it. With `elsewhere`, runs of other engines are
+/// listed from their records.
+fn reconcile(
+    on_engine: &mut Vec<SandboxInfo>,
+    engines: &[String],
+    all: bool,
+    elsewhere: bool,
+) -> Result<Vec<CorruptRecord>, Error> {
     let store = super::run_store()?;
     let listing = store.list();
     let here = HostIdentity::current();
     let present: BTreeSet<RunId> = on_engine.iter().filter_map(|s| s.run_id.clone()).collect();
-    for record in listing.records {
+    let (records, others): (Vec<_>, Vec<_>) = listing
+        .records
+        .into_iter()
+        .partition(|r| r.endpoint.as_ref().is_none_or(|e| engines.contains(e)));
+    if elsewhere {
+        for record in others {
+            let engine = record.endpoint.clone().unwrap_or_default();
+            let engine = engine.strip_prefix("docker engine at ").unwrap_or(&engine);
+            on_engine.push(SandboxInfo {
+                id: record.container_id.clone().unwrap_or_default(),
+                name: record.name.clone(),
+                run_id: Some(record.run_id.clone()),
+                foreign: None,
+                runtime: record.runtime,
+                oci_runtime: None,
+                image: String::new(),
+                state: SandboxState::Unknown,
+                status: format!("{ELSEWHERE}{engine}: {} (its record)", record.state),
+                created: record.created_at(),
+                exit_code: record.exit_code,
+                labels: Default::default(),
+            });
+        }
+    }
+    for record in records {
         if present.contains(&record.run_id) {
             // The engine says how it is; a record that still says running learns
             // that the container exited (it died, or the engine restarted).

@@ -23,7 +23,7 @@ pub async fn execute(args: RmArgs) -> Result<u8, Error> {
                     .find(|r| r.name == *run || r.run_id == run.as_str())
                 {
                     store.remove(&record.run_id)?;
-                    println!("{} (run record only)", record.name);
+                    crate::outln!("{} (run record only)", record.name);
                     continue;
                 }
                 let corrupt = RunId::parse(run)
@@ -32,7 +32,7 @@ pub async fn execute(args: RmArgs) -> Result<u8, Error> {
                 match corrupt {
                     Some(bad) => {
                         store.remove(&bad.run_id)?;
-                        println!("{} (corrupt run record {})", bad.run_id, bad.path.display());
+                        crate::outln!("{} (corrupt run record {})", bad.run_id, bad.path.display());
                         continue;
                     }
                     None => return Err(Error::NotFound { what, name }),
@@ -51,14 +51,14 @@ pub async fn execute(args: RmArgs) -> Result<u8, Error> {
         store.remove(run_id)?;
         let extra = removed.networks.len() + removed.volumes.len();
         if extra > 0 {
-            println!(
+            crate::outln!(
                 "{} (and {} network(s), {} volume(s))",
                 info.name,
                 removed.networks.len(),
                 removed.volumes.len()
             );
         } else {
-            println!("{}", info.name);
+            crate::outln!("{}", info.name);
         }
     }
     Ok(0)

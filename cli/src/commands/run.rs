@@ -41,12 +41,12 @@ pub async fn execute(mut args: RunArgs) -> Result<u8, Error> {
     }
     if args.detach {
         let sandbox = interrupts.cancel_on_signal(&cancel, builder.detach(config.ttl()).start());
-        println!("{}", sandbox.await?.detach());
+        crate::outln!("{}", sandbox.await?.detach());
         return Ok(0);
     }
     let sandbox = interrupts
         .cancel_on_signal(&cancel, builder.create())
         .await?;
-    let input = stdio::Input::new(args.interactive, args.tty, args.detach_keys);
+    let input = stdio::Input::new(args.interactive, args.tty, Some(args.detach_keys));
     stdio::foreground(sandbox, &mut interrupts, input, args.rm).await
 }

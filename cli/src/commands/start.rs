@@ -16,7 +16,7 @@ pub async fn execute(args: StartArgs) -> Result<u8, Error> {
     for run in &args.runs {
         let (runtime, info) = backends::locate(flag, run).await?;
         runtime_core::restart::start_stopped(&*runtime, &info, &store).await?;
-        println!("{}", info.name);
+        crate::outln!("{}", info.name);
     }
     Ok(0)
 }
@@ -37,7 +37,7 @@ pub async fn restart(args: StopArgs) -> Result<u8, Error> {
             info.state = SandboxState::Exited;
         }
         runtime_core::restart::start_stopped(&*runtime, &info, &store).await?;
-        println!("{}", info.name);
+        crate::outln!("{}", info.name);
     }
     Ok(0)
 }

@@ -20,7 +20,7 @@ pub async fn execute(args: StopArgs) -> Result<u8, Error> {
             .stop(&info.id, Duration::from_secs(args.time))
             .await?;
         store.update(run_id, |r| r.transition(RunState::Stopped))?;
-        println!("{}", info.name);
+        crate::outln!("{}", info.name);
     }
     Ok(0)
 }

@@ -44,7 +44,7 @@ pub async fn execute(args: VersionArgs) -> Result<u8, Error> {
     };
     match args.format {
         Format::Json => render::json(&report),
-        Format::Human => print!("{}", human(&report)),
+        Format::Human => crate::out!("{}", human(&report)),
     }
     Ok(0)
 }

@@ -32,6 +32,7 @@ fn macos() -> HostFacts {
         paths: Default::default(),
         home: None,
         state_dir: None,
+        helper: None,
     }
 }
 

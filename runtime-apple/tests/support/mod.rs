@@ -234,6 +234,7 @@ pub fn macos() -> HostFacts {
         paths: Default::default(),
         home: None,
         state_dir: None,
+        helper: None,
     }
 }
 

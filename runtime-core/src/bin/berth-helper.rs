@@ -5,6 +5,10 @@
 //! decision to standard output, which the engine keeps as the sidecar's log and
 //! `berth egress RUN` reads back. Built statically (scripts/build-helper.sh), it
 //! runs as PID 1 of an image that holds nothing else.
+//!
+//! `berth-helper init -- COMMAND...` is a sandbox's PID 1 (`runtime_core::init`):
+//! bind-mounted read-only into the sandbox, it runs the command, reaps, forwards
+//! signals, and serves exec on the run's socket.
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::process::ExitCode;
@@ -18,15 +22,45 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
         Some("egress") if args.len() == 1 => egress(),
+        Some("init") => init(&args[1..]),
+        Some("init-exec") => match args.get(1..3) {
+            Some([mode, dashes]) if dashes == "--" => {
+                exit_code(runtime_core::init::server::exec_prepared(mode, &args[3..]))
+            }
+            _ => usage(),
+        },
         Some("selftest") if args.len() == 1 => selftest(),
         Some("--version") => {
             println!("berth-helper {}", env!("CARGO_PKG_VERSION"));
             ExitCode::SUCCESS
         }
-        _ => {
-            eprintln!("usage: berth-helper egress   (settings in ${SETTINGS_VAR}, as JSON)");
-            ExitCode::from(2)
+        _ => usage(),
+    }
+}
+
+fn usage() -> ExitCode {
+    eprintln!(
+        "usage: berth-helper egress   (settings in ${SETTINGS_VAR}, as JSON)\n       berth-helper init [--exec-dir DIR] -- COMMAND [ARG...]"
+    );
+    ExitCode::from(2)
+}
+
+fn exit_code(code: i32) -> ExitCode {
+    ExitCode::from(u8::try_from(code).unwrap_or(1))
+}
+
+/// `berth-helper init [--exec-dir DIR] -- COMMAND...`: the sandbox's PID 1 (see
+/// `runtime_core::init`).
+fn init(args: &[String]) -> ExitCode {
+    let (exec_dir, rest) = match args {
+        [flag, dir, rest @ ..] if flag == "--exec-dir" => (Some(dir.into()), rest),
+        rest => (None, rest),
+    };
+    match rest.split_first() {
+        Some((dashes, command)) if dashes == "--" => {
+            exit_code(runtime_core::init::server::run(exec_dir, command.to_vec()))
         }
+        _ => usage(),
     }
 }
 

@@ -37,6 +37,7 @@ fn host(cap_bounding_set: u64) -> HostFacts {
         paths: Default::default(),
         home: None,
         state_dir: None,
+        helper: Some("/usr/local/bin/berth-helper".into()),
     }
 }
 

@@ -37,6 +37,7 @@ pub fn plan(kind: RuntimeKind, image: &str) -> Plan {
             upstream_ca: None,
         },
         docker: DockerAccess::None,
+        init: runtime_core::plan::InitPlan::default(),
         security: Security {
             privileged: false,
             cap_drop: Vec::new(),
