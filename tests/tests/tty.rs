@@ -134,20 +134,29 @@ fn exec_shell(pane: &Pane, s: &Scratch) {
     pane.wait_for_more(PROMPT, prompts);
 }
 
+/// `berth exec -it RUN sh` in a pane of [`idle_run`]: the shell's `stty size`
+/// is the pane's and follows it, Ctrl-C interrupts a sleep, `exit 6` ends berth
+/// with 6, and the pane's terminal is as before (`marker` as for
+/// [`assert_terminal_restored`]).
+fn exec_shell_follows_the_pane_and_exits(pane: &Pane, s: &Scratch, marker: u32) {
+    exec_shell(pane, s);
+    pane.retype_until("stty size", "25 90");
+    pane.resize(64, 18);
+    pane.retype_until("stty size", "18 64");
+    interrupt_a_sleep(pane, s);
+    pane.type_line("exit 6");
+    pane.wait_for("exec=6");
+    assert_terminal_restored(pane, s, marker);
+    pane.resize(90, 25);
+}
+
 #[test]
 fn exec_it_follows_the_pane_and_exits_with_the_shells_code() {
     require_engine();
     // Through berth-init, the default exec path.
     let (s, config) = shell_config("tty-exec");
     let pane = idle_run(&s, &config);
-    exec_shell(&pane, &s);
-    pane.retype_until("stty size", "25 90");
-    pane.resize(64, 18);
-    pane.retype_until("stty size", "18 64");
-    interrupt_a_sleep(&pane, &s);
-    pane.type_line("exit 6");
-    pane.wait_for("exec=6");
-    assert_terminal_restored(&pane, &s, 20);
+    exec_shell_follows_the_pane_and_exits(&pane, &s, 20);
 
     // berth-init hangs up what an exec started when its client leaves, so the
     // detach keys go to the shell (its line editor takes ctrl-p for the
@@ -167,14 +176,7 @@ fn exec_it_through_the_engine_follows_the_pane_and_the_detach_keys_leave_it() {
     require_engine();
     let (s, config) = shell_config_with("tty-exec-engine", "init = false\n");
     let pane = idle_run(&s, &config);
-    exec_shell(&pane, &s);
-    pane.retype_until("stty size", "25 90");
-    pane.resize(66, 19);
-    pane.retype_until("stty size", "19 66");
-    interrupt_a_sleep(&pane, &s);
-    pane.type_line("exit 6");
-    pane.wait_for("exec=6");
-    assert_terminal_restored(&pane, &s, 100);
+    exec_shell_follows_the_pane_and_exits(&pane, &s, 100);
 
     // The detach keys leave the exec's shell running, and berth exits 0.
     exec_shell(&pane, &s);
