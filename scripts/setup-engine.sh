@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs and starts what berth's tests and examples need on a Debian host:
 # the Docker engine (docker.io), gVisor (runsc, registered with the engine),
-# busybox-static and debootstrap for building images locally, and openssl.
+# busybox-static and debootstrap for building images locally, openssl, and tmux.
 # Safe to run any number of times: each step checks before it acts.
 set -euo pipefail
 
@@ -22,6 +22,8 @@ install_packages() {
   command -v debootstrap >/dev/null 2>&1 || missing+=(debootstrap)
   # The egress tests make a throwaway TLS certificate with it.
   command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+  # The interactive tests drive berth through a terminal of their own.
+  command -v tmux >/dev/null 2>&1 || missing+=(tmux)
   if [ "${#missing[@]}" -gt 0 ]; then
     log "installing ${missing[*]}"
     DEBIAN_FRONTEND=noninteractive apt-get update -qq

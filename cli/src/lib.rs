@@ -10,6 +10,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use runtime_core::terminal::{DEFAULT_DETACH_KEYS, DetachKeys};
 use runtime_core::{Error, RuntimeChoice};
 
 mod backends;
@@ -18,9 +19,11 @@ mod consent;
 mod environment;
 pub mod exit;
 mod overrides;
+mod progress;
 mod render;
 mod signals;
 mod stdio;
+mod terminal;
 
 /// Run AI coding agents and their tools in isolated sandboxes.
 ///
@@ -52,6 +55,10 @@ pub enum Command {
     /// Run a command in a running sandbox. With -i, stdio is byte-exact: usable as
     /// an MCP client's stdio server command.
     Exec(ExecArgs),
+    /// Join a running sandbox's main process (a run started with `run -d`, `-it`
+    /// for a shell or an agent's TUI): its output, and your input with -i. The
+    /// detach keys leave it running.
+    Attach(AttachArgs),
     /// List berth's sandboxes.
     Ps(PsArgs),
     /// Print a run as JSON: its record and the engine's view of its sandbox.
@@ -84,6 +91,9 @@ pub enum Command {
     Completions(CompletionsArgs),
     /// Print berth's man page (roff), generated from this CLI.
     Man,
+    /// Print the JSON Schema of berth.toml, generated from the config types, for
+    /// editors that complete and check TOML (taplo, Even Better TOML).
+    Schema,
 }
 
 /// `berth init`.
@@ -261,9 +271,16 @@ pub struct RunArgs {
     /// Allocate a TTY.
     #[arg(short = 't', long)]
     tty: bool,
+    /// The keys that detach from a run with -it and leave it running (a
+    /// comma-separated sequence, each key a character or ctrl-X).
+    #[arg(long, value_name = "KEYS", default_value = DEFAULT_DETACH_KEYS)]
+    detach_keys: DetachKeys,
     /// Remove the sandbox and everything it created when it exits.
     #[arg(long)]
     rm: bool,
+    /// Say nothing while launching (image builds, swept runs); warnings still.
+    #[arg(short = 'q', long)]
+    quiet: bool,
     /// Accept dangers the plan lists, for this run (repeat or separate with
     /// commas): docker-host, dind, capability, sensitive-path, host-secret.
     /// `berth plan` lists a config's dangers; `berth allow` accepts them for one
@@ -306,6 +323,10 @@ pub struct ExecArgs {
     /// Allocate a TTY.
     #[arg(short = 't', long)]
     tty: bool,
+    /// The keys that detach from the command with -it and leave it running (a
+    /// comma-separated sequence, each key a character or ctrl-X).
+    #[arg(long, value_name = "KEYS", default_value = DEFAULT_DETACH_KEYS)]
+    detach_keys: DetachKeys,
     /// Working directory inside the sandbox.
     #[arg(short = 'w', long = "workdir", value_name = "DIR")]
     workdir: Option<String>,
@@ -335,6 +356,24 @@ pub struct ExecArgs {
         value_name = "CMD"
     )]
     command: Vec<String>,
+}
+
+/// `berth attach`.
+#[derive(Debug, Args)]
+pub struct AttachArgs {
+    /// Do not forward stdin (only watch the output).
+    #[arg(long)]
+    no_stdin: bool,
+    /// The keys that detach and leave the run running, when it has a terminal (a
+    /// comma-separated sequence, each key a character or ctrl-X).
+    #[arg(long, value_name = "KEYS", default_value = DEFAULT_DETACH_KEYS)]
+    detach_keys: DetachKeys,
+    /// The runtime to look in [default: every available one].
+    #[arg(long, value_parser = runtime_choice())]
+    runtime: Option<RuntimeChoice>,
+    /// The run: name, run id or id.
+    #[arg(value_name = "RUN")]
+    run: String,
 }
 
 /// `berth ps`.

@@ -1,15 +1,17 @@
-//! SIGINT and SIGTERM as a future, so a launch or attach can be abandoned and torn
-//! down instead of leaving debris.
+//! SIGINT, SIGTERM and SIGHUP as a future, so a launch or attach can be abandoned
+//! and torn down instead of leaving debris (SIGHUP: the terminal closed under an
+//! interactive run, which then goes as it would on SIGTERM).
 
 use std::future::Future;
 
 use runtime_core::launch::{Cancellation, Signal as Stop};
 use tokio::signal::unix::{Signal, SignalKind, signal};
 
-/// Listens for SIGINT and SIGTERM from the moment it is created.
+/// Listens for SIGINT, SIGTERM and SIGHUP from the moment it is created.
 pub struct Interrupts {
     int: Option<Signal>,
     term: Option<Signal>,
+    hup: Option<Signal>,
 }
 
 impl Interrupts {
@@ -19,6 +21,10 @@ impl Interrupts {
         Self {
             int: signal(SignalKind::interrupt()).ok(),
             term: signal(SignalKind::terminate()).ok(),
+            // Started under nohup (SIGHUP ignored), berth keeps ignoring it.
+            hup: (!hangup_ignored())
+                .then(|| signal(SignalKind::hangup()).ok())
+                .flatten(),
         }
     }
 
@@ -53,6 +59,37 @@ impl Interrupts {
         tokio::select! {
             () = next(&mut self.int) => Stop::Interrupt,
             () = next(&mut self.term) => Stop::Terminate,
+            () = next(&mut self.hup) => Stop::Hangup,
         }
+    }
+}
+
+/// Whether this process was started with SIGHUP ignored (as `nohup` starts a
+/// program), read from the kernel's `SigIgn` mask in /proc/self/status; false
+/// where there is none to read.
+fn hangup_ignored() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .as_deref()
+        .and_then(ignored_mask)
+        .is_some_and(|mask| mask & (1 << (nix::sys::signal::Signal::SIGHUP as u32 - 1)) != 0)
+}
+
+/// The `SigIgn` mask of a /proc/PID/status text.
+fn ignored_mask(status: &str) -> Option<u64> {
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("SigIgn:"))
+        .and_then(|hex| u64::from_str_radix(hex.trim(), 16).ok())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_ignored_mask_is_read_from_the_status_text() {
+        let status =
+            "Name:\tberth\nSigBlk:\t0000000000000000\nSigIgn:\t0000000000000001\nSigCgt:\t0\n";
+        assert_eq!(super::ignored_mask(status), Some(1));
+        assert_eq!(super::ignored_mask("Name:\tberth\n"), None);
     }
 }

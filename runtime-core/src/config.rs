@@ -24,6 +24,11 @@ pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
         .collect()
 }
 
+#[cfg(feature = "schema")]
+mod schema;
+#[cfg(feature = "schema")]
+pub use schema::json_schema;
+
 /// The name berth looks for when no `-f` is given.
 pub const DEFAULT_FILE_NAME: &str = "berth.toml";
 
@@ -43,6 +48,7 @@ pub struct Config {
 }
 
 /// The tables of `berth.toml`.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct ConfigFile {
@@ -54,6 +60,7 @@ pub(crate) struct ConfigFile {
     pub(crate) workspace: Option<WorkspaceConfig>,
     /// `[env]`: literal environment values.
     #[serde(default)]
+    #[cfg_attr(feature = "schema", schemars(with = "BTreeMap<String, String>"))]
     pub(crate) env: BTreeMap<Spanned<String>, String>,
     /// `[secrets]`: names whose values come from the host environment at launch.
     #[serde(default)]
@@ -73,25 +80,37 @@ pub(crate) struct ConfigFile {
 }
 
 /// `[sandbox]`.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct SandboxConfig {
     /// Base name for runs of this sandbox (default: the config directory's name).
+    #[cfg_attr(feature = "schema", schemars(with = "Option<String>"))]
     pub(crate) name: Option<Spanned<String>>,
     /// Image reference to run (exclusive with `build`).
+    #[cfg_attr(feature = "schema", schemars(with = "Option<String>"))]
     pub(crate) image: Option<Spanned<String>>,
     /// Build the image from a Dockerfile instead (exclusive with `image`).
+    #[cfg_attr(feature = "schema", schemars(with = "Option<BuildConfig>"))]
     pub(crate) build: Option<Spanned<BuildConfig>>,
     /// Command and arguments; the image's default when absent.
+    #[cfg_attr(feature = "schema", schemars(with = "Option<Vec<String>>"))]
     pub(crate) command: Option<Spanned<Vec<String>>>,
     /// Working directory inside the sandbox (absolute).
+    #[cfg_attr(feature = "schema", schemars(with = "Option<String>"))]
     pub(crate) workdir: Option<Spanned<String>>,
     /// User inside the sandbox: `name`, `uid` or `uid:gid`.
+    #[cfg_attr(feature = "schema", schemars(with = "Option<String>"))]
     pub(crate) user: Option<Spanned<String>>,
     /// Preferred runtime; `--runtime` overrides it.
+    #[cfg_attr(feature = "schema", schemars(with = "Option<RuntimeChoice>"))]
     pub(crate) runtime: Option<Spanned<RuntimeChoice>>,
     /// How long a detached run may live; `berth gc` (and the next berth command)
     /// removes it after that.
+    #[cfg_attr(
+        feature = "schema",
+        schemars(with = "Option<crate::duration::HumanDuration>")
+    )]
     pub(crate) ttl: Option<Spanned<crate::duration::HumanDuration>>,
     /// berth-init as the sandbox's PID 1 and exec server (default true where the
     /// runtime supports it); `false` keeps the engine's init and exec.
@@ -99,6 +118,7 @@ pub(crate) struct SandboxConfig {
 }
 
 /// `[sandbox.build]`.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct BuildConfig {
@@ -114,14 +134,17 @@ pub(crate) struct BuildConfig {
 }
 
 /// `[workspace]`.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct WorkspaceConfig {
     /// Host directory, relative to the config file (default `.`).
     #[serde(default = "default_workspace_path")]
+    #[cfg_attr(feature = "schema", schemars(with = "PathBuf"))]
     pub(crate) path: Spanned<PathBuf>,
     /// Where it appears inside the sandbox (default `/workspace`).
     #[serde(default = "default_mount")]
+    #[cfg_attr(feature = "schema", schemars(with = "String"))]
     pub(crate) mount: Spanned<String>,
     /// Mount it read-only.
     #[serde(default)]
@@ -156,15 +179,18 @@ pub(crate) struct SecretsConfig {
 }
 
 /// `[secrets.NAME]`.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct BoundSecretConfig {
     /// The hosts (`host[:port]`, a leading `*.` for subdomains) whose requests get
     /// the value.
+    #[cfg_attr(feature = "schema", schemars(with = "Vec<String>"))]
     pub(crate) hosts: Vec<Spanned<String>>,
     /// A file holding the value (read at launch, trailing newline dropped),
     /// instead of berth's environment.
     #[serde(default)]
+    #[cfg_attr(feature = "schema", schemars(with = "Option<PathBuf>"))]
     pub(crate) file: Option<Spanned<PathBuf>>,
 }
 
@@ -258,21 +284,26 @@ fn yes() -> bool {
 }
 
 /// `[network]`.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct NetworkConfig {
     /// Egress policy.
-    #[serde(default = "unspanned")]
+    #[serde(default = "unspanned::<NetworkPolicy>")]
+    #[cfg_attr(feature = "schema", schemars(with = "NetworkPolicy"))]
     pub(crate) policy: Spanned<NetworkPolicy>,
     /// `host[:port]` entries, for `policy = "allowlist"`.
     #[serde(default)]
+    #[cfg_attr(feature = "schema", schemars(with = "Vec<String>"))]
     pub(crate) allow: Vec<Spanned<String>>,
     /// Static name entries for the egress proxy (`name = "IP"`), like `--add-host`.
     #[serde(default)]
+    #[cfg_attr(feature = "schema", schemars(with = "BTreeMap<String, String>"))]
     pub(crate) hosts: BTreeMap<Spanned<String>, Spanned<String>>,
     /// A PEM file of extra certificate authorities the egress proxy trusts for the
     /// upstreams of bound secrets, besides the host's store.
     #[serde(default)]
+    #[cfg_attr(feature = "schema", schemars(with = "Option<PathBuf>"))]
     pub(crate) upstream_ca: Option<Spanned<PathBuf>>,
     /// With `policy = "open"`, join the berth-owned network shared by every run
     /// (default true); false joins the engine's default bridge (`docker0`).
@@ -281,6 +312,7 @@ pub(crate) struct NetworkConfig {
 }
 
 /// Egress policy.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum NetworkPolicy {
@@ -304,15 +336,19 @@ impl fmt::Display for NetworkPolicy {
 }
 
 /// `[resources]`.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct ResourcesConfig {
     /// CPUs (fractional allowed), or `"unlimited"`; a default applies when absent.
+    #[cfg_attr(feature = "schema", schemars(with = "Option<Limit<f64>>"))]
     pub(crate) cpus: Option<Spanned<Limit<f64>>>,
     /// Memory, such as `"4GiB"` or `"512MiB"`, or `"unlimited"`; a default applies
     /// when absent.
+    #[cfg_attr(feature = "schema", schemars(with = "Option<Limit<ByteSize>>"))]
     pub(crate) memory: Option<Spanned<Limit<ByteSize>>>,
     /// Maximum number of processes (default 1024 where the runtime supports it).
+    #[cfg_attr(feature = "schema", schemars(with = "Option<i64>"))]
     pub(crate) pids: Option<Spanned<i64>>,
 }
 
@@ -388,15 +424,18 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for Limit<T> {
 }
 
 /// `[docker]`.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct DockerConfig {
     /// Whether and how the agent gets Docker.
-    #[serde(default = "unspanned")]
+    #[serde(default = "unspanned::<DockerMode>")]
+    #[cfg_attr(feature = "schema", schemars(with = "DockerMode"))]
     pub(crate) mode: Spanned<DockerMode>,
 }
 
 /// How the agent gets Docker.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum DockerMode {
@@ -420,11 +459,13 @@ impl fmt::Display for DockerMode {
 }
 
 /// `[security]`: loosen the hardened defaults, one deliberate key at a time.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct SecurityConfig {
     /// Capabilities to keep (all others are dropped), such as `"CHOWN"`.
     #[serde(default)]
+    #[cfg_attr(feature = "schema", schemars(with = "Vec<String>"))]
     pub(crate) cap_add: Vec<Spanned<String>>,
     /// Set `no-new-privileges` (default true).
     #[serde(default = "yes")]

@@ -35,6 +35,8 @@ pub(crate) const DOCKER_MODE: &str = "berth.docker-mode";
 pub const OWNER_PID: &str = "berth.owner-pid";
 /// `true` when the run was started with `-d` and outlives its berth process.
 pub const DETACHED: &str = "berth.detached";
+/// `true` when the run's main process has a terminal (`run -t`).
+pub const TTY: &str = "berth.tty";
 /// When a detached run's TTL expires, seconds since the Unix epoch, or [`NEVER`].
 pub const EXPIRES: &str = "berth.expires";
 /// Where the launching berth process ran: `<boot id>/<pid namespace inode>`
@@ -91,6 +93,16 @@ pub struct RunLabels {
     pub detached: Option<bool>,
     /// When its TTL expires.
     pub expires: Expiry,
+}
+
+/// Whether a run's main process has a terminal, as its [`TTY`] label says; `None`
+/// when the label is missing (a run from before it was written) or not understood.
+pub fn tty(labels: &BTreeMap<String, String>) -> Option<bool> {
+    match labels.get(TTY).map(String::as_str) {
+        Some("true") => Some(true),
+        Some("false") => Some(false),
+        _ => None,
+    }
 }
 
 /// Whose a resource carrying `berth.managed-by=berth` is.

@@ -24,6 +24,8 @@ pub enum Signal {
     Interrupt,
     /// SIGTERM.
     Terminate,
+    /// SIGHUP: the terminal berth ran in went away.
+    Hangup,
 }
 
 impl Signal {
@@ -32,14 +34,16 @@ impl Signal {
         match self {
             Self::Interrupt => "SIGINT",
             Self::Terminate => "SIGTERM",
+            Self::Hangup => "SIGHUP",
         }
     }
 
-    /// The signal's number: 2 for SIGINT, 15 for SIGTERM.
+    /// The signal's number: 2 for SIGINT, 15 for SIGTERM, 1 for SIGHUP.
     pub fn number(self) -> u8 {
         match self {
             Self::Interrupt => 2,
             Self::Terminate => 15,
+            Self::Hangup => 1,
         }
     }
 }

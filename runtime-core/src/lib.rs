@@ -56,6 +56,7 @@ pub mod labels;
 pub mod launch;
 pub mod owner;
 pub mod plan;
+pub mod progress;
 pub mod reference;
 pub mod resolve;
 pub mod restart;
@@ -65,6 +66,7 @@ pub mod sandbox;
 pub mod select;
 pub mod size;
 pub mod state;
+pub mod terminal;
 mod validate;
 
 pub use capabilities::{

@@ -21,6 +21,7 @@ use crate::host::{EngineFacts, HostEnv, HostFacts, SocketFacts};
 use crate::owner::HostIdentity;
 use crate::plan::{ImageSource, Plan};
 use crate::run_id::RunId;
+use crate::terminal::DetachKeys;
 
 /// A chunk of a process's output.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,7 +41,9 @@ pub type InputSink = Pin<Box<dyn AsyncWrite + Send>>;
 /// Resolves to an exit code once the output stream has ended.
 pub type ExitFuture = Pin<Box<dyn Future<Output = Result<i64, Error>> + Send>>;
 
-/// Receives progress lines during long waits (image builds).
+/// Receives progress lines during long waits (image builds): a build's start,
+/// the steps that run and its end are [`crate::progress::BuildNote`]s, its own
+/// output lines are marked ([`crate::progress::output_line`]).
 pub type Progress<'a> = &'a (dyn Fn(&str) + Send + Sync);
 
 /// What a backend's probe found.
@@ -175,7 +178,7 @@ impl<'a> CreateSpec<'a> {
     }
 
     /// Every label the run's resources carry: the plan's, the run id, the owner
-    /// and where it runs, detached or not, and the TTL. Each `berth.*` label berth
+    /// and where it runs, detached or not, with a terminal or not, and the TTL. Each `berth.*` label berth
     /// reads later is always written (with [`labels::NEVER`] or [`labels::UNKNOWN`]
     /// when there is nothing to say), so an image's own `LABEL`s, which the engine
     /// copies onto the container, cannot set them.
@@ -197,6 +200,7 @@ impl<'a> CreateSpec<'a> {
                 .map_or_else(|| labels::UNKNOWN.to_owned(), ToString::to_string),
         );
         out.insert(labels::DETACHED.to_owned(), self.detached.to_string());
+        out.insert(labels::TTY.to_owned(), self.tty.to_string());
         out.insert(
             labels::EXPIRES.to_owned(),
             labels::Expiry::label(self.expires_at),
@@ -474,12 +478,44 @@ pub trait Runtime: Send + Sync {
     /// main process's exit code.
     async fn attach(&self, id: &str, stdin: bool) -> Result<Session, Error>;
 
+    /// Attaches as [`Runtime::attach`] does, to a sandbox whose main process has
+    /// a terminal, for a client that watches what the person types for `detach`
+    /// (a [`DetachScanner`]) and leaves when it comes. An engine that has an escape
+    /// sequence of its own (Docker's, ctrl-p ctrl-q unless told otherwise) is told
+    /// to use `detach`, so it never acts on a sequence the client passed on; if it
+    /// does read a whole one, it ends the output with the process still running.
+    /// The default, for backends without such a sequence, is [`Runtime::attach`].
+    ///
+    /// [`DetachScanner`]: crate::terminal::DetachScanner
+    async fn attach_terminal(
+        &self,
+        id: &str,
+        stdin: bool,
+        detach: &DetachKeys,
+    ) -> Result<Session, Error> {
+        let _ = detach;
+        self.attach(id, stdin).await
+    }
+
     /// Waits for the main process to exit and returns its exit code.
     async fn wait(&self, id: &str) -> Result<i64, Error>;
 
     /// Runs a command inside a running sandbox. With `stdin` and no `tty`, bytes
     /// pass through unchanged in both directions.
     async fn exec(&self, id: &str, spec: &ExecSpec) -> Result<Session, Error>;
+
+    /// Runs a command with a terminal as [`Runtime::exec`] does, for a client that
+    /// watches for `detach` as [`Runtime::attach_terminal`] says. The default, for
+    /// backends without an escape sequence of their own, is [`Runtime::exec`].
+    async fn exec_terminal(
+        &self,
+        id: &str,
+        spec: &ExecSpec,
+        detach: &DetachKeys,
+    ) -> Result<Session, Error> {
+        let _ = detach;
+        self.exec(id, spec).await
+    }
 
     /// The main process's output.
     async fn logs(&self, id: &str, options: &LogOptions) -> Result<OutputStream, Error>;

@@ -37,6 +37,7 @@ use crate::plan::Plan;
 use crate::run_id::RunId;
 use crate::runtime::{CreateSpec, ExecSpec, LogOptions, OutputStream, Removed, Runtime, Session};
 use crate::state::{self, RunRecord, RunState, RunStore};
+use crate::terminal::DetachKeys;
 
 /// How long a cancelled launch may take to finish the request it has in flight.
 const CANCEL_BOUND: Duration = Duration::from_secs(60);
@@ -56,6 +57,7 @@ pub struct Builder<'a> {
     env: Option<Vec<(String, String)>>,
     stdin: bool,
     tty: bool,
+    detach_keys: Option<DetachKeys>,
     detach: Option<Option<Duration>>,
     sweep: bool,
     progress: Option<Arc<ProgressFn>>,
@@ -99,6 +101,14 @@ impl<'a> Builder<'a> {
     /// Gives the main process a terminal.
     pub fn tty(mut self, tty: bool) -> Self {
         self.tty = tty;
+        self
+    }
+
+    /// With a terminal, a person's way out that leaves the main process running:
+    /// [`Sandbox::attach`] tells the engine to use `keys` as its own escape
+    /// sequence ([`Runtime::attach_terminal`]), for a client that watches for them.
+    pub fn detach_keys(mut self, keys: DetachKeys) -> Self {
+        self.detach_keys = Some(keys);
         self
     }
 
@@ -223,6 +233,7 @@ impl<'a> Builder<'a> {
             name: spec.name.clone(),
             id: String::new(),
             stdin: self.stdin,
+            terminal: self.detach_keys.filter(|_| self.tty),
             detached,
             owned: true,
             progress: progress.clone(),
@@ -287,6 +298,8 @@ pub struct Sandbox {
     name: String,
     id: String,
     stdin: bool,
+    /// The detach keys of a main process with a terminal, when the builder gave some.
+    terminal: Option<DetachKeys>,
     detached: bool,
     /// Whether the handle still owns the run: dropping it then removes the run.
     owned: bool,
@@ -318,6 +331,7 @@ impl Sandbox {
             env: None,
             stdin: false,
             tty: false,
+            detach_keys: None,
             detach: None,
             sweep: true,
             progress: None,
@@ -345,9 +359,17 @@ impl Sandbox {
         &self.runtime
     }
 
-    /// Attaches to the main process (with stdin when the builder asked for it).
+    /// Attaches to the main process (with stdin when the builder asked for it;
+    /// with its detach keys, for a terminal, when it gave some).
     pub async fn attach(&self) -> Result<Session, Error> {
-        self.runtime.attach(&self.id, self.stdin).await
+        match &self.terminal {
+            Some(keys) => {
+                self.runtime
+                    .attach_terminal(&self.id, self.stdin, keys)
+                    .await
+            }
+            None => self.runtime.attach(&self.id, self.stdin).await,
+        }
     }
 
     /// Starts a created sandbox.

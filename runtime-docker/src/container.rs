@@ -208,7 +208,8 @@ pub(crate) fn container_body(
         labels: Some(run_labels(spec)),
         tty: Some(spec.tty),
         open_stdin: Some(spec.stdin),
-        stdin_once: Some(spec.stdin),
+        // A detached run's stdin stays open when an attach leaves (docker run -d -i).
+        stdin_once: Some(spec.stdin && !spec.detached),
         attach_stdin: Some(spec.stdin),
         attach_stdout: Some(true),
         attach_stderr: Some(true),

@@ -17,6 +17,7 @@ use bollard::query_parameters::BuildImageOptionsBuilder;
 use bytes::Bytes;
 use futures::StreamExt;
 use runtime_core::plan::ImageSource;
+use runtime_core::progress::{BuildNote, output_line};
 use runtime_core::runtime::Progress;
 use tokio::sync::mpsc;
 
@@ -96,7 +97,10 @@ pub(crate) async fn build(
     progress: Progress<'_>,
 ) -> Result<(), DockerError> {
     progress(&format!(
-        "building {tag} from {} (context {})",
+        "{} from {} (context {})",
+        BuildNote::Started {
+            tag: tag.to_owned()
+        },
         dockerfile.display(),
         context.display()
     ));
@@ -163,6 +167,9 @@ pub(crate) async fn build(
         // Dropping the stream drops the request body: a packer still writing stops.
     }
     output.flush(progress);
+    if outcome.is_ok() {
+        progress(&output.finished(tag).to_string());
+    }
     let packed = packer.await.map_err(|join| DockerError::Context {
         path: context.to_owned(),
         source: io::Error::other(join.to_string()),
@@ -179,11 +186,21 @@ pub(crate) async fn build(
     }
 }
 
-/// Build output: complete lines go to progress, the last few are kept for errors.
+/// Build output, read as the engine's classic builder writes it: a step that
+/// runs becomes a [`BuildNote::Step`] and its output lines follow (marked as
+/// output); a step taken from the cache, and the builder's own chatter, are not
+/// passed on, so a fully cached build says nothing until it is finished. The
+/// last lines, chatter included, are kept for the error of a failed build.
 #[derive(Debug, Default)]
 struct BuildOutput {
     partial: String,
     last: VecDeque<String>,
+    /// The step that began last, until it turns out to run or to be cached.
+    pending: Option<BuildNote>,
+    /// How many steps the build has (from its step lines).
+    total: u32,
+    /// How many of them ran.
+    ran: u32,
 }
 
 impl BuildOutput {
@@ -214,11 +231,62 @@ impl BuildOutput {
         if line.trim().is_empty() {
             return;
         }
-        progress(line);
         if self.last.len() == LAST_LINES {
             self.last.pop_front();
         }
         self.last.push_back(line.to_owned());
+        if let Some(step) = step(line) {
+            if let BuildNote::Step { total, .. } = &step {
+                self.total = *total;
+            }
+            self.pending = Some(step);
+            return;
+        }
+        if let Some(result) = line.trim_start().strip_prefix("---> ") {
+            if result == "Using cache" {
+                self.pending = None;
+            } else if result.starts_with("Running in ") {
+                self.run_pending(progress);
+            } else if self.pending.as_ref().is_some_and(
+                |s| matches!(s, BuildNote::Step { what, .. } if !what.starts_with("FROM")),
+            ) {
+                // A step that made a layer without a container (COPY, ADD).
+                self.run_pending(progress);
+            } else {
+                self.pending = None;
+            }
+            return;
+        }
+        const CHATTER: [&str; 4] = [
+            "Sending build context to",
+            "Removing intermediate container",
+            "Successfully built",
+            "Successfully tagged",
+        ];
+        if CHATTER.iter().any(|c| line.starts_with(c)) {
+            return;
+        }
+        // Output comes after its step ran; output with no step before it
+        // (a warning of the builder's) is passed on as it is.
+        self.run_pending(progress);
+        progress(&output_line(line));
+    }
+
+    /// Notes the pending step as one that runs.
+    fn run_pending(&mut self, progress: Progress<'_>) {
+        if let Some(step) = self.pending.take() {
+            self.ran += 1;
+            progress(&step.to_string());
+        }
+    }
+
+    /// The note of a build that succeeded.
+    fn finished(&self, tag: &str) -> BuildNote {
+        BuildNote::Finished {
+            tag: tag.to_owned(),
+            total: self.total,
+            ran: self.ran,
+        }
     }
 
     fn flush(&mut self, progress: Progress<'_>) {
@@ -236,6 +304,18 @@ impl BuildOutput {
             },
         }
     }
+}
+
+/// The step a line of the classic builder begins (`Step 2/5 : RUN make`).
+fn step(line: &str) -> Option<BuildNote> {
+    let rest = line.strip_prefix("Step ")?;
+    let (counts, what) = rest.split_once(" : ")?;
+    let (number, total) = counts.split_once('/')?;
+    Some(BuildNote::Step {
+        number: number.parse().ok()?,
+        total: total.parse().ok()?,
+        what: what.to_owned(),
+    })
 }
 
 /// A blocking writer that sends chunks into the request body's channel.
@@ -298,40 +378,89 @@ mod tests {
 
     use super::*;
 
-    #[test]
-    fn output_is_split_into_lines_and_the_last_ones_are_kept() {
+    /// The progress lines of a build whose engine wrote `chunks`, and its end.
+    fn progress_of(chunks: &[&str]) -> (Vec<String>, BuildOutput) {
         let seen = Mutex::new(Vec::<String>::new());
         let progress = |line: &str| seen.lock().expect("lock").push(line.to_owned());
         let mut output = BuildOutput::default();
-        let info = |text: &str| BuildInfo {
-            stream: Some(text.to_owned()),
-            ..Default::default()
-        };
-        assert!(
-            output
-                .take(&info("Step 1/2 : FROM scratch\n"), &progress)
-                .is_none()
-        );
-        assert!(
-            output
-                .take(&info(" ---> Running in 1a"), &progress)
-                .is_none()
-        );
-        assert!(output.take(&info("bc\r\npartial"), &progress).is_none());
-        let err = output.failed("t:1", "boom\n".to_owned(), &progress);
+        for chunk in chunks {
+            let info = BuildInfo {
+                stream: Some((*chunk).to_owned()),
+                ..Default::default()
+            };
+            assert!(output.take(&info, &progress).is_none());
+        }
+        output.flush(&progress);
+        let lines = seen.into_inner().expect("lock");
+        (lines, output)
+    }
+
+    #[test]
+    fn a_fully_cached_build_notes_nothing_but_its_end() {
+        let (lines, output) = progress_of(&[
+            "Sending build context to Docker daemon  2.048kB\r\n",
+            "Step 1/3 : FROM busybox\n ---> 3d3578b6292e\n",
+            "Step 2/3 : COPY . /srv\n ---> Using cache\n ---> 1a2b\n",
+            "Step 3/3 : RUN make\n ---> Using cache\n ---> 3c4d\n",
+            "Successfully built 3c4d\nSuccessfully tagged t:1\n",
+        ]);
+        assert!(lines.is_empty(), "{lines:?}");
         assert_eq!(
-            *seen.lock().expect("lock"),
+            output.finished("t:1").to_string(),
+            "t:1 is up to date: all 3 steps cached"
+        );
+    }
+
+    #[test]
+    fn steps_that_run_are_noted_with_their_output() {
+        let (lines, output) = progress_of(&[
+            "Step 1/4 : FROM busybox\n ---> 3d3578b6292e\n",
+            "Step 2/4 : COPY . /srv\n ---> 5e6f\n",
+            "Step 3/4 : ENV A=1\n ---> Using cache\n ---> 7a8b\n",
+            "Step 4/4 : RUN make\n ---> Running in 1a",
+            "bc\r\nbuilding all\nstep 1: done\n",
+            "Removing intermediate container 1abc\n ---> 9c0d\n",
+            "Successfully built 9c0d\npartial",
+        ]);
+        assert_eq!(
+            lines,
             [
-                "Step 1/2 : FROM scratch",
-                " ---> Running in 1abc",
-                "partial"
+                "step 2/4: COPY . /srv",
+                "step 4/4: RUN make",
+                "| building all",
+                "| step 1: done",
+                "| partial",
             ]
         );
+        assert_eq!(
+            output.finished("t:1").to_string(),
+            "built t:1: 2 of 4 steps ran"
+        );
+        assert_eq!(
+            output.last.front().map(String::as_str),
+            Some("Step 1/4 : FROM busybox")
+        );
+    }
+
+    #[test]
+    fn a_failed_build_keeps_its_last_lines() {
+        let seen = Mutex::new(Vec::<String>::new());
+        let progress = |line: &str| seen.lock().expect("lock").push(line.to_owned());
+        let mut output = BuildOutput::default();
+        let info = BuildInfo {
+            stream: Some("Step 1/1 : RUN false\n ---> Running in 1a\n".to_owned()),
+            ..Default::default()
+        };
+        assert!(output.take(&info, &progress).is_none());
+        let err = output.failed("t:1", "boom\n".to_owned(), &progress);
         match err {
             DockerError::Build { tag, source } => {
                 assert_eq!(tag, "t:1");
                 assert_eq!(source.message, "boom");
-                assert_eq!(source.last_lines.len(), 3);
+                assert_eq!(
+                    source.last_lines,
+                    ["Step 1/1 : RUN false", " ---> Running in 1a"]
+                );
             }
             other => panic!("{other:?}"),
         }

@@ -30,6 +30,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use runtime_core::plan::ImageSource;
 use runtime_core::runtime::{OutputStream, Progress, ResourceInfo};
+use runtime_core::terminal::DetachKeys;
 use runtime_core::{
     Availability, Capabilities, CreateSpec, Error, ExecSpec, HostEnv, HostFacts, LogOptions,
     ProbeReport, Removed, Runtime, RuntimeKind, SandboxInfo, Session, SocketFacts,
@@ -249,7 +250,19 @@ impl Runtime for DockerRuntime {
 
     async fn attach(&self, id: &str, stdin: bool) -> Result<Session, Error> {
         let docker = self.client().await?;
-        sessions::attach(docker, self.flavour.clone(), id, stdin)
+        sessions::attach(docker, self.flavour.clone(), id, stdin, None)
+            .await
+            .map_err(|e| self.core(e))
+    }
+
+    async fn attach_terminal(
+        &self,
+        id: &str,
+        stdin: bool,
+        detach: &DetachKeys,
+    ) -> Result<Session, Error> {
+        let docker = self.client().await?;
+        sessions::attach(docker, self.flavour.clone(), id, stdin, Some(detach))
             .await
             .map_err(|e| self.core(e))
     }
@@ -261,7 +274,19 @@ impl Runtime for DockerRuntime {
 
     async fn exec(&self, id: &str, spec: &ExecSpec) -> Result<Session, Error> {
         let docker = self.client().await?;
-        sessions::exec(docker, self.flavour.clone(), id, spec)
+        sessions::exec(docker, self.flavour.clone(), id, spec, None)
+            .await
+            .map_err(|e| self.core(e))
+    }
+
+    async fn exec_terminal(
+        &self,
+        id: &str,
+        spec: &ExecSpec,
+        detach: &DetachKeys,
+    ) -> Result<Session, Error> {
+        let docker = self.client().await?;
+        sessions::exec(docker, self.flavour.clone(), id, spec, Some(detach))
             .await
             .map_err(|e| self.core(e))
     }

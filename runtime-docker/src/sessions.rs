@@ -13,13 +13,15 @@ use bollard::container::LogOutput;
 use bollard::errors::Error as BollardError;
 use bollard::exec::{CreateExecOptions, StartExecOptions, StartExecResults};
 use bollard::query_parameters::{
-    AttachContainerOptionsBuilder, LogsOptionsBuilder, WaitContainerOptionsBuilder,
+    AttachContainerOptionsBuilder, KillContainerOptions, LogsOptionsBuilder,
+    ResizeContainerTTYOptions, ResizeExecOptions, WaitContainerOptionsBuilder,
 };
 use futures::{Stream, StreamExt};
 use runtime_core::runtime::{ExitFuture, OutputStream};
+use runtime_core::terminal::DetachKeys;
 use std::sync::Arc;
 
-use runtime_core::{ExecSpec, LogOptions, Output, Session};
+use runtime_core::{Error, ExecSpec, LogOptions, Output, Session, SessionControl};
 
 use crate::flavour::Flavour;
 
@@ -84,21 +86,27 @@ pub(crate) async fn wait(docker: &Docker, id: &str) -> Result<i64, DockerError> 
     }
 }
 
-/// Attaches to the main process (stdin when `stdin`); the session's exit waits
-/// for the container to stop.
+/// Attaches to the main process (stdin when `stdin`; `detach` as the engine's
+/// escape sequence, when given); the session's exit waits for the container to
+/// stop, and its control resizes the container's terminal and signals its main
+/// process.
 pub(crate) async fn attach(
     docker: &Docker,
     flavour: Arc<dyn Flavour>,
     id: &str,
     stdin: bool,
+    detach: Option<&DetachKeys>,
 ) -> Result<Session, DockerError> {
-    let options = AttachContainerOptionsBuilder::default()
+    let mut options = AttachContainerOptionsBuilder::default()
         .stdin(stdin)
         .stdout(true)
         .stderr(true)
         .stream(true)
-        .logs(false)
-        .build();
+        .logs(false);
+    if let Some(keys) = detach {
+        options = options.detach_keys(&keys.to_string());
+    }
+    let options = options.build();
     let attached = docker
         .attach_container(id, Some(options))
         .await
@@ -112,21 +120,30 @@ pub(crate) async fn attach(
     Ok(Session {
         input: stdin.then_some(attached.input),
         output: output_stream(
-            flavour,
+            flavour.clone(),
             format!("read the output of {id}"),
             id.to_owned(),
             attached.output,
         ),
         exit,
-        control: None,
+        control: Some(Arc::new(Control {
+            docker: docker.clone(),
+            flavour,
+            target: Target::Container(id.to_owned()),
+        })),
     })
 }
 
-/// The engine's exec request for a spec. Pure. The environment goes in the
-/// request body, never on a command line.
-pub(crate) fn exec_options(spec: &ExecSpec) -> CreateExecOptions<String> {
+/// The engine's exec request for a spec (`detach` as the engine's escape
+/// sequence, when given). Pure. The environment goes in the request body, never
+/// on a command line.
+pub(crate) fn exec_options(
+    spec: &ExecSpec,
+    detach: Option<&DetachKeys>,
+) -> CreateExecOptions<String> {
     let env: Vec<String> = spec.env.iter().map(|(k, v)| format!("{k}={v}")).collect();
     CreateExecOptions {
+        detach_keys: detach.map(ToString::to_string),
         attach_stdin: Some(spec.stdin),
         attach_stdout: Some(true),
         attach_stderr: Some(true),
@@ -147,9 +164,10 @@ pub(crate) async fn exec(
     flavour: Arc<dyn Flavour>,
     id: &str,
     spec: &ExecSpec,
+    detach: Option<&DetachKeys>,
 ) -> Result<Session, DockerError> {
     let created = docker
-        .create_exec(id, exec_options(spec))
+        .create_exec(id, exec_options(spec, detach))
         .await
         .map_err(|e| DockerError::api(format!("create an exec in {id}"), "sandbox", id, e))?;
     let started = docker
@@ -169,6 +187,14 @@ pub(crate) async fn exec(
             source: Incomplete::ExecDetached,
         });
     };
+    let control = Arc::new(Control {
+        docker: docker.clone(),
+        flavour: flavour.clone(),
+        target: Target::Exec {
+            container: id.to_owned(),
+            exec: created.id.clone(),
+        },
+    });
     let exit: ExitFuture = {
         let docker = docker.clone();
         let exec_id = created.id;
@@ -188,8 +214,81 @@ pub(crate) async fn exec(
             output,
         ),
         exit,
-        control: None,
+        control: Some(control),
     })
+}
+
+/// What a session's control acts on.
+enum Target {
+    /// The container's main process (an attach).
+    Container(String),
+    /// An exec in the container.
+    Exec { container: String, exec: String },
+}
+
+/// Window size and signals of a session, through the engine's API.
+struct Control {
+    docker: Docker,
+    flavour: Arc<dyn Flavour>,
+    target: Target,
+}
+
+#[async_trait::async_trait]
+impl SessionControl for Control {
+    /// The container's or the exec's terminal (the engine refuses a session
+    /// without one, and an exec that has not started yet).
+    async fn resize(&self, rows: u16, cols: u16) -> Result<(), Error> {
+        let (h, w) = (i32::from(rows), i32::from(cols));
+        let (resized, what, name) = match &self.target {
+            Target::Container(id) => (
+                self.docker
+                    .resize_container_tty(id, ResizeContainerTTYOptions { h, w })
+                    .await,
+                "sandbox",
+                id,
+            ),
+            Target::Exec { exec, .. } => (
+                self.docker
+                    .resize_exec(exec, ResizeExecOptions { h, w })
+                    .await,
+                "exec",
+                exec,
+            ),
+        };
+        resized.map_err(|e| {
+            DockerError::api(format!("resize the terminal of {name}"), what, name, e)
+                .into_core(&*self.flavour)
+        })
+    }
+
+    /// The container's main process gets the signal through the engine's kill
+    /// (which, despite its name, sends any signal). An exec's process cannot be
+    /// signalled: the engine's exec API has no such call, and its host pid means
+    /// nothing under gVisor.
+    async fn signal(&self, signal: i32) -> Result<(), Error> {
+        match &self.target {
+            Target::Container(id) => self
+                .docker
+                .kill_container(
+                    id,
+                    Some(KillContainerOptions {
+                        signal: signal.to_string(),
+                    }),
+                )
+                .await
+                .map_err(|e| {
+                    DockerError::api(format!("send signal {signal} to {id}"), "sandbox", id, e)
+                        .into_core(&*self.flavour)
+                }),
+            Target::Exec { container, .. } => Err(Error::Unsupported {
+                runtime: self.flavour.kind(),
+                operation: "signal an exec",
+                reason: format!(
+                    "the engine cannot signal a process started by exec (in {container}); stop the sandbox, or run kill inside it"
+                ),
+            }),
+        }
+    }
 }
 
 /// The exit code of an exec whose output has ended (polled briefly, in case the
@@ -251,14 +350,20 @@ mod tests {
             stdin: true,
             tty: false,
         };
-        let options = exec_options(&spec);
+        let options = exec_options(&spec, None);
         assert_eq!(options.cmd, Some(vec!["cat".to_owned()]));
         assert_eq!(options.env, Some(vec!["TOKEN=s3cret".to_owned()]));
         assert_eq!(options.working_dir.as_deref(), Some("/w"));
         assert_eq!(options.user.as_deref(), Some("1000"));
         assert_eq!(options.attach_stdin, Some(true));
         assert_eq!(options.tty, Some(false));
-        assert_eq!(exec_options(&ExecSpec::default()).env, None);
+        assert_eq!(exec_options(&ExecSpec::default(), None).env, None);
+        assert_eq!(options.detach_keys, None);
+        let keys = DetachKeys::default();
+        assert_eq!(
+            exec_options(&spec, Some(&keys)).detach_keys.as_deref(),
+            Some("ctrl-p,ctrl-q")
+        );
 
         let bytes = Bytes::from_static(b"\x00\x01\xff");
         assert_eq!(

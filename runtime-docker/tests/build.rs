@@ -69,10 +69,17 @@ async fn builds_the_context_with_args_and_honours_dockerignore() {
         .await
         .expect("build");
     let lines = lines.into_inner().expect("lock");
+    use runtime_core::progress::BuildNote;
+    assert_eq!(
+        lines.first().and_then(|l| BuildNote::parse(l)),
+        Some(BuildNote::Started { tag: tag.clone() }),
+        "{lines:?}"
+    );
     assert!(
-        lines
-            .iter()
-            .any(|l| l.starts_with("Step 1/4 : FROM scratch")),
+        matches!(
+            lines.last().and_then(|l| BuildNote::parse(l)),
+            Some(BuildNote::Finished { total: 4, .. })
+        ),
         "{lines:?}"
     );
     assert!(lines.iter().all(|l| !l.contains('\n')), "{lines:?}");

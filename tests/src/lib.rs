@@ -15,6 +15,8 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
+pub mod tmux;
+
 /// The label every berth resource carries.
 pub const MANAGED_BY: &str = "berth.managed-by";
 

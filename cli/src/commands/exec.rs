@@ -1,8 +1,10 @@
 //! `berth exec`: a command in a running sandbox, stdio byte-exact with -i.
 
+use runtime_core::terminal::DetachKeys;
 use runtime_core::{Error, ExecSpec, SandboxInfo, SandboxState, Session};
 
 use crate::signals::Interrupts;
+use crate::terminal::RawTerminal;
 use crate::{ExecArgs, backends, environment, stdio};
 
 /// Runs the command; SIGINT or SIGTERM ends the session (the backend's handle
@@ -27,27 +29,55 @@ pub async fn execute(args: ExecArgs) -> Result<u8, Error> {
         stdin: args.interactive,
         tty: args.tty,
     };
-    let session = tokio::select! {
-        session = open(args.runtime, &args.run, &spec) => session?,
+    let keys = (args.interactive && args.tty).then_some(args.detach_keys);
+    let opened = tokio::select! {
+        opened = open(args.runtime, &args.run, &spec, keys.as_ref()) => opened?,
         signal = interrupts.recv() => return Ok(crate::exit::signalled(signal)),
     };
-    let raw = args.tty.then(stdio::RawTerminal::enter);
-    let code = tokio::select! {
-        code = stdio::pump(session, args.interactive) => code,
-        signal = interrupts.recv() => Ok(i64::from(crate::exit::signalled(signal))),
+    let input = stdio::Input::new(
+        args.interactive,
+        args.tty,
+        keys.filter(|_| opened.detachable),
+    );
+    let raw = input.raw().then(RawTerminal::enter);
+    let ended = tokio::select! {
+        ended = stdio::pump(opened.session, input) => ended,
+        signal = interrupts.recv() => Ok(stdio::Ended::Exited(i64::from(crate::exit::signalled(signal)))),
     };
     drop(raw);
-    Ok(crate::exit::of_process(code?))
+    match ended? {
+        stdio::Ended::Exited(code) => Ok(crate::exit::of_process(code)),
+        stdio::Ended::Detached => {
+            stdio::note_below(format_args!(
+                "detached; the command keeps running in {}",
+                opened.name
+            ));
+            Ok(0)
+        }
+    }
+}
+
+/// A started exec.
+struct Opened {
+    session: Session,
+    /// The sandbox's name.
+    name: String,
+    /// Whether the command outlives the session, so the detach keys can leave
+    /// it: through the engine it does; through the run's init, a session that
+    /// ends hangs its process up, so the keys go to the program as any others.
+    detachable: bool,
 }
 
 /// Starts the exec: through the run's init when it serves this run (found in
 /// berth's own records, on an engine berth would talk to now, with no engine
-/// request at all), else through the engine that has the sandbox.
+/// request at all), else through the engine that has the sandbox, which is told
+/// the detach keys of a terminal (`keys`).
 async fn open(
     flag: Option<runtime_core::RuntimeChoice>,
     name: &str,
     spec: &ExecSpec,
-) -> Result<Session, Error> {
+    keys: Option<&DetachKeys>,
+) -> Result<Opened, Error> {
     let requested = backends::requested(flag)?;
     if let Ok(store) = super::run_store()
         && let Some(record) = runtime_core::init::find(&store, name)
@@ -58,16 +88,28 @@ async fn open(
             .is_none_or(|engine| backends::engine_ids().contains(engine))
         && let Some(session) = runtime_core::init::exec(&store, &record.run_id, spec).await?
     {
-        return Ok(session);
+        return Ok(Opened {
+            session,
+            name: record.name,
+            detachable: false,
+        });
     }
     let (runtime, info) = backends::locate(flag, name).await?;
     require_running(&info)?;
-    runtime.exec(&info.id, spec).await
+    let session = match keys {
+        Some(keys) => runtime.exec_terminal(&info.id, spec, keys).await?,
+        None => runtime.exec(&info.id, spec).await?,
+    };
+    Ok(Opened {
+        session,
+        name: info.name,
+        detachable: keys.is_some(),
+    })
 }
 
 /// Refuses a sandbox that is not running, saying what it is and what to do,
 /// rather than passing on the engine's words.
-fn require_running(info: &SandboxInfo) -> Result<(), Error> {
+pub(super) fn require_running(info: &SandboxInfo) -> Result<(), Error> {
     if info.state == SandboxState::Running {
         return Ok(());
     }

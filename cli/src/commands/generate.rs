@@ -1,5 +1,6 @@
 //! Commands that print or write text made from berth's own definitions: a starter
-//! berth.toml, MCP client entries, shell completions and the man page.
+//! berth.toml, MCP client entries, shell completions, the man page and the JSON
+//! Schema of berth.toml.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -195,6 +196,15 @@ pub fn man() -> Result<u8, Error> {
         source,
     })?;
     to_stdout(&out, "write the man page to")
+}
+
+/// Prints the JSON Schema of berth.toml, for editors (taplo's `#:schema`, Even
+/// Better TOML, JSON Schema stores).
+pub fn schema() -> Result<u8, Error> {
+    let schema = runtime_core::config::json_schema();
+    let mut text = serde_json::to_string_pretty(&schema).unwrap_or_default();
+    text.push('\n');
+    to_stdout(text.as_bytes(), "write the schema to")
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@ use runtime_core::{Config, Error, config::DEFAULT_FILE_NAME};
 use crate::Command;
 
 mod allow;
+mod attach;
 mod doctor;
 mod egress;
 mod exec;
@@ -30,6 +31,7 @@ pub async fn execute(command: Command) -> Result<u8, Error> {
         Command::Doctor(args) => doctor::execute(args).await,
         Command::Run(args) => run::execute(args).await,
         Command::Exec(args) => exec::execute(args).await,
+        Command::Attach(args) => attach::execute(args).await,
         Command::Ps(args) => ps::execute(args).await,
         Command::Logs(args) => logs::execute(args).await,
         Command::Egress(args) => egress::execute(args).await,
@@ -44,6 +46,7 @@ pub async fn execute(command: Command) -> Result<u8, Error> {
         Command::McpConfig(args) => generate::mcp_config(&args),
         Command::Completions(args) => generate::completions(&args),
         Command::Man => generate::man(),
+        Command::Schema => generate::schema(),
     }
 }
 

@@ -28,11 +28,13 @@ pub async fn execute(mut args: RunArgs) -> Result<u8, Error> {
     crate::consent::check(&config, &plan, &args.allow)?;
 
     let cancel = Cancellation::new();
+    let reporter = crate::progress::Reporter::new(args.quiet);
     let mut builder = Sandbox::builder(chosen.probed.runtime, &plan)
         .records(super::run_store()?)
         .stdin(args.interactive)
         .tty(args.tty)
-        .progress(|line: &str| eprintln!("berth: {line}"))
+        .detach_keys(args.detach_keys.clone())
+        .progress(move |line: &str| reporter.line(line))
         .cancel(&cancel);
     if let Some(name) = args.name {
         builder = builder.name(name);
@@ -45,12 +47,6 @@ pub async fn execute(mut args: RunArgs) -> Result<u8, Error> {
     let sandbox = interrupts
         .cancel_on_signal(&cancel, builder.create())
         .await?;
-    stdio::foreground(
-        sandbox,
-        &mut interrupts,
-        args.interactive,
-        args.tty,
-        args.rm,
-    )
-    .await
+    let input = stdio::Input::new(args.interactive, args.tty, Some(args.detach_keys));
+    stdio::foreground(sandbox, &mut interrupts, input, args.rm).await
 }
