@@ -191,6 +191,17 @@ def main():
     if args.remote:
         remote(os.path.abspath(berth), n)
         return
+    # berth's shared network is made by the first run; one this script made goes
+    # with it (`docker network rm` refuses one still in use).
+    had_network = subprocess.run(["docker", "network", "inspect", "berth"], capture_output=True).returncode == 0
+    try:
+        local(args, berth, n)
+    finally:
+        if not had_network:
+            subprocess.run(["docker", "network", "rm", "berth"], capture_output=True)
+
+
+def local(args, berth, n):
     env_docker = ["--runtime", "docker"]
 
     # Warm both paths once.

@@ -64,19 +64,23 @@ pub async fn gather(runtimes: &[Arc<dyn Runtime>], store: &RunStore) -> Result<G
 /// is nowhere in these engines' inventories: judged with them, its record would
 /// look stale.
 pub fn on_engines(records: Vec<RunRecord>, engines: &[String]) -> Vec<RunRecord> {
-    // A record from before records named their engine was written on this
-    // machine, against a local engine: judged only when one of those answered,
-    // never by a remote engine's inventory.
-    let a_local_one = engines
-        .iter()
-        .any(|e| !e.contains("tcp://") && !e.contains("ssh://"));
     records
         .into_iter()
-        .filter(|r| match &r.endpoint {
-            Some(e) => engines.contains(e),
-            None => a_local_one,
-        })
+        .filter(|r| judged_by(r, engines))
         .collect()
+}
+
+/// Whether `engines` ([`Runtime::engine_id`]s that answered) can judge the
+/// record: it names one of them, or it names none (written before records
+/// named their engine, on this machine, against a local engine) and a local
+/// one is among them. A remote engine's inventory never judges it.
+pub fn judged_by(record: &RunRecord, engines: &[String]) -> bool {
+    match &record.endpoint {
+        Some(e) => engines.contains(e),
+        None => engines
+            .iter()
+            .any(|e| !e.contains("tcp://") && !e.contains("ssh://")),
+    }
 }
 
 /// Decides what to remove and what to leave (the rules of [`gc`]), with this

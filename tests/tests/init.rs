@@ -62,6 +62,21 @@ fn eventually(what: &str, mut check: impl FnMut() -> Option<String>) {
     panic!("{what} did not happen within 10 s; last seen: {last}");
 }
 
+/// Removes the sandbox with `berth rm -f`, and checks nothing of it is left.
+fn remove(s: &Scratch, runtime: &str, name: &str) {
+    let out = run(berth(s, runtime).args(["rm", "-f", name]));
+    assert!(out.status.success(), "rm -f: {}", describe(&out));
+    s.assert_clean();
+}
+
+/// Waits (up to 10 s) until the engine says the sandbox exited.
+fn wait_exited(name: &str, what: &str) {
+    eventually(what, || {
+        let state = engine_state(name, ".State.Status");
+        (state != "exited").then_some(state)
+    });
+}
+
 fn engine_state(name: &str, field: &str) -> String {
     let out = run(docker().args(["inspect", "--format", &format!("{{{{{field}}}}}"), name]));
     String::from_utf8_lossy(&out.stdout).trim().to_owned()
@@ -115,20 +130,13 @@ fn reaps_and_forwards(runtime: &str) {
             .status
             .success()
     );
-    eventually("the command's exit", || {
-        let state = engine_state(&name, ".State.Status");
-        (state != "exited").then_some(state)
-    });
+    wait_exited(&name, "the command's exit");
     assert_eq!(
         engine_state(&name, ".State.ExitCode"),
         "42",
         "the trap's code"
     );
-    assert!(
-        run(berth(&s, runtime).args(["rm", "-f", &name]))
-            .status
-            .success()
-    );
+    remove(&s, runtime, &name);
 
     // A command killed by a signal: 128 + its number, as a shell says it.
     let s = Scratch::new(&format!("init-sig-{runtime}"));
@@ -138,17 +146,9 @@ fn reaps_and_forwards(runtime: &str) {
             .status
             .success()
     );
-    eventually("sleep's end", || {
-        let state = engine_state(&name, ".State.Status");
-        (state != "exited").then_some(state)
-    });
+    wait_exited(&name, "sleep's end");
     assert_eq!(engine_state(&name, ".State.ExitCode"), "143");
-    assert!(
-        run(berth(&s, runtime).args(["rm", "-f", &name]))
-            .status
-            .success()
-    );
-    s.assert_clean();
+    remove(&s, runtime, &name);
 }
 
 #[test]
@@ -254,12 +254,7 @@ async fn an_exec_through_init_gets_signals_a_terminal_and_a_hangup() {
         let ps = exec_out(&s, "docker", &name, "ps -o args");
         ps.contains("sleep 1001").then_some(ps)
     });
-    assert!(
-        run(berth(&s, "docker").args(["rm", "-f", &name]))
-            .status
-            .success()
-    );
-    s.assert_clean();
+    remove(&s, "docker", &name);
 }
 
 #[test]
@@ -275,12 +270,7 @@ fn a_run_started_again_serves_exec_through_init_again() {
     let out = run(berth(&s, "docker").args(["ps", "--format", "json"]));
     assert_eq!(berth_tests::ps_entry(&out, &name)["exec"], "init");
     assert_eq!(exec_out(&s, "docker", &name, "echo $PPID"), "1\n");
-    assert!(
-        run(berth(&s, "docker").args(["rm", "-f", &name]))
-            .status
-            .success()
-    );
-    s.assert_clean();
+    remove(&s, "docker", &name);
 }
 
 /// A client of the socket, in Python: sends a request for `id -u` with the
@@ -423,12 +413,7 @@ fn only_the_host_user_with_the_token_is_served() {
     );
     // Still serving after the refusals.
     assert_eq!(exec_out(&s, "docker", &name, "echo $PPID"), "1\n");
-    assert!(
-        run(berth(&s, "docker").args(["rm", "-f", &name]))
-            .status
-            .success()
-    );
-    s.assert_clean();
+    remove(&s, "docker", &name);
 }
 
 #[test]
@@ -445,10 +430,5 @@ fn exec_into_a_paused_sandbox_says_so_instead_of_waiting() {
     assert!(stderr.contains("paused"), "{stderr}");
     assert!(run(docker().args(["unpause", &name])).status.success());
     assert_eq!(exec_out(&s, "docker", &name, "echo $PPID"), "1\n");
-    assert!(
-        run(berth(&s, "docker").args(["rm", "-f", &name]))
-            .status
-            .success()
-    );
-    s.assert_clean();
+    remove(&s, "docker", &name);
 }

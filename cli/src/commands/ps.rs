@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use std::path::Path;
 
 use runtime_core::owner::Liveness;
-use runtime_core::state::{self, CorruptRecord, RunState};
+use runtime_core::state::{self, CorruptRecord, RunRecord, RunState};
 use runtime_core::{Error, HostIdentity, RunId, SandboxInfo, SandboxState};
 use serde::Serialize;
 
@@ -194,6 +194,24 @@ fn ago(secs: i64) -> String {
 /// How the status of a run on another engine begins.
 const ELSEWHERE: &str = "on ";
 
+/// A run listed from its record alone (no container of it on the engine asked).
+fn from_record(record: &RunRecord, id: String, status: String) -> SandboxInfo {
+    SandboxInfo {
+        id,
+        name: record.name.clone(),
+        run_id: Some(record.run_id.clone()),
+        foreign: None,
+        runtime: record.runtime,
+        oci_runtime: None,
+        image: String::new(),
+        state: SandboxState::Unknown,
+        status,
+        created: record.created_at(),
+        exit_code: record.exit_code,
+        labels: Default::default(),
+    }
+}
+
 /// Records and the engine's listing, made to agree; only the records of runs on
 /// `engines` are judged against it. With `elsewhere`, runs of other engines are
 /// listed from their records.
@@ -210,25 +228,14 @@ fn reconcile(
     let (records, others): (Vec<_>, Vec<_>) = listing
         .records
         .into_iter()
-        .partition(|r| r.endpoint.as_ref().is_none_or(|e| engines.contains(e)));
+        .partition(|r| runtime_core::collector::judged_by(r, engines));
     if elsewhere {
         for record in others {
             let engine = record.endpoint.clone().unwrap_or_default();
             let engine = engine.strip_prefix("docker engine at ").unwrap_or(&engine);
-            on_engine.push(SandboxInfo {
-                id: record.container_id.clone().unwrap_or_default(),
-                name: record.name.clone(),
-                run_id: Some(record.run_id.clone()),
-                foreign: None,
-                runtime: record.runtime,
-                oci_runtime: None,
-                image: String::new(),
-                state: SandboxState::Unknown,
-                status: format!("{ELSEWHERE}{engine}: {} (its record)", record.state),
-                created: record.created_at(),
-                exit_code: record.exit_code,
-                labels: Default::default(),
-            });
+            let status = format!("{ELSEWHERE}{engine}: {} (its record)", record.state);
+            let id = record.container_id.clone().unwrap_or_default();
+            on_engine.push(from_record(&record, id, status));
         }
     }
     for record in records {
@@ -270,28 +277,16 @@ fn reconcile(
             record.transition(RunState::Stopped);
         }
         if all {
-            on_engine.push(SandboxInfo {
-                id: String::new(),
-                name: record.name.clone(),
-                run_id: Some(record.run_id.clone()),
-                foreign: None,
-                runtime: record.runtime,
-                oci_runtime: None,
-                image: String::new(),
-                state: SandboxState::Unknown,
-                status: format!(
-                    "no container: {}{}",
-                    record.state,
-                    record
-                        .error
-                        .as_deref()
-                        .map(|e| format!(", {e}"))
-                        .unwrap_or_default()
-                ),
-                created: record.created_at(),
-                exit_code: record.exit_code,
-                labels: Default::default(),
-            });
+            let status = format!(
+                "no container: {}{}",
+                record.state,
+                record
+                    .error
+                    .as_deref()
+                    .map(|e| format!(", {e}"))
+                    .unwrap_or_default()
+            );
+            on_engine.push(from_record(&record, String::new(), status));
         }
     }
     Ok(if all {
