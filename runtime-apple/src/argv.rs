@@ -69,7 +69,10 @@ pub(crate) fn check_plan(plan: &Plan) -> Result<(), AppleError> {
             | Mount::Volume { purpose, .. }
             | Mount::Tmpfs { purpose, .. } => *purpose,
         };
-        if matches!(purpose, MountPurpose::DockerSocket | MountPurpose::Cgroup) {
+        if matches!(
+            purpose,
+            MountPurpose::DockerSocket | MountPurpose::RemoteDockerSocket | MountPurpose::Cgroup
+        ) {
             return refuse(format!(
                 "the plan mounts the {purpose}, which Apple `container` cannot provide"
             ));

@@ -125,13 +125,16 @@ pub enum Error {
         fix: String,
     },
 
-    /// The engine is remote (TCP or SSH): its socket is on its own host.
+    /// The engine is remote (TCP or SSH) and where its socket is on its own host
+    /// is not known: the probe there found none, or could not run.
     #[error(
-        "docker mode \"host\" needs the engine's socket, but the engine at {docker_host} is not on this host: its socket is on that machine, and berth cannot check the socket's group from here\n  = fix: {fix}"
+        "docker mode \"host\" needs the engine's socket, but the engine at {docker_host} is not on this host, and its socket there is not known: {reason}\n  = fix: {fix}"
     )]
     SocketRemote {
         /// The engine's endpoint.
         docker_host: String,
+        /// What the probe on the engine's host said, or why it did not run.
+        reason: String,
         /// What to do.
         fix: String,
     },

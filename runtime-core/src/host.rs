@@ -198,12 +198,73 @@ pub enum SocketFacts {
         reason: String,
     },
     /// The engine is reached over TCP or SSH (from `DOCKER_HOST` or a docker
-    /// context): it is not on this host, so neither its socket nor any host path
-    /// can be mounted into a sandbox.
+    /// context): it is not on this host, so no host path can be mounted into a
+    /// sandbox; its own socket is on its host, where only the engine can look.
     Remote {
         /// The endpoint, as berth shows it (such as `tcp://box:2376 (TLS)`).
         docker_host: String,
+        /// The engine's socket as the engine's host has it, when berth asked
+        /// ([`crate::Runtime::remote_socket`]; only for docker `host` mode and
+        /// `doctor`); `None` when nobody asked.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        on_host: Option<RemoteSocket>,
     },
+}
+
+/// A remote engine's socket, as a probe on the engine's own host found it (the
+/// Docker backend runs a short-lived container there).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "kebab-case")]
+pub enum RemoteSocket {
+    /// The socket on the engine's host that answers as this engine.
+    Found {
+        /// Its path on the engine's host (meaningful there only).
+        path: PathBuf,
+        /// Owning group id, on the engine's host.
+        gid: u32,
+        /// Permission bits, such as 0o660.
+        mode: u32,
+        /// Whether this came from berth's cache of an earlier probe of the same
+        /// engine rather than a probe just now.
+        #[serde(default)]
+        cached: bool,
+    },
+    /// The probe ran and found no socket of this engine.
+    Missing {
+        /// What it found instead, in words.
+        reason: String,
+    },
+    /// The probe could not run (the engine refused it, the helper is missing).
+    Unknown {
+        /// Why, in words.
+        reason: String,
+    },
+}
+
+impl RemoteSocket {
+    /// One phrase for `doctor` and `plan`.
+    pub fn describe(&self) -> String {
+        match self {
+            Self::Found {
+                path,
+                gid,
+                mode,
+                cached,
+            } => format!(
+                "its socket on that host is {}: group {gid}, mode {mode:04o} ({})",
+                path.display(),
+                if *cached {
+                    "from berth's cache of an earlier probe"
+                } else {
+                    "probed just now"
+                }
+            ),
+            Self::Missing { reason } => format!("no socket of it found on that host ({reason})"),
+            Self::Unknown { reason } => {
+                format!("where its socket is on that host is unknown ({reason})")
+            }
+        }
+    }
 }
 
 impl SocketFacts {
@@ -294,9 +355,19 @@ impl SocketFacts {
             } => {
                 format!("{} ({source}): missing ({reason})", path.display())
             }
-            Self::Remote { docker_host } => {
+            Self::Remote {
+                docker_host,
+                on_host: None,
+            } => {
                 format!("{docker_host}: a remote engine, no socket on this host")
             }
+            Self::Remote {
+                docker_host,
+                on_host: Some(remote),
+            } => format!(
+                "{docker_host}: a remote engine, no socket on this host; {}",
+                remote.describe()
+            ),
         }
     }
 }

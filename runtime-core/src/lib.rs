@@ -65,6 +65,7 @@ pub mod runtime;
 pub mod sandbox;
 pub mod select;
 pub mod size;
+pub mod socket_probe;
 pub mod state;
 pub mod terminal;
 mod validate;
@@ -74,7 +75,9 @@ pub use capabilities::{
 };
 pub use config::{Config, DockerMode, NetworkPolicy};
 pub use error::Error;
-pub use host::{EngineFacts, FileStat, HostEnv, HostFacts, OciRuntime, Os, RealHost, SocketFacts};
+pub use host::{
+    EngineFacts, FileStat, HostEnv, HostFacts, OciRuntime, Os, RealHost, RemoteSocket, SocketFacts,
+};
 pub use owner::HostIdentity;
 pub use plan::Plan;
 pub use resolve::prepare;

@@ -61,6 +61,8 @@ pub enum MountPurpose {
     Workspace,
     /// The host engine socket (docker `host`).
     DockerSocket,
+    /// A remote engine's socket (docker `host`): a path on that engine's host.
+    RemoteDockerSocket,
     /// The private engine's storage (docker `dind`).
     DindStorage,
     /// The host cgroup tree, writable, for a private engine without `--privileged`.
@@ -196,6 +198,10 @@ pub enum DockerAccess {
         /// Supplementary group id added to the sandbox user; `None` when the user
         /// is root and needs none (the socket's group is root or has no access).
         gid: Option<u32>,
+        /// The endpoint of the remote engine whose socket this is (`socket` and
+        /// `gid` are then its host's); `None` for an engine on this host.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        remote: Option<String>,
     },
     /// A private engine inside the sandbox.
     Dind {
@@ -592,11 +598,24 @@ impl Plan {
                 socket,
                 target,
                 gid,
+                remote: None,
             } => format!(
                 "host engine: {} mounted at {target}, {}",
                 socket.display(),
                 gid.map_or("no group added (root user)".to_owned(), |g| format!(
                     "group {g} added"
+                ))
+            ),
+            DockerAccess::Host {
+                socket,
+                target,
+                gid,
+                remote: Some(endpoint),
+            } => format!(
+                "host mode, the socket of the engine at {endpoint}, {} on that host, mounted at {target}, {}",
+                socket.display(),
+                gid.map_or("no group added (root user)".to_owned(), |g| format!(
+                    "group {g} on that host added"
                 ))
             ),
             DockerAccess::Dind {
@@ -751,6 +770,7 @@ impl fmt::Display for MountPurpose {
         f.write_str(match self {
             Self::Workspace => "workspace",
             Self::DockerSocket => "host docker socket",
+            Self::RemoteDockerSocket => "the remote engine's docker socket, a path on its host",
             Self::DindStorage => "private engine storage",
             Self::Cgroup => "cgroup tree for the private engine",
             Self::Scratch => "scratch",

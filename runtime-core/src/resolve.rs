@@ -8,7 +8,7 @@ use crate::capabilities::{Capabilities, RuntimeKind, Support};
 use crate::config::{Config, DockerMode, Limit, NetworkPolicy};
 use crate::danger::{Danger, DangerKind, breaking_capability, sensitive_path};
 use crate::error::Error;
-use crate::host::{HostFacts, SocketFacts, missing_capabilities};
+use crate::host::{HostFacts, RemoteSocket, SocketFacts, missing_capabilities};
 use crate::init::ExecPath;
 use crate::labels;
 use crate::plan::{
@@ -69,7 +69,7 @@ pub fn prepare(config: &Config, caps: &Capabilities, host: &HostFacts) -> Result
         // Refused rather than copied: a copy would diverge from the directory
         // the user edits, and the agent's changes would need a way back.
         // The socket facts are the Docker engine's; Apple's runtime is local.
-        if let Some(SocketFacts::Remote { docker_host }) = &host.socket
+        if let Some(SocketFacts::Remote { docker_host, .. }) = &host.socket
             && runtime != RuntimeKind::Apple
         {
             return Err(Error::HostPathRemote {
@@ -168,8 +168,11 @@ pub fn prepare(config: &Config, caps: &Capabilities, host: &HostFacts) -> Result
             let socket_user = user
                 .clone()
                 .or_else(|| caps.non_root_fallback.then(|| NON_ROOT_USER.to_string()));
-            let (socket, gid) =
-                resolve_host_socket(caps, host, socket_user.as_deref(), &mut warnings)?;
+            let HostSocket {
+                path: socket,
+                gid,
+                remote,
+            } = resolve_host_socket(caps, host, socket_user.as_deref(), &mut warnings)?;
             if let Some(gid) = gid {
                 group_add.push(gid);
             }
@@ -178,19 +181,30 @@ pub fn prepare(config: &Config, caps: &Capabilities, host: &HostFacts) -> Result
                 declared: None,
                 target: SOCKET_TARGET.to_owned(),
                 read_only: false,
-                purpose: MountPurpose::DockerSocket,
+                purpose: if remote.is_some() {
+                    MountPurpose::RemoteDockerSocket
+                } else {
+                    MountPurpose::DockerSocket
+                },
             });
             dangers.push(Danger {
                 kind: DangerKind::DockerHost,
-                detail: format!(
-                    "docker mode \"host\": the engine socket {} gives the sandbox full control of the host engine, and through it root on the host",
-                    socket.display()
-                ),
+                detail: match &remote {
+                    None => format!(
+                        "docker mode \"host\": the engine socket {} gives the sandbox full control of the host engine, and through it root on the host",
+                        socket.display()
+                    ),
+                    Some(endpoint) => format!(
+                        "docker mode \"host\": the socket of the engine at {endpoint} ({} on that host) gives the sandbox full control of that engine, and through it root on its host",
+                        socket.display()
+                    ),
+                },
             });
             DockerAccess::Host {
                 socket,
                 target: SOCKET_TARGET.to_owned(),
                 gid,
+                remote,
             }
         }
         DockerMode::Dind => {
@@ -394,12 +408,22 @@ fn is_root(user: &str) -> bool {
     matches!(user.split(':').next(), Some("root" | "0"))
 }
 
+/// The socket docker `host` mode mounts, as resolution decided it.
+struct HostSocket {
+    /// Its path (on the engine's host).
+    path: PathBuf,
+    /// The group added to the sandbox user.
+    gid: Option<u32>,
+    /// The remote engine's endpoint, when the socket is on another host.
+    remote: Option<String>,
+}
+
 fn resolve_host_socket(
     caps: &Capabilities,
     host: &HostFacts,
     user: Option<&str>,
     warnings: &mut Vec<String>,
-) -> Result<(PathBuf, Option<u32>), Error> {
+) -> Result<HostSocket, Error> {
     if let Some((reason, fix)) = caps.socket_mount.problem() {
         return Err(Error::DockerHostUnsupported {
             runtime: caps.runtime,
@@ -414,6 +438,73 @@ fn resolve_host_socket(
             fix: "use --runtime docker on a host with a Docker engine, or set [docker] mode = \"none\"".to_owned(),
         });
     };
+    let SocketFacts::Remote {
+        docker_host,
+        on_host,
+    } = socket
+    else {
+        return local_socket(socket, caps, user, warnings, None).map(|(path, gid)| HostSocket {
+            path,
+            gid,
+            remote: None,
+        });
+    };
+    let refuse = |reason: String, fix: &str| Error::SocketRemote {
+        docker_host: docker_host.clone(),
+        reason,
+        fix: fix.to_owned(),
+    };
+    match on_host {
+        None => Err(refuse(
+            "nobody asked the engine where its socket is".to_owned(),
+            "resolve with the host facts of select::choose or select::probe given the config (berth plan and berth run use them), which ask the engine's host; or use docker mode \"dind\" for a private engine",
+        )),
+        Some(RemoteSocket::Unknown { reason }) => Err(refuse(
+            format!("berth could not ask that host: {reason}"),
+            "make the probe possible (the reason says what stopped it), or use docker mode \"dind\" for a private engine",
+        )),
+        Some(RemoteSocket::Missing { reason }) => Err(refuse(
+            format!("no socket of it was found on that host: {reason}"),
+            "have the engine listen on a unix socket on its host (dockerd -H unix:///var/run/docker.sock), or use docker mode \"dind\" for a private engine",
+        )),
+        Some(RemoteSocket::Found {
+            path, gid, mode, ..
+        }) => {
+            let facts = SocketFacts::from_stat(
+                path.clone(),
+                format!("on the host of the engine at {docker_host}"),
+                Ok(crate::host::FileStat {
+                    uid: 0,
+                    gid: *gid,
+                    mode: 0o140_000 | (mode & 0o7777),
+                    is_socket: true,
+                }),
+            );
+            local_socket(&facts, caps, user, warnings, Some(docker_host)).map(|(path, gid)| {
+                HostSocket {
+                    path,
+                    gid,
+                    remote: Some(docker_host.clone()),
+                }
+            })
+        }
+    }
+}
+
+/// A socket stat'ed on the engine's host: this one, or (`remote`) the host of
+/// the engine at that endpoint.
+fn local_socket(
+    socket: &SocketFacts,
+    caps: &Capabilities,
+    user: Option<&str>,
+    warnings: &mut Vec<String>,
+    remote: Option<&str>,
+) -> Result<(PathBuf, Option<u32>), Error> {
+    // A fix on another machine says where to apply it.
+    let there = |fix: String| match remote {
+        Some(endpoint) => format!("on the host of the engine at {endpoint}: {fix}"),
+        None => fix,
+    };
     match socket {
         SocketFacts::Usable { path, gid, .. } => Ok((path.clone(), Some(*gid))),
         SocketFacts::Missing {
@@ -426,27 +517,28 @@ fn resolve_host_socket(
             reason: reason.clone(),
             fix: caps.engine_socket_fix.clone(),
         }),
-        SocketFacts::Remote { docker_host } => Err(Error::SocketRemote {
+        SocketFacts::Remote { docker_host, .. } => Err(Error::SocketRemote {
             docker_host: docker_host.clone(),
-            fix: "run berth on the engine's host, or use docker mode \"dind\" for a private engine"
-                .to_owned(),
+            reason: "its socket is on that host".to_owned(),
+            fix: "use docker mode \"dind\" for a private engine".to_owned(),
         }),
         SocketFacts::RootGroup { path, .. } => match user {
             Some(u) if is_root(u) => Ok((path.clone(), None)),
             None => {
                 warnings.push(format!(
-                    "the engine socket {} is owned by group 0: only a root sandbox user can use it, and no user is set",
-                    path.display()
+                    "the engine socket {}{} is owned by group 0: only a root sandbox user can use it, and no user is set",
+                    path.display(),
+                    remote.map_or_else(String::new, |e| format!(" (on the host of the engine at {e})"))
                 ));
                 Ok((path.clone(), None))
             }
             Some(u) => Err(Error::SocketRootGroup {
                 path: path.clone(),
                 user: u.to_owned(),
-                fix: format!(
+                fix: there(format!(
                     "give the socket its own group (groupadd docker; chgrp docker {p}; chmod 660 {p}), or set [sandbox] user = \"root\"",
                     p = path.display()
-                ),
+                )),
             }),
         },
         SocketFacts::NoGroupAccess {
@@ -457,10 +549,10 @@ fn resolve_host_socket(
                 path: path.clone(),
                 gid: *gid,
                 mode: *mode,
-                fix: format!(
+                fix: there(format!(
                     "chmod g+rw {}, or set [sandbox] user = \"root\"",
                     path.display()
-                ),
+                )),
             }),
         },
     }

@@ -17,7 +17,7 @@ use tokio::io::AsyncWrite;
 
 use crate::capabilities::{Availability, Capabilities, RuntimeKind};
 use crate::error::Error;
-use crate::host::{EngineFacts, HostEnv, HostFacts, SocketFacts};
+use crate::host::{EngineFacts, HostEnv, HostFacts, RemoteSocket, SocketFacts};
 use crate::owner::HostIdentity;
 use crate::plan::{ImageSource, Plan};
 use crate::run_id::RunId;
@@ -458,6 +458,23 @@ pub trait Runtime: Send + Sync {
     /// Backends without one keep this default, `None`.
     fn engine_socket(&self, host: &dyn HostEnv) -> Option<SocketFacts> {
         let _ = host;
+        None
+    }
+
+    /// Where the socket of a remote engine is on the engine's own host, and its
+    /// group there, asked of that host (what becomes
+    /// [`SocketFacts::Remote`]'s `on_host`): needed for docker `host` mode, since
+    /// the engine's API does not say. It may create short-lived containers on the
+    /// engine, carrying berth's labels and `labels` (such as the sandbox's
+    /// name), and keep the answer per engine under `host.state_dir`. `None` when
+    /// the engine is on this host, or the backend has no engine socket (the
+    /// default).
+    async fn remote_socket(
+        &self,
+        host: &HostFacts,
+        labels: &BTreeMap<String, String>,
+    ) -> Option<RemoteSocket> {
+        let _ = (host, labels);
         None
     }
 

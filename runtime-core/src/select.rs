@@ -17,13 +17,14 @@
 //! # Ok(()) }
 //! ```
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
 
 use serde::Serialize;
 
 use crate::capabilities::{Capabilities, RuntimeChoice, RuntimeKind};
-use crate::config::Config;
+use crate::config::{Config, DockerMode};
 use crate::error::Error;
 use crate::host::{HostEnv, HostFacts, Os};
 use crate::runtime::{ProbeReport, Runtime, SandboxInfo};
@@ -204,7 +205,13 @@ pub async fn probe(
     let paths = config.map(Config::host_paths).unwrap_or_default();
     let engine = reports.iter().find_map(|(_, r)| r.engine.clone());
     let socket = candidates.iter().find_map(|r| r.engine_socket(host));
-    let facts = HostFacts::gather(host, &secrets, &paths, engine, socket);
+    let mut facts = HostFacts::gather(host, &secrets, &paths, engine, socket);
+    if let Some(config) = config
+        && config.docker_mode() == DockerMode::Host
+    {
+        let labels = BTreeMap::from([(crate::labels::SANDBOX.to_owned(), config.sandbox_name())]);
+        ask_remote_socket(candidates, &mut facts, &labels).await;
+    }
     let mut probed: Vec<Probed> = candidates
         .iter()
         .filter_map(|runtime| {
@@ -224,6 +231,33 @@ pub async fn probe(
         }
     }
     (probed, facts)
+}
+
+/// Completes a remote engine's socket facts (see [`Runtime::remote_socket`]):
+/// asks the backend that reported the remote engine where the engine's socket
+/// is on its own host, once; anything it creates there carries `labels`. Does
+/// nothing when the engine is local or was already asked. [`probe`] calls this
+/// for a config in docker `host` mode; `berth doctor` calls it to show the
+/// socket.
+pub async fn ask_remote_socket(
+    candidates: &[Arc<dyn Runtime>],
+    facts: &mut HostFacts,
+    labels: &BTreeMap<String, String>,
+) {
+    if !matches!(
+        facts.socket,
+        Some(crate::host::SocketFacts::Remote { on_host: None, .. })
+    ) {
+        return;
+    }
+    for runtime in candidates {
+        if let Some(found) = runtime.remote_socket(facts, labels).await {
+            if let Some(crate::host::SocketFacts::Remote { on_host, .. }) = &mut facts.socket {
+                *on_host = Some(found);
+            }
+            return;
+        }
+    }
 }
 
 /// Chooses the backend for `config` among `candidates`: applies the selection

@@ -29,7 +29,7 @@ pub fn init_support(host: &HostFacts) -> Support {
             fix: "nothing to do: the engine's init and exec are used".to_owned(),
         };
     }
-    if let Some(runtime_core::SocketFacts::Remote { docker_host }) = &host.socket {
+    if let Some(runtime_core::SocketFacts::Remote { docker_host, .. }) = &host.socket {
         return Support::Unsupported {
             reason: format!(
                 "the engine at {docker_host} runs on another machine, which cannot mount berth-init from this one"

@@ -63,7 +63,9 @@ pub(crate) fn proxy_name(run_id: &RunId) -> String {
 
 /// Whether a container's labels mark it as a sidecar rather than a sandbox.
 pub(crate) fn is_sidecar(role: Option<&str>) -> bool {
-    role == Some(ROLE_EGRESS) || role == Some(ROLE_SELF_TEST)
+    role == Some(ROLE_EGRESS)
+        || role == Some(ROLE_SELF_TEST)
+        || role == Some(crate::remote_socket::ROLE_SOCKET_PROBE)
 }
 
 /// Where the helper binary is looked for.
@@ -115,7 +117,7 @@ fn read_helper() -> Result<(PathBuf, Vec<u8>), DockerError> {
 
 /// The helper image for the installed binary, built when missing; returns its tag,
 /// which names the binary's digest, so a new binary gets a new image.
-async fn ensure_helper_image(docker: &Docker) -> Result<String, DockerError> {
+pub(crate) async fn ensure_helper_image(docker: &Docker) -> Result<String, DockerError> {
     let (path, bytes) = read_helper()?;
     let digest = Sha256::digest(&bytes);
     let hex: String = digest.iter().take(6).map(|b| format!("{b:02x}")).collect();

@@ -33,7 +33,7 @@ use runtime_core::runtime::{OutputStream, Progress, ResourceInfo};
 use runtime_core::terminal::DetachKeys;
 use runtime_core::{
     Availability, Capabilities, CreateSpec, Error, ExecSpec, HostEnv, HostFacts, LogOptions,
-    ProbeReport, Removed, Runtime, RuntimeKind, SandboxInfo, Session, SocketFacts,
+    ProbeReport, RemoteSocket, Removed, Runtime, RuntimeKind, SandboxInfo, Session, SocketFacts,
 };
 
 mod capabilities;
@@ -48,6 +48,7 @@ mod image;
 mod list;
 mod network;
 mod probe;
+mod remote_socket;
 mod remove;
 mod sessions;
 pub mod socket;
@@ -193,6 +194,27 @@ impl Runtime for DockerRuntime {
             Ok(chosen) => socket::facts(&chosen, host),
             Err(err) => SocketFacts::Remote {
                 docker_host: err.address(),
+                on_host: None,
+            },
+        })
+    }
+
+    /// Asks the engine's own host, with two short-lived containers of berth's
+    /// helper image there, and keeps the answer per engine (see the
+    /// `remote_socket` module); a local engine has none to ask.
+    async fn remote_socket(
+        &self,
+        host: &HostFacts,
+        labels: &std::collections::BTreeMap<String, String>,
+    ) -> Option<RemoteSocket> {
+        let chosen = self.engine.chosen().ok()?;
+        if chosen.endpoint.is_local() {
+            return None;
+        }
+        Some(match self.client().await {
+            Ok(docker) => remote_socket::find(docker, host, labels).await,
+            Err(err) => RemoteSocket::Unknown {
+                reason: format!("the engine cannot be reached: {err}"),
             },
         })
     }

@@ -19,6 +19,7 @@ pub fn discover(host: &dyn HostEnv) -> SocketFacts {
         // An endpoint berth cannot use: connecting reports why.
         Err(err) => SocketFacts::Remote {
             docker_host: err.address(),
+            on_host: None,
         },
     }
 }
@@ -32,6 +33,7 @@ pub fn facts(chosen: &Chosen, host: &dyn HostEnv) -> SocketFacts {
         }
         remote => SocketFacts::Remote {
             docker_host: remote.to_string(),
+            on_host: None,
         },
     }
 }
@@ -136,7 +138,8 @@ mod tests {
                 ("DOCKER_CERT_PATH", "/certs")
             ])),
             SocketFacts::Remote {
-                docker_host: "tcp://10.0.0.5:2376 (TLS)".to_owned()
+                docker_host: "tcp://10.0.0.5:2376 (TLS)".to_owned(),
+                on_host: None,
             }
         );
         // An endpoint berth refuses (plain TCP to another host) is no local
@@ -144,7 +147,8 @@ mod tests {
         assert_eq!(
             discover(&host(&[("DOCKER_HOST", "tcp://10.0.0.5:2375")])),
             SocketFacts::Remote {
-                docker_host: "tcp://10.0.0.5:2375".to_owned()
+                docker_host: "tcp://10.0.0.5:2375".to_owned(),
+                on_host: None,
             }
         );
         assert!(matches!(

@@ -137,8 +137,9 @@ fn cases() -> Vec<(&'static str, Error)> {
         (
             "socket-remote",
             Error::SocketRemote {
-                docker_host: "tcp://10.0.0.5:2376".to_owned(),
-                fix: "run berth on the engine's host, or use docker mode \"dind\" for a private engine".to_owned(),
+                docker_host: "tcp://10.0.0.5:2376 (TLS)".to_owned(),
+                reason: "no socket of it was found on that host: none of the sockets there answers as this engine (WXYZ:ABCD with data root /srv/docker): /var/run/docker.sock answers as engine WXYZ:ABCD with data root /var/lib/docker".to_owned(),
+                fix: "have the engine listen on a unix socket on its host (dockerd -H unix:///var/run/docker.sock), or use docker mode \"dind\" for a private engine".to_owned(),
             },
         ),
         (

@@ -47,6 +47,7 @@ const JSON_CASES: &[(&str, RuntimeKind, &str)] = &[
     ("docker-host", RuntimeKind::Docker, "socket-gid"),
     ("docker-dind", RuntimeKind::Docker, "capbnd-no-sys-resource"),
     ("docker-host", RuntimeKind::Gvisor, "runsc-renamed"),
+    ("docker-host", RuntimeKind::Docker, "remote-socket-found"),
     ("build", RuntimeKind::Docker, "socket-gid"),
     ("secrets", RuntimeKind::Gvisor, "secrets-set"),
     ("resources-cpus-memory", RuntimeKind::Apple, "macos"),
@@ -264,6 +265,9 @@ fn fixtures_cover_the_matrix() {
         "runsc-renamed",
         "secrets-set",
         "remote-docker-host",
+        "remote-socket-found",
+        "remote-socket-missing",
+        "remote-socket-unknown",
     ]) {
         assert!(hosts.contains(*name), "missing host fixture {name}");
     }

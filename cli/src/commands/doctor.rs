@@ -86,7 +86,10 @@ struct Report {
 }
 
 pub async fn execute(args: DoctorArgs) -> Result<u8, Error> {
-    let (probed, host) = backends::probe_all().await;
+    let (probed, mut host) = backends::probe_all().await;
+    // A remote engine's socket is on its host: ask there, for docker mode host.
+    let asked: Vec<_> = probed.iter().map(|p| p.runtime.clone()).collect();
+    select::ask_remote_socket(&asked, &mut host, &Default::default()).await;
     let caps: Vec<_> = probed.iter().map(|p| p.caps.clone()).collect();
     let auto = select::resolve_choice(runtime_core::RuntimeChoice::AUTO, host.os, &caps).ok();
     let runtimes: Vec<RuntimeReport> = probed.iter().map(|p| report(p, &host)).collect();
@@ -190,10 +193,27 @@ fn mode_report(p: &Probed, host: &HostFacts, mode: DockerMode) -> ModeReport {
             ok: true,
             detail: match &plan.docker {
                 runtime_core::plan::DockerAccess::None => "no docker inside".to_owned(),
-                runtime_core::plan::DockerAccess::Host { socket, gid, .. } => match gid {
+                runtime_core::plan::DockerAccess::Host {
+                    socket,
+                    gid,
+                    remote: None,
+                    ..
+                } => match gid {
                     Some(gid) => format!("host socket {} with group {gid}", socket.display()),
                     None => format!("host socket {} (root user, no group)", socket.display()),
                 },
+                runtime_core::plan::DockerAccess::Host {
+                    socket,
+                    gid,
+                    remote: Some(endpoint),
+                    ..
+                } => format!(
+                    "the socket of the engine at {endpoint}, {} on that host, {}",
+                    socket.display(),
+                    gid.map_or("root user, no group".to_owned(), |g| format!(
+                        "with group {g} of that host"
+                    ))
+                ),
                 runtime_core::plan::DockerAccess::Dind { privilege } => match privilege {
                     runtime_core::plan::DindPrivilege::Privileged => {
                         "private engine, --privileged".to_owned()

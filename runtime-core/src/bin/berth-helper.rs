@@ -6,6 +6,9 @@
 //! `berth egress RUN` reads back. Built statically (scripts/build-helper.sh), it
 //! runs as PID 1 of an image that holds nothing else.
 //!
+//! `berth-helper socket-probe list|check N` finds, on a remote engine's host,
+//! where that engine's socket is (`runtime_core::socket_probe`).
+//!
 //! `berth-helper init -- COMMAND...` is a sandbox's PID 1 (`runtime_core::init`):
 //! bind-mounted read-only into the sandbox, it runs the command, reaps, forwards
 //! signals, and serves exec on the run's socket.
@@ -30,6 +33,7 @@ fn main() -> ExitCode {
             _ => usage(),
         },
         Some("selftest") if args.len() == 1 => selftest(),
+        Some(runtime_core::socket_probe::SUBCOMMAND) => socket_probe(&args[1..]),
         Some("--version") => {
             println!("berth-helper {}", env!("CARGO_PKG_VERSION"));
             ExitCode::SUCCESS
@@ -40,7 +44,7 @@ fn main() -> ExitCode {
 
 fn usage() -> ExitCode {
     eprintln!(
-        "usage: berth-helper egress   (settings in ${SETTINGS_VAR}, as JSON)\n       berth-helper init [--exec-dir DIR] -- COMMAND [ARG...]"
+        "usage: berth-helper egress   (settings in ${SETTINGS_VAR}, as JSON)\n       berth-helper init [--exec-dir DIR] -- COMMAND [ARG...]\n       berth-helper socket-probe list|check N"
     );
     ExitCode::from(2)
 }
@@ -106,6 +110,77 @@ fn secrets(settings: &ProxySettings) -> Result<Secrets, String> {
         credentials,
         authority: Some(authority),
     })
+}
+
+/// `berth-helper socket-probe list`: prints the listening sockets named like
+/// Docker's in this network namespace, as a JSON array of paths.
+/// `berth-helper socket-probe check N`: stats `MOUNT_ROOT/0` to `MOUNT_ROOT/N-1`
+/// and asks each for the engine's ID; prints one JSON array of what it found.
+fn socket_probe(args: &[String]) -> ExitCode {
+    use runtime_core::socket_probe::{self as probe, Checked, MAX_CANDIDATES};
+    match args {
+        [list] if list == "list" => {
+            let text = match std::fs::read_to_string("/proc/net/unix") {
+                Ok(text) => text,
+                Err(e) => {
+                    eprintln!("berth-helper: cannot read /proc/net/unix: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            let found = probe::listening_docker_sockets(&text);
+            println!("{}", serde_json::to_string(&found).unwrap_or_default());
+            ExitCode::SUCCESS
+        }
+        [check, count] if check == "check" => {
+            let Some(count) = count.parse::<usize>().ok().filter(|n| *n <= MAX_CANDIDATES) else {
+                return usage();
+            };
+            let checks: Vec<Checked> = (0..count)
+                .map(|i| check_socket(&std::path::Path::new(probe::MOUNT_ROOT).join(i.to_string())))
+                .collect();
+            println!("{}", serde_json::to_string(&checks).unwrap_or_default());
+            ExitCode::SUCCESS
+        }
+        _ => usage(),
+    }
+}
+
+/// Stats `path` and asks it `GET /info`.
+fn check_socket(path: &std::path::Path) -> runtime_core::socket_probe::Checked {
+    use runtime_core::socket_probe::{Checked, INFO_REQUEST, engine_identity};
+    use std::io::{Read, Write};
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    let meta = match std::fs::metadata(path) {
+        Ok(meta) if meta.file_type().is_socket() => meta,
+        Ok(_) => {
+            return Checked::Unusable {
+                reason: "is not a socket".to_owned(),
+            };
+        }
+        Err(e) => {
+            return Checked::Unusable {
+                reason: format!("cannot be stat'ed ({e})"),
+            };
+        }
+    };
+    let (gid, mode) = (meta.gid(), meta.mode() & 0o7777);
+    let timeout = Some(std::time::Duration::from_secs(5));
+    let asked = std::os::unix::net::UnixStream::connect(path).and_then(|mut stream| {
+        stream.set_read_timeout(timeout)?;
+        stream.set_write_timeout(timeout)?;
+        stream.write_all(INFO_REQUEST)?;
+        let mut response = Vec::new();
+        // An engine's info is a few KiB; more is not an engine.
+        stream.take(1 << 20).read_to_end(&mut response)?;
+        Ok(response)
+    });
+    match asked
+        .map_err(|e| format!("does not answer ({e})"))
+        .and_then(|r| engine_identity(&r))
+    {
+        Ok(engine) => Checked::Engine { gid, mode, engine },
+        Err(reason) => Checked::Silent { gid, mode, reason },
+    }
 }
 
 /// `berth-helper selftest`: calls the kernel the way common tools do, and prints
