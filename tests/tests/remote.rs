@@ -496,5 +496,208 @@ fn doctor_shows_the_endpoint_how_it_was_chosen_and_the_engine() {
         assert!(text.contains(&remote.shown), "{}", describe(&out));
         assert!(text.contains("DOCKER_HOST"), "{text}");
         assert!(text.contains("runc"), "{text}");
+        // The remote engine's socket, as its host has it.
+        assert!(
+            text.contains(&format!(
+                "its socket on that host is {}",
+                harness("BERTH_TEST_REMOTE_SOCKET")
+            )),
+            "{text}"
+        );
     }
+}
+
+/// The image with a docker CLI, which the second engine gets from the first
+/// (nothing is pulled) when it lacks it.
+const DIND_IMAGE: &str = "berth-test/dind:latest";
+
+fn load_on_second(image: &str) {
+    if second()
+        .args(["image", "inspect", image])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+    {
+        return;
+    }
+    let mut save = first()
+        .args(["save", image])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("spawn docker save");
+    let saved = save.stdout.take().expect("save's stdout");
+    let out = run(second().arg("load").stdin(saved));
+    assert!(save.wait().expect("wait for docker save").success());
+    assert_ok(&out, "docker load on the second engine");
+}
+
+/// Seconds since the Unix epoch, as `docker events --since` takes them.
+fn epoch() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs()
+}
+
+/// What an engine reported about containers labelled `berth.sandbox=<name>`
+/// (and `filter`) from `since` until now: one `<role> <action>` per event.
+fn events(
+    mut docker: impl FnMut() -> Command,
+    name: &str,
+    since: u64,
+    filter: &str,
+) -> Vec<String> {
+    let mut cmd = docker();
+    cmd.args(["events", "--since", &since.to_string()])
+        .args(["--until", &(epoch() + 1).to_string()])
+        .args(["--filter", "type=container"])
+        .args(["--filter", &format!("label=berth.sandbox={name}")])
+        .args([
+            "--format",
+            "{{index .Actor.Attributes \"berth.role\"}} {{.Action}}",
+        ]);
+    if !filter.is_empty() {
+        cmd.args(["--filter", filter]);
+    }
+    let out = run(&mut cmd);
+    assert_ok(&out, "docker events");
+    stdout(&out).lines().map(str::to_owned).collect()
+}
+
+/// docker `host` mode against a remote endpoint: the plan names the remote
+/// engine's socket and its group there (from the probe, cached), the docker
+/// CLI inside the sandbox talks to the second engine, the first engine never
+/// sees the probe or the sandbox, and nothing is left.
+fn host_mode(remote: &Remote) {
+    let s = Scratch::new(&format!("remote-host-{}", remote.tag));
+    let _guard = SecondGuard(s.name().to_owned());
+    load_on_second(DIND_IMAGE);
+    let since = epoch();
+    let config = s.write_config(
+        "berth.toml",
+        &format!(
+            "image = \"{DIND_IMAGE}\"\nuser = \"1000:1000\"\n\n[env]\nHOME = \"/tmp\"\n\n[docker]\nmode = \"host\"\n"
+        ),
+    );
+    // The second engine as it says itself, over its own socket.
+    let info = run(second().args(["info", "--format", "{{.ID}} {{.DockerRootDir}}"]));
+    assert_ok(&info, "docker info on the second engine");
+    let second_engine = stdout(&info).trim().to_owned();
+    let first_info = run(first().args(["info", "--format", "{{.ID}} {{.DockerRootDir}}"]));
+    assert_ne!(
+        stdout(&first_info).trim(),
+        second_engine,
+        "the two engines must be told apart"
+    );
+    let socket = PathBuf::from(harness("BERTH_TEST_REMOTE_SOCKET"));
+    let gid = std::os::unix::fs::MetadataExt::gid(&std::fs::metadata(&socket).expect("socket"));
+
+    let plan = run(remote.berth(&s).args(["plan", "-f"]).arg(&config));
+    assert_ok(&plan, "plan");
+    let text = stdout(&plan);
+    assert!(
+        text.contains(&format!(
+            "docker    host mode, the socket of the engine at {}, {} on that host, mounted at /var/run/docker.sock, group {gid} on that host added",
+            remote.shown,
+            socket.display()
+        )),
+        "{text}"
+    );
+    assert!(text.contains(&format!("extra groups {gid}")), "{text}");
+    // The probe ran on the second engine, as berth's, and is gone.
+    let probed = events(second, s.name(), since, "label=berth.role=socket-probe");
+    assert!(
+        probed.iter().any(|e| e == "socket-probe create")
+            && probed.iter().any(|e| e == "socket-probe destroy"),
+        "{probed:?}"
+    );
+    assert_eq!(
+        labelled(second, s.name()),
+        Vec::<String>::new(),
+        "the probe left containers"
+    );
+    // Its answer is kept, owner-only; bad content there is ignored and probed again.
+    let cache_dir = s.state().join("berth/engine-sockets");
+    let cached: Vec<PathBuf> = std::fs::read_dir(&cache_dir)
+        .expect("the probe's answer is cached")
+        .map(|e| e.expect("entry").path())
+        .collect();
+    assert_eq!(cached.len(), 1, "{cached:?}");
+    let mode = std::os::unix::fs::PermissionsExt::mode(
+        &std::fs::metadata(&cached[0]).expect("cache").permissions(),
+    );
+    assert_eq!(mode & 0o777, 0o600);
+    std::fs::write(&cached[0], br#"{"path":"/etc/shadow"}"#).expect("spoil the cache");
+    let again = run(remote.berth(&s).args(["plan", "-f"]).arg(&config));
+    assert_ok(&again, "plan with a spoiled cache");
+    assert!(stdout(&again).contains(&format!("{} on that host", socket.display())));
+    let rewritten = std::fs::read_to_string(&cached[0]).expect("cache");
+    assert!(
+        rewritten.contains(&socket.display().to_string()),
+        "{rewritten}"
+    );
+
+    let out = run(remote
+        .berth(&s)
+        .args(["run", "--rm", "--allow", "docker-host", "-f"])
+        .arg(&config)
+        .args([
+            "--",
+            "sh",
+            "-c",
+            // The engine lists a container it has just started a moment later
+            // under load: asked again for up to 5 s.
+            &format!(
+                "id -G; docker info --format '{{{{.ID}}}} {{{{.DockerRootDir}}}}'; for i in $(seq 50); do docker ps --format '{{{{.Names}}}}' | grep -q ^{name} && break; sleep 0.1; done; docker ps --format '{{{{.Names}}}}'",
+                name = s.name()
+            ),
+        ]));
+    assert_ok(&out, "run in host mode");
+    let said = stdout(&out);
+    let mut lines = said.lines();
+    let groups = lines.next().unwrap_or_default();
+    assert!(
+        groups.split_whitespace().any(|g| g == gid.to_string()),
+        "the socket's group {gid} on the engine's host is not in {groups}"
+    );
+    assert_eq!(
+        lines.next(),
+        Some(second_engine.as_str()),
+        "the docker CLI inside talks to the second engine: {}",
+        describe(&out)
+    );
+    assert!(
+        lines.any(|l| l.starts_with(s.name())),
+        "the second engine runs the sandbox: {}",
+        describe(&out)
+    );
+    assert_eq!(
+        events(first, s.name(), since, ""),
+        Vec::<String>::new(),
+        "the first engine saw the probe or the sandbox"
+    );
+    assert_eq!(
+        labelled(second, s.name()),
+        Vec::<String>::new(),
+        "left on the second engine"
+    );
+    assert_eq!(
+        labelled(first, s.name()),
+        Vec::<String>::new(),
+        "left on the first engine"
+    );
+    assert_eq!(s.records(), 0, "records left: {}", s.runs().display());
+}
+
+#[test]
+#[ignore = "needs the second engine of scripts/remote-engine.sh"]
+fn host_mode_over_tls_mounts_the_remote_engine_s_socket() {
+    host_mode(&tls());
+}
+
+#[test]
+#[ignore = "needs the second engine of scripts/remote-engine.sh"]
+fn host_mode_over_ssh_mounts_the_remote_engine_s_socket() {
+    host_mode(&ssh());
 }
