@@ -244,10 +244,17 @@ pub async fn ask_remote_socket(
     facts: &mut HostFacts,
     labels: &BTreeMap<String, String>,
 ) {
-    if !matches!(
-        facts.socket,
-        Some(crate::host::SocketFacts::Remote { on_host: None, .. })
-    ) {
+    let Some(crate::host::SocketFacts::Remote { on_host, .. }) = &mut facts.socket else {
+        return;
+    };
+    if on_host.is_some() {
+        return;
+    }
+    if facts.engine.is_none() {
+        // Asking would wait for an engine that has just not answered.
+        *on_host = Some(crate::host::RemoteSocket::Unknown {
+            reason: "the engine did not answer berth's probe".to_owned(),
+        });
         return;
     }
     for runtime in candidates {
@@ -656,6 +663,40 @@ mod tests {
                     .to_error(self.kind)
                     .expect("unavailable"))
             }
+        }
+    }
+
+    #[tokio::test]
+    async fn a_remote_socket_is_asked_only_of_an_engine_that_answered_and_only_once() {
+        use crate::host::{RemoteSocket, SocketFacts};
+        let remote = |on_host| SocketFacts::Remote {
+            docker_host: "tcp://box:2376 (TLS)".to_owned(),
+            on_host,
+        };
+        let mut facts = HostFacts::gather(&Env(None), &[], &[], None, Some(remote(None)));
+        ask_remote_socket(&[], &mut facts, &BTreeMap::new()).await;
+        assert_eq!(
+            facts.socket,
+            Some(remote(Some(RemoteSocket::Unknown {
+                reason: "the engine did not answer berth's probe".to_owned()
+            })))
+        );
+        // Already asked, or a local socket: left as it is.
+        let found = remote(Some(RemoteSocket::Found {
+            path: "/var/run/docker.sock".into(),
+            gid: 998,
+            mode: 0o660,
+            cached: true,
+        }));
+        let local = SocketFacts::Missing {
+            path: "/var/run/docker.sock".into(),
+            source: "default path".to_owned(),
+            reason: "gone".to_owned(),
+        };
+        for socket in [found, local] {
+            let mut facts = HostFacts::gather(&Env(None), &[], &[], None, Some(socket.clone()));
+            ask_remote_socket(&[], &mut facts, &BTreeMap::new()).await;
+            assert_eq!(facts.socket, Some(socket));
         }
     }
 

@@ -141,6 +141,7 @@ async fn probe(
         vec![SUBCOMMAND.to_owned(), "list".to_owned()],
         list,
         &labels,
+        None,
     )
     .await?;
     let candidates = socket_probe::parse_candidates(&printed)?;
@@ -163,7 +164,9 @@ async fn probe(
         mounts: Some(mounts),
         ..confined()
     };
-    let printed = run_as_root(
+    // As root: the socket's owner may be the only one who can connect to it
+    // (no capability comes with it).
+    let printed = run(
         docker,
         &image,
         vec![
@@ -173,6 +176,7 @@ async fn probe(
         ],
         check,
         &labels,
+        Some("0:0"),
     )
     .await?;
     let checks = socket_probe::parse_checks(&printed, candidates.len())?;
@@ -213,32 +217,9 @@ fn probe_labels(run_id: &RunId, extra: &BTreeMap<String, String>) -> HashMap<Str
     out
 }
 
-/// Runs the helper as root (the socket's owner may be the only one who can
-/// connect to it; no capability comes with it).
-async fn run_as_root(
-    docker: &Docker,
-    image: &str,
-    cmd: Vec<String>,
-    host_config: HostConfig,
-    labels: &HashMap<String, String>,
-) -> Result<Vec<u8>, String> {
-    run_with_user(docker, image, cmd, host_config, labels, Some("0:0")).await
-}
-
-/// Runs the helper as its image's user.
+/// Creates, runs and removes one probe container, as `user` (else the
+/// image's); its standard output when it exits 0.
 async fn run(
-    docker: &Docker,
-    image: &str,
-    cmd: Vec<String>,
-    host_config: HostConfig,
-    labels: &HashMap<String, String>,
-) -> Result<Vec<u8>, String> {
-    run_with_user(docker, image, cmd, host_config, labels, None).await
-}
-
-/// Creates, runs and removes one probe container; its standard output when it
-/// exits 0.
-async fn run_with_user(
     docker: &Docker,
     image: &str,
     cmd: Vec<String>,

@@ -2,7 +2,8 @@
 //! chooses (`DOCKER_HOST`, a docker context, the rootless socket under
 //! `XDG_RUNTIME_DIR`, then `/var/run/docker.sock`). berth talks to the engine
 //! there and hands the same socket to sandboxes in docker `host` mode; a TCP or
-//! SSH endpoint has no socket on this host.
+//! SSH endpoint has no socket on this host (its engine's host is asked where
+//! its socket is: `remote_socket`).
 
 use runtime_core::{HostEnv, SocketFacts};
 
