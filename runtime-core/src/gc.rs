@@ -610,6 +610,25 @@ mod tests {
         );
     }
 
+    /// A short-lived container that serves no sandbox (a remote engine's
+    /// socket probe) is removed once its berth is gone, never while it lives.
+    #[test]
+    fn a_sidecar_without_a_sandbox_goes_with_its_berth() {
+        let sidecar = |run: &str, owner: u32| ResourceInfo {
+            kind: ResourceKind::Sidecar,
+            name: format!("probe-{run}"),
+            labels: run_labels(run, &local(owner), false, None),
+        };
+        let inv = Inventory {
+            resources: vec![sidecar("probe-dead", DEAD), sidecar("probe-live", LIVE)],
+            ..Inventory::default()
+        };
+        assert_eq!(decide(&inv, None), want(&[("probe-dead", Reason::Debris)]));
+        let here = here();
+        let doomed = collect(&inv, &rules(None, false, &here)).doomed;
+        assert_eq!(doomed[0].containers, vec!["probe-probe-dead".to_owned()]);
+    }
+
     #[test]
     fn an_owner_from_another_host_or_pid_namespace_is_never_judged_orphaned() {
         let other_ns = HostIdentity::new("b007-1d", 1).expect("identity");

@@ -88,15 +88,24 @@ pub(crate) async fn find(
         return found;
     }
     let started = Instant::now();
-    let found = match tokio::time::timeout(PROBE_TIMEOUT, probe(docker, &identity, labels)).await {
+    let run_id = RunId::random();
+    let probe_labels = probe_labels(&run_id, labels);
+    let probing = probe(docker, &identity, &probe_labels);
+    let found = match tokio::time::timeout(PROBE_TIMEOUT, probing).await {
         Ok(Ok(found)) => found,
         Ok(Err(reason)) => RemoteSocket::Unknown { reason },
-        Err(_) => RemoteSocket::Unknown {
-            reason: format!(
-                "the probe on the engine took longer than {}s",
-                PROBE_TIMEOUT.as_secs()
-            ),
-        },
+        Err(_) => {
+            // Cut short between create and remove: what it made goes by label.
+            if let Err(e) = crate::remove::remove(docker, &run_id).await {
+                tracing::debug!(%run_id, error = %e, "cannot remove the probe's containers");
+            }
+            RemoteSocket::Unknown {
+                reason: format!(
+                    "the probe on the engine took longer than {}s",
+                    PROBE_TIMEOUT.as_secs()
+                ),
+            }
+        }
     };
     tracing::debug!(elapsed = ?started.elapsed(), ?found, "probed the remote engine's socket");
     if let (
@@ -125,12 +134,11 @@ pub(crate) async fn find(
 async fn probe(
     docker: &Docker,
     identity: &EngineIdentity,
-    extra: &BTreeMap<String, String>,
+    labels: &HashMap<String, String>,
 ) -> Result<RemoteSocket, String> {
     let image = crate::egress::ensure_helper_image(docker)
         .await
         .map_err(|e| format!("berth's helper image is not on the engine: {}", chain(&e)))?;
-    let labels = probe_labels(&RunId::random(), extra);
     let list = HostConfig {
         network_mode: Some("host".to_owned()),
         ..confined()
@@ -140,7 +148,7 @@ async fn probe(
         &image,
         vec![SUBCOMMAND.to_owned(), "list".to_owned()],
         list,
-        &labels,
+        labels,
         None,
     )
     .await?;
@@ -175,7 +183,7 @@ async fn probe(
             candidates.len().to_string(),
         ],
         check,
-        &labels,
+        labels,
         Some("0:0"),
     )
     .await?;
