@@ -701,3 +701,50 @@ fn host_mode_over_tls_mounts_the_remote_engine_s_socket() {
 fn host_mode_over_ssh_mounts_the_remote_engine_s_socket() {
     host_mode(&ssh());
 }
+
+#[test]
+#[ignore = "needs the second engine of scripts/remote-engine.sh"]
+fn host_mode_on_a_remote_engine_is_refused_with_the_reason_when_the_probe_cannot_run() {
+    let remote = tls();
+    let s = Scratch::new("remote-host-noprobe");
+    let _guard = SecondGuard(s.name().to_owned());
+    let config = s.write_config(
+        "berth.toml",
+        &format!("image = \"{IMAGE}\"\n\n[docker]\nmode = \"host\"\n"),
+    );
+    let missing = s.dir().join("no-helper-here");
+    for args in [
+        &["plan"][..],
+        &["run", "--rm", "--allow", "docker-host"][..],
+    ] {
+        let out = run(remote
+            .berth(&s)
+            .env("BERTH_HELPER", &missing)
+            .args(args)
+            .arg("-f")
+            .arg(&config)
+            .args(if args[0] == "run" {
+                &["--", "true"][..]
+            } else {
+                &[]
+            }));
+        assert_eq!(out.status.code(), Some(3), "{args:?}: {}", describe(&out));
+        let err = stderr(&out);
+        for said in [
+            &format!("the engine at {}", remote.shown)[..],
+            "its socket there is not known",
+            "berth could not ask that host",
+            "is not installed",
+            &missing.display().to_string(),
+            "fix",
+        ] {
+            assert!(err.contains(said), "{args:?} says {said:?}: {err}");
+        }
+    }
+    assert_eq!(labelled(second, s.name()), Vec::<String>::new());
+    assert!(
+        !s.state().join("berth/engine-sockets").exists(),
+        "nothing learned, nothing cached"
+    );
+    assert_eq!(s.records(), 0);
+}
