@@ -30,6 +30,11 @@
 //! ready frame; the client's first frame is [`Hello`] (JSON); then stdin, end of
 //! stdin, resize and signal frames. The server answers with stdout, stderr, and
 //! finally one exit (or failed) frame.
+//!
+//! On standby (`--standby N`, a warm pool's member) init starts no command: it
+//! serves exec and waits for one request marked [`Hello::main`], which becomes
+//! the sandbox's command (the first `N` words of init's command, the image's
+//! entrypoint, stay in front of a command the request gives).
 
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
@@ -121,6 +126,12 @@ pub struct Hello {
     pub stdin: bool,
     /// A terminal, with its first size (rows, columns).
     pub tty: Option<(u16, u16)>,
+    /// Claims an init on standby (a pool member): the process becomes the
+    /// sandbox's command, whose exit ends the sandbox, and its output is also
+    /// the sandbox's log. `argv` replaces the command after the image's
+    /// entrypoint; an empty `argv` runs the command init was given.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub main: bool,
 }
 
 /// Why a process did not start, with the exit code a shell would give (126 or
@@ -454,6 +465,18 @@ impl Client {
     /// everything as the sandbox's user); callers take the engine's exec for
     /// another user.
     pub async fn exec(self, spec: &ExecSpec) -> Result<Session, Error> {
+        self.request(spec, false).await
+    }
+
+    /// Starts the sandbox's command on an init on standby (a warm pool's
+    /// member): `spec.cmd` replaces the command after the image's entrypoint,
+    /// or is empty for the command the member was created with. The session's
+    /// exit is the sandbox's; init refuses a second claim (exit 126).
+    pub async fn claim(self, spec: &ExecSpec) -> Result<Session, Error> {
+        self.request(spec, true).await
+    }
+
+    async fn request(self, spec: &ExecSpec, main: bool) -> Result<Session, Error> {
         let Self { stream, token } = self;
         let hello = Hello {
             token,
@@ -463,6 +486,7 @@ impl Client {
             stdin: spec.stdin,
             // The caller sets the real size through the session's control.
             tty: spec.tty.then_some((24, 80)),
+            main,
         };
         let payload = serde_json::to_vec(&hello)
             .map_err(|e| wire("encode an exec request")(std::io::Error::other(e)))?;

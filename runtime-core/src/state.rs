@@ -122,6 +122,9 @@ pub struct RunRecord {
     /// own engine's inventory.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub endpoint: Option<String>,
+    /// The run is a warm pool's member ([`crate::pool`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pool: Option<crate::pool::Seat>,
 }
 
 impl RunRecord {
@@ -150,6 +153,7 @@ impl RunRecord {
             error: None,
             exit_code: None,
             endpoint: None,
+            pool: None,
         }
     }
 
@@ -437,6 +441,66 @@ impl RunStore {
         };
         change(&mut record);
         self.write(&record)
+    }
+
+    /// Holds the lock of the warm pool `key` (hex, as [`crate::pool::key`]
+    /// gives it) until dropped, so that two processes filling one pool count
+    /// each other's members: `<state>/berth/pools/<key>.lock`.
+    pub(crate) fn lock_pool(&self, key: &str) -> Result<Flock<File>, Error> {
+        let dir = self
+            .root
+            .parent()
+            .map_or_else(|| self.root.join("pools"), |p| p.join("pools"));
+        if key.is_empty() || !key.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(Self::io("lock the pool", &dir)(std::io::Error::other(
+                "a pool key is hex",
+            )));
+        }
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(DIR_MODE)
+            .create(&dir)
+            .map_err(Self::io("create the pool directory", &dir))?;
+        let path = dir.join(format!("{key}.lock"));
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .mode(FILE_MODE)
+            .custom_flags(nix::libc::O_NOFOLLOW)
+            .open(&path)
+            .map_err(Self::io("open the pool lock", &path))?;
+        Flock::lock(file, FlockArg::LockExclusive)
+            .map_err(|(_, errno)| Self::io("lock", &path)(std::io::Error::from(errno)))
+    }
+
+    /// Claims a pool member for this process, under the record's lock: when its
+    /// seat is unclaimed and `fits`, the seat is marked claimed and the run
+    /// becomes this process's (not detached, no TTL) and its record is
+    /// returned; `None` when another process claimed it first, it does not fit,
+    /// or it is gone.
+    pub(crate) fn claim_seat(
+        &self,
+        run_id: &RunId,
+        fits: impl FnOnce(&crate::pool::Seat) -> bool,
+    ) -> Result<Option<RunRecord>, Error> {
+        if !self.dir(run_id).is_dir() {
+            return Ok(None);
+        }
+        let _lock = self.lock(run_id)?;
+        let Some(mut record) = self.load(run_id) else {
+            return Ok(None);
+        };
+        match &mut record.pool {
+            Some(seat) if !seat.claimed && fits(seat) => seat.claimed = true,
+            _ => return Ok(None),
+        }
+        record.detached = false;
+        record.expires_at = None;
+        record.owner_pid = std::process::id();
+        record.owner_host = HostIdentity::current();
+        self.write(&record)?;
+        Ok(Some(record))
     }
 
     /// Deletes a run's directory, record and all, and as much of its exec
