@@ -507,7 +507,7 @@ impl Plan {
                     "pool      {} kept started (key {}, unclaimed ones live {}s); `berth run` claims one, `berth pool up` starts them",
                     pool.size, pool.key, pool.ttl_secs
                 ),
-                Some(reason) => writeln!(out, "pool      none: runs start cold ({reason})"),
+                Some(reason) => writeln!(out, "pool      none: runs start cold: {reason}"),
             };
         }
         let _ = writeln!(

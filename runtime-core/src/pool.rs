@@ -88,7 +88,7 @@ pub fn plan_pool(plan: &Plan, size: u32, ttl: Duration) -> Option<PoolPlan> {
 fn cold_reason(plan: &Plan) -> Option<String> {
     if let ExecPath::Engine { reason } = &plan.init.exec {
         return Some(format!(
-            "a pool member starts its command through berth-init's exec, which this plan does not have ({reason})"
+            "a pool member starts its command through berth-init's exec, which this plan does not have: {reason}"
         ));
     }
     if plan
@@ -409,4 +409,116 @@ pub async fn drain(
         }
     }
     (removed, failed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::capabilities::RuntimeKind;
+
+    /// A store holding `count` ready members of pool `key` (records in state
+    /// running with a socket in their exec directories, as init makes it);
+    /// the listeners are returned to keep the sockets bound.
+    fn store_with_members(
+        dir: &std::path::Path,
+        key: &str,
+        count: usize,
+    ) -> (RunStore, Vec<std::os::unix::net::UnixListener>) {
+        let store = RunStore::at(dir.join("berth/runs"));
+        let mut listeners = Vec::new();
+        for i in 0..count {
+            let run_id = RunId::random();
+            let mut record = RunRecord::new(
+                &run_id,
+                &format!("member-{i}"),
+                RuntimeKind::Docker,
+                true,
+                Some(i64::MAX),
+            )
+            .on_engine("docker".to_owned());
+            record.pool = Some(Seat {
+                key: key.to_owned(),
+                image: Some("sha256:aa".to_owned()),
+                claimed: false,
+            });
+            record.transition(RunState::Running);
+            store.create(&record).expect("create the record");
+            let exec = store.exec_dir(&run_id);
+            std::fs::create_dir_all(&exec).expect("exec dir");
+            listeners.push(
+                std::os::unix::net::UnixListener::bind(exec.join(crate::init::SOCKET))
+                    .expect("bind"),
+            );
+        }
+        (store, listeners)
+    }
+
+    #[test]
+    fn claims_at_once_never_share_a_member_and_a_claimed_one_never_returns() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (store, _sockets) = store_with_members(dir.path(), "abc123", 3);
+        let claims: Vec<Option<RunRecord>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..8)
+                .map(|_| scope.spawn(|| claim(&store, "docker", "abc123", Some("sha256:aa"))))
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().expect("join"))
+                .collect()
+        });
+        let mut won: Vec<String> = claims
+            .iter()
+            .flatten()
+            .map(|r| r.run_id.to_string())
+            .collect();
+        assert_eq!(won.len(), 3, "three members, three claims: {claims:?}");
+        won.sort();
+        won.dedup();
+        assert_eq!(won.len(), 3, "a member was claimed twice");
+        for record in claims.iter().flatten() {
+            let stored = store.load(&record.run_id).expect("record");
+            assert!(stored.pool.as_ref().is_some_and(|s| s.claimed));
+            assert!(!stored.detached, "a claimed member is its run's");
+            assert_eq!(stored.expires_at, None);
+            assert_eq!(stored.owner_pid, std::process::id());
+        }
+        assert!(claim(&store, "docker", "abc123", Some("sha256:aa")).is_none());
+        let states: Vec<&str> = members(&store, "docker", Some("abc123"), None)
+            .iter()
+            .map(|m| m.state)
+            .collect();
+        assert_eq!(states, ["claimed"; 3]);
+    }
+
+    #[test]
+    fn a_claim_takes_only_a_member_of_its_key_image_and_engine() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (store, _sockets) = store_with_members(dir.path(), "abc123", 1);
+        assert!(claim(&store, "docker", "other", Some("sha256:aa")).is_none());
+        assert!(claim(&store, "docker", "abc123", Some("sha256:bb")).is_none());
+        assert!(claim(&store, "docker", "abc123", None).is_none());
+        assert!(
+            claim(
+                &store,
+                "docker engine at tcp://box:2376 (TLS)",
+                "abc123",
+                Some("sha256:aa")
+            )
+            .is_none()
+        );
+        assert!(claim(&store, "docker", "abc123", Some("sha256:aa")).is_some());
+    }
+
+    #[test]
+    fn a_member_without_a_listening_init_is_not_ready() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (store, sockets) = store_with_members(dir.path(), "abc123", 1);
+        let run_id = members(&store, "docker", None, None)[0].run_id.clone();
+        drop(sockets);
+        std::fs::remove_file(store.exec_dir(&run_id).join(crate::init::SOCKET)).expect("remove");
+        assert_eq!(members(&store, "docker", None, None)[0].state, "starting");
+        assert!(claim(&store, "docker", "abc123", Some("sha256:aa")).is_none());
+        // Its container gone from the engine's list: gone.
+        assert_eq!(members(&store, "docker", None, Some(&[]))[0].state, "gone");
+    }
 }

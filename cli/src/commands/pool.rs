@@ -192,8 +192,13 @@ async fn status(args: PoolScope) -> Result<u8, Error> {
 
 /// Starts `berth pool up` for the config at `file` in the background, detached
 /// from this process (its own process group, no stdio), so that a claimed
-/// member is replaced while the run goes on and after it ends.
-pub fn refill_in_background(file: &Path, runtime: runtime_core::RuntimeKind) {
+/// member is replaced while the run goes on and after it ends. The dangers the
+/// run accepted with `--allow` are accepted for the replacement too.
+pub fn refill_in_background(
+    file: &Path,
+    runtime: runtime_core::RuntimeKind,
+    allow: &[runtime_core::danger::DangerKind],
+) {
     use std::os::unix::process::CommandExt;
     let Ok(exe) = std::env::current_exe() else {
         return;
@@ -208,6 +213,7 @@ pub fn refill_in_background(file: &Path, runtime: runtime_core::RuntimeKind) {
             "-f",
         ])
         .arg(file)
+        .args(allow.iter().flat_map(|kind| ["--allow", kind.name()]))
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())

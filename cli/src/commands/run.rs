@@ -58,7 +58,7 @@ pub async fn execute(mut args: RunArgs) -> Result<u8, Error> {
     // A claimed member's command reports to this client alone: leaving it
     // would hang it up, so the detach keys pass through to it.
     let keys = if sandbox.claimed() {
-        super::pool::refill_in_background(&config.path, plan.runtime);
+        super::pool::refill_in_background(&config.path, plan.runtime, &args.allow);
         None
     } else {
         if plan.pool.is_some() && cold.is_none() {
