@@ -227,10 +227,47 @@ def local(args, berth, n):
     print(f"{'berth runsc / berth runc':<44} {bg / b:5.2f}   (docker CLI: {dg / d:5.2f})")
 
     exec_paths(berth, n)
+    pool_claim(berth, n)
     egress(berth, n)
     suite(berth, n)
     print(f"medians of {n} runs each (egress requests: medians of {max(3, n // 4)} rounds)")
     write_report(args.out, n)
+
+
+def first_output(argv):
+    """Runs `argv`; seconds until its first byte of output."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.read(1)
+    first = time.perf_counter() - start
+    proc.stdout.read()
+    if proc.wait() != 0:
+        sys.exit(f"{' '.join(argv)} failed: {proc.stderr.read().decode(errors='replace')}")
+    return first
+
+
+def pool_claim(berth, n):
+    """A run that claims a warm pool's member, to its first output, against
+    `docker run` and against the same run started cold."""
+    work = tempfile.mkdtemp(prefix="berth-bench-pool-")
+    config = os.path.join(work, "berth.toml")
+    with open(config, "w") as f:
+        f.write(f'[sandbox]\nname = "bench-pool"\nimage = "{IMAGE}"\n\n[pool]\nsize = 1\nttl = "10m"\n')
+    try:
+        claim, cold, plain = [], [], []
+        for _ in range(n):
+            subprocess.run([berth, "pool", "up", "-q", "--runtime", "docker", "-f", config], check=True)
+            claim.append(first_output([berth, "run", "--rm", "--runtime", "docker", "-f", config, "--", "echo", "x"]))
+            plain.append(first_output(["docker", "run", "--rm", "--label", LABEL, IMAGE, "echo", "x"]))
+            cold.append(first_output([berth, "run", "--rm", "--no-pool", "--runtime", "docker", "-f", config,
+                                      "--", "echo", "x"]))
+        row("pool claim: run --rm to first output", statistics.median(claim), statistics.median(plain))
+        row("  the same run started cold", statistics.median(cold), statistics.median(plain))
+        print(f"{'  pool claim to first output (target < 30 ms)':<44} {statistics.median(claim) * 1000:.1f} ms")
+    finally:
+        # A replacement the last claim started makes nothing once the pool is down.
+        subprocess.run([berth, "pool", "down", "--runtime", "docker", "-f", config], capture_output=True)
+        shutil.rmtree(work, ignore_errors=True)
 
 
 def suite(berth, n):

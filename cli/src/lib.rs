@@ -79,7 +79,7 @@ pub enum Command {
     /// Remove finished, orphaned and expired runs, debris of launches that died,
     /// and stale run records.
     Gc(GcArgs),
-    /// Keep sandboxes of a config's plan started ahead of time ([pool] in
+    /// Keep sandboxes of a config's plan started ahead of time (`[pool]` in
     /// berth.toml), so that `berth run` claims one instead of creating one.
     Pool(PoolArgs),
     /// Print berth's version and what each runtime's engine answered.
@@ -509,8 +509,8 @@ pub enum PoolAction {
     /// Start members of the config's pool until `[pool] size` are ready or
     /// starting; each lives `[pool] ttl` unless a run claims it.
     Up(PoolUpArgs),
-    /// Remove the config's unclaimed pool members (claimed ones are their
-    /// runs').
+    /// Stop the config's pool: remove its unclaimed members (claimed ones are
+    /// their runs'), and start no replacement until the next `pool up`.
     Down(PoolScope),
     /// List the config's pool members: ready, starting, claimed, or gone.
     Status(PoolScope),
@@ -527,6 +527,10 @@ pub struct PoolUpArgs {
     /// Say nothing but warnings.
     #[arg(short = 'q', long)]
     quiet: bool,
+    /// The replacement a claim starts in the background: makes nothing once
+    /// `berth pool down` stopped the pool.
+    #[arg(long, hide = true)]
+    refill: bool,
     /// Output format.
     #[arg(long, value_enum, default_value_t)]
     format: Format,

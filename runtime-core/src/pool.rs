@@ -250,26 +250,22 @@ pub struct Filled {
 /// Starts members of `plan`'s pool on `runtime` until `size` are ready or
 /// starting; members whose containers are gone are forgotten first. Members
 /// are created at once, each as a detached run with the pool's TTL, and each is
-/// waited for until its init listens.
+/// waited for until its init listens. A `refill` (the replacement a claim
+/// starts) makes nothing once [`drain`] stopped the pool; any other fill
+/// starts it again.
 pub async fn fill(
     runtime: Arc<dyn Runtime>,
     plan: &Plan,
     store: &RunStore,
     progress: Option<Arc<crate::sandbox::ProgressFn>>,
+    refill: bool,
 ) -> Result<Filled, Error> {
     let pool = usable(plan)?;
-    // A blocking lock, taken off the runtime's threads: another fill of this
-    // pool finishes first, and its members are counted.
-    let lock = {
-        let (store, key) = (store.clone(), pool.key.clone());
-        tokio::task::spawn_blocking(move || store.lock_pool(&key))
-            .await
-            .map_err(|e| Error::Io {
-                operation: "lock the pool",
-                path: std::path::PathBuf::from(&pool.key),
-                source: std::io::Error::other(e),
-            })??
-    };
+    let lock = lock(store, &pool.key).await?;
+    if refill && store.pool_stopped(&pool.key) {
+        return Ok(Filled::default());
+    }
+    store.set_pool_stopped(&pool.key, false)?;
     let image = runtime.image_id(&plan.image).await?;
     let engine = runtime.engine_id();
     let running = running_ids(&*runtime).await?;
@@ -354,6 +350,19 @@ pub fn usable(plan: &Plan) -> Result<&PoolPlan, Error> {
     Ok(pool)
 }
 
+/// The pool's lock, taken off the runtime's threads (it blocks while another
+/// process fills or drains the pool).
+async fn lock(store: &RunStore, key: &str) -> Result<nix::fcntl::Flock<std::fs::File>, Error> {
+    let (store, owned) = (store.clone(), key.to_owned());
+    tokio::task::spawn_blocking(move || store.lock_pool(&owned))
+        .await
+        .map_err(|e| Error::Io {
+            operation: "lock the pool",
+            path: std::path::PathBuf::from(key),
+            source: std::io::Error::other(e),
+        })?
+}
+
 /// The ids of the containers `runtime` reports running.
 async fn running_ids(runtime: &dyn Runtime) -> Result<Vec<String>, Error> {
     Ok(runtime
@@ -377,9 +386,11 @@ async fn wait_listening(store: &RunStore, run_id: &RunId) -> bool {
     false
 }
 
-/// Removes the unclaimed members in `store` on `runtime`'s engine, of the pool
-/// `key` or of every pool: each is claimed first, so no run takes it meanwhile.
-/// Returns the names removed and the failures.
+/// Stops the pool `key`, or every pool with members in `store` on
+/// `runtime`'s engine, and removes their unclaimed members: each pool is
+/// locked (a fill under way finishes first) and marked stopped, so that no
+/// replacement a claim started recreates it; each member is claimed first, so
+/// no run takes it meanwhile. Returns the names removed and the failures.
 pub async fn drain(
     runtime: &dyn Runtime,
     store: &RunStore,
@@ -388,6 +399,25 @@ pub async fn drain(
     let engine = runtime.engine_id();
     let mut removed = Vec::new();
     let mut failed = Vec::new();
+    let mut keys: Vec<String> = match key {
+        Some(key) => vec![key.to_owned()],
+        None => members(store, &engine, None, None)
+            .into_iter()
+            .map(|m| m.key)
+            .collect(),
+    };
+    keys.sort();
+    keys.dedup();
+    let mut locks = Vec::new();
+    for key in &keys {
+        match lock(store, key).await {
+            Ok(held) => locks.push(held),
+            Err(err) => failed.push(err.report()),
+        }
+        if let Err(err) = store.set_pool_stopped(key, true) {
+            failed.push(err.report());
+        }
+    }
     for member in members(store, &engine, key, None) {
         if member.state == "claimed" {
             continue;
@@ -408,6 +438,7 @@ pub async fn drain(
             Err(err) => failed.push(format!("{}: {}", member.name, err.report())),
         }
     }
+    drop(locks);
     (removed, failed)
 }
 

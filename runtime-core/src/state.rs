@@ -443,25 +443,58 @@ impl RunStore {
         self.write(&record)
     }
 
-    /// Holds the lock of the warm pool `key` (hex, as [`crate::pool::key`]
-    /// gives it) until dropped, so that two processes filling one pool count
-    /// each other's members: `<state>/berth/pools/<key>.lock`.
-    pub(crate) fn lock_pool(&self, key: &str) -> Result<Flock<File>, Error> {
+    /// `<state>/berth/pools/<key>.<suffix>`, its directory made (0700); `key`
+    /// must be hex, as [`crate::pool::key`] gives it.
+    fn pool_file(&self, key: &str, suffix: &str) -> Result<PathBuf, Error> {
         let dir = self
             .root
             .parent()
             .map_or_else(|| self.root.join("pools"), |p| p.join("pools"));
         if key.is_empty() || !key.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return Err(Self::io("lock the pool", &dir)(std::io::Error::other(
-                "a pool key is hex",
-            )));
+            return Err(Self::io("use the pool directory", &dir)(
+                std::io::Error::other("a pool key is hex"),
+            ));
         }
         fs::DirBuilder::new()
             .recursive(true)
             .mode(DIR_MODE)
             .create(&dir)
             .map_err(Self::io("create the pool directory", &dir))?;
-        let path = dir.join(format!("{key}.lock"));
+        Ok(dir.join(format!("{key}.{suffix}")))
+    }
+
+    /// Whether `berth pool down` stopped the pool `key` since the last
+    /// `berth pool up` (then a background refill makes nothing).
+    pub(crate) fn pool_stopped(&self, key: &str) -> bool {
+        self.pool_file(key, "down").is_ok_and(|p| p.exists())
+    }
+
+    /// Marks the pool `key` stopped (`berth pool down`) or not (`pool up`).
+    pub(crate) fn set_pool_stopped(&self, key: &str, stopped: bool) -> Result<(), Error> {
+        let path = self.pool_file(key, "down")?;
+        let result = if stopped {
+            OpenOptions::new()
+                .create(true)
+                .truncate(true)
+                .write(true)
+                .mode(FILE_MODE)
+                .custom_flags(nix::libc::O_NOFOLLOW)
+                .open(&path)
+                .map(drop)
+        } else {
+            match fs::remove_file(&path) {
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+                other => other,
+            }
+        };
+        result.map_err(Self::io("mark the pool", &path))
+    }
+
+    /// Holds the lock of the warm pool `key` until dropped, so that processes
+    /// filling or draining one pool take turns and count each other's members:
+    /// `<state>/berth/pools/<key>.lock`.
+    pub(crate) fn lock_pool(&self, key: &str) -> Result<Flock<File>, Error> {
+        let path = self.pool_file(key, "lock")?;
         let file = OpenOptions::new()
             .create(true)
             .truncate(false)

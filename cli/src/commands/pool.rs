@@ -48,7 +48,7 @@ async fn up_(args: crate::PoolUpArgs) -> Result<u8, Error> {
         let reporter = reporter.clone();
         std::sync::Arc::new(move |line: &str| reporter.line(line))
     };
-    let filled = pool::fill(runtime, &plan, &store, Some(progress)).await?;
+    let filled = pool::fill(runtime, &plan, &store, Some(progress), args.refill).await?;
     match args.format {
         Format::Json => render::json(&filled),
         Format::Human => {
