@@ -71,6 +71,9 @@ pub const TOKEN: &str = "token";
 /// The largest payload of one frame.
 pub const MAX_FRAME: usize = 1 << 20;
 
+/// The read buffer of a frame stream: a 64 KiB chunk with its head.
+pub(crate) const FRAME_BUFFER: usize = 64 * 1024 + 5;
+
 /// Output chunks (of up to 64 KiB) queued for a caller that reads slowly.
 const OUTPUT_CHUNKS: usize = 64;
 
@@ -187,11 +190,12 @@ pub async fn write_frame<W: AsyncWrite + Unpin + ?Sized>(
         .ok()
         .filter(|&n| n as usize <= MAX_FRAME)
         .ok_or_else(|| std::io::Error::other("frame too large"))?;
-    let mut head = [0u8; 5];
-    head[0] = kind;
-    head[1..].copy_from_slice(&len.to_be_bytes());
-    w.write_all(&head).await?;
-    w.write_all(payload).await
+    // One write per frame: the reader wakes once for it.
+    let mut frame = Vec::with_capacity(5 + payload.len());
+    frame.push(kind);
+    frame.extend_from_slice(&len.to_be_bytes());
+    frame.extend_from_slice(payload);
+    w.write_all(&frame).await
 }
 
 /// Reads one frame; `None` at a clean end of stream before a frame starts.
@@ -551,7 +555,8 @@ impl Client {
         // It ends at the exit frame, or when the session is dropped whole.
         tokio::spawn(async move {
             let _gone = output_gone_tx;
-            let mut reader = reader;
+            // Buffered: a frame's head and payload in one read where they fit.
+            let mut reader = tokio::io::BufReader::with_capacity(FRAME_BUFFER, reader);
             let mut exit_tx = exit_tx;
             let code = loop {
                 let frame = tokio::select! {

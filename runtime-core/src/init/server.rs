@@ -332,7 +332,8 @@ async fn serve(stream: UnixStream, token: &str, waiters: Waiters, standby: Optio
     if !from_outside(&stream) {
         return;
     }
-    let (mut reader, mut writer) = stream.into_split();
+    let (reader, mut writer) = stream.into_split();
+    let mut reader = tokio::io::BufReader::with_capacity(super::FRAME_BUFFER, reader);
     if write_frame(&mut writer, frame::READY, &[]).await.is_err() {
         return;
     }
@@ -551,7 +552,7 @@ fn copy_out(fd: Option<OwnedFd>, kind: u8, frames: mpsc::Sender<(u8, Vec<u8>)>) 
 /// sends its exit code. A client that goes away hangs up the process.
 async fn pump(
     process: Process,
-    mut reader: tokio::net::unix::OwnedReadHalf,
+    mut reader: tokio::io::BufReader<tokio::net::unix::OwnedReadHalf>,
     mut writer: tokio::net::unix::OwnedWriteHalf,
     exit: oneshot::Receiver<i64>,
     log: bool,
