@@ -84,9 +84,14 @@ def row(name, berth_s, docker_s, unit="ms", labels=("berth", "docker")):
                     labels[0]: berth_s, labels[1]: docker_s, "unit": unit, "ratio": berth_s / docker_s})
     a, b = labels
     if unit == "ms":
-        print(f"{name:<44} {a} {berth_s * 1000:7.1f} ms   {b} {docker_s * 1000:7.1f} ms   ratio {berth_s / docker_s:5.2f}")
+        print(f"{name:<44} {a} {ms(berth_s):>7} ms   {b} {ms(docker_s):>7} ms   ratio {berth_s / docker_s:5.2f}")
     else:
         print(f"{name:<44} {a} {berth_s:7.1f} {unit}   {b} {docker_s:7.1f} {unit}   ratio {berth_s / docker_s:5.2f}")
+
+
+def ms(seconds):
+    """Milliseconds, with two decimals below 10 ms."""
+    return f"{seconds * 1000:.2f}" if seconds < 0.01 else f"{seconds * 1000:.1f}"
 
 
 def write_report(out_dir, runs):
@@ -98,7 +103,7 @@ def write_report(out_dir, runs):
     for r in RESULTS:
         a, b = r[r["measured"]], r[r["baseline"]]
         if r["unit"] == "ms":
-            a, b = f"{a * 1000:.1f} ms", f"{b * 1000:.1f} ms"
+            a, b = f"{ms(a)} ms", f"{ms(b)} ms"
         else:
             a, b = f"{a:.1f} {r['unit']}", f"{b:.1f} {r['unit']}"
         lines.append(f"| {r['name']} | {r['measured']} {a} | {r['baseline']} {b} | {r['ratio']:.2f} |")
@@ -462,6 +467,27 @@ def mcp_per_call(argv, calls=50):
         proc.wait(timeout=30)
 
 
+def line_round_trip(argv, lines=200):
+    """Starts `argv` (a cat), then sends it lines one after another, each when
+    the last came back: the median seconds per line, what the transport alone
+    adds to every request of a stdio server."""
+    proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    line = b"x" * 100 + b"\n"
+    samples = []
+    try:
+        for _ in range(lines):
+            start = time.perf_counter()
+            proc.stdin.write(line)
+            proc.stdin.flush()
+            if proc.stdout.readline() != line:
+                sys.exit(f"{' '.join(argv)}: the line did not come back")
+            samples.append(time.perf_counter() - start)
+    finally:
+        proc.stdin.close()
+        proc.wait(timeout=30)
+    return statistics.median(samples[20:])
+
+
 def through_cat(argv, data_path):
     """Seconds to send the file at `data_path` through `argv` (a cat) and back."""
     with open(data_path, "rb") as data:
@@ -505,6 +531,15 @@ def exec_rows(berth, n, work, names):
         ["docker", "exec", plain_runsc, "true"],
     ], n)
     row("exec RUN true (runsc), through the engine", bg, dg)
+
+    samples = [[], [], []]
+    for _ in range(max(3, n // 5)):
+        samples[0].append(line_round_trip([berth, "exec", "-i", init_run, "--", "cat"]))
+        samples[1].append(line_round_trip([berth, "exec", "-i", engine_run, "--", "cat"]))
+        samples[2].append(line_round_trip(["docker", "exec", "-i", plain, "cat"]))
+    li, le, ld = (statistics.median(s) for s in samples)
+    row("a line's round trip through exec -i cat, berth-init", li, ld)
+    row("a line's round trip through exec -i cat, engine", le, ld)
 
     data = os.path.join(work, "data")
     with open(data, "wb") as f:
