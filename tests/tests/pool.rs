@@ -134,6 +134,17 @@ fn a_run_claims_a_ready_member_and_a_replacement_takes_its_place() {
     );
     let before = settle(&s, &config, 1);
     let member = before[0].clone();
+    let ps = run(berth(&s).arg("ps"));
+    let line = text(&ps.stdout)
+        .lines()
+        .find(|l| l.starts_with(&member))
+        .map(str::to_owned)
+        .unwrap_or_default();
+    assert!(
+        line.contains("(pool member, unclaimed)"),
+        "{}",
+        describe(&ps)
+    );
 
     let out = run_claim(
         &s,
