@@ -267,6 +267,7 @@ impl<'a> Builder<'a> {
             owned: true,
             progress: progress.clone(),
             claim: std::sync::Mutex::new(None),
+            member: false,
         };
         sandbox.record(|r| r.transition(RunState::Starting));
 
@@ -344,6 +345,7 @@ impl Builder<'_> {
                 owned: true,
                 progress: self.progress.clone(),
                 claim: std::sync::Mutex::new(None),
+                member: true,
             };
             let Some(client) = client else {
                 // Claimed, so no one else tries it; dropping the handle removes it.
@@ -394,6 +396,8 @@ pub struct Sandbox {
     /// A claimed pool member's init, and the command it is to start, until
     /// [`Sandbox::attach`] starts it.
     claim: std::sync::Mutex<Option<(crate::init::Client, ExecSpec)>>,
+    /// A warm pool's member this run claimed: it runs already.
+    member: bool,
 }
 
 impl std::fmt::Debug for Sandbox {
@@ -433,7 +437,7 @@ impl Sandbox {
     /// Whether the sandbox is a warm pool's member this run claimed (its
     /// command starts through berth-init at [`Sandbox::attach`]).
     pub fn claimed(&self) -> bool {
-        self.claim.lock().is_ok_and(|c| c.is_some())
+        self.member
     }
 
     /// The run's id (its `berth.run-id` label).
@@ -475,7 +479,7 @@ impl Sandbox {
 
     /// Starts a created sandbox (a claimed pool member is running already).
     pub async fn start(&self) -> Result<(), Error> {
-        if self.record_of_pool() {
+        if self.member {
             return Ok(());
         }
         self.runtime.start(&self.id).await?;
@@ -560,13 +564,6 @@ impl Sandbox {
             self.record(|r| r.detached = true);
         }
         std::mem::take(&mut self.name)
-    }
-
-    /// Whether the run's record says it is a pool member.
-    fn record_of_pool(&self) -> bool {
-        self.store
-            .load(&self.run_id)
-            .is_some_and(|r| r.pool.is_some())
     }
 
     fn record(&self, change: impl FnOnce(&mut RunRecord)) {

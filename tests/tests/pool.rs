@@ -193,6 +193,14 @@ fn a_run_claims_a_ready_member_and_a_replacement_takes_its_place() {
     let ps = run(berth(&s).args(["ps", "-a", "--format", "json"]));
     let entry = berth_tests::ps_entry(&ps, &member);
     assert_eq!(entry["state"], "exited", "{entry}");
+    // Its command ran through the claim: it cannot start again.
+    let start = run(berth(&s).args(["start", &member]));
+    assert_eq!(start.status.code(), Some(2), "{}", describe(&start));
+    assert!(
+        text(&start.stderr).contains("cannot start again"),
+        "{}",
+        describe(&start)
+    );
 
     let down = ok(&s, &["pool", "down"], &config);
     assert!(
