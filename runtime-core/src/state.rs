@@ -573,6 +573,35 @@ impl RunStore {
         self.remove(run_id).map(|()| true)
     }
 
+    /// Removes the exec directories whose runs have no directory here any more
+    /// (what a removal that could not delete everything the sandbox wrote
+    /// there left behind), as far as berth's user may; returns those removed
+    /// whole. Only entries named by a run id are looked at.
+    pub fn remove_stray_exec_dirs(&self) -> Vec<RunId> {
+        let Ok(entries) = fs::read_dir(self.exec_root()) else {
+            return Vec::new();
+        };
+        let mut removed = Vec::new();
+        for entry in entries.flatten() {
+            let Some(run_id) = entry
+                .file_name()
+                .to_str()
+                .and_then(|n| RunId::parse(n).ok())
+            else {
+                continue;
+            };
+            // A launch writes the run's directory before its exec directory.
+            if self.dir(&run_id).exists() || !entry.file_type().is_ok_and(|t| t.is_dir()) {
+                continue;
+            }
+            if fs::remove_dir_all(entry.path()).is_ok() {
+                removed.push(run_id);
+            }
+        }
+        removed.sort();
+        removed
+    }
+
     /// Every record, every corrupt one, and the entries that are not berth's.
     pub fn list(&self) -> Listing {
         let mut out = Listing::default();
@@ -610,6 +639,32 @@ impl RunStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn exec_directories_of_runs_that_are_gone_are_removed_and_others_kept() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = RunStore::at(dir.path().join("berth/runs"));
+        let live = RunId::random();
+        let gone = RunId::random();
+        store
+            .create(&RunRecord::new(
+                &live,
+                "live",
+                RuntimeKind::Docker,
+                false,
+                None,
+            ))
+            .expect("record");
+        for run_id in [&live, &gone] {
+            fs::create_dir_all(store.exec_dir(run_id).join("left")).expect("exec dir");
+        }
+        let other = store.exec_root().join("not-a-run-id");
+        fs::create_dir_all(&other).expect("other dir");
+        assert_eq!(store.remove_stray_exec_dirs(), vec![gone.clone()]);
+        assert!(store.exec_dir(&live).exists());
+        assert!(!store.exec_dir(&gone).exists());
+        assert!(other.exists(), "only run ids are looked at");
+    }
 
     fn store(test: &str) -> (RunStore, PathBuf) {
         let root = std::env::temp_dir().join(format!("berth-state-{test}-{}", std::process::id()));
