@@ -24,6 +24,8 @@ install_packages() {
   command -v openssl >/dev/null 2>&1 || missing+=(openssl)
   # The interactive tests drive berth through a terminal of their own.
   command -v tmux >/dev/null 2>&1 || missing+=(tmux)
+  # The benchmark reads peak memory through it (a small parent, see bench.py).
+  [ -x /usr/bin/time ] || missing+=(time)
   if [ "${#missing[@]}" -gt 0 ]; then
     log "installing ${missing[*]}"
     DEBIAN_FRONTEND=noninteractive apt-get update -qq

@@ -64,6 +64,7 @@ pub fn kind(err: &Error) -> &'static str {
         Error::SocketMissing { .. } => "socket-missing",
         Error::SocketRemote { .. } => "socket-remote",
         Error::HostPathRemote { .. } => "host-path-remote",
+        Error::PoolUnavailable { .. } => "pool-unavailable",
         Error::SocketRootGroup { .. } => "socket-root-group",
         Error::SocketNoGroupAccess { .. } => "socket-no-group-access",
         Error::AllowlistUnsupported { .. } => "allowlist-unsupported",

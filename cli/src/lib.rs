@@ -79,6 +79,9 @@ pub enum Command {
     /// Remove finished, orphaned and expired runs, debris of launches that died,
     /// and stale run records.
     Gc(GcArgs),
+    /// Keep sandboxes of a config's plan started ahead of time (`[pool]` in
+    /// berth.toml), so that `berth run` claims one instead of creating one.
+    Pool(PoolArgs),
     /// Print berth's version and what each runtime's engine answered.
     Version(VersionArgs),
     /// Write a commented starter berth.toml in the current directory.
@@ -281,6 +284,9 @@ pub struct RunArgs {
     /// Say nothing while launching (image builds, swept runs); warnings still.
     #[arg(short = 'q', long)]
     quiet: bool,
+    /// Start cold even when the config has a warm pool with a ready member.
+    #[arg(long)]
+    no_pool: bool,
     /// Accept dangers the plan lists, for this run (repeat or separate with
     /// commas): docker-host, dind, capability, sensitive-path, host-secret.
     /// `berth plan` lists a config's dangers; `berth allow` accepts them for one
@@ -488,6 +494,59 @@ pub struct RmArgs {
     /// The sandboxes: names, run ids or ids.
     #[arg(value_name = "RUN", required = true)]
     runs: Vec<String>,
+}
+
+/// `berth pool`.
+#[derive(Debug, Args)]
+pub struct PoolArgs {
+    #[command(subcommand)]
+    action: PoolAction,
+}
+
+/// What `berth pool` does.
+#[derive(Debug, Subcommand)]
+pub enum PoolAction {
+    /// Start members of the config's pool until `[pool] size` are ready or
+    /// starting; each lives `[pool] ttl` unless a run claims it.
+    Up(PoolUpArgs),
+    /// Stop the config's pool: remove its unclaimed members (claimed ones are
+    /// their runs'), and start no replacement until the next `pool up`.
+    Down(PoolScope),
+    /// List the config's pool members: ready, starting, claimed, or gone.
+    Status(PoolScope),
+}
+
+/// `berth pool up`.
+#[derive(Debug, Args)]
+pub struct PoolUpArgs {
+    #[command(flatten)]
+    config: ConfigArgs,
+    /// Accept dangers the plan lists, as `berth run --allow` does.
+    #[arg(long, value_name = "DANGER", value_delimiter = ',')]
+    allow: Vec<runtime_core::danger::DangerKind>,
+    /// Say nothing but warnings.
+    #[arg(short = 'q', long)]
+    quiet: bool,
+    /// The replacement a claim starts in the background: makes nothing once
+    /// `berth pool down` stopped the pool.
+    #[arg(long, hide = true)]
+    refill: bool,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t)]
+    format: Format,
+}
+
+/// `berth pool down` and `berth pool status`.
+#[derive(Debug, Args)]
+pub struct PoolScope {
+    #[command(flatten)]
+    config: ConfigArgs,
+    /// Every pool berth has members of, not only the config's.
+    #[arg(long)]
+    all: bool,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t)]
+    format: Format,
 }
 
 /// `berth gc`.

@@ -77,6 +77,27 @@ pub(crate) struct ConfigFile {
     /// `[security]`: overrides of the hardened defaults.
     #[serde(default)]
     pub(crate) security: SecurityConfig,
+    /// `[pool]`: sandboxes of this plan kept started, for runs to claim.
+    #[serde(default)]
+    pub(crate) pool: PoolConfig,
+}
+
+/// `[pool]`.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct PoolConfig {
+    /// How many sandboxes of this plan `berth pool up` keeps started (default 0:
+    /// no pool); `berth run` claims one and a replacement starts behind it.
+    #[cfg_attr(feature = "schema", schemars(with = "Option<u32>"))]
+    pub(crate) size: Option<Spanned<u32>>,
+    /// How long an unclaimed member lives before `berth gc` (and the next
+    /// berth command) removes it (default "1h").
+    #[cfg_attr(
+        feature = "schema",
+        schemars(with = "Option<crate::duration::HumanDuration>")
+    )]
+    pub(crate) ttl: Option<Spanned<crate::duration::HumanDuration>>,
 }
 
 /// `[sandbox]`.
@@ -880,6 +901,20 @@ impl Config {
     /// `[sandbox] init`, true unless set to false.
     pub fn init(&self) -> bool {
         self.file.sandbox.init.unwrap_or(true)
+    }
+
+    /// How many pool members to keep started: `[pool] size` (0: no pool).
+    pub fn pool_size(&self) -> u32 {
+        self.file.pool.size.as_ref().map_or(0, |s| *s.get_ref())
+    }
+
+    /// How long an unclaimed pool member lives: `[pool] ttl`, else an hour.
+    pub fn pool_ttl(&self) -> std::time::Duration {
+        self.file
+            .pool
+            .ttl
+            .as_ref()
+            .map_or(crate::pool::DEFAULT_TTL, |ttl| ttl.get_ref().0)
     }
 
     /// How long a detached run lives: `[sandbox] ttl`.

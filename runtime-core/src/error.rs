@@ -139,6 +139,15 @@ pub enum Error {
         fix: String,
     },
 
+    /// `berth pool` for a plan whose runs cannot be served from a pool.
+    #[error("this plan has no pool: {reason}\n  = fix: {fix}")]
+    PoolUnavailable {
+        /// Why.
+        reason: String,
+        /// What to do.
+        fix: String,
+    },
+
     /// A host path the sandbox would bind-mount, with a remote engine: the path
     /// is on this host, the engine on another.
     #[error(
@@ -389,6 +398,7 @@ impl Error {
             | Self::DindUnsupported { .. }
             | Self::SocketRemote { .. }
             | Self::HostPathRemote { .. }
+            | Self::PoolUnavailable { .. }
             | Self::SocketRootGroup { .. }
             | Self::SocketNoGroupAccess { .. }
             | Self::AllowlistUnsupported { .. }

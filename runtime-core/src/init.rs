@@ -30,6 +30,11 @@
 //! ready frame; the client's first frame is [`Hello`] (JSON); then stdin, end of
 //! stdin, resize and signal frames. The server answers with stdout, stderr, and
 //! finally one exit (or failed) frame.
+//!
+//! On standby (`--standby N`, a warm pool's member) init starts no command: it
+//! serves exec and waits for one request marked [`Hello::main`], which becomes
+//! the sandbox's command (the first `N` words of init's command, the image's
+//! entrypoint, stay in front of a command the request gives).
 
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
@@ -65,6 +70,9 @@ pub const TOKEN: &str = "token";
 
 /// The largest payload of one frame.
 pub const MAX_FRAME: usize = 1 << 20;
+
+/// The read buffer of a frame stream: a 64 KiB chunk with its head.
+pub(crate) const FRAME_BUFFER: usize = 64 * 1024 + 5;
 
 /// Output chunks (of up to 64 KiB) queued for a caller that reads slowly.
 const OUTPUT_CHUNKS: usize = 64;
@@ -121,6 +129,12 @@ pub struct Hello {
     pub stdin: bool,
     /// A terminal, with its first size (rows, columns).
     pub tty: Option<(u16, u16)>,
+    /// Claims an init on standby (a pool member): the process becomes the
+    /// sandbox's command, whose exit ends the sandbox, and its output is also
+    /// the sandbox's log. `argv` replaces the command after the image's
+    /// entrypoint; an empty `argv` runs the command init was given.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub main: bool,
 }
 
 /// Why a process did not start, with the exit code a shell would give (126 or
@@ -176,11 +190,12 @@ pub async fn write_frame<W: AsyncWrite + Unpin + ?Sized>(
         .ok()
         .filter(|&n| n as usize <= MAX_FRAME)
         .ok_or_else(|| std::io::Error::other("frame too large"))?;
-    let mut head = [0u8; 5];
-    head[0] = kind;
-    head[1..].copy_from_slice(&len.to_be_bytes());
-    w.write_all(&head).await?;
-    w.write_all(payload).await
+    // One write per frame: the reader wakes once for it.
+    let mut frame = Vec::with_capacity(5 + payload.len());
+    frame.push(kind);
+    frame.extend_from_slice(&len.to_be_bytes());
+    frame.extend_from_slice(payload);
+    w.write_all(&frame).await
 }
 
 /// Reads one frame; `None` at a clean end of stream before a frame starts.
@@ -454,6 +469,18 @@ impl Client {
     /// everything as the sandbox's user); callers take the engine's exec for
     /// another user.
     pub async fn exec(self, spec: &ExecSpec) -> Result<Session, Error> {
+        self.request(spec, false).await
+    }
+
+    /// Starts the sandbox's command on an init on standby (a warm pool's
+    /// member): `spec.cmd` replaces the command after the image's entrypoint,
+    /// or is empty for the command the member was created with. The session's
+    /// exit is the sandbox's; init refuses a second claim (exit 126).
+    pub async fn claim(self, spec: &ExecSpec) -> Result<Session, Error> {
+        self.request(spec, true).await
+    }
+
+    async fn request(self, spec: &ExecSpec, main: bool) -> Result<Session, Error> {
         let Self { stream, token } = self;
         let hello = Hello {
             token,
@@ -463,6 +490,7 @@ impl Client {
             stdin: spec.stdin,
             // The caller sets the real size through the session's control.
             tty: spec.tty.then_some((24, 80)),
+            main,
         };
         let payload = serde_json::to_vec(&hello)
             .map_err(|e| wire("encode an exec request")(std::io::Error::other(e)))?;
@@ -527,7 +555,8 @@ impl Client {
         // It ends at the exit frame, or when the session is dropped whole.
         tokio::spawn(async move {
             let _gone = output_gone_tx;
-            let mut reader = reader;
+            // Buffered: a frame's head and payload in one read where they fit.
+            let mut reader = tokio::io::BufReader::with_capacity(FRAME_BUFFER, reader);
             let mut exit_tx = exit_tx;
             let code = loop {
                 let frame = tokio::select! {

@@ -42,6 +42,8 @@ pub const EXPIRES: &str = "berth.expires";
 /// Where the launching berth process ran: `<boot id>/<pid namespace inode>`
 /// (see [`HostIdentity`]), or [`UNKNOWN`].
 pub const OWNER_HOST: &str = "berth.owner-host";
+/// The warm pool a run was created for (its key), on pool members only.
+pub const POOL: &str = "berth.pool";
 /// Value of [`EXPIRES`] for a run without a TTL.
 pub const NEVER: &str = "never";
 /// Value of [`OWNER_HOST`] when the launching host has no identity to give.

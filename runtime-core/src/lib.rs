@@ -56,6 +56,7 @@ pub mod labels;
 pub mod launch;
 pub mod owner;
 pub mod plan;
+pub mod pool;
 pub mod progress;
 pub mod reference;
 pub mod resolve;

@@ -383,6 +383,9 @@ pub struct Plan {
     /// What weakens the sandbox's isolation from the host; each needs an
     /// acknowledgement that cannot come from the config file (see [`crate::danger`]).
     pub dangers: Vec<Danger>,
+    /// The warm pool runs of this plan claim from (`[pool]`), when it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pool: Option<crate::pool::PoolPlan>,
 }
 
 impl Plan {
@@ -503,6 +506,16 @@ impl Plan {
             let _ = writeln!(out, "home      {home} (HOME, writable)");
         }
         let _ = writeln!(out, "init      {}", self.init);
+        if let Some(pool) = &self.pool {
+            let _ = match &pool.cold {
+                None => writeln!(
+                    out,
+                    "pool      {} kept started (key {}, unclaimed ones live {}s); `berth run` claims one, `berth pool up` starts them",
+                    pool.size, pool.key, pool.ttl_secs
+                ),
+                Some(reason) => writeln!(out, "pool      none: runs start cold: {reason}"),
+            };
+        }
         let _ = writeln!(
             out,
             "workdir   {}",

@@ -292,7 +292,7 @@ pub fn prepare(config: &Config, caps: &Capabilities, host: &HostFacts) -> Result
         label_map.insert(labels::OCI_RUNTIME.to_owned(), oci.name.clone());
     }
 
-    Ok(Plan {
+    let mut plan = Plan {
         name,
         runtime,
         oci_runtime: caps.oci_runtime.as_ref().map(|r| r.name.clone()),
@@ -315,7 +315,10 @@ pub fn prepare(config: &Config, caps: &Capabilities, host: &HostFacts) -> Result
         not_applied,
         warnings,
         dangers,
-    })
+        pool: None,
+    };
+    plan.pool = crate::pool::plan_pool(&plan, config.pool_size(), config.pool_ttl());
+    Ok(plan)
 }
 
 /// berth-init where the config allows it, the runtime carries it and the helper

@@ -35,6 +35,18 @@ pub async fn start_stopped(
     if info.state == SandboxState::Running {
         return Ok(());
     }
+    let claimed = store
+        .load(&labels.run_id)
+        .and_then(|r| r.pool)
+        .is_some_and(|seat| seat.claimed);
+    if claimed {
+        return Err(Error::Usage {
+            message: format!(
+                "{} was a warm pool's member whose command a run started through berth-init: that command cannot start again; start a new one with berth run, and remove this one with berth rm {}",
+                info.name, info.name
+            ),
+        });
+    }
     if labels.detached != Some(true) {
         return Err(Error::Usage {
             message: format!(

@@ -92,6 +92,9 @@ pub struct CreateSpec<'a> {
     pub detached: bool,
     /// When the run's TTL expires (seconds since the Unix epoch), if it has one.
     pub expires_at: Option<i64>,
+    /// The warm pool the run is a member of (its key): berth-init waits on
+    /// standby for the command ([`crate::pool`]).
+    pub pool: Option<String>,
 }
 
 impl<'a> CreateSpec<'a> {
@@ -113,7 +116,16 @@ impl<'a> CreateSpec<'a> {
             owner_host: HostIdentity::current(),
             detached: false,
             expires_at: None,
+            pool: None,
         }
+    }
+
+    /// Makes the run a member of the warm pool `key`: its command waits for a
+    /// claim.
+    #[must_use]
+    pub fn with_pool(mut self, key: impl Into<String>) -> Self {
+        self.pool = Some(key.into());
+        self
     }
 
     /// Sets the full environment, secrets included.
@@ -205,6 +217,9 @@ impl<'a> CreateSpec<'a> {
             labels::EXPIRES.to_owned(),
             labels::Expiry::label(self.expires_at),
         );
+        if let Some(key) = &self.pool {
+            out.insert(labels::POOL.to_owned(), key.clone());
+        }
         out
     }
 }
@@ -482,6 +497,14 @@ pub trait Runtime: Send + Sync {
     /// reporting build output through `progress`. Docker: never pulls implicitly
     /// when the image is missing, it says how to get it.
     async fn ensure_image(&self, image: &ImageSource, progress: Progress<'_>) -> Result<(), Error>;
+
+    /// The id of the image `image` names on the engine (a build's tag), without
+    /// building or pulling it; `None` when it is not there, or when the backend
+    /// cannot tell (this default). A warm pool keys its members with it.
+    async fn image_id(&self, image: &ImageSource) -> Result<Option<String>, Error> {
+        let _ = image;
+        Ok(None)
+    }
 
     /// Creates the run's networks, volumes and container, all labelled with the run
     /// id; returns the container's id. Nothing is started.

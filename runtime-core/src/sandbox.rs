@@ -62,6 +62,8 @@ pub struct Builder<'a> {
     sweep: bool,
     progress: Option<Arc<ProgressFn>>,
     cancel: Cancellation,
+    seat: Option<crate::pool::Seat>,
+    claim: bool,
 }
 
 impl<'a> Builder<'a> {
@@ -140,6 +142,23 @@ impl<'a> Builder<'a> {
         self
     }
 
+    /// Takes a ready member of the plan's warm pool ([`crate::pool`]) when the
+    /// plan has one that serves runs, the run is not detached and its name is
+    /// not pinned: the sandbox is then that member, and its command starts
+    /// through berth-init at [`Sandbox::attach`] (see [`Sandbox::claimed`]).
+    /// Without a ready member the sandbox is created as usual. Off by default.
+    pub fn claim_from_pool(mut self, claim: bool) -> Self {
+        self.claim = claim;
+        self
+    }
+
+    /// Makes the sandbox a member of a warm pool: berth-init waits on standby
+    /// for a claim instead of starting the command ([`crate::pool::fill`]).
+    pub(crate) fn seat(mut self, seat: crate::pool::Seat) -> Self {
+        self.seat = Some(seat);
+        self
+    }
+
     /// Creates the sandbox without starting it, so that [`Sandbox::attach`] can
     /// come before [`Sandbox::start`] and miss no output.
     pub async fn create(self) -> Result<Sandbox, Error> {
@@ -151,11 +170,18 @@ impl<'a> Builder<'a> {
         self.launch(true).await
     }
 
-    async fn launch(self, start: bool) -> Result<Sandbox, Error> {
-        let store = match self.store {
+    async fn launch(mut self, start: bool) -> Result<Sandbox, Error> {
+        let store = match self.store.take() {
             Some(store) => store?,
             None => RunStore::from_env(|name| std::env::var(name).ok())?,
         };
+        if self.claim
+            && self.detach.is_none()
+            && self.name.is_none()
+            && let Some(sandbox) = self.claim(&store).await
+        {
+            return Ok(sandbox);
+        }
         let runtime = self.runtime;
         let plan = self.plan;
         let progress = self.progress;
@@ -212,10 +238,13 @@ impl<'a> Builder<'a> {
         if detached {
             spec = spec.with_detached(expires_at);
         }
-        store.create(
-            &RunRecord::new(&run_id, &spec.name, plan.runtime, detached, expires_at)
-                .on_engine(runtime.engine_id()),
-        )?;
+        let mut record = RunRecord::new(&run_id, &spec.name, plan.runtime, detached, expires_at)
+            .on_engine(runtime.engine_id());
+        if let Some(seat) = self.seat {
+            spec = spec.with_pool(seat.key.clone());
+            record.pool = Some(seat);
+        }
+        store.create(&record)?;
         // After the record: a directory without one may be swept as incomplete.
         if plan.init.exec == ExecPath::Init {
             match crate::init::arm(&store, &run_id) {
@@ -237,6 +266,8 @@ impl<'a> Builder<'a> {
             detached,
             owned: true,
             progress: progress.clone(),
+            claim: std::sync::Mutex::new(None),
+            member: false,
         };
         sandbox.record(|r| r.transition(RunState::Starting));
 
@@ -289,6 +320,63 @@ impl<'a> Builder<'a> {
     }
 }
 
+impl Builder<'_> {
+    /// A ready member of the plan's pool, claimed and connected to, as this
+    /// run's sandbox; `None` when there is none (or the plan has no pool that
+    /// serves runs). A member whose init does not answer is removed.
+    async fn claim(&self, store: &RunStore) -> Option<Sandbox> {
+        let pool = self.plan.pool.as_ref().filter(|p| p.cold.is_none())?;
+        let image = self.runtime.image_id(&self.plan.image).await.ok()?;
+        let engine = self.runtime.engine_id();
+        while let Some(record) = crate::pool::claim(store, &engine, &pool.key, image.as_deref()) {
+            let client = crate::init::connect(store, &record.run_id)
+                .await
+                .ok()
+                .flatten();
+            let sandbox = Sandbox {
+                runtime: self.runtime.clone(),
+                store: store.clone(),
+                run_id: record.run_id.clone(),
+                name: record.name.clone(),
+                id: record.container_id.clone().unwrap_or_default(),
+                stdin: self.stdin,
+                terminal: None,
+                detached: false,
+                owned: true,
+                progress: self.progress.clone(),
+                claim: std::sync::Mutex::new(None),
+                member: true,
+            };
+            let Some(client) = client else {
+                // Claimed, so no one else tries it; dropping the handle removes it.
+                drop(sandbox);
+                continue;
+            };
+            let lookup = |name: &str| std::env::var(name).ok();
+            let spec = ExecSpec {
+                cmd: self
+                    .command
+                    .clone()
+                    .or_else(|| self.plan.command.clone())
+                    .unwrap_or_default(),
+                workdir: self.plan.workdir.clone(),
+                env: self
+                    .env
+                    .clone()
+                    .unwrap_or_else(|| self.plan.environment(lookup)),
+                user: None,
+                stdin: self.stdin,
+                tty: self.tty,
+            };
+            if let Ok(mut pending) = sandbox.claim.lock() {
+                *pending = Some((client, spec));
+            }
+            return Some(sandbox);
+        }
+        None
+    }
+}
+
 /// A sandbox this process launched. Record keeping never fails a run: a record
 /// that cannot be written is logged (as a warning) and the run goes on.
 pub struct Sandbox {
@@ -305,6 +393,11 @@ pub struct Sandbox {
     owned: bool,
     /// Where warnings go (the builder's progress).
     progress: Option<Arc<ProgressFn>>,
+    /// A claimed pool member's init, and the command it is to start, until
+    /// [`Sandbox::attach`] starts it.
+    claim: std::sync::Mutex<Option<(crate::init::Client, ExecSpec)>>,
+    /// A warm pool's member this run claimed: it runs already.
+    member: bool,
 }
 
 impl std::fmt::Debug for Sandbox {
@@ -336,7 +429,15 @@ impl Sandbox {
             sweep: true,
             progress: None,
             cancel: Cancellation::new(),
+            seat: None,
+            claim: false,
         }
+    }
+
+    /// Whether the sandbox is a warm pool's member this run claimed (its
+    /// command starts through berth-init at [`Sandbox::attach`]).
+    pub fn claimed(&self) -> bool {
+        self.member
     }
 
     /// The run's id (its `berth.run-id` label).
@@ -362,6 +463,10 @@ impl Sandbox {
     /// Attaches to the main process (with stdin when the builder asked for it;
     /// with its detach keys, for a terminal, when it gave some).
     pub async fn attach(&self) -> Result<Session, Error> {
+        let claimed = self.claim.lock().ok().and_then(|mut c| c.take());
+        if let Some((client, spec)) = claimed {
+            return client.claim(&spec).await;
+        }
         match &self.terminal {
             Some(keys) => {
                 self.runtime
@@ -372,8 +477,11 @@ impl Sandbox {
         }
     }
 
-    /// Starts a created sandbox.
+    /// Starts a created sandbox (a claimed pool member is running already).
     pub async fn start(&self) -> Result<(), Error> {
+        if self.member {
+            return Ok(());
+        }
         self.runtime.start(&self.id).await?;
         self.record(|r| r.transition(RunState::Running));
         Ok(())

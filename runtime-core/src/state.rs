@@ -122,6 +122,9 @@ pub struct RunRecord {
     /// own engine's inventory.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub endpoint: Option<String>,
+    /// The run is a warm pool's member ([`crate::pool`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pool: Option<crate::pool::Seat>,
 }
 
 impl RunRecord {
@@ -150,6 +153,7 @@ impl RunRecord {
             error: None,
             exit_code: None,
             endpoint: None,
+            pool: None,
         }
     }
 
@@ -439,6 +443,99 @@ impl RunStore {
         self.write(&record)
     }
 
+    /// `<state>/berth/pools/<key>.<suffix>`, its directory made (0700); `key`
+    /// must be hex, as [`crate::pool::key`] gives it.
+    fn pool_file(&self, key: &str, suffix: &str) -> Result<PathBuf, Error> {
+        let dir = self
+            .root
+            .parent()
+            .map_or_else(|| self.root.join("pools"), |p| p.join("pools"));
+        if key.is_empty() || !key.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(Self::io("use the pool directory", &dir)(
+                std::io::Error::other("a pool key is hex"),
+            ));
+        }
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(DIR_MODE)
+            .create(&dir)
+            .map_err(Self::io("create the pool directory", &dir))?;
+        Ok(dir.join(format!("{key}.{suffix}")))
+    }
+
+    /// Whether `berth pool down` stopped the pool `key` since the last
+    /// `berth pool up` (then a background refill makes nothing).
+    pub(crate) fn pool_stopped(&self, key: &str) -> bool {
+        self.pool_file(key, "down").is_ok_and(|p| p.exists())
+    }
+
+    /// Marks the pool `key` stopped (`berth pool down`) or not (`pool up`).
+    pub(crate) fn set_pool_stopped(&self, key: &str, stopped: bool) -> Result<(), Error> {
+        let path = self.pool_file(key, "down")?;
+        let result = if stopped {
+            OpenOptions::new()
+                .create(true)
+                .truncate(true)
+                .write(true)
+                .mode(FILE_MODE)
+                .custom_flags(nix::libc::O_NOFOLLOW)
+                .open(&path)
+                .map(drop)
+        } else {
+            match fs::remove_file(&path) {
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+                other => other,
+            }
+        };
+        result.map_err(Self::io("mark the pool", &path))
+    }
+
+    /// Holds the lock of the warm pool `key` until dropped, so that processes
+    /// filling or draining one pool take turns and count each other's members:
+    /// `<state>/berth/pools/<key>.lock`.
+    pub(crate) fn lock_pool(&self, key: &str) -> Result<Flock<File>, Error> {
+        let path = self.pool_file(key, "lock")?;
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .mode(FILE_MODE)
+            .custom_flags(nix::libc::O_NOFOLLOW)
+            .open(&path)
+            .map_err(Self::io("open the pool lock", &path))?;
+        Flock::lock(file, FlockArg::LockExclusive)
+            .map_err(|(_, errno)| Self::io("lock", &path)(std::io::Error::from(errno)))
+    }
+
+    /// Claims a pool member for this process, under the record's lock: when its
+    /// seat is unclaimed and `fits`, the seat is marked claimed and the run
+    /// becomes this process's (not detached, no TTL) and its record is
+    /// returned; `None` when another process claimed it first, it does not fit,
+    /// or it is gone.
+    pub(crate) fn claim_seat(
+        &self,
+        run_id: &RunId,
+        fits: impl FnOnce(&crate::pool::Seat) -> bool,
+    ) -> Result<Option<RunRecord>, Error> {
+        if !self.dir(run_id).is_dir() {
+            return Ok(None);
+        }
+        let _lock = self.lock(run_id)?;
+        let Some(mut record) = self.load(run_id) else {
+            return Ok(None);
+        };
+        match &mut record.pool {
+            Some(seat) if !seat.claimed && fits(seat) => seat.claimed = true,
+            _ => return Ok(None),
+        }
+        record.detached = false;
+        record.expires_at = None;
+        record.owner_pid = std::process::id();
+        record.owner_host = HostIdentity::current();
+        self.write(&record)?;
+        Ok(Some(record))
+    }
+
     /// Deletes a run's directory, record and all, and as much of its exec
     /// directory as berth's user may delete.
     pub fn remove(&self, run_id: &RunId) -> Result<(), Error> {
@@ -474,6 +571,35 @@ impl RunStore {
             return Ok(false);
         }
         self.remove(run_id).map(|()| true)
+    }
+
+    /// Removes the exec directories whose runs have no directory here any more
+    /// (what a removal that could not delete everything the sandbox wrote
+    /// there left behind), as far as berth's user may; returns those removed
+    /// whole. Only entries named by a run id are looked at.
+    pub fn remove_stray_exec_dirs(&self) -> Vec<RunId> {
+        let Ok(entries) = fs::read_dir(self.exec_root()) else {
+            return Vec::new();
+        };
+        let mut removed = Vec::new();
+        for entry in entries.flatten() {
+            let Some(run_id) = entry
+                .file_name()
+                .to_str()
+                .and_then(|n| RunId::parse(n).ok())
+            else {
+                continue;
+            };
+            // A launch writes the run's directory before its exec directory.
+            if self.dir(&run_id).exists() || !entry.file_type().is_ok_and(|t| t.is_dir()) {
+                continue;
+            }
+            if fs::remove_dir_all(entry.path()).is_ok() {
+                removed.push(run_id);
+            }
+        }
+        removed.sort();
+        removed
     }
 
     /// Every record, every corrupt one, and the entries that are not berth's.
@@ -513,6 +639,32 @@ impl RunStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn exec_directories_of_runs_that_are_gone_are_removed_and_others_kept() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = RunStore::at(dir.path().join("berth/runs"));
+        let live = RunId::random();
+        let gone = RunId::random();
+        store
+            .create(&RunRecord::new(
+                &live,
+                "live",
+                RuntimeKind::Docker,
+                false,
+                None,
+            ))
+            .expect("record");
+        for run_id in [&live, &gone] {
+            fs::create_dir_all(store.exec_dir(run_id).join("left")).expect("exec dir");
+        }
+        let other = store.exec_root().join("not-a-run-id");
+        fs::create_dir_all(&other).expect("other dir");
+        assert_eq!(store.remove_stray_exec_dirs(), vec![gone.clone()]);
+        assert!(store.exec_dir(&live).exists());
+        assert!(!store.exec_dir(&gone).exists());
+        assert!(other.exists(), "only run ids are looked at");
+    }
 
     fn store(test: &str) -> (RunStore, PathBuf) {
         let root = std::env::temp_dir().join(format!("berth-state-{test}-{}", std::process::id()));

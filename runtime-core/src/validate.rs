@@ -5,7 +5,7 @@ use std::ops::Range;
 
 use toml::Spanned;
 
-use crate::config::{BuildConfig, ConfigFile, NetworkPolicy, SandboxConfig};
+use crate::config::{BuildConfig, ConfigFile, NetworkPolicy, PoolConfig, SandboxConfig};
 use crate::diagnostic::{ConfigDiagnostic, SourceFile};
 use crate::egress::{Host, Rule};
 use crate::error::Error;
@@ -255,6 +255,38 @@ fn check_sandbox(sandbox: &SandboxConfig, source: &SourceFile<'_>) -> Result<(),
     Ok(())
 }
 
+fn check_pool(pool: &PoolConfig, source: &SourceFile<'_>) -> Result<(), Error> {
+    if let Some(size) = &pool.size
+        && *size.get_ref() > crate::pool::MAX_SIZE
+    {
+        return fail(
+            source,
+            size.span(),
+            format!(
+                "a pool of {} sandboxes is more than berth keeps started ({})",
+                size.get_ref(),
+                crate::pool::MAX_SIZE
+            ),
+            Some("give a size such as 2: each member holds its memory while it waits"),
+        );
+    }
+    if let Some(ttl) = &pool.ttl {
+        let secs = ttl.get_ref().0.as_secs();
+        if secs == 0 || secs > MAX_TTL_SECS {
+            return fail(
+                source,
+                ttl.span(),
+                format!(
+                    "pool ttl {} is not between a second and a year",
+                    ttl.get_ref()
+                ),
+                Some("give a ttl such as ttl = \"1h\""),
+            );
+        }
+    }
+    Ok(())
+}
+
 fn check_build(source: &SourceFile<'_>, build: &Spanned<BuildConfig>) -> Result<(), Error> {
     let config = build.get_ref();
     let at = |message: String, help: &str| fail(source, build.span(), message, Some(help));
@@ -295,6 +327,7 @@ fn check_build(source: &SourceFile<'_>, build: &Spanned<BuildConfig>) -> Result<
 /// Validates a parsed file against `source` for error locations.
 pub(crate) fn check(file: &ConfigFile, source: &SourceFile<'_>) -> Result<(), Error> {
     check_sandbox(&file.sandbox, source)?;
+    check_pool(&file.pool, source)?;
     if let Some(workspace) = &file.workspace {
         check_abs(source, &workspace.mount)?;
         if workspace.mount.get_ref() == "/" {

@@ -194,10 +194,7 @@ fn caps() -> Capabilities {
 }
 
 fn plan() -> Plan {
-    let text = "[sandbox]\nname = \"fake\"\nimage = \"berth-test/busybox:latest\"\n";
-    let config = Config::parse("berth.toml".as_ref(), text, "/work".into()).expect("config");
-    let host = HostFacts::gather(&RealHost, &[], &[], None, None);
-    prepare(&config, &caps(), &host).expect("plan")
+    plan_of("[sandbox]\nname = \"fake\"\nimage = \"berth-test/busybox:latest\"\n")
 }
 
 /// A fake, a plan, and a record store in a temporary directory.
@@ -504,4 +501,47 @@ async fn a_start_that_fails_after_attach_tears_down_and_forgets_the_run() {
     drop(sandbox);
     assert_eq!(s.calls.removals(), 1, "removed once, not again on drop");
     assert_eq!(s.state_of(&run_id), None, "no record left");
+}
+
+/// The plan of `text` (a berth.toml), resolved for the fake's capabilities.
+fn plan_of(text: &str) -> Plan {
+    let config = Config::parse("berth.toml".as_ref(), text, "/work".into()).expect("config");
+    let host = HostFacts::gather(&RealHost, &[], &[], None, None);
+    prepare(&config, &caps(), &host).expect("plan")
+}
+
+#[test]
+fn a_pool_key_ignores_what_a_claim_binds_and_follows_what_members_share() {
+    let base = "[sandbox]\nname = \"pooled\"\nimage = \"berth-test/busybox:latest\"\n";
+    let pool = "\n[pool]\nsize = 2\n";
+    let key = |text: &str| {
+        let plan = plan_of(text);
+        let pool = plan.pool.clone().expect("a pool");
+        assert_eq!(pool.key, runtime_core::pool::key(&plan));
+        pool.key
+    };
+    let plain = key(&format!("{base}{pool}"));
+    // What a claim binds: command, working directory, environment.
+    assert_eq!(
+        plain,
+        key(&format!(
+            "{base}command = [\"sh\"]\nworkdir = \"/srv\"\n\n[env]\nA = \"1\"\n{pool}"
+        ))
+    );
+    // What members share: the image, the user, limits, the network.
+    for other in [
+        "[sandbox]\nname = \"pooled\"\nimage = \"debian:bookworm-slim\"\n".to_owned(),
+        format!("{base}user = \"1000:1000\"\n"),
+        format!("{base}\n[resources]\nmemory = \"256MiB\"\n"),
+        format!("{base}\n[network]\npolicy = \"none\"\n"),
+    ] {
+        assert_ne!(plain, key(&format!("{other}{pool}")), "{other}");
+    }
+    assert!(plan_of(base).pool.is_none(), "no [pool], no pool");
+    assert!(
+        plan_of(&format!("{base}\n[pool]\nsize = 0\n"))
+            .pool
+            .is_none(),
+        "a size of 0 is no pool"
+    );
 }

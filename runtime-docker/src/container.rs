@@ -220,8 +220,9 @@ pub(crate) fn container_body(
 
 /// Puts berth-init in front of the command when the plan has it: its binary
 /// (read-only) and the run's exec directory mounted, the engine's init off, and
-/// the entrypoint `berth-helper init [--exec-dir DIR] --` followed by the
-/// image's entrypoint and the command (the image's `Cmd` when none is given,
+/// the entrypoint `berth-helper init [--exec-dir DIR [--standby N]] --`
+/// (standby for a pool member) followed by the image's entrypoint and the
+/// command (the image's `Cmd` when none is given,
 /// since an entrypoint set at create drops it). Pure.
 pub(crate) fn with_init(
     body: &mut ContainerCreateBody,
@@ -254,6 +255,12 @@ pub(crate) fn with_init(
             ..Default::default()
         });
         entrypoint.extend(["--exec-dir".to_owned(), EXEC_DIR.to_owned()]);
+        if spec.pool.is_some() {
+            // A pool member: the command waits for a claim, which keeps the
+            // image's entrypoint in front of the command it gives.
+            let words = image.map_or(0, |i| i.entrypoint.len());
+            entrypoint.extend(["--standby".to_owned(), words.to_string()]);
+        }
     }
     entrypoint.push("--".to_owned());
     if let Some(image) = image {

@@ -34,6 +34,8 @@ const CHUNK: usize = 64 * 1024;
 /// none), `Entrypoint` and `Cmd` (empty when unset).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct ImageFacts {
+    /// The image's id on the engine (`sha256:...`).
+    pub(crate) id: String,
     pub(crate) user: String,
     pub(crate) entrypoint: Vec<String>,
     pub(crate) cmd: Vec<String>,
@@ -48,6 +50,7 @@ pub(crate) async fn facts(
         Ok(image) => {
             let config = image.config.unwrap_or_default();
             Ok(Some(ImageFacts {
+                id: image.id.unwrap_or_default(),
                 user: config.user.unwrap_or_default(),
                 entrypoint: config.entrypoint.unwrap_or_default(),
                 cmd: config.cmd.unwrap_or_default(),

@@ -233,6 +233,14 @@ impl Runtime for DockerRuntime {
         }
     }
 
+    async fn image_id(&self, image: &ImageSource) -> Result<Option<String>, Error> {
+        let docker = self.client().await?;
+        match image::facts(docker, image.reference()).await {
+            Ok(facts) => Ok(facts.map(|f| f.id).filter(|id| !id.is_empty())),
+            Err(e) => Err(self.core(e)),
+        }
+    }
+
     async fn create(&self, spec: &CreateSpec<'_>) -> Result<String, Error> {
         if spec.plan.runtime != self.kind() {
             return Err(Error::Unsupported {

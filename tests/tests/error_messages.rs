@@ -152,6 +152,13 @@ fn cases() -> Vec<(&'static str, Error)> {
             },
         ),
         (
+            "pool-unavailable",
+            Error::PoolUnavailable {
+                reason: "the config has no [pool] (or its size is 0)".to_owned(),
+                fix: "add [pool] with size = 2 (for example) to berth.toml".to_owned(),
+            },
+        ),
+        (
             "socket-root-group",
             Error::SocketRootGroup {
                 path: sock(),
@@ -447,6 +454,7 @@ fn exit_codes_follow_the_table() {
             | "dind-unsupported"
             | "socket-remote"
             | "host-path-remote"
+            | "pool-unavailable"
             | "socket-root-group"
             | "socket-no-group-access"
             | "allowlist-unsupported"

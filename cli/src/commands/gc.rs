@@ -28,6 +28,10 @@ pub async fn execute(args: GcArgs) -> Result<u8, Error> {
         for d in &doomed {
             collector::remove(&reached, &store, d).await?;
         }
+        // What sandboxes left in the exec directories of runs now gone.
+        for run_id in store.remove_stray_exec_dirs() {
+            tracing::info!(%run_id, "removed a stray exec directory");
+        }
         for runtime in &reached {
             // The shared network goes once no sandbox uses it.
             if let Err(err @ Error::Engine { .. }) = runtime.prune_shared().await {

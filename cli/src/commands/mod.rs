@@ -16,6 +16,7 @@ mod generate;
 mod inspect;
 mod logs;
 mod plan;
+mod pool;
 mod ps;
 mod rm;
 mod run;
@@ -40,6 +41,7 @@ pub async fn execute(command: Command) -> Result<u8, Error> {
         Command::Restart(args) => start::restart(args).await,
         Command::Rm(args) => rm::execute(args).await,
         Command::Gc(args) => gc::execute(args).await,
+        Command::Pool(args) => pool::execute(args).await,
         Command::Inspect(args) => inspect::execute(args).await,
         Command::Version(args) => version::execute(args).await,
         Command::Init(args) => generate::init(&args),

@@ -77,6 +77,9 @@ pub async fn execute(args: PsArgs) -> Result<u8, Error> {
                         ago(now.saturating_sub(s.created)),
                         match &s.foreign {
                             Some(reason) => format!("foreign, left alone: {reason}"),
+                            None if waits_in_pool(store.as_ref(), s) => {
+                                format!("{} (pool member, unclaimed)", s.status)
+                            }
                             None => s.status.clone(),
                         },
                     ]
@@ -138,6 +141,18 @@ fn exec_path(
     }
     let (store, run_id) = (store?, s.run_id.as_ref()?);
     Some(runtime_core::init::current_path(store, run_id).name())
+}
+
+/// Whether the run is a warm pool's member no run has claimed yet, as its
+/// record says.
+fn waits_in_pool(store: Option<&runtime_core::state::RunStore>, s: &SandboxInfo) -> bool {
+    let (Some(store), Some(run_id)) = (store, &s.run_id) else {
+        return false;
+    };
+    store
+        .load(run_id)
+        .and_then(|r| r.pool)
+        .is_some_and(|seat| !seat.claimed)
 }
 
 /// A corrupt run record as `berth ps --all` lists it.

@@ -28,16 +28,24 @@ pub async fn execute(mut args: RunArgs) -> Result<u8, Error> {
     crate::consent::check(&config, &plan, &args.allow)?;
 
     let cancel = Cancellation::new();
-    let reporter = crate::progress::Reporter::new(args.quiet);
+    let reporter = std::sync::Arc::new(crate::progress::Reporter::new(args.quiet));
+    let cold = cold_reason(&plan, &args);
     let mut builder = Sandbox::builder(chosen.probed.runtime, &plan)
         .records(super::run_store()?)
         .stdin(args.interactive)
         .tty(args.tty)
         .detach_keys(args.detach_keys.clone())
-        .progress(move |line: &str| reporter.line(line))
+        .claim_from_pool(plan.pool.is_some() && cold.is_none())
+        .progress({
+            let reporter = reporter.clone();
+            move |line: &str| reporter.line(line)
+        })
         .cancel(&cancel);
     if let Some(name) = args.name {
         builder = builder.name(name);
+    }
+    if let Some(reason) = &cold {
+        reporter.line(&format!("pool: this run starts cold: {reason}"));
     }
     if args.detach {
         let sandbox = interrupts.cancel_on_signal(&cancel, builder.detach(config.ttl()).start());
@@ -47,6 +55,39 @@ pub async fn execute(mut args: RunArgs) -> Result<u8, Error> {
     let sandbox = interrupts
         .cancel_on_signal(&cancel, builder.create())
         .await?;
-    let input = stdio::Input::new(args.interactive, args.tty, Some(args.detach_keys));
+    // A claimed member's command reports to this client alone: leaving it
+    // would hang it up, so the detach keys pass through to it.
+    let keys = if sandbox.claimed() {
+        super::pool::refill_in_background(&config.path, plan.runtime, &args.allow);
+        None
+    } else {
+        if plan.pool.is_some() && cold.is_none() {
+            reporter.line("pool: no ready member of this plan's pool, so this run starts cold (`berth pool status` lists the members)");
+        }
+        Some(args.detach_keys)
+    };
+    let input = stdio::Input::new(args.interactive, args.tty, keys);
     stdio::foreground(sandbox, &mut interrupts, input, args.rm).await
+}
+
+/// Why a run of a plan with a pool cannot claim a member; `None` when it can
+/// (or the plan has no pool).
+fn cold_reason(plan: &runtime_core::Plan, args: &RunArgs) -> Option<String> {
+    let pool = plan.pool.as_ref()?;
+    if let Some(reason) = &pool.cold {
+        return Some(reason.clone());
+    }
+    if args.no_pool {
+        return Some("--no-pool".to_owned());
+    }
+    if args.detach {
+        return Some(
+            "a detached run's command is its container's own, which a pool member's is not"
+                .to_owned(),
+        );
+    }
+    if args.name.is_some() {
+        return Some("its name is pinned with --name, and a pool member has its own".to_owned());
+    }
+    None
 }

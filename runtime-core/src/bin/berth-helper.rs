@@ -44,7 +44,7 @@ fn main() -> ExitCode {
 
 fn usage() -> ExitCode {
     eprintln!(
-        "usage: berth-helper egress   (settings in ${SETTINGS_VAR}, as JSON)\n       berth-helper init [--exec-dir DIR] -- COMMAND [ARG...]\n       berth-helper socket-probe list|check N"
+        "usage: berth-helper egress   (settings in ${SETTINGS_VAR}, as JSON)\n       berth-helper init [--exec-dir DIR] [--standby N] -- COMMAND [ARG...]\n       berth-helper socket-probe list|check N"
     );
     ExitCode::from(2)
 }
@@ -53,17 +53,26 @@ fn exit_code(code: i32) -> ExitCode {
     ExitCode::from(u8::try_from(code).unwrap_or(1))
 }
 
-/// `berth-helper init [--exec-dir DIR] -- COMMAND...`: the sandbox's PID 1 (see
-/// `runtime_core::init`).
+/// `berth-helper init [--exec-dir DIR] [--standby N] -- COMMAND...`: the
+/// sandbox's PID 1 (see `runtime_core::init`).
 fn init(args: &[String]) -> ExitCode {
     let (exec_dir, rest) = match args {
         [flag, dir, rest @ ..] if flag == "--exec-dir" => (Some(dir.into()), rest),
         rest => (None, rest),
     };
+    let (standby, rest) = match rest {
+        [flag, words, rest @ ..] if flag == "--standby" => match words.parse::<usize>() {
+            Ok(words) => (Some(words), rest),
+            Err(_) => return usage(),
+        },
+        rest => (None, rest),
+    };
     match rest.split_first() {
-        Some((dashes, command)) if dashes == "--" => {
-            exit_code(runtime_core::init::server::run(exec_dir, command.to_vec()))
-        }
+        Some((dashes, command)) if dashes == "--" => exit_code(runtime_core::init::server::run(
+            exec_dir,
+            standby,
+            command.to_vec(),
+        )),
         _ => usage(),
     }
 }

@@ -70,9 +70,11 @@ const FORWARDED: [i32; 17] = [
 /// Exit statuses the reaper hands to whoever waits for a process.
 type Waiters = Rc<RefCell<HashMap<i32, oneshot::Sender<i64>>>>;
 
-/// `berth-helper init [--exec-dir DIR] -- COMMAND...`: runs `command` as PID 1's
-/// child and returns its exit code (128 + N for signal N).
-pub fn run(exec_dir: Option<PathBuf>, command: Vec<String>) -> i32 {
+/// `berth-helper init [--exec-dir DIR] [--standby N] -- COMMAND...`: runs
+/// `command` as PID 1's child and returns its exit code (128 + N for signal N).
+/// With `standby` (the number of words of `command` that are the image's
+/// entrypoint), the command waits for a claim ([`super::Hello::main`]).
+pub fn run(exec_dir: Option<PathBuf>, standby: Option<usize>, command: Vec<String>) -> i32 {
     // Nothing in the sandbox may read init's memory (the token).
     let _ = nix::sys::prctl::set_dumpable(false);
     if std::process::id() != 1 {
@@ -89,11 +91,36 @@ pub fn run(exec_dir: Option<PathBuf>, command: Vec<String>) -> i32 {
         }
     };
     let local = tokio::task::LocalSet::new();
-    let code = local.block_on(&runtime, supervise(exec_dir, command));
+    let code = local.block_on(&runtime, supervise(exec_dir, standby, command));
     i32::try_from(code).unwrap_or(1)
 }
 
-async fn supervise(exec_dir: Option<PathBuf>, command: Vec<String>) -> i64 {
+/// The command of an init on standby, and the claim that starts it.
+struct Standby {
+    /// The command init was given.
+    command: Vec<String>,
+    /// How many of its first words (the image's entrypoint) a claim keeps.
+    entrypoint: usize,
+    /// The claimed command's process, set by the session that starts it
+    /// before it awaits anything, so the reaper knows it as the command.
+    pid: std::cell::Cell<Option<i32>>,
+    /// Told when the claimed command's session sent its last frame.
+    done: tokio::sync::Notify,
+}
+
+impl Standby {
+    /// The command a claim runs: `argv` after the entrypoint, or the command
+    /// init was given when `argv` is empty.
+    fn argv(&self, argv: &[String]) -> Vec<String> {
+        if argv.is_empty() {
+            return self.command.clone();
+        }
+        let keep = self.entrypoint.min(self.command.len());
+        self.command[..keep].iter().chain(argv).cloned().collect()
+    }
+}
+
+async fn supervise(exec_dir: Option<PathBuf>, standby: Option<usize>, command: Vec<String>) -> i64 {
     let mut forwarded = Vec::new();
     for number in FORWARDED {
         match signal(SignalKind::from_raw(number)) {
@@ -115,8 +142,26 @@ async fn supervise(exec_dir: Option<PathBuf>, command: Vec<String>) -> i64 {
             None
         }
     });
-    let Some(command_pid) = start_command(&command) else {
-        return NOT_FOUND;
+    let standby = standby.map(|entrypoint| {
+        Rc::new(Standby {
+            command: command.clone(),
+            entrypoint,
+            pid: std::cell::Cell::new(None),
+            done: tokio::sync::Notify::new(),
+        })
+    });
+    let started = match &standby {
+        Some(_) if listener.is_none() => {
+            eprintln!(
+                "berth-init: on standby without an exec socket, nothing can start the command"
+            );
+            return CANNOT_RUN;
+        }
+        Some(_) => None,
+        None => match start_command(&command) {
+            Some(pid) => Some(pid),
+            None => return NOT_FOUND,
+        },
     };
     let waiters: Waiters = Rc::default();
     let (any_signal_tx, mut any_signal) = mpsc::unbounded_channel::<i32>();
@@ -131,7 +176,7 @@ async fn supervise(exec_dir: Option<PathBuf>, command: Vec<String>) -> i64 {
         });
     }
     if let Some((listener, token)) = listener {
-        let waiters = waiters.clone();
+        let (waiters, standby) = (waiters.clone(), standby.clone());
         tokio::task::spawn_local(async move {
             loop {
                 let Ok((stream, _)) = listener.accept().await else {
@@ -139,31 +184,53 @@ async fn supervise(exec_dir: Option<PathBuf>, command: Vec<String>) -> i64 {
                     tokio::time::sleep(Duration::from_millis(100)).await;
                     continue;
                 };
-                let (waiters, token) = (waiters.clone(), token.clone());
+                let (waiters, token, standby) = (waiters.clone(), token.clone(), standby.clone());
                 tokio::task::spawn_local(async move {
-                    serve(stream, &token, waiters).await;
+                    serve(stream, &token, waiters, standby.as_deref()).await;
                 });
             }
         });
     }
     loop {
+        let command_pid = started.or_else(|| standby.as_ref().and_then(|s| s.pid.get()));
         // A child may have exited before the handler was in place.
         if let Some(code) = reap(command_pid, &waiters) {
+            if let Some(standby) = &standby {
+                // The claim's client gets the exit code before the sandbox ends.
+                let _ = tokio::time::timeout(
+                    DRAIN_AFTER_EXIT + Duration::from_secs(1),
+                    standby.done.notified(),
+                )
+                .await;
+            }
             return code;
         }
         tokio::select! {
             _ = children.recv() => {}
-            Some(number) = any_signal.recv() => {
-                if let Ok(sig) = Signal::try_from(number) {
-                    let _ = kill(Pid::from_raw(command_pid), sig);
+            Some(number) = any_signal.recv() => match command_pid {
+                Some(pid) => {
+                    if let Ok(sig) = Signal::try_from(number) {
+                        let _ = kill(Pid::from_raw(pid), sig);
+                    }
                 }
-            }
+                // On standby, a signal that ends a process ends the sandbox.
+                None if STANDBY_ENDS.contains(&number) => return 128 + i64::from(number),
+                None => {}
+            },
         }
     }
 }
 
+/// The signals that end an init on standby (what `stop` and a terminal send).
+const STANDBY_ENDS: [i32; 4] = [
+    nix::libc::SIGHUP,
+    nix::libc::SIGINT,
+    nix::libc::SIGQUIT,
+    nix::libc::SIGTERM,
+];
+
 /// Collects every exited child; returns the command's code once it exited.
-fn reap(command_pid: i32, waiters: &Waiters) -> Option<i64> {
+fn reap(command_pid: Option<i32>, waiters: &Waiters) -> Option<i64> {
     let mut command_code = None;
     loop {
         match waitpid(Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG)) {
@@ -189,13 +256,15 @@ fn reap(command_pid: i32, waiters: &Waiters) -> Option<i64> {
 fn settle(
     pid: Pid,
     code: i64,
-    command_pid: i32,
+    command_pid: Option<i32>,
     waiters: &Waiters,
     command_code: &mut Option<i64>,
 ) {
-    if pid.as_raw() == command_pid {
+    if command_pid == Some(pid.as_raw()) {
         *command_code = Some(code);
-    } else if let Some(tx) = waiters.borrow_mut().remove(&pid.as_raw()) {
+    }
+    // A claimed command has a session waiting for it too.
+    if let Some(tx) = waiters.borrow_mut().remove(&pid.as_raw()) {
         let _ = tx.send(code);
     }
 }
@@ -259,11 +328,12 @@ fn from_outside(stream: &UnixStream) -> bool {
 }
 
 /// One exec session, from request to exit code.
-async fn serve(stream: UnixStream, token: &str, waiters: Waiters) {
+async fn serve(stream: UnixStream, token: &str, waiters: Waiters, standby: Option<&Standby>) {
     if !from_outside(&stream) {
         return;
     }
-    let (mut reader, mut writer) = stream.into_split();
+    let (reader, mut writer) = stream.into_split();
+    let mut reader = tokio::io::BufReader::with_capacity(super::FRAME_BUFFER, reader);
     if write_frame(&mut writer, frame::READY, &[]).await.is_err() {
         return;
     }
@@ -277,20 +347,47 @@ async fn serve(stream: UnixStream, token: &str, waiters: Waiters) {
     if !same_secret(hello.token.as_bytes(), token.as_bytes()) {
         return;
     }
+    let mut hello = hello;
+    let claim = match (hello.main, standby) {
+        (false, _) => None,
+        (true, Some(standby)) if standby.pid.get().is_none() => {
+            hello.argv = standby.argv(&hello.argv);
+            Some(standby)
+        }
+        (true, _) => {
+            let refused = Failed {
+                code: CANNOT_RUN,
+                message: "this sandbox's command has started already: it was not waiting for one"
+                    .to_owned(),
+            };
+            send_failed(&mut writer, &refused).await;
+            return;
+        }
+    };
     let process = match spawn(&hello) {
         Ok(process) => process,
         Err(failed) => {
-            if let Ok(payload) = serde_json::to_vec(&failed) {
-                let _ = write_frame(&mut writer, frame::FAILED, &payload).await;
-            }
+            send_failed(&mut writer, &failed).await;
             return;
         }
     };
     let (exit_tx, exit_rx) = oneshot::channel();
     waiters.borrow_mut().insert(process.pid, exit_tx);
+    if let Some(standby) = claim {
+        standby.pid.set(Some(process.pid));
+    }
     // No await since the spawn: the reaper (on this thread) has not run, so the
     // status is still there for it to hand over.
-    pump(process, reader, writer, exit_rx).await;
+    pump(process, reader, writer, exit_rx, claim.is_some()).await;
+    if let Some(standby) = claim {
+        standby.done.notify_one();
+    }
+}
+
+async fn send_failed(writer: &mut tokio::net::unix::OwnedWriteHalf, failed: &Failed) {
+    if let Ok(payload) = serde_json::to_vec(failed) {
+        let _ = write_frame(writer, frame::FAILED, &payload).await;
+    }
 }
 
 /// A started process and its ends of the streams.
@@ -455,10 +552,14 @@ fn copy_out(fd: Option<OwnedFd>, kind: u8, frames: mpsc::Sender<(u8, Vec<u8>)>) 
 /// sends its exit code. A client that goes away hangs up the process.
 async fn pump(
     process: Process,
-    mut reader: tokio::net::unix::OwnedReadHalf,
+    mut reader: tokio::io::BufReader<tokio::net::unix::OwnedReadHalf>,
     mut writer: tokio::net::unix::OwnedWriteHalf,
     exit: oneshot::Receiver<i64>,
+    log: bool,
 ) {
+    // A claimed command's output is the sandbox's log as well: init's own
+    // stdout and stderr, written as they are (blocking: the engine drains them).
+    let mut log = log.then(Log::open).flatten();
     let Process {
         pid,
         input,
@@ -537,6 +638,9 @@ async fn pump(
         tokio::select! {
             frame = frames_rx.recv(), if output_open => match frame {
                 Some((kind, data)) => {
+                    if let Some(log) = &mut log {
+                        log.write(kind, &data);
+                    }
                     if write_frame(&mut writer, kind, &data).await.is_err() {
                         break;
                     }
@@ -566,6 +670,34 @@ async fn pump(
     }
     client.abort();
     stdin_writer.abort();
+}
+
+/// Init's own stdout and stderr, which the engine keeps as the sandbox's log.
+struct Log {
+    stdout: std::fs::File,
+    stderr: std::fs::File,
+}
+
+impl Log {
+    fn open() -> Option<Self> {
+        let dup =
+            |fd: std::os::fd::BorrowedFd<'_>| fd.try_clone_to_owned().ok().map(std::fs::File::from);
+        Some(Self {
+            stdout: dup(std::io::stdout().as_fd())?,
+            stderr: dup(std::io::stderr().as_fd())?,
+        })
+    }
+
+    /// Copies one output frame; a log that cannot be written is left behind.
+    fn write(&mut self, kind: u8, data: &[u8]) {
+        use std::io::Write;
+        let file = if kind == frame::STDERR {
+            &mut self.stderr
+        } else {
+            &mut self.stdout
+        };
+        let _ = file.write_all(data);
+    }
 }
 
 /// `berth-helper init-exec (--tty | --foreground) -- PROGRAM ARGS...`: sets up

@@ -68,6 +68,7 @@ pub fn plan(kind: RuntimeKind, image: &str) -> Plan {
         not_applied: Vec::new(),
         warnings: Vec::new(),
         dangers: Vec::new(),
+        pool: None,
     }
 }
 
