@@ -21,7 +21,9 @@
 //! From a config to a running sandbox, with the one backend a program has (here
 //! any `Arc<dyn Runtime>`, such as runtime-docker's): [`select::choose`] probes it,
 //! [`prepare`] resolves the plan (or refuses it), and a [`Sandbox`] owns the run
-//! until it is removed, kept or detached.
+//! until it is removed, kept or detached. A plan with a warm pool (`[pool]`) has
+//! sandboxes started ahead of time by [`pool::fill`], and a builder told to
+//! [`claim_from_pool`](sandbox::Builder::claim_from_pool) takes one of them.
 //!
 //! ```no_run
 //! # async fn demo(backend: std::sync::Arc<dyn runtime_core::Runtime>) -> Result<(), runtime_core::Error> {
