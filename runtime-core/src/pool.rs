@@ -252,13 +252,16 @@ pub struct Filled {
 /// are created at once, each as a detached run with the pool's TTL, and each is
 /// waited for until its init listens. A `refill` (the replacement a claim
 /// starts) makes nothing once [`drain`] stopped the pool; any other fill
-/// starts it again.
+/// starts it again. `cancel` stops the members still launching (what they
+/// created is removed) and fails the fill with [`Error::Interrupted`]; members
+/// already listening stay in the pool.
 pub async fn fill(
     runtime: Arc<dyn Runtime>,
     plan: &Plan,
     store: &RunStore,
     progress: Option<Arc<crate::sandbox::ProgressFn>>,
     refill: bool,
+    cancel: &crate::launch::Cancellation,
 ) -> Result<Filled, Error> {
     let pool = usable(plan)?;
     let lock = lock(store, &pool.key).await?;
@@ -295,6 +298,7 @@ pub async fn fill(
             .env(Vec::new())
             .detach(Some(Duration::from_secs(pool.ttl_secs)))
             .sweep_expired(false)
+            .cancel(cancel)
             .seat(seat.clone());
         if let Some(progress) = &progress {
             let progress = progress.clone();
@@ -303,7 +307,13 @@ pub async fn fill(
         let kind = runtime.kind();
         async move {
             let sandbox = builder.start().await?;
-            let listening = wait_listening(store, sandbox.run_id()).await;
+            let listening = tokio::select! {
+                listening = wait_listening(store, sandbox.run_id()) => listening,
+                signal = cancel.cancelled() => {
+                    let _ = sandbox.remove().await;
+                    return Err(Error::Interrupted { signal });
+                }
+            };
             if !listening {
                 let name = sandbox.name().to_owned();
                 let _ = sandbox.remove().await;
@@ -330,6 +340,9 @@ pub async fn fill(
         }
     }
     drop(lock);
+    if let Some(signal) = cancel.signal() {
+        return Err(Error::Interrupted { signal });
+    }
     Ok(filled)
 }
 

@@ -359,6 +359,41 @@ fn without_a_ready_member_a_run_starts_cold_and_says_why() {
 }
 
 #[test]
+fn an_interrupted_pool_up_leaves_only_members_that_are_ready() {
+    require_engine();
+    let s = Scratch::new("pool-interrupt");
+    let config = pool_config(&s, 4, "");
+    for delay in [150u64, 400] {
+        let filler = berth(&s)
+            .args(["pool", "up", "-f"])
+            .arg(&config)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn pool up");
+        std::thread::sleep(Duration::from_millis(delay));
+        let pid = nix::unistd::Pid::from_raw(i32::try_from(filler.id()).expect("pid"));
+        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT);
+        let out = filler.wait_with_output().expect("wait");
+        // Interrupted (130), or done before the signal came (0).
+        assert!(
+            matches!(out.status.code(), Some(130 | 0)),
+            "after {delay} ms: {}",
+            describe(&out)
+        );
+        // What is on the engine is what the pool lists as ready, nothing more.
+        let ready = ready(&s, &config);
+        let mut on_engine = containers(&s);
+        on_engine.sort();
+        let mut listed = ready.clone();
+        listed.sort();
+        assert_eq!(on_engine, listed, "after {delay} ms: {}", describe(&out));
+        ok(&s, &["pool", "down"], &config);
+        s.assert_clean();
+    }
+}
+
+#[test]
 #[ignore = "its `berth gc` sweeps every berth run on the engine: run by scripts/test.sh, or alone with `cargo nextest run -p berth-tests --run-ignored only -E 'binary(pool)'`"]
 fn gc_removes_expired_members_and_those_of_a_killed_filler() {
     require_engine();

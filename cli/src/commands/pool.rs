@@ -39,6 +39,8 @@ async fn planned(
 }
 
 async fn up_(args: crate::PoolUpArgs) -> Result<u8, Error> {
+    // Listen before anything is created, so no signal slips between steps.
+    let mut interrupts = crate::signals::Interrupts::new();
     let (plan, runtime, config) = planned(args.config.file.as_deref(), args.config.runtime).await?;
     pool::usable(&plan)?;
     crate::consent::check(&config, &plan, &args.allow)?;
@@ -48,7 +50,9 @@ async fn up_(args: crate::PoolUpArgs) -> Result<u8, Error> {
         let reporter = reporter.clone();
         std::sync::Arc::new(move |line: &str| reporter.line(line))
     };
-    let filled = pool::fill(runtime, &plan, &store, Some(progress), args.refill).await?;
+    let cancel = runtime_core::launch::Cancellation::new();
+    let filling = pool::fill(runtime, &plan, &store, Some(progress), args.refill, &cancel);
+    let filled = interrupts.cancel_on_signal(&cancel, filling).await?;
     match args.format {
         Format::Json => render::json(&filled),
         Format::Human => {
