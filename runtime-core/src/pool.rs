@@ -13,10 +13,13 @@
 //! never serves a plan or an image it was not created for.
 //!
 //! Claims are atomic through the run record's lock: two claims never get the
-//! same member, and a claimed member is never returned to the pool. A member
-//! carries the pool's TTL like any detached run, so `berth gc` (and the sweep
-//! every launch makes) removes members nobody claimed in time, and members whose
-//! creator died before they started.
+//! same member, and a claimed member is never returned to the pool. A member's
+//! record carries the pool's TTL, so `berth gc` (and the sweep every launch
+//! makes) with that record removes members nobody claimed in time, and members
+//! whose creator died before they started. Its labels say it never expires: a
+//! container's labels cannot change at a claim, and a berth that judges by
+//! labels alone (another state directory's) must never remove a claimed run
+//! for the pool's TTL.
 
 use std::sync::Arc;
 use std::time::Duration;

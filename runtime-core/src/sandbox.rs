@@ -236,7 +236,16 @@ impl<'a> Builder<'a> {
             spec = spec.with_command(command);
         }
         if detached {
-            spec = spec.with_detached(expires_at);
+            // A pool member's TTL is in its record alone: a claim makes the run
+            // its claimant's, with no TTL, and a container's labels cannot
+            // change, so a berth judging by labels (another user's, another
+            // state directory's) must not take a claimed run for an expired one.
+            let label_expiry = if self.seat.is_some() {
+                None
+            } else {
+                expires_at
+            };
+            spec = spec.with_detached(label_expiry);
         }
         let mut record = RunRecord::new(&run_id, &spec.name, plan.runtime, detached, expires_at)
             .on_engine(runtime.engine_id());
