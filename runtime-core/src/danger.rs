@@ -345,14 +345,7 @@ impl ApprovalStore {
     /// Records `approval`, replacing an earlier one of the same file.
     pub fn save(&self, approval: &Approval) -> Result<PathBuf, Error> {
         use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
-        let io = |operation: &'static str, path: &Path| {
-            let path = path.to_owned();
-            move |source| Error::Io {
-                operation,
-                path,
-                source,
-            }
-        };
+        let io = Error::io;
         fs::DirBuilder::new()
             .recursive(true)
             .mode(0o700)

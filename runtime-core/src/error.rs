@@ -384,6 +384,20 @@ fn dangers_message(dangers: &[crate::danger::Danger]) -> String {
 }
 
 impl Error {
+    /// Wraps an I/O failure of `operation` on `path` as [`Error::Io`], for
+    /// `map_err`.
+    pub(crate) fn io(
+        operation: &'static str,
+        path: &std::path::Path,
+    ) -> impl FnOnce(std::io::Error) -> Self {
+        let path = path.to_owned();
+        move |source| Self::Io {
+            operation,
+            path,
+            source,
+        }
+    }
+
     /// The kind of failure.
     pub fn category(&self) -> Category {
         match self {

@@ -226,15 +226,6 @@ pub fn same_secret(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-fn io(operation: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> Error {
-    let path = path.to_owned();
-    move |source| Error::Io {
-        operation,
-        path,
-        source,
-    }
-}
-
 /// Prepares a run for berth-init's exec: creates its exec directory and writes a
 /// fresh token to the host's copy and to the directory, for init to take.
 /// Returns the directory to bind-mount at [`EXEC_DIR`].
@@ -245,15 +236,18 @@ pub fn arm(store: &RunStore, run_id: &RunId) -> Result<PathBuf, Error> {
     match std::fs::DirBuilder::new().mode(EXEC_DIR_MODE).create(&dir) {
         Ok(()) => {}
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-        Err(e) => return Err(io("create the exec directory", &dir)(e)),
+        Err(e) => return Err(Error::io("create the exec directory", &dir)(e)),
     }
     // The umask narrowed the mode at creation.
     std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(EXEC_DIR_MODE))
-        .map_err(io("set the permissions of", &dir))?;
+        .map_err(Error::io("set the permissions of", &dir))?;
     let mut bytes = [0u8; TOKEN_BYTES];
     std::fs::File::open("/dev/urandom")
         .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut bytes))
-        .map_err(io("read random bytes from", Path::new("/dev/urandom")))?;
+        .map_err(Error::io(
+            "read random bytes from",
+            Path::new("/dev/urandom"),
+        ))?;
     let token: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
     write_token(&store.exec_token_path(run_id), &token, 0o600)?;
     rearm_with(&dir, &token)?;
@@ -267,7 +261,7 @@ pub fn rearm(store: &RunStore, run_id: &RunId) -> Result<bool, Error> {
     let token = match std::fs::read_to_string(&path) {
         Ok(token) => token,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
-        Err(e) => return Err(io("read", &path)(e)),
+        Err(e) => return Err(Error::io("read", &path)(e)),
     };
     rearm_with(&store.exec_dir(run_id), token.trim())?;
     Ok(true)
@@ -301,12 +295,12 @@ fn write_token(path: &Path, token: &str, mode: u32) -> Result<(), Error> {
                 Err(e)
             }
         })
-        .map_err(io("write", path))?;
-    std::io::Write::write_all(&mut file, token.as_bytes()).map_err(io("write", path))?;
+        .map_err(Error::io("write", path))?;
+    std::io::Write::write_all(&mut file, token.as_bytes()).map_err(Error::io("write", path))?;
     // Through the open file, never the path: the exec directory is writable
     // from inside the sandbox, which could put a symlink there meanwhile.
     file.set_permissions(std::fs::Permissions::from_mode(mode))
-        .map_err(io("set the permissions of", path))
+        .map_err(Error::io("set the permissions of", path))
 }
 
 /// The exec path a run recorded in `store` uses now: init when its socket is
@@ -376,7 +370,7 @@ pub async fn connect(store: &RunStore, run_id: &RunId) -> Result<Option<Client>,
     let token = match std::fs::read_to_string(&token_path) {
         Ok(token) => token.trim().to_owned(),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(io("read", &token_path)(e)),
+        Err(e) => return Err(Error::io("read", &token_path)(e)),
     };
     let dir = store.exec_dir(run_id);
     let Some(stream) = open_socket(&dir).await else {
@@ -461,7 +455,7 @@ impl SessionControl for InitControl {
 }
 
 fn wire(operation: &'static str) -> impl FnOnce(std::io::Error) -> Error {
-    io(operation, Path::new(EXEC_DIR))
+    Error::io(operation, Path::new(EXEC_DIR))
 }
 
 impl Client {

@@ -139,6 +139,31 @@ pub(crate) fn member_plan(plan: &Plan) -> Plan {
     member
 }
 
+/// Where a pool member stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MemberState {
+    /// Its init listens: a run may claim it.
+    Ready,
+    /// Created, its init not listening yet.
+    Starting,
+    /// A run claimed it.
+    Claimed,
+    /// Its container is not on the engine (or its run ended).
+    Gone,
+}
+
+impl std::fmt::Display for MemberState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Ready => "ready",
+            Self::Starting => "starting",
+            Self::Claimed => "claimed",
+            Self::Gone => "gone",
+        })
+    }
+}
+
 /// One member, as `berth pool status` shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Member {
@@ -148,9 +173,8 @@ pub struct Member {
     pub name: String,
     /// The pool key it serves.
     pub key: String,
-    /// `ready` (claimable), `starting`, `claimed`, or `gone` (its container is
-    /// not on the engine).
-    pub state: &'static str,
+    /// Where it stands.
+    pub state: MemberState,
     /// When it was created, seconds since the Unix epoch.
     pub created: i64,
     /// When it expires unclaimed, seconds since the Unix epoch.
@@ -183,15 +207,15 @@ pub fn members(
                     .is_some_and(|id| ids.iter().any(|i| i == id))
             });
             let state = if seat.claimed {
-                "claimed"
+                MemberState::Claimed
             } else if r.state.is_terminal() || (r.state == RunState::Running && !on_engine) {
-                "gone"
+                MemberState::Gone
             } else if r.state == RunState::Running
                 && crate::init::current_path(store, &r.run_id) == ExecPath::Init
             {
-                "ready"
+                MemberState::Ready
             } else {
-                "starting"
+                MemberState::Starting
             };
             Some(Member {
                 run_id: r.run_id.clone(),
@@ -224,7 +248,7 @@ pub struct Binding {
 /// `None` when no member is ready.
 pub fn claim(store: &RunStore, engine: &str, key: &str, image: Option<&str>) -> Option<RunRecord> {
     for member in members(store, engine, Some(key), None) {
-        if member.state != "ready" {
+        if member.state != MemberState::Ready {
             continue;
         }
         let fits = |seat: &Seat| seat.key == key && seat.image.as_deref() == image;
@@ -278,11 +302,11 @@ pub async fn fill(
     let mut present = 0;
     for member in members(store, &engine, Some(&pool.key), Some(&running)) {
         match member.state {
-            "gone" => {
+            MemberState::Gone => {
                 let _ = runtime.remove(&member.run_id).await;
                 let _ = store.remove(&member.run_id);
             }
-            "ready" | "starting" => present += 1,
+            MemberState::Ready | MemberState::Starting => present += 1,
             _ => {}
         }
     }
@@ -435,7 +459,7 @@ pub async fn drain(
         }
     }
     for member in members(store, &engine, key, None) {
-        if member.state == "claimed" {
+        if member.state == MemberState::Claimed {
             continue;
         }
         match store.claim_seat(&member.run_id, |_| true) {
@@ -530,11 +554,11 @@ mod tests {
             assert_eq!(stored.owner_pid, std::process::id());
         }
         assert!(claim(&store, "docker", "abc123", Some("sha256:aa")).is_none());
-        let states: Vec<&str> = members(&store, "docker", Some("abc123"), None)
+        let states: Vec<MemberState> = members(&store, "docker", Some("abc123"), None)
             .iter()
             .map(|m| m.state)
             .collect();
-        assert_eq!(states, ["claimed"; 3]);
+        assert_eq!(states, [MemberState::Claimed; 3]);
     }
 
     #[test]
@@ -563,9 +587,15 @@ mod tests {
         let run_id = members(&store, "docker", None, None)[0].run_id.clone();
         drop(sockets);
         std::fs::remove_file(store.exec_dir(&run_id).join(crate::init::SOCKET)).expect("remove");
-        assert_eq!(members(&store, "docker", None, None)[0].state, "starting");
+        assert_eq!(
+            members(&store, "docker", None, None)[0].state,
+            MemberState::Starting
+        );
         assert!(claim(&store, "docker", "abc123", Some("sha256:aa")).is_none());
         // Its container gone from the engine's list: gone.
-        assert_eq!(members(&store, "docker", None, Some(&[]))[0].state, "gone");
+        assert_eq!(
+            members(&store, "docker", None, Some(&[]))[0].state,
+            MemberState::Gone
+        );
     }
 }

@@ -182,6 +182,15 @@ impl RunRecord {
     }
 }
 
+/// Creates `dir` and its missing parents, owner-only (0700).
+fn private_dir(dir: &Path, operation: &'static str) -> Result<(), Error> {
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(DIR_MODE)
+        .create(dir)
+        .map_err(Error::io(operation, dir))
+}
+
 /// Seconds since the Unix epoch.
 pub fn now() -> i64 {
     SystemTime::now()
@@ -294,19 +303,20 @@ impl RunStore {
 
     /// The parent of every run's exec directory (0700).
     pub(crate) fn exec_root(&self) -> PathBuf {
+        self.beside("exec")
+    }
+
+    /// `<state>/berth/<name>`: a directory of berth's beside the runs one.
+    fn beside(&self, name: &str) -> PathBuf {
         self.root
             .parent()
-            .map_or_else(|| self.root.join("exec"), |p| p.join("exec"))
+            .map_or_else(|| self.root.join(name), |p| p.join(name))
     }
 
     /// Creates the parent of the exec directories (0700) when missing.
     pub(crate) fn ensure_exec_root(&self) -> Result<PathBuf, Error> {
         let root = self.exec_root();
-        fs::DirBuilder::new()
-            .recursive(true)
-            .mode(DIR_MODE)
-            .create(&root)
-            .map_err(Self::io("create the exec directory", &root))?;
+        private_dir(&root, "create the exec directory")?;
         Ok(root)
     }
 
@@ -327,28 +337,15 @@ impl RunStore {
         self.dir(run_id).join(RECORD)
     }
 
-    fn io(operation: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> Error {
-        let path = path.to_owned();
-        move |source| Error::Io {
-            operation,
-            path,
-            source,
-        }
-    }
-
     /// Creates `dir` (and missing parents) 0700, and narrows the store's own
     /// directories to 0700 when an older berth made them wider.
     fn ensure_dir(&self, dir: &Path) -> Result<(), Error> {
-        fs::DirBuilder::new()
-            .recursive(true)
-            .mode(DIR_MODE)
-            .create(dir)
-            .map_err(Self::io("create the run directory", dir))?;
+        private_dir(dir, "create the run directory")?;
         for path in [self.root.as_path(), dir] {
-            let meta = fs::metadata(path).map_err(Self::io("read", path))?;
+            let meta = fs::metadata(path).map_err(Error::io("read", path))?;
             if meta.permissions().mode() & 0o077 != 0 {
                 fs::set_permissions(path, fs::Permissions::from_mode(DIR_MODE))
-                    .map_err(Self::io("restrict the permissions of", path))?;
+                    .map_err(Error::io("restrict the permissions of", path))?;
             }
         }
         Ok(())
@@ -364,9 +361,9 @@ impl RunStore {
             .write(true)
             .mode(FILE_MODE)
             .open(&path)
-            .map_err(Self::io("open the run lock", &path))?;
+            .map_err(Error::io("open the run lock", &path))?;
         Flock::lock(file, FlockArg::LockExclusive)
-            .map_err(|(_, errno)| Self::io("lock", &path)(std::io::Error::from(errno)))
+            .map_err(|(_, errno)| Error::io("lock", &path)(std::io::Error::from(errno)))
     }
 
     /// Writes the record: temp file (0600), fsync, rename, fsync of the directory.
@@ -375,21 +372,21 @@ impl RunStore {
         let path = dir.join(RECORD);
         let tmp = dir.join(format!("{RECORD}.tmp-{}", std::process::id()));
         let text = serde_json::to_vec_pretty(record)
-            .map_err(|e| Self::io("encode", &path)(std::io::Error::other(e)))?;
+            .map_err(|e| Error::io("encode", &path)(std::io::Error::other(e)))?;
         let mut file = OpenOptions::new()
             .create(true)
             .truncate(true)
             .write(true)
             .mode(FILE_MODE)
             .open(&tmp)
-            .map_err(Self::io("write", &tmp))?;
-        file.write_all(&text).map_err(Self::io("write", &tmp))?;
-        file.sync_all().map_err(Self::io("sync", &tmp))?;
+            .map_err(Error::io("write", &tmp))?;
+        file.write_all(&text).map_err(Error::io("write", &tmp))?;
+        file.sync_all().map_err(Error::io("sync", &tmp))?;
         drop(file);
-        fs::rename(&tmp, &path).map_err(Self::io("replace", &path))?;
+        fs::rename(&tmp, &path).map_err(Error::io("replace", &path))?;
         File::open(&dir)
             .and_then(|d| d.sync_all())
-            .map_err(Self::io("sync", &dir))
+            .map_err(Error::io("sync", &dir))
     }
 
     /// Saves a new record.
@@ -446,20 +443,13 @@ impl RunStore {
     /// `<state>/berth/pools/<key>.<suffix>`, its directory made (0700); `key`
     /// must be hex, as [`crate::pool::key`] gives it.
     fn pool_file(&self, key: &str, suffix: &str) -> Result<PathBuf, Error> {
-        let dir = self
-            .root
-            .parent()
-            .map_or_else(|| self.root.join("pools"), |p| p.join("pools"));
+        let dir = self.beside("pools");
         if key.is_empty() || !key.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return Err(Self::io("use the pool directory", &dir)(
+            return Err(Error::io("use the pool directory", &dir)(
                 std::io::Error::other("a pool key is hex"),
             ));
         }
-        fs::DirBuilder::new()
-            .recursive(true)
-            .mode(DIR_MODE)
-            .create(&dir)
-            .map_err(Self::io("create the pool directory", &dir))?;
+        private_dir(&dir, "create the pool directory")?;
         Ok(dir.join(format!("{key}.{suffix}")))
     }
 
@@ -487,7 +477,7 @@ impl RunStore {
                 other => other,
             }
         };
-        result.map_err(Self::io("mark the pool", &path))
+        result.map_err(Error::io("mark the pool", &path))
     }
 
     /// Holds the lock of the warm pool `key` until dropped, so that processes
@@ -502,9 +492,9 @@ impl RunStore {
             .mode(FILE_MODE)
             .custom_flags(nix::libc::O_NOFOLLOW)
             .open(&path)
-            .map_err(Self::io("open the pool lock", &path))?;
+            .map_err(Error::io("open the pool lock", &path))?;
         Flock::lock(file, FlockArg::LockExclusive)
-            .map_err(|(_, errno)| Self::io("lock", &path)(std::io::Error::from(errno)))
+            .map_err(|(_, errno)| Error::io("lock", &path)(std::io::Error::from(errno)))
     }
 
     /// Claims a pool member for this process, under the record's lock: when its
@@ -544,7 +534,7 @@ impl RunStore {
         match fs::remove_dir_all(&dir) {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(Self::io("remove", &dir)(e)),
+            Err(e) => Err(Error::io("remove", &dir)(e)),
         }
     }
 
@@ -557,13 +547,13 @@ impl RunStore {
         let file = match OpenOptions::new().write(true).open(&path) {
             Ok(file) => Some(file),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-            Err(e) => return Err(Self::io("open the run lock", &path)(e)),
+            Err(e) => return Err(Error::io("open the run lock", &path)(e)),
         };
         let _lock = match file.map(|f| Flock::lock(f, FlockArg::LockExclusiveNonblock)) {
             Some(Ok(lock)) => Some(lock),
             Some(Err((_, nix::errno::Errno::EWOULDBLOCK))) => return Ok(false),
             Some(Err((_, errno))) => {
-                return Err(Self::io("lock", &path)(std::io::Error::from(errno)));
+                return Err(Error::io("lock", &path)(std::io::Error::from(errno)));
             }
             None => None,
         };

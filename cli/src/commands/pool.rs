@@ -176,7 +176,7 @@ async fn status(args: PoolScope) -> Result<u8, Error> {
                     vec![
                         m.name.clone(),
                         m.key.clone(),
-                        m.state.to_owned(),
+                        m.state.to_string(),
                         format!("{}s", now.saturating_sub(m.created)),
                         m.expires_at.map_or_else(
                             || "-".to_owned(),
