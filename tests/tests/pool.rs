@@ -224,6 +224,33 @@ impl Drop for ImageGuard {
 }
 
 #[test]
+fn a_replacement_makes_nothing_once_the_pool_is_down() {
+    require_engine();
+    let s = Scratch::new("pool-down-refill");
+    let config = pool_config(&s, 1, "");
+    ok(&s, &["pool", "up", "-q"], &config);
+    settle(&s, &config, 1);
+    ok(&s, &["pool", "down"], &config);
+    // What a claim starts in the background, coming after `pool down`.
+    let refill = ok(&s, &["pool", "up", "--refill", "--format", "json"], &config);
+    let filled: serde_json::Value = serde_json::from_slice(&refill.stdout).expect("json");
+    assert_eq!(
+        filled["created"].as_array().map(Vec::len),
+        Some(0),
+        "{filled}"
+    );
+    assert!(containers(&s).is_empty(), "{:?}", containers(&s));
+    // A `pool up` of the user's starts it again, and a replacement then works.
+    ok(&s, &["pool", "up", "-q"], &config);
+    settle(&s, &config, 1);
+    let out = run_claim(&s, &config, &["--rm"], &["true"]);
+    assert!(out.status.success(), "{}", describe(&out));
+    assert_eq!(settle(&s, &config, 1).len(), 1, "the claim's replacement");
+    ok(&s, &["pool", "down"], &config);
+    s.assert_clean();
+}
+
+#[test]
 fn a_claim_keeps_the_images_entrypoint_in_front_of_its_command() {
     require_engine();
     let s = Scratch::new("pool-entrypoint");

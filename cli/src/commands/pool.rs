@@ -211,6 +211,7 @@ pub fn refill_in_background(
         .args([
             "pool",
             "up",
+            "--refill",
             "--quiet",
             "--runtime",
             &runtime.to_string(),
