@@ -32,7 +32,7 @@ pub async fn gather(runtimes: &[Arc<dyn Runtime>], store: &RunStore) -> Result<G
         match runtime.inventory().await {
             Ok((containers, resources)) => {
                 inventory.containers.extend(containers);
-                inventory.resources.extend(resources.unwrap_or_default());
+                inventory.resources.extend(resources);
                 reached.push(runtime.clone());
             }
             Err(err @ (Error::Unavailable { .. } | Error::PermissionDenied { .. }))

@@ -273,28 +273,18 @@ fn rearm_with(dir: &Path, token: &str) -> Result<(), Error> {
     let path = dir.join(TOKEN);
     // A stale socket would answer nothing; init makes a new one.
     let _ = std::fs::remove_file(dir.join(SOCKET));
-    let _ = std::fs::remove_file(&path);
     write_token(&path, token, 0o644)
 }
 
+/// Replaces the file with a new one (never writing through a symlink the
+/// sandbox put in its place).
 fn write_token(path: &Path, token: &str, mode: u32) -> Result<(), Error> {
+    let _ = std::fs::remove_file(path);
     let mut file = std::fs::OpenOptions::new()
         .create_new(true)
         .write(true)
         .mode(mode)
         .open(path)
-        .or_else(|e| {
-            if e.kind() == std::io::ErrorKind::AlreadyExists {
-                std::fs::remove_file(path)?;
-                std::fs::OpenOptions::new()
-                    .create_new(true)
-                    .write(true)
-                    .mode(mode)
-                    .open(path)
-            } else {
-                Err(e)
-            }
-        })
         .map_err(Error::io("write", path))?;
     std::io::Write::write_all(&mut file, token.as_bytes()).map_err(Error::io("write", path))?;
     // Through the open file, never the path: the exec directory is writable

@@ -25,7 +25,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 use crate::error::Error;
 use crate::init::ExecPath;
@@ -126,8 +125,9 @@ pub fn key(plan: &Plan) -> String {
             fields.remove(per_run);
         }
     }
-    let digest = Sha256::digest(value.to_string().as_bytes());
-    digest[..8].iter().map(|b| format!("{b:02x}")).collect()
+    let mut hex = crate::config::sha256_hex(value.to_string().as_bytes());
+    hex.truncate(16);
+    hex
 }
 
 /// The plan members are created from: the image's own command and working
@@ -404,7 +404,7 @@ async fn lock(store: &RunStore, key: &str) -> Result<nix::fcntl::Flock<std::fs::
 }
 
 /// The ids of the containers `runtime` reports running.
-async fn running_ids(runtime: &dyn Runtime) -> Result<Vec<String>, Error> {
+pub async fn running_ids(runtime: &dyn Runtime) -> Result<Vec<String>, Error> {
     Ok(runtime
         .list(false)
         .await?

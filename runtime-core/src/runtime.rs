@@ -617,13 +617,13 @@ pub trait Runtime: Send + Sync {
     /// Every sandbox (stopped ones too) and every other resource of berth's on
     /// this runtime, as [`Runtime::list`] and [`Runtime::resources`] give them;
     /// backends that can list both at once override this (`berth gc` and the
-    /// sweep of expired runs ask for both). `None` for the resources: this
-    /// backend lists none.
-    async fn inventory(&self) -> Result<(Vec<SandboxInfo>, Option<Vec<ResourceInfo>>), Error> {
+    /// sweep of expired runs ask for both). No resources for a backend that
+    /// lists none.
+    async fn inventory(&self) -> Result<(Vec<SandboxInfo>, Vec<ResourceInfo>), Error> {
         let sandboxes = self.list(true).await?;
         match self.resources().await {
-            Ok(resources) => Ok((sandboxes, Some(resources))),
-            Err(Error::Unsupported { .. }) => Ok((sandboxes, None)),
+            Ok(resources) => Ok((sandboxes, resources)),
+            Err(Error::Unsupported { .. }) => Ok((sandboxes, Vec::new())),
             Err(err) => Err(err),
         }
     }

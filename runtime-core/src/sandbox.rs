@@ -334,7 +334,7 @@ impl Builder<'_> {
     /// run's sandbox; `None` when there is none (or the plan has no pool that
     /// serves runs). A member whose init does not answer is removed.
     async fn claim(&self, store: &RunStore) -> Option<Sandbox> {
-        let pool = self.plan.pool.as_ref().filter(|p| p.cold.is_none())?;
+        let pool = crate::pool::usable(self.plan).ok()?;
         let image = self.runtime.image_id(&self.plan.image).await.ok()?;
         let engine = self.runtime.engine_id();
         while let Some(record) = crate::pool::claim(store, &engine, &pool.key, image.as_deref()) {

@@ -737,10 +737,7 @@ pub fn exec_prepared(mode: &str, argv: &[String]) -> i32 {
         Err(errno) => std::io::Error::from(errno),
         Ok(never) => match never {},
     };
-    eprintln!("berth-init: cannot run {program}: {err}");
-    if err.kind() == std::io::ErrorKind::NotFound {
-        NOT_FOUND as i32
-    } else {
-        CANNOT_RUN as i32
-    }
+    let failure = failed(program, &err);
+    eprintln!("berth-init: {}", failure.message);
+    i32::try_from(failure.code).unwrap_or(1)
 }
