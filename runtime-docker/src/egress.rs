@@ -68,51 +68,19 @@ pub(crate) fn is_sidecar(role: Option<&str>) -> bool {
         || role == Some(crate::remote_socket::ROLE_SOCKET_PROBE)
 }
 
-/// Where the helper binary is looked for.
-fn helper_candidates() -> Vec<PathBuf> {
-    runtime_core::helper::candidates(|name| std::env::var(name).ok())
-}
-
 /// The helper binary berth would use for an allowlist run, or why there is none
 /// that can run (with what to do in the error's text).
 pub fn helper() -> Result<PathBuf, String> {
-    read_helper()
-        .map(|(path, _)| path)
-        .map_err(|e| e.to_string())
+    runtime_core::helper::locate(|name| std::env::var(name).ok())
 }
 
 /// The helper binary's bytes, checked to be static.
 fn read_helper() -> Result<(PathBuf, Vec<u8>), DockerError> {
-    let candidates = helper_candidates();
-    for path in &candidates {
-        match std::fs::read(path) {
-            Ok(bytes) => {
-                if let Some(why) = runtime_core::helper::static_problem(&bytes) {
-                    return Err(DockerError::Helper {
-                        reason: format!("{} cannot be used: {why}", path.display()),
-                    });
-                }
-                return Ok((path.clone(), bytes));
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => {
-                return Err(DockerError::Helper {
-                    reason: format!("cannot read {}: {e}", path.display()),
-                });
-            }
-        }
-    }
-    let searched: Vec<String> = candidates.iter().map(|p| p.display().to_string()).collect();
-    Err(DockerError::Helper {
-        reason: format!(
-            "berth-helper, which runs the egress proxy, is not installed (looked at {})",
-            if searched.is_empty() {
-                "nothing: set BERTH_HELPER".to_owned()
-            } else {
-                searched.join(", ")
-            }
-        ),
-    })
+    let path = helper().map_err(|reason| DockerError::Helper { reason })?;
+    let bytes = std::fs::read(&path).map_err(|e| DockerError::Helper {
+        reason: format!("cannot read {}: {e}", path.display()),
+    })?;
+    Ok((path, bytes))
 }
 
 /// The helper image for the installed binary, built when missing; returns its tag,
@@ -468,7 +436,9 @@ pub(crate) async fn self_test(
 ) -> Option<Vec<String>> {
     // Who the binaries are by their size and time, not their bytes: this runs
     // on every probe of the runtime, and reading and hashing the helper is not free.
-    let helper = helper_candidates().into_iter().find(|p| p.is_file())?;
+    let helper = runtime_core::helper::candidates(|name| std::env::var(name).ok())
+        .into_iter()
+        .find(|p| p.is_file())?;
     let mut key = Sha256::new();
     key.update(oci.name.as_bytes());
     for arg in &oci.args {

@@ -190,13 +190,7 @@ impl Runtime for DockerRuntime {
     }
 
     fn engine_socket(&self, host: &dyn HostEnv) -> Option<SocketFacts> {
-        Some(match self.engine.chosen() {
-            Ok(chosen) => socket::facts(&chosen, host),
-            Err(err) => SocketFacts::Remote {
-                docker_host: err.address(),
-                on_host: None,
-            },
-        })
+        Some(socket::facts_of(self.engine.chosen(), host))
     }
 
     /// Asks the engine's own host, with two short-lived containers of berth's
@@ -399,12 +393,9 @@ impl Runtime for DockerRuntime {
         list::resources(docker).await.map_err(|e| self.core(e))
     }
 
-    async fn inventory(&self) -> Result<(Vec<SandboxInfo>, Option<Vec<ResourceInfo>>), Error> {
+    async fn inventory(&self) -> Result<(Vec<SandboxInfo>, Vec<ResourceInfo>), Error> {
         let docker = self.client().await?;
-        list::inventory(docker)
-            .await
-            .map(|(sandboxes, resources)| (sandboxes, Some(resources)))
-            .map_err(|e| self.core(e))
+        list::inventory(docker).await.map_err(|e| self.core(e))
     }
 
     async fn prune_shared(&self) -> Result<Vec<String>, Error> {

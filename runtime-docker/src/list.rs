@@ -37,14 +37,13 @@ pub(crate) async fn list(docker: &Docker, all: bool) -> Result<Vec<SandboxInfo>,
         .list_containers(Some(options))
         .await
         .map_err(|e| DockerError::api("list containers", "container", "", e))?;
-    Ok(sandboxes(&containers))
+    Ok(sandboxes(containers))
 }
 
-fn sandboxes(containers: &[ContainerSummary]) -> Vec<SandboxInfo> {
+fn sandboxes(containers: Vec<ContainerSummary>) -> Vec<SandboxInfo> {
     containers
-        .iter()
+        .into_iter()
         .filter(|c| !is_sidecar_summary(c))
-        .cloned()
         .filter_map(summary_to_info)
         .collect()
 }
@@ -55,7 +54,7 @@ pub(crate) async fn inventory(
     docker: &Docker,
 ) -> Result<(Vec<SandboxInfo>, Vec<ResourceInfo>), DockerError> {
     let (containers, resources) = listed(docker).await?;
-    Ok((sandboxes(&containers), resources))
+    Ok((sandboxes(containers), resources))
 }
 
 fn is_sidecar_summary(c: &ContainerSummary) -> bool {

@@ -80,7 +80,7 @@ pub(crate) async fn find(
         .state_dir
         .as_deref()
         .map(|dir| cache_file(dir, &identity));
-    let now = now();
+    let now = runtime_core::state::now();
     if let Some(found) = cache
         .as_deref()
         .and_then(|file| read_cache(file, &identity, now))
@@ -319,12 +319,6 @@ fn chain(error: &dyn std::error::Error) -> String {
         source = cause.source();
     }
     out
-}
-
-fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
 /// One cached answer: the engine and what the probe found.

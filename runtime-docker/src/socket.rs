@@ -7,7 +7,7 @@
 
 use runtime_core::{HostEnv, SocketFacts};
 
-use crate::endpoint::{Chosen, Endpoint};
+use crate::endpoint::{Chosen, Endpoint, EndpointError};
 
 /// The socket path when nothing else names one.
 pub const DEFAULT_SOCKET: &str = "/var/run/docker.sock";
@@ -15,9 +15,17 @@ pub const DEFAULT_SOCKET: &str = "/var/run/docker.sock";
 /// Finds and stats the engine socket on `host`, with the endpoint
 /// [`crate::endpoint::discover`] chooses (docker contexts read from disk).
 pub fn discover(host: &dyn HostEnv) -> SocketFacts {
-    match crate::endpoint::discover(host, &crate::endpoint::read_from_disk) {
+    facts_of(
+        crate::endpoint::discover(host, &crate::endpoint::read_from_disk),
+        host,
+    )
+}
+
+/// The socket facts of an endpoint, or of one berth cannot use (connecting
+/// reports why; there is nothing to stat here).
+pub(crate) fn facts_of(chosen: Result<Chosen, EndpointError>, host: &dyn HostEnv) -> SocketFacts {
+    match chosen {
         Ok(chosen) => facts(&chosen, host),
-        // An endpoint berth cannot use: connecting reports why.
         Err(err) => SocketFacts::Remote {
             docker_host: err.address(),
             on_host: None,
