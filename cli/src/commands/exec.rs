@@ -79,13 +79,12 @@ async fn open(
     keys: Option<&DetachKeys>,
 ) -> Result<Opened, Error> {
     let requested = backends::requested(flag)?;
-    if let Ok(store) = super::run_store()
+    // Another user is the engine's to run: the records need not be read.
+    if spec.user.is_none()
+        && let Ok(store) = super::run_store()
         && let Some(record) = runtime_core::init::find(&store, name)
         && requested.is_none_or(|kind| kind == record.runtime)
-        && record
-            .endpoint
-            .as_ref()
-            .is_none_or(|engine| backends::engine_ids().contains(engine))
+        && runtime_core::collector::judged_by(&record, &backends::engine_ids())
         && let Some(session) = runtime_core::init::exec(&store, &record.run_id, spec).await?
     {
         return Ok(Opened {

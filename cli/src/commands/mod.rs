@@ -84,6 +84,26 @@ pub fn run_store() -> Result<runtime_core::state::RunStore, Error> {
     runtime_core::state::RunStore::from_env(|name| std::env::var(name).ok())
 }
 
+/// The plan of `config` on the backend chosen for it, and that backend; a
+/// backend that is not available fails here, before anything is made.
+pub async fn launchable(
+    config: &Config,
+    flag: Option<runtime_core::RuntimeChoice>,
+) -> Result<
+    (
+        runtime_core::Plan,
+        std::sync::Arc<dyn runtime_core::Runtime>,
+    ),
+    Error,
+> {
+    let chosen = crate::backends::choose(config, flag).await?;
+    let plan = runtime_core::prepare(config, &chosen.probed.caps, &chosen.host)?;
+    if let Some(err) = chosen.probed.caps.availability.to_error(plan.runtime) {
+        return Err(err);
+    }
+    Ok((plan, chosen.probed.runtime))
+}
+
 /// Loads `-f FILE`, else `./berth.toml`; without either, the defaults when
 /// `required` is false.
 pub fn load_config(file: Option<&Path>, required: bool) -> Result<Config, Error> {

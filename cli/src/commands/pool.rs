@@ -2,9 +2,10 @@
 //! (`runtime_core::pool`): members kept started for `berth run` to claim.
 
 use std::path::Path;
+use std::sync::Arc;
 
 use runtime_core::pool::{self, Member};
-use runtime_core::{Error, Plan, prepare};
+use runtime_core::{Config, Error, Plan, Runtime};
 use serde::Serialize;
 
 use crate::{Format, PoolAction, PoolArgs, PoolScope, backends, render};
@@ -21,21 +22,10 @@ pub async fn execute(args: PoolArgs) -> Result<u8, Error> {
 async fn planned(
     file: Option<&Path>,
     flag: Option<runtime_core::RuntimeChoice>,
-) -> Result<
-    (
-        Plan,
-        std::sync::Arc<dyn runtime_core::Runtime>,
-        runtime_core::Config,
-    ),
-    Error,
-> {
+) -> Result<(Plan, Arc<dyn Runtime>, Config), Error> {
     let config = super::load_config(file, true)?;
-    let chosen = backends::choose(&config, flag).await?;
-    let plan = prepare(&config, &chosen.probed.caps, &chosen.host)?;
-    if let Some(err) = chosen.probed.caps.availability.to_error(plan.runtime) {
-        return Err(err);
-    }
-    Ok((plan, chosen.probed.runtime, config))
+    let (plan, runtime) = super::launchable(&config, flag).await?;
+    Ok((plan, runtime, config))
 }
 
 async fn up_(args: crate::PoolUpArgs) -> Result<u8, Error> {
@@ -79,15 +69,7 @@ async fn up_(args: crate::PoolUpArgs) -> Result<u8, Error> {
 
 /// The pool key of the config's plan, or `None` for every pool (`--all`), and
 /// the backends whose engines to look at.
-async fn scope(
-    args: &PoolScope,
-) -> Result<
-    (
-        Option<String>,
-        Vec<std::sync::Arc<dyn runtime_core::Runtime>>,
-    ),
-    Error,
-> {
+async fn scope(args: &PoolScope) -> Result<(Option<String>, Vec<Arc<dyn Runtime>>), Error> {
     if args.all {
         let runtimes = backends::search_runtimes(args.config.runtime)?;
         return Ok((None, runtimes));
@@ -96,28 +78,12 @@ async fn scope(
     Ok((Some(pool::usable(&plan)?.key.clone()), vec![runtime]))
 }
 
-/// One engine per backend: docker and gvisor share theirs.
-fn engines(
-    runtimes: Vec<std::sync::Arc<dyn runtime_core::Runtime>>,
-) -> Vec<std::sync::Arc<dyn runtime_core::Runtime>> {
-    let mut seen = Vec::new();
-    runtimes
-        .into_iter()
-        .filter(|r| {
-            let id = r.engine_id();
-            let new = !seen.contains(&id);
-            seen.push(id);
-            new
-        })
-        .collect()
-}
-
 async fn down(args: PoolScope) -> Result<u8, Error> {
     let (key, runtimes) = scope(&args).await?;
     let store = super::run_store()?;
     let mut removed = Vec::new();
     let mut failed = Vec::new();
-    for runtime in engines(runtimes) {
+    for runtime in runtimes {
         let (r, f) = pool::drain(&*runtime, &store, key.as_deref()).await;
         removed.extend(r);
         failed.extend(f);
@@ -153,12 +119,8 @@ async fn status(args: PoolScope) -> Result<u8, Error> {
     let (key, runtimes) = scope(&args).await?;
     let store = super::run_store()?;
     let mut members: Vec<Member> = Vec::new();
-    for runtime in engines(runtimes) {
-        let running: Option<Vec<String>> = runtime
-            .list(false)
-            .await
-            .ok()
-            .map(|list| list.into_iter().map(|s| s.id).collect());
+    for runtime in runtimes {
+        let running = pool::running_ids(&*runtime).await.ok();
         members.extend(pool::members(
             &store,
             &runtime.engine_id(),

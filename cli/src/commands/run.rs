@@ -3,10 +3,10 @@
 //! stops it.
 
 use runtime_core::launch::Cancellation;
-use runtime_core::{Error, Sandbox, prepare};
+use runtime_core::{Error, Sandbox};
 
 use crate::signals::Interrupts;
-use crate::{RunArgs, backends, stdio};
+use crate::{RunArgs, stdio};
 
 pub async fn execute(mut args: RunArgs) -> Result<u8, Error> {
     // Listen before anything is created, so no signal can slip between steps.
@@ -20,17 +20,13 @@ pub async fn execute(mut args: RunArgs) -> Result<u8, Error> {
         config.override_command(command);
     }
     crate::overrides::apply(&args.overrides, &mut config)?;
-    let chosen = backends::choose(&config, args.config.runtime).await?;
-    let plan = prepare(&config, &chosen.probed.caps, &chosen.host)?;
-    if let Some(err) = chosen.probed.caps.availability.to_error(plan.runtime) {
-        return Err(err);
-    }
+    let (plan, runtime) = super::launchable(&config, args.config.runtime).await?;
     crate::consent::check(&config, &plan, &args.allow)?;
 
     let cancel = Cancellation::new();
     let reporter = std::sync::Arc::new(crate::progress::Reporter::new(args.quiet));
     let cold = cold_reason(&plan, &args);
-    let mut builder = Sandbox::builder(chosen.probed.runtime, &plan)
+    let mut builder = Sandbox::builder(runtime, &plan)
         .records(super::run_store()?)
         .stdin(args.interactive)
         .tty(args.tty)
